@@ -1,0 +1,15 @@
+// calspike._core: one bind_<concern>() per file.
+#include <pybind11/pybind11.h>
+
+namespace calspike::bindings {
+void bind_info(pybind11::module_& m);
+void bind_windows(pybind11::module_& m);
+void bind_features(pybind11::module_& m);
+}  // namespace calspike::bindings
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "calspike's compiled core (private: use the calspike package instead).";
+    calspike::bindings::bind_info(m);
+    calspike::bindings::bind_windows(m);
+    calspike::bindings::bind_features(m);
+}

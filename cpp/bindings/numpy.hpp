@@ -1,0 +1,60 @@
+// The bindings' NumPy helpers: input checks, strided views, ownership hand-over.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "calspike/buffer.hpp"
+#include "calspike/matrix.hpp"
+
+namespace calspike::bindings {
+
+namespace py = pybind11;
+
+enum class FloatKind { f32, f64 };
+
+// The float kind of a 2-D float32/float64 array; ValueError naming `name` otherwise.
+inline FloatKind float_matrix_kind(const py::array& array, const char* name) {
+    if (array.ndim() != 2) {
+        throw std::invalid_argument(std::string(name) + " must be 2-D (neurons, frames), got " +
+                                    std::to_string(array.ndim()) + "-D");
+    }
+    if (array.dtype().is(py::dtype::of<float>())) return FloatKind::f32;
+    if (array.dtype().is(py::dtype::of<double>())) return FloatKind::f64;
+    throw std::invalid_argument(std::string(name) + " must be float32 or float64, got " +
+                                std::string(py::str(array.dtype())));
+}
+
+// A strided view of a 2-D array whose dtype is T (checked by the caller).
+template <class T>
+MatrixView<T> matrix_view(const py::array& array, const char* name) {
+    const auto item = static_cast<py::ssize_t>(sizeof(T));
+    if (array.strides(0) % item != 0 || array.strides(1) % item != 0) {
+        throw std::invalid_argument(std::string(name) +
+                                    " has strides that are not a multiple of its item size");
+    }
+    MatrixView<T> view;
+    view.data = static_cast<const T*>(array.data());
+    view.rows = array.shape(0);
+    view.cols = array.shape(1);
+    view.row_stride = array.strides(0) / item;
+    view.col_stride = array.strides(1) / item;
+    return view;
+}
+
+// Wraps a C++ buffer as a C-ordered NumPy array without copying: the array's
+// base is a capsule that frees the memory when the last reference goes.
+template <class T>
+py::array hand_over(Buffer<T>& buffer, const std::vector<py::ssize_t>& shape,
+                    const py::dtype& dtype = py::dtype::of<T>()) {
+    T* data = buffer.data();
+    py::capsule owner(data, &Buffer<T>::deleter);  // if this throws, buffer still owns data
+    buffer.release();
+    return py::array(dtype, shape, {}, data, owner);
+}
+
+}  // namespace calspike::bindings

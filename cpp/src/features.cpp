@@ -1,0 +1,43 @@
+#include "calspike/features.hpp"
+
+#include <stdexcept>
+
+#include "calspike/threads.hpp"
+
+namespace calspike {
+
+namespace {
+
+inline float feature_value(Feature kind, float x, float d) noexcept {
+    switch (kind) {
+        case Feature::raw: return x;
+        case Feature::delta: return d;
+        case Feature::quad: return x * x;
+        case Feature::delta_quad: return d * d;
+    }
+    return x;
+}
+
+}  // namespace
+
+Buffer<float> feature_stack(const float* windows, std::int64_t count, std::int64_t length,
+                            const std::vector<Feature>& kinds, int threads) {
+    if (count < 0 || length < 1) throw std::invalid_argument("windows must have at least one column");
+    if (kinds.empty()) throw std::invalid_argument("kinds must name at least one feature");
+    const auto channels = static_cast<std::int64_t>(kinds.size());
+    Buffer<float> out(static_cast<std::size_t>(count * length * channels));
+    float* dest = out.data();
+    const Feature* kind = kinds.data();
+#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
+    for (std::int64_t w = 0; w < count; ++w) {
+        const float* x = windows + w * length;
+        float* row = dest + w * length * channels;
+        for (std::int64_t t = 0; t < length; ++t) {
+            const float d = t == 0 ? 0.0f : x[t] - x[t - 1];
+            for (std::int64_t c = 0; c < channels; ++c) row[t * channels + c] = feature_value(kind[c], x[t], d);
+        }
+    }
+    return out;
+}
+
+}  // namespace calspike

@@ -1,0 +1,29 @@
+"""Types of calspike's compiled core (private; use the calspike package)."""
+
+from typing import Any, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+def build_info() -> dict[str, Any]: ...
+def partition(
+    calcium: npt.NDArray[np.floating[Any]],
+    spikes: npt.NDArray[np.floating[Any]] | None = None,
+    lengths: Sequence[int] | None = None,
+    len_pre: int = 10,
+    len_post: int = 10,
+    skip: int = 10,
+    spike_n: int = 2,
+    normalize: str = "window",
+    threads: int = 0,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.bool_] | None,
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]: ...
+def valid_lengths(calcium: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int64]: ...
+def window_count(valid_length: int, len_pre: int, len_post: int, skip: int, spike_n: int) -> int: ...
+def features(windows: npt.NDArray[np.float32], kinds: Sequence[str], threads: int = 0) -> npt.NDArray[np.float32]: ...

@@ -1,0 +1,57 @@
+"""Recordings and where they come from: SpikeFinder files, plain arrays, downloads, the simulator."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from calspike.data.arrays import read_array
+from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
+from calspike.data.recording import DataError, Recording
+from calspike.data.simulate import INDICATORS, Indicator, default_recordings, simulate
+from calspike.data.spikefinder import (
+    SPIKEFINDER_RATE_HZ,
+    read_spikefinder,
+    read_spikefinder_csv,
+    read_spikefinder_dataset,
+    write_spikefinder_csv,
+)
+
+__all__ = [
+    "INDICATORS",
+    "OFFICIAL_URLS",
+    "SPIKEFINDER_RATE_HZ",
+    "DataError",
+    "Indicator",
+    "Recording",
+    "cache_dir",
+    "default_recordings",
+    "fetch_spikefinder",
+    "load_recordings",
+    "read_array",
+    "read_spikefinder",
+    "read_spikefinder_csv",
+    "read_spikefinder_dataset",
+    "simulate",
+    "write_spikefinder_csv",
+]
+
+_SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
+
+
+def load_recordings(source: str | os.PathLike[str], rate: float | None = None) -> list[Recording]:
+    """Recordings from a SpikeFinder folder or file, or a .npy/.npz/.csv array file.
+
+    A folder is read as SpikeFinder training data (test data when it has no training
+    files); ``N.{split}.calcium.csv`` reads that dataset; other files go to `read_array`,
+    which needs ``rate`` (Hz) unless the file stores one.
+    """
+    path = Path(source)
+    if path.is_dir():
+        has_train = any(path.glob("*.train.calcium.csv"))
+        return read_spikefinder(path, "train" if has_train else "test")
+    match = _SPIKEFINDER_FILE.match(path.name)
+    if match:
+        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2))]
+    return [read_array(path, rate)]

@@ -1,0 +1,93 @@
+"""Plain arrays as recordings: .npy, .npz and headerless CSV of (neurons, frames)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calspike.data.recording import DataError, Recording
+
+
+def read_array(
+    path: str | os.PathLike[str], rate: float | None = None, *, spikes: str | os.PathLike[str] | None = None
+) -> Recording:
+    """Read a (neurons, frames) array file into a Recording.
+
+    Parameters
+    ----------
+    path : ``.npy`` (calcium), ``.npz`` (key ``calcium``; optional ``spikes``, ``lengths``,
+        ``rate``) or headerless ``.csv``/``.txt`` (one row per neuron, one column per frame;
+        empty cells at the end of a row are padding).
+    rate : frame rate in Hz; required unless an ``.npz`` holds ``rate``.
+    spikes : optional file of spike counts in the same format and shape.
+
+    NaN at the end of a trace marks padding; its frames are excluded via ``lengths``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    contents = _read_matrix_file(path)
+    calcium = contents.pop("calcium")
+    if rate is None:
+        if "rate" not in contents:
+            raise ValueError(f"{path}: rate (Hz) must be given for this file; it does not store one")
+        rate = float(np.asarray(contents["rate"]).reshape(()))
+    spike_counts = contents.get("spikes")
+    if spikes is not None:
+        spike_counts = _read_matrix_file(Path(spikes))["calcium"]
+    lengths = contents.get("lengths")
+    try:
+        return Recording(calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem)
+    except ValueError as error:
+        raise type(error)(f"{path}: {error}") from None
+
+
+def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return {"calcium": _load_npy(path)}
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                contents = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise DataError(f"{path}: not a readable .npz archive ({error})") from None
+        if "calcium" not in contents:
+            raise DataError(f"{path}: no 'calcium' array (found: {', '.join(contents) or 'none'})")
+        return contents
+    if suffix in (".csv", ".txt"):
+        return {"calcium": _read_headerless_csv(path)}
+    raise ValueError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz, .csv or .txt")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+
+
+def _read_headerless_csv(path: Path) -> np.ndarray:
+    try:
+        table = pd.read_csv(path, header=None, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as error:
+        raise DataError(f"{path}: rows have different numbers of cells ({error})") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not a text CSV file ({error.reason})") from None
+    for position in range(table.shape[1]):
+        column = table.iloc[:, position]
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            numbers = pd.to_numeric(column, errors="coerce")
+            row = int(np.flatnonzero((numbers.isna() & column.notna()).to_numpy())[0])
+            raise DataError(
+                f"{path}: line {row + 1}, column {position + 1}: {column.iloc[row]!r} is not a number"
+            )
+    return table.to_numpy(dtype=np.float64)
