@@ -164,12 +164,16 @@ def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     classes = [np.flatnonzero(labels), np.flatnonzero(~labels)]
     smaller = min(c.size for c in classes)
+    if per_class is not None and (
+        isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 0
+    ):
+        raise ValueError(f"per_class must be an integer >= 0, got {per_class!r}")
+    if smaller == 0 and per_class != 0:
+        raise ValueError(
+            f"cannot balance: {classes[0].size} spike and {classes[1].size} no-spike windows (a class has no windows)"
+        )
     if per_class is None:
         per_class = smaller
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 0:
-        raise ValueError(f"per_class must be an integer >= 0, got {per_class!r}")
-    if per_class > 0 and smaller == 0:
-        raise ValueError("cannot balance: one class (spike or no-spike) has no windows")
     chosen = []
     for members in classes:
         take = min(per_class, members.size)
@@ -203,9 +207,9 @@ def cached_partition(
     cache format. A cache file that fails to load, is incomplete or holds another key
     is rebuilt, never trusted. Writes are atomic.
     """
-    settings = config.check({**config.defaults(WINDOW_SETTINGS), **params})
     if set(params) - set(WINDOW_SETTINGS):
         raise ValueError(f"unknown window settings: {', '.join(sorted(set(params) - set(WINDOW_SETTINGS)))}")
+    settings = config.check({**config.defaults(WINDOW_SETTINGS), **params})
     folder = Path(directory)
     files = sorted(folder.glob(f"*.{split}.*.csv"))
     if not files:
@@ -249,7 +253,8 @@ def _load_cached(target: Path, key: str) -> Windows | None:
     if not target.is_file():
         return None
     try:
-        with np.load(target, allow_pickle=False) as archive:
+        # np.load leaks its file handle when the zip is unreadable; own the stream instead
+        with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
             if str(archive["key"]) != key:
                 raise ValueError("the cache file holds another key")
             has_spikes = bool(archive["has_spikes"])

@@ -54,7 +54,7 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
         return {"calcium": _load_npy(path)}
     if suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
                 contents = {key: archive[key] for key in archive.files}
         except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: not a readable .npz archive ({error})") from None
@@ -68,7 +68,8 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as stream:
+            return np.load(stream, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
