@@ -10,6 +10,7 @@ land outside the target folder (zip-slip) and renames a finished folder into pla
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -133,7 +135,7 @@ def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> None
                     while chunk := response.read(_CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
-                except (OSError, ValueError) as error:  # http.client.IncompleteRead is an OSError
+                except (OSError, ValueError, http.client.HTTPException) as error:  # IncompleteRead: cut off
                     raise DataError(
                         f"{url}: download interrupted after {partial.stat().st_size} bytes ({error}); "
                         "run again to resume"
@@ -151,7 +153,7 @@ def _is_complete_zip(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zipped:
             return zipped.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError):
         return False
 
 
