@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -59,8 +61,10 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys):
 
 
 def test_the_installed_command_and_module_entry_points():
-    for command in (["calspike", "--version"], [sys.executable, "-m", "calspike", "--version"]):
+    script = shutil.which("calspike", path=os.path.dirname(sys.executable)) or shutil.which("calspike")
+    assert script is not None, "the calspike command is not installed next to this Python"
+    for command in ([script, "--version"], [sys.executable, "-m", "calspike", "--version"]):
         result = subprocess.run(command, capture_output=True, text=True, check=True)
         assert result.stdout.strip() == f"calspike {calspike.__version__}"
-    helptext = subprocess.run(["calspike", "run", "--help"], capture_output=True, text=True, check=True).stdout
+    helptext = subprocess.run([script, "run", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--len-pre" in helptext and "default: 10" in helptext

@@ -7,9 +7,19 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "calspike/pairwise_sum.hpp"
 #include "calspike/threads.hpp"
+
+// An x86-64 build carries an AVX2 copy of the hot kernel chosen at load time;
+// FMA stays off (-ffp-contract=off), so every copy rounds exactly like NumPy.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define CALSPIKE_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CALSPIKE_TARGET_CLONES
+#endif
+
 
 namespace calspike {
 
@@ -29,15 +39,106 @@ struct NeuronProblem {
     const char* what = "";
 };
 
-// (x - mean(x)) / (std(x) + 1e-7) for one window, exactly as NumPy computes it.
-inline void normalise_window(const double* window, std::int64_t length, double* deviation,
-                             double* squared, float* out) noexcept {
+// (w - mean(w)) / (std(w) + 1e-7) for each window, computed in double with
+// NumPy's operations in NumPy's order (pairwise sums, no FMA), so the float32
+// result equals NumPy's bit for bit. T is the input's float type: values are
+// widened to double as they are loaded.
+template <class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_window(const T* window, std::int64_t length,
+                                                    double* values, double* deviation, float* out) noexcept {
+    for (std::int64_t j = 0; j < length; ++j) values[j] = static_cast<double>(window[j]);
     const double n = static_cast<double>(length);
-    const double mean = pairwise_sum(window, length) / n;
-    for (std::int64_t j = 0; j < length; ++j) deviation[j] = window[j] - mean;
-    for (std::int64_t j = 0; j < length; ++j) squared[j] = deviation[j] * deviation[j];
-    const double denominator = std::sqrt(pairwise_sum(squared, length) / n) + kWindowEpsilon;
+    const double mean = pairwise_sum(values, length) / n;
+    for (std::int64_t j = 0; j < length; ++j) {
+        deviation[j] = values[j] - mean;
+        values[j] = deviation[j] * deviation[j];  // now the squared deviations
+    }
+    const double denominator = std::sqrt(pairwise_sum(values, length) / n) + kWindowEpsilon;
     for (std::int64_t j = 0; j < length; ++j) out[j] = static_cast<float>(deviation[j] / denominator);
+}
+
+#if defined(__GNUC__)
+// The tutorial's 20-frame window held in five 4-double registers (AVX2 in the
+// AVX2 clone, two SSE2 halves otherwise). NumPy's order for n = 20 is r[j] = w[j] +
+// w[j + 8] for j < 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one.
+typedef double Double4 __attribute__((vector_size(32)));
+typedef double UnalignedDouble4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef float Float4 __attribute__((vector_size(16)));
+typedef float UnalignedFloat4 __attribute__((vector_size(16), aligned(4), may_alias));
+
+CALSPIKE_ALWAYS_INLINE inline Double4 load4(const double* at) noexcept {
+    return *reinterpret_cast<const UnalignedDouble4*>(at);
+}
+CALSPIKE_ALWAYS_INLINE inline Double4 load4(const float* at) noexcept {
+    return __builtin_convertvector(*reinterpret_cast<const UnalignedFloat4*>(at), Double4);
+}
+
+CALSPIKE_ALWAYS_INLINE inline double pairwise_sum_20(const Double4 (&w)[5]) noexcept {
+    const Double4 low = w[0] + w[2], high = w[1] + w[3];  // r0..r3, r4..r7
+    double res = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
+    res += w[4][0];
+    res += w[4][1];
+    res += w[4][2];
+    res += w[4][3];
+    return res;
+}
+
+// `Count` independent windows with their steps interleaved, so that the long
+// dependency chain of one (mean, variance, sqrt, divide) overlaps the other's.
+template <int Count, class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* const (&window)[Count],
+                                                        float* const (&out)[Count]) noexcept {
+    Double4 w[Count][5], deviation[Count][5], squared[Count][5];
+    double mean[Count], denominator[Count];
+    for (int c = 0; c < Count; ++c)
+        for (int k = 0; k < 5; ++k) w[c][k] = load4(window[c] + 4 * k);
+    for (int c = 0; c < Count; ++c) mean[c] = pairwise_sum_20(w[c]) / 20.0;
+    for (int c = 0; c < Count; ++c)
+        for (int k = 0; k < 5; ++k) {
+            deviation[c][k] = w[c][k] - mean[c];
+            squared[c][k] = deviation[c][k] * deviation[c][k];
+        }
+    for (int c = 0; c < Count; ++c) denominator[c] = std::sqrt(pairwise_sum_20(squared[c]) / 20.0) + kWindowEpsilon;
+    for (int c = 0; c < Count; ++c)
+        for (int k = 0; k < 5; ++k) {
+            const Double4 quotient = deviation[c][k] / denominator[c];
+            *reinterpret_cast<UnalignedFloat4*>(out[c] + 4 * k) = __builtin_convertvector(quotient, Float4);
+        }
+}
+#endif
+
+// All `count` windows of one contiguous trace, window k starting at frame k * skip.
+template <class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_windows_body(const T* trace, std::int64_t count, std::int64_t skip,
+                                                          std::int64_t length, float* out,
+                                                          std::vector<double>& scratch) {
+#if defined(__GNUC__)
+    if (length == 20) {  // the tutorial's windows, two at a time
+        std::int64_t k = 0;
+        for (; k + 1 < count; k += 2) {
+            normalise_windows_20<2, T>({trace + k * skip, trace + (k + 1) * skip}, {out + k * 20, out + (k + 1) * 20});
+        }
+        if (k < count) normalise_windows_20<1, T>({trace + k * skip}, {out + k * 20});
+        return;
+    }
+#endif
+    scratch.resize(static_cast<std::size_t>(2 * length));
+    for (std::int64_t k = 0; k < count; ++k) {
+        normalise_window(trace + k * skip, length, scratch.data(), scratch.data() + length, out + k * length);
+    }
+}
+
+// One entry point per input type, each with an AVX2 clone (templates cannot carry target_clones).
+CALSPIKE_TARGET_CLONES
+void normalise_windows(const float* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
+                       float* out, std::vector<double>& scratch) {
+    normalise_windows_body(trace, count, skip, length, out, scratch);
+}
+
+CALSPIKE_TARGET_CLONES
+void normalise_windows(const double* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
+                       float* out, std::vector<double>& scratch) {
+    normalise_windows_body(trace, count, skip, length, out, scratch);
 }
 
 double median_in_place(double* values, std::int64_t n) {
@@ -72,39 +173,42 @@ void robust_centre_scale(const double* trace, std::int64_t n, std::vector<double
 struct Scratch {
     std::vector<double> trace;
     std::vector<float> trace_f32;
-    std::vector<std::int32_t> positive_before;  // spikes > 0 in frames [0, t)
-    std::vector<double> deviation, squared, sort;
+    std::vector<double> sort;
+    std::vector<double> window;  // for windows longer than 128 frames
 };
 
-template <class C>
-NeuronProblem gather_calcium(const MatrixView<C>& calcium, std::int64_t row, std::int64_t length,
-                             std::vector<double>& trace) {
-    trace.resize(static_cast<std::size_t>(length));
-    const C* src = calcium.data + row * calcium.row_stride;
-    const std::int64_t step = calcium.col_stride;
+// The first frame whose value fails `ok`, or -1. The counting pass vectorises;
+// the search runs only when something failed.
+template <class T, class Ok>
+std::int64_t first_failure(const T* values, std::int64_t step, std::int64_t length, Ok ok) {
+    std::int64_t passed = 0;
     if (step == 1) {
-        for (std::int64_t t = 0; t < length; ++t) trace[t] = static_cast<double>(src[t]);
+        for (std::int64_t t = 0; t < length; ++t) passed += ok(values[t]) ? 1 : 0;
     } else {
-        for (std::int64_t t = 0; t < length; ++t) trace[t] = static_cast<double>(src[t * step]);
+        for (std::int64_t t = 0; t < length; ++t) passed += ok(values[t * step]) ? 1 : 0;
     }
-    for (std::int64_t t = 0; t < length; ++t) {
-        if (!std::isfinite(trace[t])) return {t, "calcium is NaN or infinite"};
-    }
-    return {};
+    if (passed == length) return -1;
+    for (std::int64_t t = 0; t < length; ++t)
+        if (!ok(values[t * step])) return t;
+    return -1;
+}
+
+template <class T>
+bool is_finite(T x) noexcept {  // false for NaN (every comparison fails) and for +-inf
+    return std::fabs(x) <= std::numeric_limits<T>::max();
+}
+
+template <class T>
+bool is_count(T x) noexcept {  // a spike count: finite and >= 0
+    return x >= T(0) && x <= std::numeric_limits<T>::max();
 }
 
 template <class S>
-NeuronProblem count_positive_spikes(const MatrixView<S>& spikes, std::int64_t row,
-                                    std::int64_t length, std::vector<std::int32_t>& positive_before) {
-    positive_before.resize(static_cast<std::size_t>(length) + 1);
-    positive_before[0] = 0;
-    for (std::int64_t t = 0; t < length; ++t) {
-        const double s = static_cast<double>(spikes(row, t));
-        if (!std::isfinite(s)) return {t, "spikes is NaN or infinite"};
-        if (s < 0.0) return {t, "spikes is negative"};
-        positive_before[t + 1] = positive_before[t] + (s > 0.0 ? 1 : 0);
-    }
-    return {};
+NeuronProblem check_spikes(const MatrixView<S>& spikes, std::int64_t row, std::int64_t length) {
+    const S* src = spikes.data + row * spikes.row_stride;
+    const std::int64_t bad = first_failure(src, spikes.col_stride, length, is_count<S>);
+    if (bad < 0) return {};
+    return {bad, is_finite(src[bad * spikes.col_stride]) ? "spikes is negative" : "spikes is NaN or infinite"};
 }
 
 template <class C, class S>
@@ -112,57 +216,66 @@ NeuronProblem fill_neuron(const MatrixView<C>& calcium, const MatrixView<S>* spi
                           std::int64_t row, std::int64_t length, std::int64_t first,
                           std::int64_t count, const WindowSpec& spec, Partition& out,
                           Scratch& scratch) {
-    NeuronProblem problem = gather_calcium(calcium, row, length, scratch.trace);
-    if (problem.frame >= 0) return problem;
+    const C* source = calcium.data + row * calcium.row_stride;
+    const bool contiguous = calcium.col_stride == 1;
+    const std::int64_t bad = first_failure(source, calcium.col_stride, length, is_finite<C>);
+    if (bad >= 0) return {bad, "calcium is NaN or infinite"};
     if (spikes != nullptr) {
-        problem = count_positive_spikes(*spikes, row, length, scratch.positive_before);
+        const NeuronProblem problem = check_spikes(*spikes, row, length);
         if (problem.frame >= 0) return problem;
     }
     if (count == 0) return {};
 
     const std::int64_t window_length = spec.length();
-    const double* trace = scratch.trace.data();
-    if (spec.normalization != Normalization::window) {
-        // The whole trace is transformed once; each window is then a plain copy.
-        double centre = 0.0, scale = 1.0;
-        if (spec.normalization == Normalization::neuron) {
-            robust_centre_scale(trace, length, scratch.sort, centre, scale);
-        }
-        scratch.trace_f32.resize(static_cast<std::size_t>(length));
-        for (std::int64_t t = 0; t < length; ++t) {
-            scratch.trace_f32[t] = spec.normalization == Normalization::neuron
-                                       ? static_cast<float>((trace[t] - centre) / scale)
-                                       : static_cast<float>(trace[t]);
-        }
-    } else {
-        scratch.deviation.resize(static_cast<std::size_t>(window_length));
-        scratch.squared.resize(static_cast<std::size_t>(window_length));
-    }
-
     float* windows = out.windows.data() + first * window_length;
-    for (std::int64_t k = 0; k < count; ++k) {
-        const std::int64_t start = k * spec.skip;  // = i - len_pre
-        float* dest = windows + k * window_length;
-        if (spec.normalization == Normalization::window) {
-            normalise_window(trace + start, window_length, scratch.deviation.data(),
-                             scratch.squared.data(), dest);
-        } else {
-            std::memcpy(dest, scratch.trace_f32.data() + start,
+    if (spec.normalization == Normalization::window && contiguous) {
+        normalise_windows(source, count, spec.skip, window_length, windows, scratch.window);
+    } else if (spec.normalization == Normalization::none && contiguous && std::is_same<C, float>::value) {
+        for (std::int64_t k = 0; k < count; ++k) {  // window k starts at frame k * skip
+            std::memcpy(windows + k * window_length, source + k * spec.skip,
                         static_cast<std::size_t>(window_length) * sizeof(float));
         }
+    } else {
+        // Strided input, or a whole-trace transform: one contiguous double copy first.
+        std::vector<double>& trace = scratch.trace;
+        trace.resize(static_cast<std::size_t>(length));
+        for (std::int64_t t = 0; t < length; ++t) trace[t] = static_cast<double>(source[t * calcium.col_stride]);
+        if (spec.normalization == Normalization::window) {
+            normalise_windows(trace.data(), count, spec.skip, window_length, windows, scratch.window);
+        } else {
+            double centre = 0.0, scale = 1.0;
+            if (spec.normalization == Normalization::neuron) {
+                robust_centre_scale(trace.data(), length, scratch.sort, centre, scale);
+            }
+            std::vector<float>& narrow = scratch.trace_f32;
+            narrow.resize(static_cast<std::size_t>(length));
+            for (std::int64_t t = 0; t < length; ++t) {
+                narrow[t] = static_cast<float>(spec.normalization == Normalization::neuron
+                                                   ? (trace[t] - centre) / scale
+                                                   : trace[t]);
+            }
+            for (std::int64_t k = 0; k < count; ++k) {
+                std::memcpy(windows + k * window_length, narrow.data() + k * spec.skip,
+                            static_cast<std::size_t>(window_length) * sizeof(float));
+            }
+        }
     }
+
     std::int32_t* neuron = out.neuron.data() + first;
     std::int64_t* frame = out.frame.data() + first;
     for (std::int64_t k = 0; k < count; ++k) {
         neuron[k] = static_cast<std::int32_t>(row);
         frame[k] = spec.len_pre + k * spec.skip;
     }
-    if (spikes != nullptr) {
-        const std::int32_t* before = scratch.positive_before.data();
+    if (spikes != nullptr) {  // any spike in frames i - spike_n .. i + spike_n - 1
+        const S* counts = spikes->data + row * spikes->row_stride;
+        const std::int64_t step = spikes->col_stride;
         std::uint8_t* did_spike = out.did_spike.data() + first;
         for (std::int64_t k = 0; k < count; ++k) {
-            const std::int64_t i = spec.len_pre + k * spec.skip;
-            did_spike[k] = before[i + spec.spike_n] > before[i - spec.spike_n] ? 1 : 0;
+            const S* near = counts + (spec.len_pre + k * spec.skip - spec.spike_n) * step;
+            bool any = false;
+            for (std::int64_t j = 0; j < 2 * spec.spike_n; ++j) any |= near[j * step] > S(0);
+            did_spike[k] = any ? 1 : 0;
         }
     }
     return {};

@@ -48,7 +48,7 @@ _BURST_EXTRA_P = 1 / 1.6  # geometric p: mean burst of 1.6 spikes
 _BURST_ISI_S = 0.008
 _DRIFT_TAU_S = 30.0
 _DRIFT_SD = 0.08  # dF/F
-_CHUNK_NEURONS = 128  # bounds the FFT work arrays
+_CHUNK_NEURONS = 64  # bounds the FFT work arrays
 
 
 def simulate(
@@ -97,15 +97,12 @@ def simulate(
     for start in range(0, neurons, _CHUNK_NEURONS):
         part = slice(start, min(start + _CHUNK_NEURONS, neurons))
         n = part.stop - part.start
-        log_modulation = _ornstein_uhlenbeck(rng, n, frames, _MODULATION_TAU_S * rate, _MODULATION_SD)
+        log_modulation = _ornstein_uhlenbeck(rng, n, frames, rate, _MODULATION_TAU_S, _MODULATION_SD)
         firing = mean_rate[part, None] * np.exp(log_modulation - _MODULATION_SD**2 / 2)
         counts = _burst_spikes(rng, firing / rate, rate)
-        level = np.empty((n, frames))
-        for row in range(n):  # kernels differ per neuron through the decay constant
-            kernel = _indicator_kernel(kinetics.rise_s, decay[part][row], rate, frames)
-            level[row] = _causal_convolve(counts[row : row + 1], kernel)[0]
+        level = _causal_convolve(counts, _indicator_kernels(kinetics.rise_s, decay[part], rate, frames))
         dff = amplitude[part, None] * level / (1.0 + level / kinetics.saturation)
-        drift = _ornstein_uhlenbeck(rng, n, frames, _DRIFT_TAU_S * rate, _DRIFT_SD) + offset[part, None]
+        drift = _ornstein_uhlenbeck(rng, n, frames, rate, _DRIFT_TAU_S, _DRIFT_SD) + offset[part, None]
         noise = rng.standard_normal((n, frames)) * (amplitude[part, None] / snr)
         calcium[part] = dff + drift + noise
         spikes[part] = counts
@@ -134,14 +131,25 @@ def default_recordings(seed: int = 0) -> list[Recording]:
 
 
 def _ornstein_uhlenbeck(
-    rng: np.random.Generator, rows: int, frames: int, tau_frames: float, sd: float
+    rng: np.random.Generator, rows: int, frames: int, rate: float, tau_s: float, sd: float
 ) -> np.ndarray:
-    """Stationary OU processes, shape (rows, frames), correlation time tau_frames, std sd."""
-    decay = np.exp(-1.0 / tau_frames)
-    burn_in = int(min(5 * tau_frames, 50 * frames + 1))
-    kernel = decay ** np.arange(min(burn_in + frames, int(20 * tau_frames) + 1))
-    white = rng.standard_normal((rows, burn_in + frames)) * (sd * np.sqrt(1 - decay**2))
-    return _causal_convolve(white, kernel)[:, burn_in:]
+    """Stationary OU processes, shape (rows, frames): correlation time tau_s, std sd.
+
+    Exact AR(1) steps on a grid of tau_s / 20, started from the stationary law, then
+    linearly interpolated to the frames (the process is smooth at that scale).
+    """
+    step_s = tau_s / 20.0
+    steps = int(np.ceil(frames / rate / step_s)) + 2
+    decay = np.exp(-step_s / tau_s)
+    innovations = rng.standard_normal((rows, steps)) * (sd * np.sqrt(1.0 - decay**2))
+    grid = np.empty((rows, steps))
+    grid[:, 0] = rng.standard_normal(rows) * sd
+    for k in range(1, steps):
+        grid[:, k] = decay * grid[:, k - 1] + innovations[:, k]
+    position = np.arange(frames) / rate / step_s
+    left = position.astype(np.int64)
+    weight = position - left
+    return grid[:, left] * (1.0 - weight) + grid[:, left + 1] * weight
 
 
 def _burst_spikes(rng: np.random.Generator, spikes_per_frame: np.ndarray, rate: float) -> np.ndarray:
@@ -162,17 +170,17 @@ def _burst_spikes(rng: np.random.Generator, spikes_per_frame: np.ndarray, rate: 
     return np.bincount(flat, minlength=rows * frames).reshape(rows, frames).astype(np.float64)
 
 
-def _indicator_kernel(rise_s: float, decay_s: float, rate: float, frames: int) -> np.ndarray:
-    """Double-exponential response to one spike, peak 1, sampled at frame centres."""
-    length = int(min(frames, np.ceil(8 * decay_s * rate) + 1))
+def _indicator_kernels(rise_s: float, decay_s: np.ndarray, rate: float, frames: int) -> np.ndarray:
+    """Double-exponential responses to one spike, one row per decay constant, peak 1, at frame centres."""
+    length = int(min(frames, np.ceil(8 * decay_s.max() * rate) + 1))
     t = (np.arange(length) + 0.5) / rate
-    kernel = np.exp(-t / decay_s) - np.exp(-t / max(rise_s, 1e-6))
-    return kernel / kernel.max()
+    kernels = np.exp(-t / decay_s[:, None]) - np.exp(-t / max(rise_s, 1e-6))
+    return kernels / kernels.max(axis=1, keepdims=True)
 
 
-def _causal_convolve(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Causal convolution of each row of signal (rows, frames) with kernel, by FFT; same shape."""
+def _causal_convolve(signal: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    """Causal convolution of each row of signal (rows, frames) with its row of kernels, by FFT."""
     frames = signal.shape[1]
-    size = 1 << int(np.ceil(np.log2(frames + kernel.size)))
-    spectrum = np.fft.rfft(signal, size, axis=1) * np.fft.rfft(kernel, size)
+    size = 1 << int(np.ceil(np.log2(frames + kernels.shape[1])))
+    spectrum = np.fft.rfft(signal, size, axis=1) * np.fft.rfft(kernels, size, axis=1)
     return np.fft.irfft(spectrum, size, axis=1)[:, :frames]
