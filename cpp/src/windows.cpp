@@ -199,8 +199,8 @@ bool is_finite(T x) noexcept {  // false for NaN (every comparison fails) and fo
 }
 
 template <class T>
-bool is_count(T x) noexcept {  // a spike count: finite and >= 0
-    return x >= T(0) && x <= std::numeric_limits<T>::max();
+bool is_count(T x) noexcept {  // a spike count: finite and >= 0 (branch-free, so it vectorises)
+    return (x >= T(0)) & (x <= std::numeric_limits<T>::max());
 }
 
 template <class S>
@@ -209,6 +209,19 @@ NeuronProblem check_spikes(const MatrixView<S>& spikes, std::int64_t row, std::i
     const std::int64_t bad = first_failure(src, spikes.col_stride, length, is_count<S>);
     if (bad < 0) return {};
     return {bad, is_finite(src[bad * spikes.col_stride]) ? "spikes is negative" : "spikes is NaN or infinite"};
+}
+
+// did_spike[k]: any spike in frames i - spike_n .. i + spike_n - 1, i = len_pre + k * skip.
+template <class S, class Step>
+void label_windows(const S* counts, Step step, std::int64_t count, const WindowSpec& spec,
+                   std::uint8_t* did_spike) noexcept {
+    const std::int64_t span = 2 * spec.spike_n;
+    const S* near = counts + (spec.len_pre - spec.spike_n) * step;
+    for (std::int64_t k = 0; k < count; ++k, near += spec.skip * step) {
+        S largest = near[0];
+        for (std::int64_t j = 1; j < span; ++j) largest = std::max(largest, near[j * step]);
+        did_spike[k] = largest > S(0) ? 1 : 0;
+    }
 }
 
 template <class C, class S>
@@ -267,16 +280,11 @@ NeuronProblem fill_neuron(const MatrixView<C>& calcium, const MatrixView<S>* spi
         neuron[k] = static_cast<std::int32_t>(row);
         frame[k] = spec.len_pre + k * spec.skip;
     }
-    if (spikes != nullptr) {  // any spike in frames i - spike_n .. i + spike_n - 1
+    if (spikes != nullptr) {
         const S* counts = spikes->data + row * spikes->row_stride;
-        const std::int64_t step = spikes->col_stride;
         std::uint8_t* did_spike = out.did_spike.data() + first;
-        for (std::int64_t k = 0; k < count; ++k) {
-            const S* near = counts + (spec.len_pre + k * spec.skip - spec.spike_n) * step;
-            bool any = false;
-            for (std::int64_t j = 0; j < 2 * spec.spike_n; ++j) any |= near[j * step] > S(0);
-            did_spike[k] = any ? 1 : 0;
-        }
+        if (spikes->col_stride == 1) label_windows(counts, 1, count, spec, did_spike);
+        else label_windows(counts, spikes->col_stride, count, spec, did_spike);
     }
     return {};
 }
