@@ -58,6 +58,8 @@ def simulate(
     indicator: str = "GCaMP6s",
     *,
     snr: float = 5.0,
+    amplitude: float | None = None,
+    noise_correlation_s: float = 0.0,
     seed: int | np.random.Generator = 0,
     name: str | None = None,
 ) -> Recording:
@@ -69,6 +71,9 @@ def simulate(
     rate : frame rate in Hz.
     indicator : one of INDICATORS ("GCaMP6s", "GCaMP6f", "OGB-1").
     snr : single-spike peak dF/F over the noise standard deviation per frame.
+    amplitude : typical single-spike peak dF/F; the indicator's value when None.
+    noise_correlation_s : correlation time of the noise in seconds (0: white). Traces
+        acquired slowly and resampled, as SpikeFinder's were, have correlated noise.
     seed : an int seed or a numpy Generator; the same seed gives the same recording.
 
     Returns a Recording with float32 calcium (dF/F) and float32 spike counts per frame.
@@ -81,14 +86,21 @@ def simulate(
         raise ValueError(f"rate must be a finite frame rate > 0 Hz, got {rate!r}")
     if indicator not in INDICATORS:
         raise ValueError(f"indicator must be one of {', '.join(INDICATORS)}, got {indicator!r}")
-    if not (isinstance(snr, (int, float, np.integer, np.floating)) and np.isfinite(snr) and snr > 0):
-        raise ValueError(f"snr must be a finite number > 0, got {snr!r}")
+    for label, value, low in (("snr", snr, 0.0), ("amplitude", amplitude, 0.0)):
+        if value is not None and not (
+            isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value > low
+        ):
+            raise ValueError(f"{label} must be a finite number > 0, got {value!r}")
+    if not (isinstance(noise_correlation_s, (int, float, np.integer, np.floating))
+            and np.isfinite(noise_correlation_s) and noise_correlation_s >= 0):
+        raise ValueError(f"noise_correlation_s must be a finite number >= 0 s, got {noise_correlation_s!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kinetics = INDICATORS[indicator]
     neurons, frames, rate = int(neurons), int(frames), float(rate)
 
     mean_rate = np.clip(_MEDIAN_RATE_HZ * rng.lognormal(0.0, 0.7, neurons), 0.2, 20.0)
-    amplitude = kinetics.amplitude * rng.lognormal(0.0, 0.35, neurons)
+    typical = kinetics.amplitude if amplitude is None else float(amplitude)
+    peak = typical * rng.lognormal(0.0, 0.35, neurons)
     decay = kinetics.decay_s * rng.lognormal(0.0, 0.15, neurons)
     offset = rng.normal(0.0, 0.05, neurons)
 
@@ -101,9 +113,9 @@ def simulate(
         firing = mean_rate[part, None] * np.exp(log_modulation - _MODULATION_SD**2 / 2)
         counts = _burst_spikes(rng, firing / rate, rate)
         level = _causal_convolve(counts, _indicator_kernels(kinetics.rise_s, decay[part], rate, frames))
-        dff = amplitude[part, None] * level / (1.0 + level / kinetics.saturation)
+        dff = peak[part, None] * level / (1.0 + level / kinetics.saturation)
         drift = _ornstein_uhlenbeck(rng, n, frames, rate, _DRIFT_TAU_S, _DRIFT_SD) + offset[part, None]
-        noise = rng.standard_normal((n, frames)) * (amplitude[part, None] / snr)
+        noise = _noise(rng, n, frames, noise_correlation_s * rate) * (peak[part, None] / snr)
         calcium[part] = dff + drift + noise
         spikes[part] = counts
     label = name if name is not None else f"simulated {indicator}"
@@ -115,11 +127,16 @@ def default_recordings(seed: int = 0) -> list[Recording]:
 
     100 Hz; an OGB-1 recording (6 neurons x 27,763 frames), a GCaMP6s one (9 x 16,919)
     and a GCaMP6f one (9 x 24,000) whose traces have different lengths (NaN tails).
+    Amplitudes, noise levels and noise correlation are set to resemble those files
+    (docs/simulator_vs_real.png compares them).
     """
     rng = np.random.default_rng(seed)
-    ogb = simulate(6, 27_763, 100.0, "OGB-1", seed=rng, name="sim-OGB-1")
-    gcamp6s = simulate(9, 16_919, 100.0, "GCaMP6s", seed=rng, name="sim-GCaMP6s")
-    full = simulate(9, 24_000, 100.0, "GCaMP6f", seed=rng, name="sim-GCaMP6f")
+    ogb = simulate(6, 27_763, 100.0, "OGB-1", snr=1.5, amplitude=0.35, noise_correlation_s=0.08,
+                   seed=rng, name="sim-OGB-1")
+    gcamp6s = simulate(9, 16_919, 100.0, "GCaMP6s", snr=8.0, amplitude=0.3, noise_correlation_s=0.02,
+                       seed=rng, name="sim-GCaMP6s")
+    full = simulate(9, 24_000, 100.0, "GCaMP6f", snr=5.0, amplitude=0.8, noise_correlation_s=0.05,
+                    seed=rng, name="sim-GCaMP6f")
     lengths = np.where(rng.random(9) < 0.5, 24_000, rng.integers(6_000, 24_000, 9))
     calcium = np.array(full.calcium)
     spikes = np.array(full.spikes)
@@ -150,6 +167,15 @@ def _ornstein_uhlenbeck(
     left = position.astype(np.int64)
     weight = position - left
     return grid[:, left] * (1.0 - weight) + grid[:, left + 1] * weight
+
+
+def _noise(rng: np.random.Generator, rows: int, frames: int, correlation_frames: float) -> np.ndarray:
+    """Gaussian noise of unit variance per frame, exponentially correlated over correlation_frames."""
+    white = rng.standard_normal((rows, frames))
+    if correlation_frames <= 0:
+        return white
+    kernel = np.exp(-np.arange(int(np.ceil(8 * correlation_frames)) + 1) / correlation_frames)
+    return _causal_convolve(white, np.broadcast_to(kernel / np.sqrt(np.sum(kernel**2)), (rows, kernel.size)))
 
 
 def _burst_spikes(rng: np.random.Generator, spikes_per_frame: np.ndarray, rate: float) -> np.ndarray:
