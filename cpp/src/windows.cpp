@@ -9,16 +9,8 @@
 #include <string>
 #include <type_traits>
 
-#include "calspike/pairwise_sum.hpp"
+#include "calspike/normalise.hpp"
 #include "calspike/threads.hpp"
-
-// An x86-64 build carries an AVX2 copy of the hot kernel chosen at load time;
-// FMA stays off (-ffp-contract=off), so every copy rounds exactly like NumPy.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define CALSPIKE_TARGET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CALSPIKE_TARGET_CLONES
-#endif
 
 
 namespace calspike {
@@ -26,8 +18,6 @@ namespace calspike {
 namespace {
 
 constexpr std::int64_t kMaxSide = std::int64_t{1} << 24;  // frames on either side of i
-constexpr double kWindowEpsilon = 1e-7;                    // the tutorial's std offset
-constexpr double kMadToSigma = 1.482602218505602;          // 1 / Phi^-1(3/4)
 
 void require(bool ok, const std::string& message) {
     if (!ok) throw std::invalid_argument(message);
@@ -39,142 +29,12 @@ struct NeuronProblem {
     const char* what = "";
 };
 
-// (w - mean(w)) / (std(w) + 1e-7) for each window, computed in double with
-// NumPy's operations in NumPy's order (pairwise sums, no FMA), so the float32
-// result equals NumPy's bit for bit. T is the input's float type: values are
-// widened to double as they are loaded.
-template <class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_window(const T* window, std::int64_t length,
-                                                    double* values, double* deviation, float* out) noexcept {
-    for (std::int64_t j = 0; j < length; ++j) values[j] = static_cast<double>(window[j]);
-    const double n = static_cast<double>(length);
-    const double mean = pairwise_sum(values, length) / n;
-    for (std::int64_t j = 0; j < length; ++j) {
-        deviation[j] = values[j] - mean;
-        values[j] = deviation[j] * deviation[j];  // now the squared deviations
-    }
-    const double denominator = std::sqrt(pairwise_sum(values, length) / n) + kWindowEpsilon;
-    for (std::int64_t j = 0; j < length; ++j) out[j] = static_cast<float>(deviation[j] / denominator);
-}
-
-#if defined(__GNUC__)
-// The tutorial's 20-frame window held in five 4-double registers (AVX2 in the
-// AVX2 clone, two SSE2 halves otherwise). NumPy's order for n = 20 is r[j] = w[j] +
-// w[j + 8] for j < 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one.
-typedef double Double4 __attribute__((vector_size(32)));
-typedef double UnalignedDouble4 __attribute__((vector_size(32), aligned(8), may_alias));
-typedef float Float4 __attribute__((vector_size(16)));
-typedef float UnalignedFloat4 __attribute__((vector_size(16), aligned(4), may_alias));
-
-CALSPIKE_ALWAYS_INLINE inline Double4 load4(const double* at) noexcept {
-    return *reinterpret_cast<const UnalignedDouble4*>(at);
-}
-CALSPIKE_ALWAYS_INLINE inline Double4 load4(const float* at) noexcept {
-    return __builtin_convertvector(*reinterpret_cast<const UnalignedFloat4*>(at), Double4);
-}
-
-CALSPIKE_ALWAYS_INLINE inline double pairwise_sum_20(const Double4 (&w)[5]) noexcept {
-    const Double4 low = w[0] + w[2], high = w[1] + w[3];  // r0..r3, r4..r7
-    double res = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
-    res += w[4][0];
-    res += w[4][1];
-    res += w[4][2];
-    res += w[4][3];
-    return res;
-}
-
-// `Count` independent windows with their steps interleaved, so that the long
-// dependency chain of one (mean, variance, sqrt, divide) overlaps the other's.
-template <int Count, class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* const (&window)[Count],
-                                                        float* const (&out)[Count]) noexcept {
-    Double4 w[Count][5], deviation[Count][5], squared[Count][5];
-    double mean[Count], denominator[Count];
-    for (int c = 0; c < Count; ++c)
-        for (int k = 0; k < 5; ++k) w[c][k] = load4(window[c] + 4 * k);
-    for (int c = 0; c < Count; ++c) mean[c] = pairwise_sum_20(w[c]) / 20.0;
-    for (int c = 0; c < Count; ++c)
-        for (int k = 0; k < 5; ++k) {
-            deviation[c][k] = w[c][k] - mean[c];
-            squared[c][k] = deviation[c][k] * deviation[c][k];
-        }
-    for (int c = 0; c < Count; ++c) denominator[c] = std::sqrt(pairwise_sum_20(squared[c]) / 20.0) + kWindowEpsilon;
-    for (int c = 0; c < Count; ++c)
-        for (int k = 0; k < 5; ++k) {
-            const Double4 quotient = deviation[c][k] / denominator[c];
-            *reinterpret_cast<UnalignedFloat4*>(out[c] + 4 * k) = __builtin_convertvector(quotient, Float4);
-        }
-}
-#endif
-
-// All `count` windows of one contiguous trace, window k starting at frame k * skip.
-template <class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_windows_body(const T* trace, std::int64_t count, std::int64_t skip,
-                                                          std::int64_t length, float* out,
-                                                          std::vector<double>& scratch) {
-#if defined(__GNUC__)
-    if (length == 20) {  // the tutorial's windows, two at a time
-        std::int64_t k = 0;
-        for (; k + 1 < count; k += 2) {
-            normalise_windows_20<2, T>({trace + k * skip, trace + (k + 1) * skip}, {out + k * 20, out + (k + 1) * 20});
-        }
-        if (k < count) normalise_windows_20<1, T>({trace + k * skip}, {out + k * 20});
-        return;
-    }
-#endif
-    scratch.resize(static_cast<std::size_t>(2 * length));
-    for (std::int64_t k = 0; k < count; ++k) {
-        normalise_window(trace + k * skip, length, scratch.data(), scratch.data() + length, out + k * length);
-    }
-}
-
-// One entry point per input type, each with an AVX2 clone (templates cannot carry target_clones).
-CALSPIKE_TARGET_CLONES
-void normalise_windows(const float* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
-                       float* out, std::vector<double>& scratch) {
-    normalise_windows_body(trace, count, skip, length, out, scratch);
-}
-
-CALSPIKE_TARGET_CLONES
-void normalise_windows(const double* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
-                       float* out, std::vector<double>& scratch) {
-    normalise_windows_body(trace, count, skip, length, out, scratch);
-}
-
-double median_in_place(double* values, std::int64_t n) {
-    const std::int64_t mid = n / 2;
-    std::nth_element(values, values + mid, values + n);
-    const double upper = values[mid];
-    if (n % 2 == 1) return upper;
-    const double lower = *std::max_element(values, values + mid);
-    return (lower + upper) / 2.0;
-}
-
-// Robust centre and scale of one trace: median and 1.4826 * MAD. Falls back to
-// the population std when more than half of the trace is one value (MAD = 0),
-// and to 1 for a constant trace, so the result is always finite.
-void robust_centre_scale(const double* trace, std::int64_t n, std::vector<double>& scratch,
-                         double& centre, double& scale) {
-    scratch.assign(trace, trace + n);
-    centre = median_in_place(scratch.data(), n);
-    for (std::int64_t t = 0; t < n; ++t) scratch[t] = std::fabs(trace[t] - centre);
-    scale = kMadToSigma * median_in_place(scratch.data(), n);
-    if (scale > 0.0) return;
-    double sum = 0.0;
-    for (std::int64_t t = 0; t < n; ++t) sum += trace[t];
-    const double mean = sum / static_cast<double>(n);
-    double squares = 0.0;
-    for (std::int64_t t = 0; t < n; ++t) squares += (trace[t] - mean) * (trace[t] - mean);
-    scale = std::sqrt(squares / static_cast<double>(n));
-    if (!(scale > 0.0)) scale = 1.0;
-}
-
 // Per-thread scratch space, reused across the neurons a thread fills.
 struct Scratch {
     std::vector<double> trace;
     std::vector<float> trace_f32;
     std::vector<double> sort;
-    std::vector<double> window;  // for windows longer than 128 frames
+    std::vector<double> window;  // for window lengths other than 20
 };
 
 // The first frame whose value fails `ok`, or -1. The counting pass vectorises;
@@ -242,7 +102,7 @@ NeuronProblem fill_neuron(const MatrixView<C>& calcium, const MatrixView<S>* spi
     const std::int64_t window_length = spec.length();
     float* windows = out.windows.data() + first * window_length;
     if (spec.normalization == Normalization::window && contiguous) {
-        normalise_windows(source, count, spec.skip, window_length, windows, scratch.window);
+        zscore_windows(source, count, spec.skip, window_length, windows, scratch.window);
     } else if (spec.normalization == Normalization::none && contiguous && std::is_same<C, float>::value) {
         for (std::int64_t k = 0; k < count; ++k) {  // window k starts at frame k * skip
             std::memcpy(windows + k * window_length, source + k * spec.skip,
@@ -254,7 +114,7 @@ NeuronProblem fill_neuron(const MatrixView<C>& calcium, const MatrixView<S>* spi
         trace.resize(static_cast<std::size_t>(length));
         for (std::int64_t t = 0; t < length; ++t) trace[t] = static_cast<double>(source[t * calcium.col_stride]);
         if (spec.normalization == Normalization::window) {
-            normalise_windows(trace.data(), count, spec.skip, window_length, windows, scratch.window);
+            zscore_windows(trace.data(), count, spec.skip, window_length, windows, scratch.window);
         } else {
             double centre = 0.0, scale = 1.0;
             if (spec.normalization == Normalization::neuron) {

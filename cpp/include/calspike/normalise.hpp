@@ -1,0 +1,24 @@
+// The normalisation kernels behind partition.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace calspike {
+
+// (w - mean(w)) / (std(w) + 1e-7), population std, for `count` windows of `length`
+// frames, window k starting at trace[k * skip]; row k of `out` receives window k.
+// Computed in double with NumPy's operations in NumPy's order (pairwise sums, no
+// FMA), so the float32 result equals NumPy's bit for bit. `scratch` is reused.
+void zscore_windows(const float* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
+                    float* out, std::vector<double>& scratch);
+void zscore_windows(const double* trace, std::int64_t count, std::int64_t skip, std::int64_t length,
+                    float* out, std::vector<double>& scratch);
+
+// Robust centre and scale of one trace of n > 0 values: the median and 1.4826 * MAD.
+// Falls back to the population std when more than half of the trace is one value
+// (MAD = 0), and to 1 for a constant trace, so the scale is always finite and > 0.
+void robust_centre_scale(const double* trace, std::int64_t n, std::vector<double>& scratch,
+                         double& centre, double& scale);
+
+}  // namespace calspike
