@@ -304,3 +304,14 @@ def test_importing_calspike_writes_nothing(tmp_path):
     env.pop("CALSPIKE_CACHE_DIR", None)
     subprocess.run([sys.executable, "-c", "import calspike, calspike.cli"], check=True, env=env, cwd=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_load_recordings_dispatches_on_the_source(tmp_path):
+    recording = calspike.simulate(2, 300, seed=0)
+    calspike.write_spikefinder_csv(tmp_path / "3.train.calcium.csv", recording.calcium)
+    calspike.write_spikefinder_csv(tmp_path / "3.train.spikes.csv", recording.spikes)
+    (folder,) = calspike.load_recordings(tmp_path)
+    (single,) = calspike.load_recordings(tmp_path / "3.train.calcium.csv", rate=60)
+    assert folder.name == "3.train" and folder.rate == 100.0 and single.rate == 60.0
+    np.save(tmp_path / "x.npy", recording.calcium)
+    assert calspike.load_recordings(tmp_path / "x.npy", rate=30)[0].rate == 30.0

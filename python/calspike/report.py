@@ -43,10 +43,8 @@ def run(
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     params = config.check({**config.defaults(WINDOW_SETTINGS), **settings, "seed": seed, "threads": threads})
-    recordings: list[Recording] = (
-        default_recordings(params.pop("seed")) if data is None else load_recordings(data, rate)
-    )
-    params.pop("seed", None)
+    seed = params.pop("seed")
+    recordings: list[Recording] = default_recordings(seed) if data is None else load_recordings(data, rate)
     rows = []
     for recording in recordings:
         start = time.perf_counter()

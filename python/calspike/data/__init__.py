@@ -44,14 +44,15 @@ def load_recordings(source: str | os.PathLike[str], rate: float | None = None) -
     """Recordings from a SpikeFinder folder or file, or a .npy/.npz/.csv array file.
 
     A folder is read as SpikeFinder training data (test data when it has no training
-    files); ``N.{split}.calcium.csv`` reads that dataset; other files go to `read_array`,
-    which needs ``rate`` (Hz) unless the file stores one.
+    files); ``N.{split}.calcium.csv`` reads that dataset (at ``rate``, 100 Hz when None);
+    other files go to `read_array`, which needs ``rate`` (Hz) unless the file stores one.
     """
     path = Path(source)
+    spikefinder_rate = SPIKEFINDER_RATE_HZ if rate is None else rate
     if path.is_dir():
         has_train = any(path.glob("*.train.calcium.csv"))
-        return read_spikefinder(path, "train" if has_train else "test")
+        return read_spikefinder(path, "train" if has_train else "test", rate=spikefinder_rate)
     match = _SPIKEFINDER_FILE.match(path.name)
     if match:
-        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2))]
+        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2), spikefinder_rate)]
     return [read_array(path, rate)]
