@@ -65,27 +65,70 @@ CALSPIKE_ALWAYS_INLINE inline double pairwise_sum_20(const Double4 (&w)[5]) noex
     return res;
 }
 
-// `Count` independent windows with their steps interleaved, so that the long
-// dependency chain of one (mean, variance, sqrt, divide) overlaps the other's.
-template <int Count, class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* const (&window)[Count],
-                                                        float* const (&out)[Count]) noexcept {
-    Double4 w[Count][5], deviation[Count][5], squared[Count][5];
-    double mean[Count], denominator[Count];
-    for (int c = 0; c < Count; ++c)
+// Rows a, b, c, d of a 4x4 block, returned as its columns.
+CALSPIKE_ALWAYS_INLINE inline void transpose4(Double4& a, Double4& b, Double4& c, Double4& d) noexcept {
+    const Double4 ab_even = __builtin_shufflevector(a, b, 0, 4, 2, 6), ab_odd = __builtin_shufflevector(a, b, 1, 5, 3, 7);
+    const Double4 cd_even = __builtin_shufflevector(c, d, 0, 4, 2, 6), cd_odd = __builtin_shufflevector(c, d, 1, 5, 3, 7);
+    a = __builtin_shufflevector(ab_even, cd_even, 0, 1, 4, 5);
+    b = __builtin_shufflevector(ab_odd, cd_odd, 0, 1, 4, 5);
+    c = __builtin_shufflevector(ab_even, cd_even, 2, 3, 6, 7);
+    d = __builtin_shufflevector(ab_odd, cd_odd, 2, 3, 6, 7);
+}
+
+// pairwise_sum_20 of four windows at once, lane c holding window c's sum: the
+// per-window vectors are transposed so that every step of NumPy's order
+// becomes one vector operation across the four windows.
+CALSPIKE_ALWAYS_INLINE inline Double4 pairwise_sum_20x4(const Double4 (&w)[4][5]) noexcept {
+    Double4 low[4], high[4], tail[4];
+    for (int c = 0; c < 4; ++c) {
+        low[c] = w[c][0] + w[c][2];   // r0..r3 of window c
+        high[c] = w[c][1] + w[c][3];  // r4..r7 of window c
+        tail[c] = w[c][4];            // w16..w19 of window c
+    }
+    transpose4(low[0], low[1], low[2], low[3]);  // low[j] = r_j of the four windows
+    transpose4(high[0], high[1], high[2], high[3]);
+    transpose4(tail[0], tail[1], tail[2], tail[3]);
+    Double4 res = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
+    for (int j = 0; j < 4; ++j) res += tail[j];
+    return res;
+}
+
+// Four windows: moments across lanes, then each window's values divided by its own
+// denominator (broadcast back from its lane).
+template <class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20x4(const T* const (&window)[4], float* const (&out)[4]) noexcept {
+    Double4 w[4][5], squared[4][5];
+    for (int c = 0; c < 4; ++c)
         for (int k = 0; k < 5; ++k) w[c][k] = load4(window[c] + 4 * k);
-    for (int c = 0; c < Count; ++c) mean[c] = pairwise_sum_20(w[c]) / 20.0;
-    for (int c = 0; c < Count; ++c)
+    const Double4 mean = pairwise_sum_20x4(w) / 20.0;
+    for (int c = 0; c < 4; ++c)
         for (int k = 0; k < 5; ++k) {
-            deviation[c][k] = w[c][k] - mean[c];
-            squared[c][k] = deviation[c][k] * deviation[c][k];
+            w[c][k] -= mean[c];  // now the deviations
+            squared[c][k] = w[c][k] * w[c][k];
         }
-    for (int c = 0; c < Count; ++c) denominator[c] = std::sqrt(pairwise_sum_20(squared[c]) / 20.0) + kWindowEpsilon;
-    for (int c = 0; c < Count; ++c)
+    Double4 variance = pairwise_sum_20x4(squared) / 20.0;
+    const Double4 denominator = Double4{std::sqrt(variance[0]), std::sqrt(variance[1]), std::sqrt(variance[2]),
+                                        std::sqrt(variance[3])} + kWindowEpsilon;
+    for (int c = 0; c < 4; ++c)
         for (int k = 0; k < 5; ++k) {
-            const Double4 quotient = deviation[c][k] / denominator[c];
+            const Double4 quotient = w[c][k] / denominator[c];
             *reinterpret_cast<UnalignedFloat4*>(out[c] + 4 * k) = __builtin_convertvector(quotient, Float4);
         }
+}
+
+// One window, the same operations in scalar form (for the last count % 4 windows).
+template <class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_window_20(const T* window, float* out) noexcept {
+    Double4 w[5], squared[5];
+    for (int k = 0; k < 5; ++k) w[k] = load4(window + 4 * k);
+    const double mean = pairwise_sum_20(w) / 20.0;
+    for (int k = 0; k < 5; ++k) {
+        w[k] -= mean;
+        squared[k] = w[k] * w[k];
+    }
+    const double denominator = std::sqrt(pairwise_sum_20(squared) / 20.0) + kWindowEpsilon;
+    for (int k = 0; k < 5; ++k)
+        *reinterpret_cast<UnalignedFloat4*>(out + 4 * k) = __builtin_convertvector(w[k] / denominator, Float4);
 }
 #endif
 
@@ -95,12 +138,15 @@ CALSPIKE_ALWAYS_INLINE inline void normalise_windows_body(const T* trace, std::i
                                                           std::int64_t length, float* out,
                                                           std::vector<double>& scratch) {
 #if defined(__GNUC__)
-    if (length == 20) {  // the tutorial's windows, two at a time
+    if (length == 20) {  // the tutorial's windows, four at a time
         std::int64_t k = 0;
-        for (; k + 1 < count; k += 2) {
-            normalise_windows_20<2, T>({trace + k * skip, trace + (k + 1) * skip}, {out + k * 20, out + (k + 1) * 20});
+        for (; k + 3 < count; k += 4) {
+            const T* first = trace + k * skip;
+            float* row = out + k * 20;
+            normalise_windows_20x4<T>({first, first + skip, first + 2 * skip, first + 3 * skip},
+                                      {row, row + 20, row + 40, row + 60});
         }
-        if (k < count) normalise_windows_20<1, T>({trace + k * skip}, {out + k * 20});
+        for (; k < count; ++k) normalise_window_20(trace + k * skip, out + k * 20);
         return;
     }
 #endif
