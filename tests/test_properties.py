@@ -70,3 +70,28 @@ def test_features_equal_numpy(x):
     delta = np.zeros_like(x)
     delta[:, 1:] = x[:, 1:] - x[:, :-1]
     assert np.array_equal(stack, np.stack([x, delta, x * x, delta * delta], axis=-1))
+
+
+@st.composite
+def twenty_frame_cases(draw):
+    """Inputs for the dedicated 20-frame kernel: len_pre + len_post = 20, every remainder of count % 4."""
+    len_pre = draw(st.integers(1, 19))
+    neurons = draw(st.integers(1, 3))
+    frames = draw(st.integers(21, 120))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e5]))
+    values = draw(hnp.arrays(dtype, (neurons, frames), elements=st.floats(-1e3, 1e3, width=32, allow_nan=False)))
+    values = (values * scale).astype(dtype)
+    if draw(st.booleans()):
+        values[:, 5:30] = values[:, 5:6]  # zero-variance windows
+    if draw(st.booleans()):
+        values = np.asfortranarray(values)
+    return values, dict(len_pre=len_pre, len_post=20 - len_pre, skip=draw(st.integers(1, 7)), spike_n=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(twenty_frame_cases())
+def test_twenty_frame_kernel_equals_the_tutorial_loop(case):
+    calcium, params = case
+    expected = tutorial_windows(calcium, None, **params)
+    assert np.array_equal(calspike.partition(calcium, **params).windows, expected[0])
