@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from calspike.data._csv import read_numeric_csv
 from calspike.data.recording import DataError, Recording
 
 
@@ -75,20 +75,4 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _read_headerless_csv(path: Path) -> np.ndarray:
-    try:
-        table = pd.read_csv(path, header=None, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as error:
-        raise DataError(f"{path}: rows have different numbers of cells ({error})") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not a text CSV file ({error.reason})") from None
-    for position in range(table.shape[1]):
-        column = table.iloc[:, position]
-        if not pd.api.types.is_numeric_dtype(column.dtype):
-            numbers = pd.to_numeric(column, errors="coerce")
-            row = int(np.flatnonzero((numbers.isna() & column.notna()).to_numpy())[0])
-            raise DataError(
-                f"{path}: line {row + 1}, column {position + 1}: {column.iloc[row]!r} is not a number"
-            )
-    return table.to_numpy(dtype=np.float64)
+    return read_numeric_csv(path, header=False).to_numpy(dtype=np.float64)

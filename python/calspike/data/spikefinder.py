@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from calspike.data._atomic import atomic_path
+from calspike.data._csv import read_numeric_csv
 from calspike.data.recording import DataError, Recording
 
 SPIKEFINDER_RATE_HZ = 100.0
 _FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
-_PARSER_LINE = re.compile(r"line (\d+)")
 
 
 def read_spikefinder(
@@ -101,15 +101,11 @@ def read_spikefinder_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.n
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
     try:
-        table = pd.read_csv(path, header=0, skipinitialspace=True)  # empty cells become NaN
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty (expected a header row of neuron numbers)") from None
-    except pd.errors.ParserError as error:
-        line = _PARSER_LINE.search(str(error))
-        where = f"line {line.group(1)}: " if line else ""
-        raise DataError(f"{path}: {where}rows have different numbers of cells") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not a text CSV file ({error.reason})") from None
+        table = read_numeric_csv(path, header=True)
+    except DataError as error:
+        if "the file is empty" in str(error):
+            raise DataError(f"{path}: the file is empty (expected a header row of neuron numbers)") from None
+        raise
     columns = [str(c).strip() for c in table.columns]
     for position, label in enumerate(columns):
         if not label.isdigit():
@@ -120,16 +116,7 @@ def read_spikefinder_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.n
     if len(table) == 0:
         raise DataError(f"{path}: no data rows after the header")
 
-    values = np.empty((len(columns), len(table)), dtype=np.float64)
-    for position, label in enumerate(columns):
-        column = table.iloc[:, position]
-        if not pd.api.types.is_numeric_dtype(column.dtype):
-            numbers = pd.to_numeric(column, errors="coerce")
-            wrong = np.flatnonzero((numbers.isna() & column.notna()).to_numpy())
-            row = int(wrong[0])
-            raise DataError(f"{path}: line {row + 2}, column {label!r}: {column.iloc[row]!r} is not a number")
-        values[position] = column.to_numpy(dtype=np.float64)
-
+    values = np.ascontiguousarray(table.to_numpy(dtype=np.float64).T)
     finite = ~np.isnan(values)
     lengths = np.where(finite.any(axis=1), values.shape[1] - np.argmax(finite[:, ::-1], axis=1), 0)
     for neuron, label in enumerate(columns):

@@ -1,0 +1,43 @@
+"""Reading numeric CSV tables with errors that name the file, line and column."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calspike.data.recording import DataError
+
+_PARSER_LINE = re.compile(r"line (\d+)")
+
+
+def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
+    """A CSV table whose cells are numbers or empty (NaN); DataError naming file, line, column otherwise.
+
+    Lines are counted from 1 in the file, the header included.
+    """
+    try:
+        table = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as error:
+        line = _PARSER_LINE.search(str(error))
+        where = f"line {line.group(1)}: " if line else ""
+        raise DataError(f"{path}: {where}rows have different numbers of cells") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not a text CSV file ({error.reason})") from None
+    first_data_line = 2 if header else 1
+    if len(table) == 0:
+        return table
+    for position in range(table.shape[1]):
+        column = table.iloc[:, position]
+        if not pd.api.types.is_numeric_dtype(column.dtype):
+            numbers = pd.to_numeric(column, errors="coerce")
+            row = int(np.flatnonzero((numbers.isna() & column.notna()).to_numpy())[0])
+            label = repr(str(table.columns[position]).strip()) if header else str(position + 1)
+            raise DataError(
+                f"{path}: line {row + first_data_line}, column {label}: {column.iloc[row]!r} is not a number"
+            )
+    return table
