@@ -27,6 +27,7 @@ from calspike.data import (
     simulate,
     write_spikefinder_csv,
 )
+from calspike.deconvolve import Deconvolution, deconvolve
 from calspike.features import features
 from calspike.windows import Windows, balance, balanced_indices, cached_partition, partition, window_view
 
@@ -43,6 +44,7 @@ def build_info() -> dict[str, object]:
 
 __all__ = [
     "DataError",
+    "Deconvolution",
     "Recording",
     "Windows",
     "__version__",
@@ -50,6 +52,7 @@ __all__ = [
     "balanced_indices",
     "build_info",
     "cached_partition",
+    "deconvolve",
     "default_recordings",
     "features",
     "fetch_spikefinder",

@@ -27,3 +27,27 @@ def partition(
 def valid_lengths(calcium: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int64]: ...
 def window_count(valid_length: int, len_pre: int, len_post: int, skip: int, spike_n: int) -> int: ...
 def features(windows: npt.NDArray[np.float32], kinds: Sequence[str], threads: int = 0) -> npt.NDArray[np.float32]: ...
+def oasis_ar1(
+    calcium: npt.NDArray[np.floating[Any]],
+    lengths: Sequence[int],
+    baseline: npt.NDArray[np.float64],
+    g: npt.NDArray[np.float64],
+    lam: npt.NDArray[np.float64],
+    s_min: float = 0.0,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+def oasis_ar1_constrained(
+    calcium: npt.NDArray[np.floating[Any]],
+    lengths: Sequence[int],
+    baseline: npt.NDArray[np.float64],
+    g: npt.NDArray[np.float64],
+    sn: npt.NDArray[np.float64],
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
+def estimate_oasis_parameters(
+    calcium: npt.NDArray[np.floating[Any]],
+    lengths: Sequence[int],
+    baseline_percentile: float = 15.0,
+    fudge: float = 0.98,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

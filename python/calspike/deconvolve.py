@@ -1,0 +1,159 @@
+"""OASIS deconvolution (Friedrich, Zhou & Paninski 2017): the classical fast baseline, in C++."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calspike import _core, config
+from calspike.data import Recording
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Deconvolution:
+    """Result of `deconvolve`.
+
+    Attributes
+    ----------
+    calcium : float32 (neurons, frames): denoised calcium c, baseline removed; NaN in padding.
+    spikes : float32 (neurons, frames): s_t = c_t - g c_(t-1) >= 0, spike amplitude per frame
+        in the calcium's units (0 inside quiet stretches and at frame 0); NaN in padding.
+    baseline : float64 (neurons,): the baseline b subtracted from the trace.
+    g : float64 (neurons,): AR(1) coefficient, the calcium's decay per frame.
+    sn : float64 (neurons,): noise standard deviation (NaN when a fixed `lam` was given and
+        sn was neither given nor needed).
+    lam : float64 (neurons,): the sparsity penalty lambda used.
+    rate : frame rate in Hz, or None for arrays given without one.
+    """
+
+    calcium: np.ndarray
+    spikes: np.ndarray
+    baseline: np.ndarray
+    g: np.ndarray
+    sn: np.ndarray
+    lam: np.ndarray
+    rate: float | None
+
+    @property
+    def tau_s(self) -> np.ndarray:
+        """Decay time constants in seconds, -1 / (rate * ln g); needs a frame rate."""
+        if self.rate is None:
+            raise ValueError("tau_s needs the frame rate: pass rate= to deconvolve for arrays")
+        with np.errstate(divide="ignore"):
+            return -1.0 / (self.rate * np.log(self.g))
+
+    def __repr__(self) -> str:
+        return (f"Deconvolution(neurons={self.calcium.shape[0]}, frames={self.calcium.shape[1]}, "
+                f"median g={np.nanmedian(self.g):.3f}, median lam={np.nanmedian(self.lam):.3g})")
+
+
+def deconvolve(
+    data: Recording | np.ndarray,
+    p: int = 1,
+    *,
+    g: float | np.ndarray | None = None,
+    sn: float | np.ndarray | None = None,
+    baseline: float | np.ndarray | None = None,
+    lam: float | np.ndarray | None = None,
+    s_min: float = 0.0,
+    rate: float | None = None,
+    baseline_percentile: float = 15.0,
+    fudge: float = 0.98,
+    threads: int = 0,
+) -> Deconvolution:
+    """Deconvolve calcium traces into spikes with OASIS for AR(1) dynamics.
+
+    Solves, per neuron, min 1/2 |y - b - c|^2 + lam * sum(s) subject to s_t = c_t - g c_(t-1)
+    >= 0 and c_0 >= 0 (exactly: it equals a generic convex solver's solution), with every
+    non-zero s_t >= s_min when s_min > 0 (OASIS's greedy rule; not convex).
+
+    Parameters
+    ----------
+    data : a Recording, or a float array (neurons, frames) or (frames,); NaN tails are padding.
+    p : order of the autoregressive calcium model; this version implements p = 1.
+    g : AR(1) coefficient per frame, scalar or one per neuron, in [0, 1); estimated from the
+        autocovariance (lags 0..11, corrected for noise, times `fudge`) when None.
+    sn : noise standard deviation; estimated from the power spectral density's upper half
+        (0.25..0.5 cycles per frame, Welch) when None.
+    baseline : b, subtracted from the trace; the `baseline_percentile`-th percentile of each
+        trace when None.
+    lam : sparsity penalty; when None, the noise-constrained variant picks the smallest lam
+        with |y - b - c|^2 = sn^2 T (lam = 0 when the unpenalised fit is already that loose).
+    s_min : minimal spike size (>= 0) for frames t >= 1.
+    rate : frame rate in Hz for arrays (a Recording carries its own); only used for `tau_s`.
+    threads : C++ threads; 0 uses all cores.
+
+    Returns a Deconvolution whose arrays were allocated in C++ and handed over without copy.
+    """
+    if isinstance(p, bool) or p not in (1,):
+        raise ValueError(f"p must be 1 (AR(1)); AR({p}) is not available in this version")
+    threads = config.check({"threads": threads})["threads"]
+    recording = data if isinstance(data, Recording) else _as_recording(data, rate)
+    for name, value in (("s_min", s_min), ("baseline_percentile", baseline_percentile), ("fudge", fudge)):
+        if not (isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if s_min < 0:
+        raise ValueError(f"s_min must be >= 0, got {s_min!r}")
+    if not 0 <= baseline_percentile <= 100:
+        raise ValueError(f"baseline_percentile must be in [0, 100], got {baseline_percentile!r}")
+    if not 0 < fudge <= 1:
+        raise ValueError(f"fudge must be in (0, 1], got {fudge!r}")
+
+    neurons = recording.neurons
+    lengths = recording.lengths.tolist()  # type: ignore[union-attr]
+    b_est, sn_est, g_est = _core.estimate_oasis_parameters(
+        recording.calcium, lengths, float(baseline_percentile), float(fudge), threads
+    )
+    b = _per_neuron(baseline, neurons, "baseline", b_est)
+    g_used = _per_neuron(g, neurons, "g", g_est)
+    if np.any(~((g_used >= 0) & (g_used < 1)) & np.isfinite(g_used)):
+        raise ValueError("g must lie in [0, 1) for every neuron")
+    empty = np.asarray(lengths) == 0
+    # neurons without frames get placeholders the core accepts; their outputs are all NaN
+    b_core, g_core = np.where(empty, 0.0, b), np.where(empty, 0.5, g_used)
+    if lam is None:
+        noise = _per_neuron(sn, neurons, "sn", sn_est)
+        if np.any(noise[~empty] < 0):
+            raise ValueError("sn must be >= 0 for every neuron")
+        calcium, spikes, lam_used = _core.oasis_ar1_constrained(
+            recording.calcium, lengths, b_core, g_core, np.where(empty, 0.0, noise), threads
+        )
+    else:
+        noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
+        lam_used = _per_neuron(lam, neurons, "lam", None)
+        if np.any(lam_used < 0):
+            raise ValueError("lam must be >= 0 for every neuron")
+        calcium, spikes = _core.oasis_ar1(recording.calcium, lengths, b_core, g_core, lam_used, float(s_min), threads)
+    nan = np.where(empty, np.nan, 1.0)
+    return Deconvolution(
+        calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan, sn=noise * nan,
+        lam=np.asarray(lam_used, dtype=np.float64) * nan, rate=recording.rate if isinstance(data, Recording) else rate,
+    )
+
+
+def _as_recording(data: np.ndarray, rate: float | None) -> Recording:
+    array = np.asarray(data)
+    if array.ndim == 1:
+        array = array[None, :]
+    if rate is not None:
+        config.Setting("rate", float, 1.0, "frame rate", "Hz", 0.0).check(rate)
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0 Hz, got {rate!r}")
+    return Recording(array, 1.0 if rate is None else rate, name="array")
+
+
+def _per_neuron(value: object, neurons: int, name: str, default: np.ndarray | None) -> np.ndarray:
+    """A float64 (neurons,) array from a scalar, a per-neuron sequence, or the default when None."""
+    if value is None:
+        if default is None:
+            raise ValueError(f"{name} is required")
+        return np.asarray(default, dtype=np.float64)
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(neurons, float(array))
+    if array.shape != (neurons,):
+        raise ValueError(f"{name} must be a number or one value per neuron ({neurons}), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite")
+    return array
