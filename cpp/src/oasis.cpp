@@ -28,8 +28,16 @@ inline void merge(OasisPool& prev, const OasisPool& last) noexcept {
 // Restores the constraints among pools[0..size) after pools[size - 1] was added or
 // changed: merges backwards while a pool starts below s_min above its predecessor's
 // end, and pins the first pool at zero (c_0 >= 0) when its value turns negative.
+// True when `last` starts below s_min above the end of `prev`, i.e. when
+// last.v / last.w < prev.v / prev.w * prev.decay + s_min, compared without dividing
+// (weights are positive; a pinned pool's value is 0).
+inline bool violates(const OasisPool& prev, const OasisPool& last, double s_min) noexcept {
+    if (prev.w == kPinned) return last.v < s_min * last.w;
+    return last.v * prev.w < (prev.v * prev.decay + s_min * prev.w) * last.w;
+}
+
 inline std::size_t settle(std::vector<OasisPool>& pools, std::size_t size, double s_min) noexcept {
-    while (size > 1 && value(pools[size - 1]) < value(pools[size - 2]) * pools[size - 2].decay + s_min) {
+    while (size > 1 && violates(pools[size - 2], pools[size - 1], s_min)) {
         merge(pools[size - 2], pools[size - 1]);
         --size;
     }

@@ -102,9 +102,12 @@ def deconvolve(
 
     neurons = recording.neurons
     lengths = recording.lengths.tolist()  # type: ignore[union-attr]
-    b_est, sn_est, g_est = _core.estimate_oasis_parameters(
-        recording.calcium, lengths, float(baseline_percentile), float(fudge), threads
-    )
+    if baseline is None or g is None or (lam is None and sn is None):
+        b_est, sn_est, g_est = _core.estimate_oasis_parameters(
+            recording.calcium, lengths, float(baseline_percentile), float(fudge), threads
+        )
+    else:  # everything given: nothing to estimate
+        b_est = sn_est = g_est = None
     b = _per_neuron(baseline, neurons, "baseline", b_est)
     g_used = _per_neuron(g, neurons, "g", g_est)
     if np.any(~((g_used >= 0) & (g_used < 1)) & np.isfinite(g_used)):
