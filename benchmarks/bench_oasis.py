@@ -5,7 +5,10 @@ Prints frames/s and ratios on (a) the real SpikeFinder datasets 4, 5, 6
   - the bare AR(1) solver with given g and lambda = 0: calspike at 1 and 2 threads,
     oasis-deconv's oasisAR1, suite2p's numba oasis at 1 and 2 threads;
   - the full AR(1) deconvolution with estimated parameters: calspike.deconvolve against
-    oasis-deconv's deconvolve(y, penalty=1), as a user calls each.
+    oasis-deconv's deconvolve(y, penalty=1), as a user calls each;
+  - the full AR(2) deconvolution with estimated parameters: calspike.deconvolve(p=2) (greedy
+    OASIS AR(2), lambda from the noise level) against oasis-deconv's deconvolve(y, g=(None,
+    None), penalty=1), which runs its slower constrained ONNLS algorithm for AR(2).
 Peers that are not installed are reported as such (pip install oasis-deconv suite2p numba).
 
     python benchmarks/bench_oasis.py [--quick]
@@ -18,6 +21,7 @@ import functools
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -106,17 +110,35 @@ def run_case(label, recording, g, repeats):
     except ImportError:
         pass
 
+    add("calspike deconvolve AR(2) (estimated), 1 thread",
+        best_of(lambda: calspike.deconvolve(recording, p=2, threads=1), repeats))
+    add("calspike deconvolve AR(2) (estimated), 2 threads",
+        best_of(lambda: calspike.deconvolve(recording, p=2, threads=2), repeats))
+    subset = traces[:20]  # the reference AR(2) runs at ~0.2 M frames/s: time it on 20 traces at most
+    subset_frames = sum(y.size for y in subset)
+    try:
+        from oasis.functions import deconvolve as oasis_deconvolve
+
+        warnings.filterwarnings("ignore", message="The 'g' parameter is deprecated", category=DeprecationWarning)
+        seconds = best_of(lambda: [oasis_deconvolve(y, g=(None, None), penalty=1) for y in subset], 1, warm_up=False)
+        add(f"oasis-deconv deconvolve AR(2) (estimated){'*' if len(subset) < len(traces) else ''}",
+            seconds * frames / subset_frames)
+    except ImportError:
+        pass
+
     table = {method: frames / seconds for method, seconds in rows}
+    reference_ar2 = [m for m in table if m.startswith("oasis-deconv deconvolve AR(2)")]
     peers = {"bare": ("oasis-deconv oasisAR1", "suite2p oasis (numba), 1 thread", "suite2p oasis (numba), 2 threads"),
-             "estimated": ("oasis-deconv deconvolve (estimated)",)}
+             "estimated": ("oasis-deconv deconvolve (estimated)",), "ar2": tuple(reference_ar2)}
     print(f"  {'method':<46}{'seconds':>9}{'Mframes/s':>11}   ratios")
     for method, seconds in rows:
-        kind = "estimated" if "estimated" in method else "bare"
+        kind = "ar2" if "AR(2)" in method else "estimated" if "estimated" in method else "bare"
         ratios = ""
         if method.startswith("calspike"):
             ratios = ", ".join(f"{table[method] / table[p]:.1f}x {p}" for p in peers[kind] if p in table)
         print(f"  {method:<46}{seconds:>9.3f}{table[method] / 1e6:>11.2f}   {ratios}")
-    print("  AR(2): not implemented in calspike yet; no comparison.")
+    if any(m.endswith("*") for m in table):
+        print(f"  * timed on the first {len(subset)} traces ({subset_frames:,} frames); seconds scaled to all frames")
 
 
 def main() -> int:
@@ -127,12 +149,12 @@ def main() -> int:
     folder = os.environ.get("CALSPIKE_SPIKEFINDER_DIR")
     if folder:
         for recording in calspike.read_spikefinder(folder):
-            g = calspike.deconvolve(recording).g
+            g = calspike.deconvolve(recording).g[:, 0]
             run_case(f"(a) SpikeFinder {recording.name}", recording, g, repeats=3)
     else:
         print("(a) skipped: set CALSPIKE_SPIKEFINDER_DIR")
     recording = calspike.simulate(50 if args.quick else 500, 100_000, rate=30.0, indicator="GCaMP6s", seed=0)
-    g = calspike.deconvolve(recording).g
+    g = calspike.deconvolve(recording).g[:, 0]
     run_case("(b) simulated GCaMP6s at 30 Hz", recording, g, repeats=3)
     return 0
 

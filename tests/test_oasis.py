@@ -84,7 +84,7 @@ def test_parameter_estimates_match_oasis_definitions():
         y = recording.calcium[n].astype(np.float64)
         g, sn = oasis.estimate_parameters(y, p=1, fudge_factor=0.98)
         assert result.sn[n] == pytest.approx(sn, rel=1e-9)
-        assert result.g[n] == pytest.approx(g[0], rel=1e-9)
+        assert result.g[n, 0] == pytest.approx(g[0], rel=1e-9)
         assert result.baseline[n] == pytest.approx(np.percentile(y, 15), rel=1e-12)
 
 
@@ -96,11 +96,11 @@ def test_equals_oasis_deconv_on_real_traces(real_recordings):
         for n in range(recording.neurons):
             length = recording.lengths[n]
             y = recording.calcium[n, :length].astype(np.float64) - result.baseline[n]
-            c, _, _, _, lam = methods.constrained_oasisAR1(y, result.g[n], result.sn[n])
+            c, _, _, _, lam = methods.constrained_oasisAR1(y, result.g[n, 0], result.sn[n])
             scale = np.abs(c).max()
             assert np.abs(result.calcium[n, :length] - c).max() <= 1e-5 * scale, (recording.name, n)
             assert result.lam[n] == pytest.approx(lam, rel=1e-6, abs=1e-9)
-            c_fixed, _ = methods.oasisAR1(y, result.g[n], lam=fixed.lam[n])
+            c_fixed, _ = methods.oasisAR1(y, result.g[n, 0], lam=fixed.lam[n])
             assert np.abs(fixed.calcium[n, :length] - c_fixed).max() <= 1e-5 * np.abs(c_fixed).max()
 
 
@@ -124,7 +124,7 @@ def test_edge_cases_give_defined_results():
     for n, length in enumerate(lengths):
         assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
         assert np.all(result.spikes[n, :length] >= 0)
-    assert np.isnan(result.g[5]) and np.isnan(result.lam[5])
+    assert np.isnan(result.g[5]).all() and np.isnan(result.lam[5])
     below = calspike.deconvolve(calcium[3:4], baseline=0.0)  # entirely below its baseline
     assert np.all(below.calcium == 0) and np.all(below.spikes == 0)
     for g in (0.0, 0.9999):
@@ -134,7 +134,7 @@ def test_edge_cases_give_defined_results():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"p": 2}, "AR\\(2\\)"), ({"g": 1.0}, "g must"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
+    [({"p": 3}, "p must"), ({"g": 1.0}, "g must"), ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
      ({"s_min": -1.0}, "s_min"), ({"sn": -1.0}, "sn must"), ({"g": [0.5, 0.5]}, "one value per neuron"),
      ({"baseline_percentile": 120}, "baseline_percentile"), ({"fudge": 0}, "fudge"), ({"threads": -2}, "threads")],
 )
@@ -157,3 +157,56 @@ def test_threads_do_not_change_the_result():
     recording = calspike.simulate(8, 4_000, seed=6)
     one, two = calspike.deconvolve(recording, threads=1), calspike.deconvolve(recording, threads=2)
     assert np.array_equal(one.calcium, two.calcium) and np.array_equal(one.lam, two.lam)
+
+
+# --- AR(2) ----------------------------------------------------------------------------------------
+
+
+def test_ar2_equals_oasis_deconv_on_real_traces(real_recordings):
+    methods = pytest.importorskip("oasis.oasis_methods")
+    for recording in real_recordings:
+        estimate = calspike.deconvolve(recording, p=2)
+        fixed = calspike.deconvolve(recording, p=2, g=estimate.g, baseline=estimate.baseline, lam=0.3)
+        for n in range(recording.neurons):
+            length = recording.lengths[n]
+            y = recording.calcium[n, :length].astype(np.float64) - estimate.baseline[n]
+            c, _ = methods.oasisAR2(y, estimate.g[n, 0], estimate.g[n, 1], lam=0.3)
+            assert np.abs(fixed.calcium[n, :length] - c).max() <= 1e-5 * np.abs(c).max(), (recording.name, n)
+
+
+def test_ar2_recovers_spikes_and_meets_the_noise_constraint():
+    recording = calspike.simulate(5, 20_000, indicator="GCaMP6s", snr=8, seed=3)
+    result = calspike.deconvolve(recording, p=2)
+    assert result.g.shape == (5, 2)
+
+    def per_25hz(x):
+        return x[:, : x.shape[1] // 4 * 4].reshape(x.shape[0], -1, 4).sum(-1)
+
+    def correlations(spikes):
+        return [np.corrcoef(a, b)[0, 1] for a, b in zip(per_25hz(spikes), per_25hz(recording.spikes))]
+
+    ar2, ar1 = correlations(result.spikes), correlations(calspike.deconvolve(recording, p=1).spikes)
+    assert np.min(ar2) > 0.4 and np.mean(ar2) > np.mean(ar1) + 0.05, (ar2, ar1)  # GCaMP6s rises slowly
+    y = recording.calcium.astype(np.float64) - result.baseline[:, None]
+    rss = np.sum((y - result.calcium) ** 2, axis=1)
+    target = result.sn**2 * recording.frames
+    constrained = result.lam > 0
+    np.testing.assert_allclose(rss[constrained], target[constrained], rtol=2e-3)
+    assert np.all(rss >= target * (1 - 2e-3))
+    s = result.spikes.astype(np.float64)
+    assert np.all(s >= -1e-6 * np.abs(s).max()) and np.all(s[:, :2] == 0)
+
+
+def test_ar2_given_coefficients_and_edge_cases():
+    calcium = np.full((4, 40), np.nan, dtype=np.float32)
+    calcium[0] = 1.0
+    calcium[1, :2] = [0.5, 1.0]
+    response = (0.8 ** np.arange(1, 31) - 0.7 ** np.arange(1, 31)) / 0.1  # AR(2) with roots 0.8, 0.7
+    calcium[2] = np.r_[np.zeros(10), response]
+    result = calspike.deconvolve(calcium, p=2, g=(1.5, -0.56), baseline=0.0, lam=0.0)
+    for n, length in enumerate([40, 2, 40, 0]):
+        assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
+    assert result.spikes[2, 10] == pytest.approx(1.0, rel=1e-5)  # the one event, recovered exactly
+    assert np.abs(np.delete(result.spikes[2], 10)).max() < 1e-5
+    with pytest.raises(ValueError, match="pair"):
+        calspike.deconvolve(calcium, p=2, g=0.9)

@@ -38,6 +38,20 @@ std::vector<double> per_neuron(const py::array_t<double, py::array::c_style | py
 }
 
 // Views of the input built while the GIL is held; the kernels then read raw memory only.
+// AR(2) needs real, distinct roots d > r of z^2 = g1 z + g2 with |r| < d < 1.
+void check_ar2_roots(const std::vector<double>& g1, const std::vector<double>& g2) {
+    for (std::size_t i = 0; i < g1.size(); ++i) {
+        const double discriminant = g1[i] * g1[i] + 4.0 * g2[i];
+        const double root = discriminant > 0.0 ? std::sqrt(discriminant) : 0.0;
+        const double d = (g1[i] + root) / 2.0, r = (g1[i] - root) / 2.0;
+        if (!(root >= 2e-6 && d < 1.0 && r > -1.0)) {
+            throw std::invalid_argument("AR(2) coefficients (g1, g2) = (" + std::to_string(g1[i]) + ", " +
+                                        std::to_string(g2[i]) + ") of neuron " + std::to_string(i) +
+                                        " need real, distinct roots inside (-1, 1)");
+        }
+    }
+}
+
 struct Traces {
     FloatKind kind;
     MatrixView<float> f32;
@@ -82,7 +96,6 @@ py::tuple solve_all(const Traces& traces, const std::vector<double>& baseline, i
 #pragma omp parallel num_threads(resolve_threads(threads))
         {
             std::vector<double> y, c, s;
-            std::vector<OasisPool> pools;
 #pragma omp for schedule(dynamic, 1)
             for (std::int64_t row = 0; row < neurons; ++row) {
                 try {
@@ -93,7 +106,7 @@ py::tuple solve_all(const Traces& traces, const std::vector<double>& baseline, i
                         load_trace(traces, row, baseline[static_cast<std::size_t>(row)], y);
                         c.resize(static_cast<std::size_t>(n));
                         s.resize(static_cast<std::size_t>(n));
-                        solve(row, y, c, s, pools);
+                        solve(row, y, c, s);
                         for (std::int64_t t = 0; t < n; ++t) {
                             c_out[t] = static_cast<float>(c[t]);
                             s_out[t] = static_cast<float>(s[t]);
@@ -124,8 +137,8 @@ void bind_oasis(py::module_& m) {
             const auto lams = per_neuron(lam, traces.neurons, "lam", 0.0, HUGE_VAL, false);
             if (!(s_min >= 0.0 && std::isfinite(s_min))) throw std::invalid_argument("s_min must be finite and >= 0");
             return solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
-                                                     std::vector<double>& c, std::vector<double>& s,
-                                                     std::vector<OasisPool>& pools) {
+                                                     std::vector<double>& c, std::vector<double>& s) {
+                thread_local std::vector<OasisPool> pools;
                 oasis_ar1(y.data(), static_cast<std::int64_t>(y.size()), gs[row], lams[row], s_min, c.data(),
                           s.data(), pools);
             });
@@ -143,8 +156,8 @@ void bind_oasis(py::module_& m) {
             const auto sns = per_neuron(sn, traces.neurons, "sn", 0.0, HUGE_VAL, false);
             std::vector<double> lam(static_cast<std::size_t>(traces.neurons), kNaN);
             py::tuple result = solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
-                                                                 std::vector<double>& c, std::vector<double>& s,
-                                                                 std::vector<OasisPool>& pools) {
+                                                                 std::vector<double>& c, std::vector<double>& s) {
+                thread_local std::vector<OasisPool> pools;
                 thread_local std::vector<double> scratch;
                 lam[row] = oasis_ar1_constrained(y.data(), static_cast<std::int64_t>(y.size()), gs[row], sns[row],
                                                  c.data(), s.data(), pools, scratch);
@@ -155,15 +168,62 @@ void bind_oasis(py::module_& m) {
         py::arg("threads") = 0,
         "Noise-constrained OASIS AR(1); returns float32 (calcium, spikes) and float64 lambda per neuron.");
     m.def(
+        "oasis_ar2",
+        [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
+           const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& lam,
+           double s_min, int threads) {
+            const Traces traces = traces_of(calcium, lengths);
+            const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
+            const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
+            const auto second = per_neuron(g2, traces.neurons, "g2", -1.0, 1.0, true);
+            check_ar2_roots(first, second);
+            const auto lams = per_neuron(lam, traces.neurons, "lam", 0.0, HUGE_VAL, false);
+            if (!(s_min >= 0.0 && std::isfinite(s_min))) throw std::invalid_argument("s_min must be finite and >= 0");
+            return solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
+                                                     std::vector<double>& c, std::vector<double>& s) {
+                thread_local std::vector<Ar2Pool> pools;
+                thread_local std::vector<double> scratch;
+                oasis_ar2(y.data(), static_cast<std::int64_t>(y.size()), first[row], second[row], lams[row], s_min,
+                          c.data(), s.data(), pools, scratch);
+            });
+        },
+        py::arg("calcium"), py::arg("lengths"), py::arg("baseline"), py::arg("g1"), py::arg("g2"), py::arg("lam"),
+        py::arg("s_min") = 0.0, py::arg("threads") = 0,
+        "Greedy OASIS AR(2) with a fixed penalty per neuron; returns float32 (calcium, spikes).");
+    m.def(
+        "oasis_ar2_constrained",
+        [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
+           const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& sn, int threads) {
+            const Traces traces = traces_of(calcium, lengths);
+            const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
+            const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
+            const auto second = per_neuron(g2, traces.neurons, "g2", -1.0, 1.0, true);
+            check_ar2_roots(first, second);
+            const auto sns = per_neuron(sn, traces.neurons, "sn", 0.0, HUGE_VAL, false);
+            std::vector<double> lam(static_cast<std::size_t>(traces.neurons), kNaN);
+            py::tuple result = solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
+                                                                 std::vector<double>& c, std::vector<double>& s) {
+                thread_local std::vector<Ar2Pool> pools;
+                thread_local std::vector<double> scratch;
+                lam[row] = oasis_ar2_constrained(y.data(), static_cast<std::int64_t>(y.size()), first[row],
+                                                 second[row], sns[row], c.data(), s.data(), pools, scratch);
+            });
+            return py::make_tuple(result[0], result[1], py::array(py::cast(lam)));
+        },
+        py::arg("calcium"), py::arg("lengths"), py::arg("baseline"), py::arg("g1"), py::arg("g2"), py::arg("sn"),
+        py::arg("threads") = 0,
+        "Noise-constrained greedy OASIS AR(2); returns float32 (calcium, spikes) and float64 lambda per neuron.");
+    m.def(
         "estimate_oasis_parameters",
-        [](const py::array& calcium, const std::vector<std::int64_t>& lengths, double baseline_percentile,
+        [](const py::array& calcium, const std::vector<std::int64_t>& lengths, int p, double baseline_percentile,
            double fudge, int threads) {
+            if (p != 1 && p != 2) throw std::invalid_argument("p must be 1 or 2");
             const Traces traces = traces_of(calcium, lengths);
             if (!(baseline_percentile >= 0.0 && baseline_percentile <= 100.0))
                 throw std::invalid_argument("baseline_percentile must be in [0, 100]");
             if (!(fudge > 0.0 && fudge <= 1.0)) throw std::invalid_argument("fudge must be in (0, 1]");
             const auto neurons = static_cast<std::size_t>(traces.neurons);
-            std::vector<double> baseline(neurons, kNaN), sn(neurons, kNaN), g(neurons, kNaN);
+            std::vector<double> baseline(neurons, kNaN), sn(neurons, kNaN), g(neurons * p, kNaN);
             {
                 // Safe without the GIL: raw reads of an array the caller keeps alive.
                 py::gil_scoped_release release;
@@ -177,14 +237,17 @@ void bind_oasis(py::module_& m) {
                         load_trace(traces, row, 0.0, y);
                         baseline[row] = percentile(y.data(), n, baseline_percentile, scratch);
                         sn[row] = noise_level(y.data(), n, scratch);
-                        g[row] = ar1_coefficient(y.data(), n, sn[row], fudge);
+                        if (p == 1) g[row] = ar1_coefficient(y.data(), n, sn[row], fudge);
+                        else ar2_coefficients(y.data(), n, sn[row], fudge, g[2 * row], g[2 * row + 1]);
                     }
                 }
             }
-            return py::make_tuple(py::array(py::cast(baseline)), py::array(py::cast(sn)), py::array(py::cast(g)));
+            py::array coefficients = py::array(py::cast(g)).attr("reshape")(traces.neurons, p);
+            return py::make_tuple(py::array(py::cast(baseline)), py::array(py::cast(sn)), coefficients);
         },
-        py::arg("calcium"), py::arg("lengths"), py::arg("baseline_percentile") = 15.0, py::arg("fudge") = 0.98,
-        py::arg("threads") = 0, "Per-neuron (baseline, noise sn, AR(1) g) estimates, float64.");
+        py::arg("calcium"), py::arg("lengths"), py::arg("p") = 1, py::arg("baseline_percentile") = 15.0,
+        py::arg("fudge") = 0.98, py::arg("threads") = 0,
+        "Per-neuron (baseline, noise sn, AR coefficients (neurons, p)) estimates, float64.");
 }
 
 }  // namespace calspike::bindings

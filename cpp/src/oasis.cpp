@@ -163,6 +163,189 @@ double oasis_ar1_constrained(const double* y, std::int64_t n, double g, double s
     return lambda;
 }
 
+namespace {
+
+// The AR(2) pool machinery for one trace: roots, impulse response tables and pool updates.
+struct Ar2Model {
+    double g1, g2, d, r;
+    const double* h;        // h_k, k < n
+    const double* hh;       // sum_(j<=k) h_j^2
+    const double* hq;       // sum_(j<=k) h_j * g2 * h_(j-1)
+    double d_squared;
+
+    double q(std::int64_t k) const noexcept { return k == 0 ? 0.0 : g2 * h[k - 1]; }
+
+    // The first pool decays with d alone; its value is clipped at zero as in OASIS.
+    void refit_first(Ar2Pool& pool) const noexcept {
+        const double norm = (1.0 - pool.power_d * pool.power_d) / (1.0 - d_squared);
+        pool.first = std::max(0.0, pool.sum_d / norm);
+        pool.last = pool.first * pool.power_d / d;  // first * d^(l-1)
+    }
+
+    // Best start value of a later pool given the previous pool's last calcium value.
+    void refit(Ar2Pool& pool, double previous_last) const noexcept {
+        const std::int64_t k = pool.l - 1;
+        const double projection = (d * pool.sum_d - r * pool.sum_r) / (d - r);  // sum_k h_k y'[t + k]
+        pool.first = (projection - previous_last * hq[k]) / hh[k];
+        pool.last = h[k] * pool.first + q(k) * previous_last;
+    }
+
+    // Calcium the pool before `next` would reach at next's first frame without a spike.
+    double continuation(const std::vector<Ar2Pool>& pools, std::size_t prev) const noexcept {
+        const Ar2Pool& pool = pools[prev];
+        if (prev == 0) return pool.last * d;
+        return h[pool.l] * pool.first + q(pool.l) * pools[prev - 1].last;
+    }
+};
+
+}  // namespace
+
+std::int64_t oasis_ar2(const double* y, std::int64_t n, double g1, double g2, double lambda, double s_min,
+                       double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
+    const double root = std::sqrt(g1 * g1 + 4.0 * g2);
+    const double d = (g1 + root) / 2.0, r = (g1 - root) / 2.0;
+    scratch.resize(static_cast<std::size_t>(3 * (n + 1)));
+    double* h = scratch.data();
+    double* hh = h + n + 1;
+    double* hq = hh + n + 1;
+    double dk = d, rk = r;  // d^(k+1), r^(k+1)
+    for (std::int64_t k = 0; k <= n; ++k) {
+        h[k] = (dk - rk) / (d - r);
+        dk *= d;
+        rk *= r;
+        const double q = k == 0 ? 0.0 : g2 * h[k - 1];
+        hh[k] = (k == 0 ? 0.0 : hh[k - 1]) + h[k] * h[k];
+        hq[k] = (k == 0 ? 0.0 : hq[k - 1]) + h[k] * q;
+    }
+    const Ar2Model model{g1, g2, d, r, h, hh, hq, d * d};
+
+    pools.resize(static_cast<std::size_t>(n));
+    std::size_t size = 0;
+    for (std::int64_t t = 0; t < n; ++t) {
+        // lambda * sum(s) shifts the data by lambda (1 - g1 - g2), the last two frames less
+        const double shift = t == n - 1 ? lambda : t == n - 2 ? lambda * (1.0 - g1) : lambda * (1.0 - g1 - g2);
+        const double value = y[t] - shift;
+        Ar2Pool& pool = pools[size++] = Ar2Pool{value, value, d, r, value, value, t, 1};
+        if (size == 1) model.refit_first(pool);
+        while (size > 1 && model.continuation(pools, size - 2) > pools[size - 1].first - s_min) {
+            Ar2Pool& prev = pools[size - 2];
+            const Ar2Pool& last = pools[size - 1];
+            prev.sum_d += prev.power_d * last.sum_d;
+            prev.sum_r += prev.power_r * last.sum_r;
+            prev.power_d *= last.power_d;
+            prev.power_r *= last.power_r;
+            prev.l += last.l;
+            --size;
+            if (size == 1) model.refit_first(prev);
+            else model.refit(prev, pools[size - 2].last);
+        }
+    }
+    pools.resize(size);
+
+    for (std::size_t j = 0; j < size; ++j) {
+        const Ar2Pool& pool = pools[j];
+        double* out = c + pool.t;
+        if (j == 0) {
+            double level = pool.first;
+            for (std::int64_t k = 0; k < pool.l; ++k, level *= d) out[k] = level;
+        } else {
+            const double before = pools[j - 1].last;
+            for (std::int64_t k = 0; k < pool.l; ++k) out[k] = h[k] * pool.first + model.q(k) * before;
+        }
+        for (std::int64_t k = 0; k < pool.l; ++k) s[pool.t + k] = 0.0;
+        if (pool.t >= 2) s[pool.t] = c[pool.t] - g1 * c[pool.t - 1] - g2 * c[pool.t - 2];
+    }
+    return static_cast<std::int64_t>(size);
+}
+
+double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, double* c,
+                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
+    const double target = sn * sn * static_cast<double>(n);
+    auto excess = [&](double lambda) {  // RSS(lambda) - target; leaves that solution in c, s
+        oasis_ar2(y, n, g1, g2, lambda, 0.0, c, s, pools, scratch);
+        double rss = 0.0;
+        for (std::int64_t t = 0; t < n; ++t) rss += (y[t] - c[t]) * (y[t] - c[t]);
+        return rss - target;
+    };
+    double low = 0.0, f_low = excess(0.0);
+    if (f_low >= -1e-4 * target) return 0.0;
+    double scale = 0.0;  // a lambda that certainly removes every spike: the data's size
+    for (std::int64_t t = 0; t < n; ++t) scale = std::max(scale, std::fabs(y[t]));
+    double high = std::max(sn, 1e-12), f_high = excess(high);
+    for (int grow = 0; f_high < 0.0 && grow < 60 && high < 1e3 * (scale + sn) * static_cast<double>(n); ++grow) {
+        low = high;
+        f_low = f_high;
+        high *= 4.0;
+        f_high = excess(high);
+    }
+    if (f_high < 0.0) return high;  // no lambda reaches the target: the sparsest solution
+    // Illinois-modified regula falsi on a monotone bracket
+    int side = 0;
+    double lambda = high;
+    for (int step = 0; step < 60 && high - low > 1e-9 * high; ++step) {
+        lambda = (low * f_high - high * f_low) / (f_high - f_low);
+        if (!(lambda > low && lambda < high)) lambda = 0.5 * (low + high);
+        const double f = excess(lambda);
+        if (std::fabs(f) <= 1e-4 * target) return lambda;
+        if (f < 0.0) {
+            low = lambda;
+            f_low = f;
+            if (side == -1) f_high /= 2.0;
+            side = -1;
+        } else {
+            high = lambda;
+            f_high = f;
+            if (side == 1) f_low /= 2.0;
+            side = 1;
+        }
+    }
+    excess(high);  // the bracket's feasible end
+    return high;
+}
+
+void ar2_coefficients(const double* y, std::int64_t n, double sn, double fudge, double& g1, double& g2) {
+    constexpr std::int64_t kLags = 12;
+    double roots[2] = {0.95, 0.15};
+    if (n > kLags + 1) {
+        double mean = 0.0;
+        for (std::int64_t t = 0; t < n; ++t) mean += y[t];
+        mean /= static_cast<double>(n);
+        double xc[kLags + 1];
+        for (std::int64_t lag = 0; lag <= kLags; ++lag) {
+            double sum = 0.0;
+            for (std::int64_t t = lag; t < n; ++t) sum += (y[t] - mean) * (y[t - lag] - mean);
+            xc[lag] = sum / static_cast<double>(n);
+        }
+        // rows i = 0..11: [xc_i - sn^2 [i == 0], xc_|i-1| - sn^2 [i == 1]] (g1, g2) = xc_(i+1)
+        double a11 = 0.0, a12 = 0.0, a22 = 0.0, b1 = 0.0, b2 = 0.0;
+        for (std::int64_t i = 0; i < kLags; ++i) {
+            const double u = xc[i] - (i == 0 ? sn * sn : 0.0);
+            const double v = xc[i == 0 ? 1 : i - 1] - (i == 1 ? sn * sn : 0.0);
+            a11 += u * u;
+            a12 += u * v;
+            a22 += v * v;
+            b1 += u * xc[i + 1];
+            b2 += v * xc[i + 1];
+        }
+        const double det = a11 * a22 - a12 * a12;
+        if (det != 0.0 && std::isfinite(det)) {
+            const double c1 = (a22 * b1 - a12 * b2) / det, c2 = (a11 * b2 - a12 * b1) / det;
+            const double discriminant = c1 * c1 + 4.0 * c2;
+            const double spread = discriminant > 0.0 ? std::sqrt(discriminant) : 0.0;  // complex: real parts
+            roots[0] = (c1 + spread) / 2.0;
+            roots[1] = (c1 - spread) / 2.0;
+        }
+    }
+    for (double& root : roots) {  // OASIS's fallbacks, without its random jitter
+        if (!(root < 1.0)) root = 0.95;
+        if (!(root > 0.0)) root = 0.15;
+        root *= fudge;
+    }
+    if (roots[0] - roots[1] < 1e-3) roots[1] = roots[0] - 1e-3;  // keep the roots distinct
+    g1 = roots[0] + roots[1];
+    g2 = -roots[0] * roots[1];
+}
+
 double noise_level(const double* y, std::int64_t n, std::vector<double>& scratch) {
     const std::int64_t segment = std::min<std::int64_t>(256, n);
     const std::int64_t step = segment - segment / 2;

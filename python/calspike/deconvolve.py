@@ -20,7 +20,7 @@ class Deconvolution:
     spikes : float32 (neurons, frames): s_t = c_t - g c_(t-1) >= 0, spike amplitude per frame
         in the calcium's units (0 inside quiet stretches and at frame 0); NaN in padding.
     baseline : float64 (neurons,): the baseline b subtracted from the trace.
-    g : float64 (neurons,): AR(1) coefficient, the calcium's decay per frame.
+    g : float64 (neurons, p): AR coefficients, c_t = g[0] c_(t-1) (+ g[1] c_(t-2)) + s_t.
     sn : float64 (neurons,): noise standard deviation (NaN when a fixed `lam` was given and
         sn was neither given nor needed).
     lam : float64 (neurons,): the sparsity penalty lambda used.
@@ -37,15 +37,19 @@ class Deconvolution:
 
     @property
     def tau_s(self) -> np.ndarray:
-        """Decay time constants in seconds, -1 / (rate * ln g); needs a frame rate."""
+        """Decay time constant per neuron in seconds, -1 / (rate * ln d), d the slowest root."""
         if self.rate is None:
             raise ValueError("tau_s needs the frame rate: pass rate= to deconvolve for arrays")
+        if self.g.shape[1] == 1:
+            decay = self.g[:, 0]
+        else:  # the larger root of z^2 = g1 z + g2
+            decay = (self.g[:, 0] + np.sqrt(np.maximum(self.g[:, 0] ** 2 + 4 * self.g[:, 1], 0))) / 2
         with np.errstate(divide="ignore"):
-            return -1.0 / (self.rate * np.log(self.g))
+            return -1.0 / (self.rate * np.log(decay))
 
     def __repr__(self) -> str:
         return (f"Deconvolution(neurons={self.calcium.shape[0]}, frames={self.calcium.shape[1]}, "
-                f"median g={np.nanmedian(self.g):.3f}, median lam={np.nanmedian(self.lam):.3g})")
+                f"p={self.g.shape[1]}, median lam={np.nanmedian(self.lam):.3g})")
 
 
 def deconvolve(
@@ -62,18 +66,23 @@ def deconvolve(
     fudge: float = 0.98,
     threads: int = 0,
 ) -> Deconvolution:
-    """Deconvolve calcium traces into spikes with OASIS for AR(1) dynamics.
+    """Deconvolve calcium traces into spikes with OASIS (AR(1) or AR(2) calcium dynamics).
 
-    Solves, per neuron, min 1/2 |y - b - c|^2 + lam * sum(s) subject to s_t = c_t - g c_(t-1)
-    >= 0 and c_0 >= 0 (exactly: it equals a generic convex solver's solution), with every
-    non-zero s_t >= s_min when s_min > 0 (OASIS's greedy rule; not convex).
+    For p = 1, solves per neuron  min 1/2 |y - b - c|^2 + lam * sum(s)  subject to
+    s_t = c_t - g c_(t-1) >= 0 and c_0 >= 0 exactly (it equals a generic convex solver's
+    solution), with every non-zero s_t >= s_min when s_min > 0 (OASIS's greedy rule; not
+    convex). For p = 2 (s_t = c_t - g1 c_(t-1) - g2 c_(t-2), which also models the rise),
+    OASIS's greedy pool algorithm is used, as in the reference implementation: close to the
+    convex optimum but not guaranteed to reach it.
 
     Parameters
     ----------
     data : a Recording, or a float array (neurons, frames) or (frames,); NaN tails are padding.
-    p : order of the autoregressive calcium model; this version implements p = 1.
-    g : AR(1) coefficient per frame, scalar or one per neuron, in [0, 1); estimated from the
-        autocovariance (lags 0..11, corrected for noise, times `fudge`) when None.
+    p : order of the autoregressive calcium model, 1 or 2.
+    g : AR coefficients: for p = 1 a number in [0, 1) or one per neuron; for p = 2 a pair
+        (g1, g2) or a (neurons, 2) array whose roots are real, distinct and in (-1, 1).
+        Estimated from the autocovariance (noise-corrected Yule-Walker, roots scaled by
+        `fudge`) when None.
     sn : noise standard deviation; estimated from the power spectral density's upper half
         (0.25..0.5 cycles per frame, Welch) when None.
     baseline : b, subtracted from the trace; the `baseline_percentile`-th percentile of each
@@ -86,8 +95,8 @@ def deconvolve(
 
     Returns a Deconvolution whose arrays were allocated in C++ and handed over without copy.
     """
-    if isinstance(p, bool) or p not in (1,):
-        raise ValueError(f"p must be 1 (AR(1)); AR({p}) is not available in this version")
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"p must be 1 (AR(1)) or 2 (AR(2)), got {p!r}")
     threads = config.check({"threads": threads})["threads"]
     recording = data if isinstance(data, Recording) else _as_recording(data, rate)
     for name, value in (("s_min", s_min), ("baseline_percentile", baseline_percentile), ("fudge", fudge)):
@@ -104,33 +113,35 @@ def deconvolve(
     lengths = recording.lengths.tolist()  # type: ignore[union-attr]
     if baseline is None or g is None or (lam is None and sn is None):
         b_est, sn_est, g_est = _core.estimate_oasis_parameters(
-            recording.calcium, lengths, float(baseline_percentile), float(fudge), threads
+            recording.calcium, lengths, p, float(baseline_percentile), float(fudge), threads
         )
     else:  # everything given: nothing to estimate
         b_est = sn_est = g_est = None
     b = _per_neuron(baseline, neurons, "baseline", b_est)
-    g_used = _per_neuron(g, neurons, "g", g_est)
-    if np.any(~((g_used >= 0) & (g_used < 1)) & np.isfinite(g_used)):
-        raise ValueError("g must lie in [0, 1) for every neuron")
+    g_used = _coefficients(g, neurons, p, g_est)
     empty = np.asarray(lengths) == 0
     # neurons without frames get placeholders the core accepts; their outputs are all NaN
-    b_core, g_core = np.where(empty, 0.0, b), np.where(empty, 0.5, g_used)
+    b_core = np.where(empty, 0.0, b)
+    g_core = np.where(empty[:, None], [0.5] if p == 1 else [0.9, -0.2], g_used)
+    coefficients = (g_core[:, 0],) if p == 1 else (g_core[:, 0], g_core[:, 1])
     if lam is None:
         noise = _per_neuron(sn, neurons, "sn", sn_est)
         if np.any(noise[~empty] < 0):
             raise ValueError("sn must be >= 0 for every neuron")
-        calcium, spikes, lam_used = _core.oasis_ar1_constrained(
-            recording.calcium, lengths, b_core, g_core, np.where(empty, 0.0, noise), threads
+        solve = _core.oasis_ar1_constrained if p == 1 else _core.oasis_ar2_constrained
+        calcium, spikes, lam_used = solve(
+            recording.calcium, lengths, b_core, *coefficients, np.where(empty, 0.0, noise), threads
         )
     else:
         noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
         lam_used = _per_neuron(lam, neurons, "lam", None)
         if np.any(lam_used < 0):
             raise ValueError("lam must be >= 0 for every neuron")
-        calcium, spikes = _core.oasis_ar1(recording.calcium, lengths, b_core, g_core, lam_used, float(s_min), threads)
+        solve = _core.oasis_ar1 if p == 1 else _core.oasis_ar2
+        calcium, spikes = solve(recording.calcium, lengths, b_core, *coefficients, lam_used, float(s_min), threads)
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
-        calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan, sn=noise * nan,
+        calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,
         lam=np.asarray(lam_used, dtype=np.float64) * nan, rate=recording.rate if isinstance(data, Recording) else rate,
     )
 
@@ -144,6 +155,26 @@ def _as_recording(data: np.ndarray, rate: float | None) -> Recording:
         if not rate > 0:
             raise ValueError(f"rate must be > 0 Hz, got {rate!r}")
     return Recording(array, 1.0 if rate is None else rate, name="array")
+
+
+def _coefficients(value: object, neurons: int, p: int, default: np.ndarray | None) -> np.ndarray:
+    """AR coefficients as a float64 (neurons, p) array, checked."""
+    if value is None:
+        array = np.asarray(default, dtype=np.float64).reshape(neurons, p)
+    else:
+        array = np.asarray(value, dtype=np.float64)
+        if p == 1 and array.ndim <= 1:
+            array = np.broadcast_to(array.reshape(-1, 1), (neurons, 1)) if array.size in (1, neurons) else array
+        elif p == 2 and array.shape == (2,):
+            array = np.broadcast_to(array, (neurons, 2))
+        if array.shape != (neurons, p):
+            raise ValueError(f"g must be {'a number' if p == 1 else 'a pair (g1, g2)'} or one value per neuron "
+                             f"({neurons}), got shape {np.shape(value)}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError("g must be finite")
+    if p == 1 and np.any((array < 0) | (array >= 1)):
+        raise ValueError("g must lie in [0, 1) for every neuron")
+    return np.array(array)
 
 
 def _per_neuron(value: object, neurons: int, name: str, default: np.ndarray | None) -> np.ndarray:

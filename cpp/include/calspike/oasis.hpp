@@ -40,6 +40,33 @@ double noise_level(const double* y, std::int64_t n, std::vector<double>& scratch
 // (0, 1) and multiplied by `fudge` (< 1 shortens the estimated decay a little).
 double ar1_coefficient(const double* y, std::int64_t n, double sn, double fudge);
 
+// A run of frames without spikes under AR(2) dynamics, c_t = g1 c_(t-1) + g2 c_(t-2):
+// c[t + k] = h_k * first + g2 * h_(k-1) * (last value of the previous pool), with the
+// impulse response h_k = (d^(k+1) - r^(k+1)) / (d - r) for the roots d > r of
+// z^2 = g1 z + g2. Sums over d^k and r^k of the data let two pools merge in O(1).
+struct Ar2Pool {
+    double sum_d, sum_r;    // sum_k d^k y'[t + k], sum_k r^k y'[t + k]
+    double power_d, power_r;  // d^l, r^l
+    double first, last;     // calcium at frames t and t + l - 1
+    std::int64_t t, l;
+};
+
+// Greedy OASIS for AR(2) (Friedrich et al. 2017, without the optional jitter step):
+// approximately solves  min 1/2 |y - c|^2 + lambda * sum s  with s_t = c_t - g1 c_(t-1)
+// - g2 c_(t-2) >= s_min or 0. The roots of z^2 = g1 z + g2 must be real, distinct (d - r
+// >= 1e-6) and below 1 (checked by the caller). s_0 = s_1 = 0. Returns the pool count.
+std::int64_t oasis_ar2(const double* y, std::int64_t n, double g1, double g2, double lambda, double s_min,
+                       double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch);
+
+// The smallest lambda >= 0 whose AR(2) solution has |y - c|^2 >= sn^2 * n, by safeguarded
+// secant steps on lambda (at most 60 solves). Returns lambda.
+double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, double* c,
+                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch);
+
+// AR(2) coefficients (g1, g2) from the autocovariance at lags 0..12, noise-corrected
+// Yule-Walker least squares; roots made real, clipped into (0, 1) and scaled by `fudge`.
+void ar2_coefficients(const double* y, std::int64_t n, double sn, double fudge, double& g1, double& g2);
+
 // The q-th percentile (0..100, linear interpolation as numpy.percentile) of n values.
 double percentile(const double* y, std::int64_t n, double q, std::vector<double>& scratch);
 
