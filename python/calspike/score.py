@@ -1,0 +1,114 @@
+"""Scoring prediction files against ground truth files: one row per prediction and dataset."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calspike.data import DataError, read_spikefinder_csv
+from calspike.metrics import score_neurons
+
+_DATASET = re.compile(r"^(\d+)\.")
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """Mean scores over the neurons of one dataset (or 'all') for one prediction source."""
+
+    prediction: str
+    dataset: str
+    neurons: int
+    correlation: float  # SpikeFinder's official score
+    spearman: float
+    auc: float
+
+
+def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLike[str]]) -> list[ScoreRow]:
+    """Score each prediction (folder or file) against `truth` (folder or file), per dataset and overall.
+
+    Folders are matched by dataset number: ``N.*spikes.csv`` in the prediction folder against
+    ``N.*spikes.csv`` in the truth folder. Single files: SpikeFinder CSVs or ``.npy`` arrays of
+    (neurons, frames) with the truth's shape.
+    """
+    truth_files = _spike_files(Path(truth))
+    rows = []
+    for prediction in predictions:
+        prediction_files = _spike_files(Path(prediction))
+        if len(truth_files) == 1 and len(prediction_files) == 1:
+            pairs = [(next(iter(truth_files)), next(iter(truth_files.values())), next(iter(prediction_files.values())))]
+        else:
+            missing = sorted(set(truth_files) - set(prediction_files))
+            if missing:
+                raise FileNotFoundError(f"{prediction}: no prediction for dataset(s) {', '.join(missing)}")
+            pairs = [(key, truth_files[key], prediction_files[key]) for key in sorted(truth_files, key=_order)]
+        per_neuron = {"correlation": [], "spearman": [], "auc": []}
+        for dataset, truth_path, prediction_path in pairs:
+            truth_values, prediction_values = _load(truth_path), _load(prediction_path)
+            if truth_values.shape != prediction_values.shape:
+                raise DataError(f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
+                                f"{truth_values.shape} ({truth_path})")
+            scores = score_neurons(truth_values, prediction_values)
+            rows.append(_row(str(prediction), dataset, scores))
+            for name, values in scores.items():
+                per_neuron[name].extend(values.tolist())
+        if len(pairs) > 1:
+            rows.append(_row(str(prediction), "all", {k: np.array(v) for k, v in per_neuron.items()}))
+    return rows
+
+
+def format_rows(rows: list[ScoreRow]) -> str:
+    """A plain-text table of score rows."""
+    header = f"{'prediction':<40}{'dataset':>9}{'neurons':>9}{'corr':>8}{'spearman':>10}{'auc':>8}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(f"{row.prediction[-40:]:<40}{row.dataset:>9}{row.neurons:>9}{row.correlation:>8.3f}"
+                     f"{row.spearman:>10.3f}{row.auc:>8.3f}")
+    return "\n".join(lines)
+
+
+def rows_as_dicts(rows: list[ScoreRow]) -> list[dict[str, object]]:
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(row).items()} for row in rows]
+
+
+def _row(prediction: str, dataset: str, scores: dict[str, np.ndarray]) -> ScoreRow:
+    def mean(values: np.ndarray) -> float:
+        return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")
+
+    return ScoreRow(prediction, dataset, len(scores["correlation"]), mean(scores["correlation"]),
+                    mean(scores["spearman"]), mean(scores["auc"]))
+
+
+def _order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (1 << 30, key)
+
+
+def _spike_files(path: Path) -> dict[str, Path]:
+    if path.is_dir():
+        found = {}
+        for file in sorted(path.glob("*spikes.csv")):
+            match = _DATASET.match(file.name)
+            if match:
+                found[match.group(1)] = file
+        if not found:
+            raise FileNotFoundError(f"no N.*spikes.csv files in {path}")
+        return found
+    if not path.is_file():
+        raise FileNotFoundError(f"not found: {path}")
+    match = _DATASET.match(path.name)
+    return {match.group(1) if match else path.stem: path}
+
+
+def _load(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        with open(path, "rb") as stream:
+            values = np.load(stream, allow_pickle=False)
+        if values.ndim not in (1, 2):
+            raise DataError(f"{path}: expected (neurons, frames), got shape {values.shape}")
+        return np.atleast_2d(values.astype(np.float64))
+    values, lengths = read_spikefinder_csv(path)
+    values[np.arange(values.shape[1]) >= lengths[:, None]] = np.nan
+    return values
