@@ -76,7 +76,8 @@ def run_case(label, recording, g, repeats):
     print(f"\n{label}: {recording.neurons} traces, {frames:,} frames")
     for threads in (1, 2):
         add(f"calspike bare AR(1), {threads} thread{'s' if threads > 1 else ''}",
-            best_of(lambda: calspike.deconvolve(recording, g=g, baseline=baseline, lam=0.0, threads=threads), repeats))
+            best_of(lambda t=threads: calspike.deconvolve(recording, g=g, baseline=baseline, lam=0.0, threads=t),
+                    repeats))
     try:
         from oasis.oasis_methods import oasisAR1
 

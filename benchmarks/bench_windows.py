@@ -191,13 +191,13 @@ def main() -> int:
         recording = calspike.simulate(neurons, 100_000, seed=0)
         print(f"\n(simulated {neurons} x 100,000 frames in {time.perf_counter() - start:.1f} s)")
         methods = {
-            "numpy vectorised": lambda: numpy_vectorised(recording.calcium, recording.spikes, recording.lengths, skip),
-            "calspike 1 thread": lambda: calspike_windows(recording, skip, 1),
-            "calspike 2 threads": lambda: calspike_windows(recording, skip, 2),
+            "numpy vectorised": lambda r=recording, k=skip: numpy_vectorised(r.calcium, r.spikes, r.lengths, k),
+            "calspike 1 thread": lambda r=recording, k=skip: calspike_windows(r, k, 1),
+            "calspike 2 threads": lambda r=recording, k=skip: calspike_windows(r, k, 2),
         }
         print_table(*run_case(f"(b) simulated {neurons:,} neurons x 100,000 frames, skip={skip}", methods,
                               args.repeats), memcpy)
-        del recording
+        methods.clear()  # frees the recording before the next, larger one is simulated
     return 0
 
 

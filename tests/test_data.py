@@ -11,7 +11,6 @@ import pytest
 import calspike
 from calspike import DataError, Recording
 
-
 # --- Recording ---------------------------------------------------------------------------------
 
 

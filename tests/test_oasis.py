@@ -135,7 +135,7 @@ def test_edge_cases_give_defined_results():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"p": 3}, "p must"), ({"g": 1.0}, "g must"), ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
-     ({"s_min": -1.0}, "s_min"), ({"sn": -1.0}, "sn must"), ({"g": [0.5, 0.5]}, "one value per neuron"),
+     ({"s_min": -1.0}, "s_min"), ({"sn": -1.0}, "sn must"), ({"g": [0.5, 0.5]}, "one set per neuron"),
      ({"baseline_percentile": 120}, "baseline_percentile"), ({"fudge": 0}, "fudge"), ({"threads": -2}, "threads")],
 )
 def test_bad_arguments_raise(kwargs, message):

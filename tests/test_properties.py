@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import robust_reference, tutorial_windows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import calspike
-from conftest import robust_reference, tutorial_windows
 
 
 @st.composite
@@ -32,7 +32,7 @@ def recordings(draw):
     len_post = draw(st.integers(1, 8))
     spike_n = draw(st.integers(1, min(len_pre, len_post)))
     skip = draw(st.integers(1, 12))
-    return values, spikes, lengths, dict(len_pre=len_pre, len_post=len_post, skip=skip, spike_n=spike_n)
+    return values, spikes, lengths, {"len_pre": len_pre, "len_post": len_post, "skip": skip, "spike_n": spike_n}
 
 
 @settings(max_examples=300, deadline=None)
@@ -86,7 +86,7 @@ def twenty_frame_cases(draw):
         values[:, 5:30] = values[:, 5:6]  # zero-variance windows
     if draw(st.booleans()):
         values = np.asfortranarray(values)
-    return values, dict(len_pre=len_pre, len_post=20 - len_pre, skip=draw(st.integers(1, 7)), spike_n=1)
+    return values, {"len_pre": len_pre, "len_post": 20 - len_pre, "skip": draw(st.integers(1, 7)), "spike_n": 1}
 
 
 @settings(max_examples=300, deadline=None)

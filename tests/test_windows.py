@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import robust_reference, tutorial_windows
 
 import calspike
 from calspike import windows as windows_module
-from conftest import robust_reference, tutorial_windows
 
 
 def test_real_spikefinder_matches_tutorial_bit_for_bit(real_recordings, spikefinder_dir):

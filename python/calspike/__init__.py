@@ -29,7 +29,14 @@ from calspike.data import (
 )
 from calspike.deconvolve import Deconvolution, deconvolve
 from calspike.features import features
-from calspike.windows import Windows, balance, balanced_indices, cached_partition, partition, window_view
+from calspike.windows import (
+    Windows,
+    balance,
+    balanced_indices,
+    cached_partition,
+    partition,
+    window_view,
+)
 
 try:
     __version__ = _metadata.version("calspike")

@@ -1,6 +1,7 @@
 """Types of calspike's compiled core (private; use the calspike package)."""
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,9 +45,29 @@ def oasis_ar1_constrained(
     sn: npt.NDArray[np.float64],
     threads: int = 0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
+def oasis_ar2(
+    calcium: npt.NDArray[np.floating[Any]],
+    lengths: Sequence[int],
+    baseline: npt.NDArray[np.float64],
+    g1: npt.NDArray[np.float64],
+    g2: npt.NDArray[np.float64],
+    lam: npt.NDArray[np.float64],
+    s_min: float = 0.0,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+def oasis_ar2_constrained(
+    calcium: npt.NDArray[np.floating[Any]],
+    lengths: Sequence[int],
+    baseline: npt.NDArray[np.float64],
+    g1: npt.NDArray[np.float64],
+    g2: npt.NDArray[np.float64],
+    sn: npt.NDArray[np.float64],
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
 def estimate_oasis_parameters(
     calcium: npt.NDArray[np.floating[Any]],
     lengths: Sequence[int],
+    p: int = 1,
     baseline_percentile: float = 15.0,
     fudge: float = 0.98,
     threads: int = 0,

@@ -40,9 +40,8 @@ class Setting:
             value = float(value)
             if not math.isfinite(value):
                 raise ValueError(f"{self.name} must be finite, got {value!r}")
-        elif self.type is str:
-            if not isinstance(value, str):
-                raise ValueError(f"{self.name} must be a string, got {value!r}")
+        elif self.type is str and not isinstance(value, str):
+            raise ValueError(f"{self.name} must be a string, got {value!r}")
         if self.choices and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
         if self.low is not None and value < self.low or self.high is not None and value > self.high:

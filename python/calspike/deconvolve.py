@@ -45,7 +45,7 @@ class Deconvolution:
         else:  # the larger root of z^2 = g1 z + g2
             decay = (self.g[:, 0] + np.sqrt(np.maximum(self.g[:, 0] ** 2 + 4 * self.g[:, 1], 0))) / 2
         with np.errstate(divide="ignore"):
-            return -1.0 / (self.rate * np.log(decay))
+            return np.asarray(-1.0 / (self.rate * np.log(decay)))
 
     def __repr__(self) -> str:
         return (f"Deconvolution(neurons={self.calcium.shape[0]}, frames={self.calcium.shape[1]}, "
@@ -111,34 +111,41 @@ def deconvolve(
 
     neurons = recording.neurons
     lengths = recording.lengths.tolist()  # type: ignore[union-attr]
+    b_est: np.ndarray | None = None
+    sn_est: np.ndarray | None = None
+    g_est: np.ndarray | None = None
     if baseline is None or g is None or (lam is None and sn is None):
         b_est, sn_est, g_est = _core.estimate_oasis_parameters(
             recording.calcium, lengths, p, float(baseline_percentile), float(fudge), threads
         )
-    else:  # everything given: nothing to estimate
-        b_est = sn_est = g_est = None
     b = _per_neuron(baseline, neurons, "baseline", b_est)
     g_used = _coefficients(g, neurons, p, g_est)
     empty = np.asarray(lengths) == 0
     # neurons without frames get placeholders the core accepts; their outputs are all NaN
     b_core = np.where(empty, 0.0, b)
     g_core = np.where(empty[:, None], [0.5] if p == 1 else [0.9, -0.2], g_used)
-    coefficients = (g_core[:, 0],) if p == 1 else (g_core[:, 0], g_core[:, 1])
     if lam is None:
         noise = _per_neuron(sn, neurons, "sn", sn_est)
         if np.any(noise[~empty] < 0):
             raise ValueError("sn must be >= 0 for every neuron")
-        solve = _core.oasis_ar1_constrained if p == 1 else _core.oasis_ar2_constrained
-        calcium, spikes, lam_used = solve(
-            recording.calcium, lengths, b_core, *coefficients, np.where(empty, 0.0, noise), threads
-        )
+        noise_core = np.where(empty, 0.0, noise)
+        if p == 1:
+            calcium, spikes, lam_used = _core.oasis_ar1_constrained(
+                recording.calcium, lengths, b_core, g_core[:, 0], noise_core, threads)
+        else:
+            calcium, spikes, lam_used = _core.oasis_ar2_constrained(
+                recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], noise_core, threads)
     else:
         noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
         lam_used = _per_neuron(lam, neurons, "lam", None)
         if np.any(lam_used < 0):
             raise ValueError("lam must be >= 0 for every neuron")
-        solve = _core.oasis_ar1 if p == 1 else _core.oasis_ar2
-        calcium, spikes = solve(recording.calcium, lengths, b_core, *coefficients, lam_used, float(s_min), threads)
+        if p == 1:
+            calcium, spikes = _core.oasis_ar1(
+                recording.calcium, lengths, b_core, g_core[:, 0], lam_used, float(s_min), threads)
+        else:
+            calcium, spikes = _core.oasis_ar2(
+                recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], lam_used, float(s_min), threads)
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
         calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,
@@ -158,23 +165,24 @@ def _as_recording(data: np.ndarray, rate: float | None) -> Recording:
 
 
 def _coefficients(value: object, neurons: int, p: int, default: np.ndarray | None) -> np.ndarray:
-    """AR coefficients as a float64 (neurons, p) array, checked."""
+    """AR coefficients as a float64 (neurons, p) array: one set for all neurons, or one per neuron."""
     if value is None:
-        array = np.asarray(default, dtype=np.float64).reshape(neurons, p)
+        if default is None:
+            raise ValueError("g is required")
+        return np.asarray(default, dtype=np.float64).reshape(neurons, p)
+    array = np.asarray(value, dtype=np.float64)
+    if array.size == p:  # one set of coefficients for every neuron
+        array = np.tile(array.reshape(1, p), (neurons, 1))
+    elif array.size == neurons * p:
+        array = array.reshape(neurons, p)
     else:
-        array = np.asarray(value, dtype=np.float64)
-        if p == 1 and array.ndim <= 1:
-            array = np.broadcast_to(array.reshape(-1, 1), (neurons, 1)) if array.size in (1, neurons) else array
-        elif p == 2 and array.shape == (2,):
-            array = np.broadcast_to(array, (neurons, 2))
-        if array.shape != (neurons, p):
-            raise ValueError(f"g must be {'a number' if p == 1 else 'a pair (g1, g2)'} or one value per neuron "
-                             f"({neurons}), got shape {np.shape(value)}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError("g must be finite")
+        expected = "a number" if p == 1 else "a pair (g1, g2)"
+        raise ValueError(f"g must be {expected} or one set per neuron ({neurons}), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("g must be finite")
     if p == 1 and np.any((array < 0) | (array >= 1)):
         raise ValueError("g must lie in [0, 1) for every neuron")
-    return np.array(array)
+    return array
 
 
 def _per_neuron(value: object, neurons: int, name: str, default: np.ndarray | None) -> np.ndarray:

@@ -66,9 +66,8 @@ def infer(
         seconds = time.perf_counter() - start
         target = output / f"{recording.name}.spikes.csv" if folder_output else output
         if array_input:
-            with atomic_path(target) as temporary:
-                with open(temporary, "wb") as stream:
-                    np.save(stream, result.spikes)
+            with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+                np.save(stream, result.spikes)
         else:
             write_spikefinder_csv(target, result.spikes, recording.lengths)
         written.append(target)

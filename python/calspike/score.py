@@ -45,7 +45,7 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
             if missing:
                 raise FileNotFoundError(f"{prediction}: no prediction for dataset(s) {', '.join(missing)}")
             pairs = [(key, truth_files[key], prediction_files[key]) for key in sorted(truth_files, key=_order)]
-        per_neuron = {"correlation": [], "spearman": [], "auc": []}
+        per_neuron: dict[str, list[float]] = {"correlation": [], "spearman": [], "auc": []}
         for dataset, truth_path, prediction_path in pairs:
             truth_values, prediction_values = _load(truth_path), _load(prediction_path)
             if truth_values.shape != prediction_values.shape:

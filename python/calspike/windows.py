@@ -221,20 +221,19 @@ def cached_partition(
         return cached
     windows = partition(read_spikefinder(folder, split), threads=threads, **settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as temporary:
-        with open(temporary, "wb") as stream:
-            np.savez(
-                stream,
-                key=np.array(key),
-                windows=windows.windows,
-                did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
-                has_spikes=np.array(windows.did_spike is not None),
-                neuron=windows.neuron,
-                frame=windows.frame,
-                skipped=windows.skipped,
-                neuron_names=np.array(windows.neuron_names, dtype=str),
-                params=np.array(json.dumps(windows.params)),
-            )
+    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+        np.savez(
+            stream,
+            key=np.array(key),
+            windows=windows.windows,
+            did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
+            has_spikes=np.array(windows.did_spike is not None),
+            neuron=windows.neuron,
+            frame=windows.frame,
+            skipped=windows.skipped,
+            neuron_names=np.array(windows.neuron_names, dtype=str),
+            params=np.array(json.dumps(windows.params)),
+        )
     return windows
 
 
@@ -291,7 +290,7 @@ def _as_inputs(
         if spikes is not None:
             raise ValueError("spikes must be None when data are Recordings (they carry their own)")
         names = tuple(f"{r.name}/{n}" for r in recordings for n in range(r.neurons))
-        lengths = np.concatenate([r.lengths for r in recordings]).tolist()  # type: ignore[misc]
+        lengths = np.concatenate([r.lengths for r in recordings]).tolist()
         if len(recordings) == 1:
             only = recordings[0]
             return only.calcium, only.spikes, lengths, names

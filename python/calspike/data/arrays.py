@@ -69,10 +69,10 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
 def _load_npy(path: Path) -> np.ndarray:
     try:
         with open(path, "rb") as stream:
-            return np.load(stream, allow_pickle=False)
+            return np.asarray(np.load(stream, allow_pickle=False))
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
 def _read_headerless_csv(path: Path) -> np.ndarray:
-    return read_numeric_csv(path, header=False).to_numpy(dtype=np.float64)
+    return np.asarray(read_numeric_csv(path, header=False).to_numpy(dtype=np.float64))

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
@@ -68,7 +69,7 @@ def fetch_spikefinder(
     if split not in OFFICIAL_URLS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     source = url or OFFICIAL_URLS[split]
-    name = PurePosixPath(urllib.request.urlparse(source).path).name or f"spikefinder.{split}.zip"
+    name = PurePosixPath(urllib.parse.urlparse(source).path).name or f"spikefinder.{split}.zip"
     if not name.endswith(".zip"):
         raise ValueError(f"url must name a .zip file, got {source!r}")
     folder = Path(cache) if cache is not None else cache_dir()

@@ -201,7 +201,7 @@ def _indicator_kernels(rise_s: float, decay_s: np.ndarray, rate: float, frames: 
     length = int(min(frames, np.ceil(8 * decay_s.max() * rate) + 1))
     t = (np.arange(length) + 0.5) / rate
     kernels = np.exp(-t / decay_s[:, None]) - np.exp(-t / max(rise_s, 1e-6))
-    return kernels / kernels.max(axis=1, keepdims=True)
+    return np.asarray(kernels / kernels.max(axis=1, keepdims=True))
 
 
 def _causal_convolve(signal: np.ndarray, kernels: np.ndarray) -> np.ndarray:
@@ -209,4 +209,4 @@ def _causal_convolve(signal: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     frames = signal.shape[1]
     size = 1 << int(np.ceil(np.log2(frames + kernels.shape[1])))
     spectrum = np.fft.rfft(signal, size, axis=1) * np.fft.rfft(kernels, size, axis=1)
-    return np.fft.irfft(spectrum, size, axis=1)[:, :frames]
+    return np.asarray(np.fft.irfft(spectrum, size, axis=1)[:, :frames])
