@@ -134,7 +134,7 @@ def test_edge_cases_give_defined_results():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"p": 3}, "p must"), ({"g": 1.0}, "g must"), ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
+    [({"p": 3}, "p must"), ({"p": 2, "s_min": 0.1}, "exact=False"), ({"g": 1.0}, "g must"), ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
      ({"s_min": -1.0}, "s_min"), ({"sn": -1.0}, "sn must"), ({"g": [0.5, 0.5]}, "one set per neuron"),
      ({"baseline_percentile": 120}, "baseline_percentile"), ({"fudge": 0}, "fudge"), ({"threads": -2}, "threads")],
 )
@@ -162,11 +162,49 @@ def test_threads_do_not_change_the_result():
 # --- AR(2) ----------------------------------------------------------------------------------------
 
 
+def convex_reference_ar2(y, g1, g2, lam):
+    """min 1/2|y - c|^2 + lam sum(s), s_t = c_t - g1 c_(t-1) - g2 c_(t-2) >= 0 (zero history), by NNLS."""
+    n = y.size
+    root = np.sqrt(g1 * g1 + 4 * g2)
+    d, r = (g1 + root) / 2, (g1 - root) / 2
+    h = (d ** np.arange(1, n + 1) - r ** np.arange(1, n + 1)) / (d - r)
+    lag = np.subtract.outer(np.arange(n), np.arange(n))
+    kernel = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0)
+    weights = np.full(n, 1 - g1 - g2)  # lam * sum(s) = lam * (G^T 1) . c
+    if n >= 2:
+        weights[-2] = 1 - g1
+    weights[-1] = 1.0
+    spikes, _ = nnls(kernel, y - lam * weights, maxiter=100 * n)
+    return kernel @ spikes
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    roots=st.sampled_from([(0.9, 0.5), (0.97, 0.3), (0.8, -0.2), (0.6, 0.1)]),
+    lam=st.sampled_from([0.0, 0.1, 1.0]),
+    offset=st.sampled_from([-0.5, 0.0, 0.3]),
+    seed=st.integers(0, 10_000),
+)
+def test_exact_ar2_equals_a_generic_convex_solver(n, roots, lam, offset, seed):
+    d, r = roots
+    g1, g2 = d + r, -d * r
+    rng = np.random.default_rng(seed)
+    response = (d ** np.arange(1, n + 1) - r ** np.arange(1, n + 1)) / (d - r)
+    y = np.convolve((rng.random(n) < 0.15) * rng.uniform(0.5, 2, n), response)[:n]
+    y += 0.3 * rng.standard_normal(n) + offset
+    c, s = _core.oasis_ar2(y[None, :], [n], np.zeros(1), np.array([g1]), np.array([g2]), np.array([lam]), 0.0, True, 1)
+    reference = convex_reference_ar2(y, g1, g2, lam)
+    scale = max(1.0, np.abs(reference).max())
+    assert np.abs(c[0] - reference).max() <= 1e-6 * scale
+    assert np.all(s[0] >= 0)
+
+
 def test_ar2_equals_oasis_deconv_on_real_traces(real_recordings):
     methods = pytest.importorskip("oasis.oasis_methods")
     for recording in real_recordings:
         estimate = calspike.deconvolve(recording, p=2)
-        fixed = calspike.deconvolve(recording, p=2, g=estimate.g, baseline=estimate.baseline, lam=0.3)
+        fixed = calspike.deconvolve(recording, p=2, g=estimate.g, baseline=estimate.baseline, lam=0.3, exact=False)
         for n in range(recording.neurons):
             length = recording.lengths[n]
             y = recording.calcium[n, :length].astype(np.float64) - estimate.baseline[n]

@@ -171,7 +171,7 @@ void bind_oasis(py::module_& m) {
         "oasis_ar2",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
            const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& lam,
-           double s_min, int threads) {
+           double s_min, bool exact, int threads) {
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
@@ -179,21 +179,29 @@ void bind_oasis(py::module_& m) {
             check_ar2_roots(first, second);
             const auto lams = per_neuron(lam, traces.neurons, "lam", 0.0, HUGE_VAL, false);
             if (!(s_min >= 0.0 && std::isfinite(s_min))) throw std::invalid_argument("s_min must be finite and >= 0");
+            if (exact && s_min > 0.0) throw std::invalid_argument("exact AR(2) needs s_min = 0 (s_min > 0 is not convex)");
             return solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
                                                      std::vector<double>& c, std::vector<double>& s) {
                 thread_local std::vector<Ar2Pool> pools;
                 thread_local std::vector<double> scratch;
-                oasis_ar2(y.data(), static_cast<std::int64_t>(y.size()), first[row], second[row], lams[row], s_min,
-                          c.data(), s.data(), pools, scratch);
+                const auto n = static_cast<std::int64_t>(y.size());
+                if (!exact) {
+                    oasis_ar2(y.data(), n, first[row], second[row], lams[row], s_min, c.data(), s.data(), pools, scratch);
+                } else if (oasis_ar2_exact(y.data(), n, first[row], second[row], lams[row], c.data(), s.data(), pools,
+                                           scratch) < 0) {
+                    throw std::runtime_error("exact AR(2) deconvolution did not converge for neuron " +
+                                             std::to_string(row) + "; use exact=False");
+                }
             });
         },
         py::arg("calcium"), py::arg("lengths"), py::arg("baseline"), py::arg("g1"), py::arg("g2"), py::arg("lam"),
-        py::arg("s_min") = 0.0, py::arg("threads") = 0,
-        "Greedy OASIS AR(2) with a fixed penalty per neuron; returns float32 (calcium, spikes).");
+        py::arg("s_min") = 0.0, py::arg("exact") = true, py::arg("threads") = 0,
+        "OASIS AR(2) with a fixed penalty per neuron, exact or greedy; returns float32 (calcium, spikes).");
     m.def(
         "oasis_ar2_constrained",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
-           const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& sn, int threads) {
+           const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& sn, bool exact,
+           int threads) {
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
@@ -206,13 +214,13 @@ void bind_oasis(py::module_& m) {
                 thread_local std::vector<Ar2Pool> pools;
                 thread_local std::vector<double> scratch;
                 lam[row] = oasis_ar2_constrained(y.data(), static_cast<std::int64_t>(y.size()), first[row],
-                                                 second[row], sns[row], c.data(), s.data(), pools, scratch);
+                                                 second[row], sns[row], exact, c.data(), s.data(), pools, scratch);
             });
             return py::make_tuple(result[0], result[1], py::array(py::cast(lam)));
         },
         py::arg("calcium"), py::arg("lengths"), py::arg("baseline"), py::arg("g1"), py::arg("g2"), py::arg("sn"),
-        py::arg("threads") = 0,
-        "Noise-constrained greedy OASIS AR(2); returns float32 (calcium, spikes) and float64 lambda per neuron.");
+        py::arg("exact") = true, py::arg("threads") = 0,
+        "Noise-constrained OASIS AR(2), exact or greedy; returns float32 (calcium, spikes), float64 lambda.");
     m.def(
         "estimate_oasis_parameters",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, int p, double baseline_percentile,

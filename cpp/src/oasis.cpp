@@ -6,6 +6,7 @@
 #include <cmath>
 #include <complex>
 #include <limits>
+#include <stdexcept>
 
 namespace calspike {
 
@@ -258,11 +259,135 @@ std::int64_t oasis_ar2(const double* y, std::int64_t n, double g1, double g2, do
     return static_cast<std::int64_t>(size);
 }
 
-double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, double* c,
+namespace {
+
+// Row t of the AR(2) difference operator G applied to c: c_t - g1 c_(t-1) - g2 c_(t-2), zero history.
+inline double difference(const double* c, std::int64_t t, double g1, double g2) noexcept {
+    double value = c[t];
+    if (t >= 1) value -= g1 * c[t - 1];
+    if (t >= 2) value -= g2 * c[t - 2];
+    return value;
+}
+
+// Entry (t, u) of G G^T for 0 <= t - u <= 2 (it is pentadiagonal).
+inline double gram(std::int64_t t, std::int64_t u, double g1, double g2) noexcept {
+    switch (t - u) {
+        case 0: return 1.0 + (t >= 1 ? g1 * g1 : 0.0) + (t >= 2 ? g2 * g2 : 0.0);
+        case 1: return -g1 + (t >= 2 ? g1 * g2 : 0.0);
+        case 2: return -g2;
+        default: return 0.0;
+    }
+}
+
+struct ActiveSetWork {
+    std::vector<std::uint8_t> active;  // constraint s_t >= 0 held with equality
+    std::vector<std::int64_t> index;
+    std::vector<double> nu, diagonal, lower1, lower2, rhs, shifted;
+};
+
+// For the active set A: the dual least squares (G_A G_A^T) nu_A = -G_A y, by a banded
+// LDL^T of the pentadiagonal normal matrix, then c = y + G^T nu and s = G c.
+void solve_active_set(const double* y, std::int64_t n, double g1, double g2, ActiveSetWork& w, double* c,
+                      double* s) {
+    w.index.clear();
+    for (std::int64_t t = 0; t < n; ++t)
+        if (w.active[t]) w.index.push_back(t);
+    const auto m = static_cast<std::int64_t>(w.index.size());
+    w.diagonal.resize(static_cast<std::size_t>(m));
+    w.lower1.resize(static_cast<std::size_t>(m));
+    w.lower2.resize(static_cast<std::size_t>(m));
+    w.rhs.resize(static_cast<std::size_t>(m));
+    const std::int64_t* at = w.index.data();
+    for (std::int64_t i = 0; i < m; ++i) {
+        const std::int64_t t = at[i];
+        const double l2 = i >= 2 ? gram(t, at[i - 2], g1, g2) / w.diagonal[i - 2] : 0.0;
+        const double m21 = i >= 1 ? gram(t, at[i - 1], g1, g2) : 0.0;
+        const double l1 = i >= 1 ? (m21 - (i >= 2 ? l2 * w.diagonal[i - 2] * w.lower1[i - 1] : 0.0)) / w.diagonal[i - 1]
+                                 : 0.0;
+        w.lower1[i] = l1;
+        w.lower2[i] = l2;
+        w.diagonal[i] = gram(t, t, g1, g2) - (i >= 1 ? l1 * l1 * w.diagonal[i - 1] : 0.0) -
+                        (i >= 2 ? l2 * l2 * w.diagonal[i - 2] : 0.0);
+        w.rhs[i] = -difference(y, t, g1, g2) - (i >= 1 ? l1 * w.rhs[i - 1] : 0.0) - (i >= 2 ? l2 * w.rhs[i - 2] : 0.0);
+    }
+    for (std::int64_t i = m - 1; i >= 0; --i) {
+        double x = w.rhs[i] / w.diagonal[i];
+        if (i + 1 < m) x -= w.lower1[i + 1] * w.rhs[i + 1];
+        if (i + 2 < m) x -= w.lower2[i + 2] * w.rhs[i + 2];
+        w.rhs[i] = x;
+    }
+    w.nu.assign(static_cast<std::size_t>(n) + 2, 0.0);
+    for (std::int64_t i = 0; i < m; ++i) w.nu[at[i]] = w.rhs[i];
+    for (std::int64_t k = 0; k < n; ++k) c[k] = y[k] + w.nu[k] - g1 * w.nu[k + 1] - g2 * w.nu[k + 2];
+    for (std::int64_t t = 0; t < n; ++t) s[t] = difference(c, t, g1, g2);
+}
+
+}  // namespace
+
+std::int64_t oasis_ar2_exact(const double* y, std::int64_t n, double g1, double g2, double lambda, double* c,
                              double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
+    thread_local ActiveSetWork work;
+    // y' = y - lambda G^T 1 folds the penalty into the data (G^T 1 is 1 - g1 - g2, then 1 - g1, 1)
+    work.shifted.resize(static_cast<std::size_t>(n));
+    double scale = 1.0;
+    for (std::int64_t t = 0; t < n; ++t) {
+        const double shift = t == n - 1 ? lambda : t == n - 2 ? lambda * (1.0 - g1) : lambda * (1.0 - g1 - g2);
+        work.shifted[t] = y[t] - shift;
+        scale = std::max(scale, std::fabs(work.shifted[t]));
+    }
+    const double* target = work.shifted.data();
+    // start from the greedy solution: constraints active where it has no spike
+    oasis_ar2(y, n, g1, g2, lambda, 0.0, c, s, pools, scratch);
+    const double tolerance = 1e-12 * scale;
+    // inside a greedy pool G c vanishes only up to rounding: those frames start active
+    work.active.assign(static_cast<std::size_t>(n), 0);
+    for (std::int64_t t = 0; t < n; ++t) work.active[t] = difference(c, t, g1, g2) <= 1e3 * tolerance ? 1 : 0;
+
+    const std::int64_t max_iterations = 200 + 4 * n;
+    std::int64_t best = std::numeric_limits<std::int64_t>::max(), stalled = 0;
+    bool single_pivots = false;
+    for (std::int64_t iteration = 1; iteration <= max_iterations; ++iteration) {
+        solve_active_set(target, n, g1, g2, work, c, s);
+        std::int64_t violations = 0, first = -1;
+        for (std::int64_t t = 0; t < n; ++t) {
+            const bool wrong = work.active[t] ? work.nu[t] < -tolerance : s[t] < -tolerance;
+            if (wrong) {
+                ++violations;
+                if (first < 0) first = t;
+            }
+        }
+        if (violations == 0) {
+            for (std::int64_t t = 0; t < n; ++t) s[t] = work.active[t] ? 0.0 : std::max(s[t], 0.0);
+            s[0] = 0.0;  // the first two frames carry the initial calcium
+            if (n > 1) s[1] = 0.0;
+            return iteration;
+        }
+        if (violations < best) {
+            best = violations;
+            stalled = 0;
+        } else if (++stalled >= 5) {
+            single_pivots = true;  // Murty's least-index rule: finite for this positive definite problem
+        }
+        if (single_pivots) {
+            work.active[first] ^= 1;
+        } else {
+            for (std::int64_t t = 0; t < n; ++t) {
+                if (work.active[t] ? work.nu[t] < -tolerance : s[t] < -tolerance) work.active[t] ^= 1;
+            }
+        }
+    }
+    return -1;
+}
+
+double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, bool exact,
+                             double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
     const double target = sn * sn * static_cast<double>(n);
     auto excess = [&](double lambda) {  // RSS(lambda) - target; leaves that solution in c, s
-        oasis_ar2(y, n, g1, g2, lambda, 0.0, c, s, pools, scratch);
+        if (!exact) {
+            oasis_ar2(y, n, g1, g2, lambda, 0.0, c, s, pools, scratch);
+        } else if (oasis_ar2_exact(y, n, g1, g2, lambda, c, s, pools, scratch) < 0) {
+            throw std::runtime_error("exact AR(2) deconvolution did not converge; use exact=False");
+        }
         double rss = 0.0;
         for (std::int64_t t = 0; t < n; ++t) rss += (y[t] - c[t]) * (y[t] - c[t]);
         return rss - target;

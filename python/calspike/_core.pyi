@@ -53,6 +53,7 @@ def oasis_ar2(
     g2: npt.NDArray[np.float64],
     lam: npt.NDArray[np.float64],
     s_min: float = 0.0,
+    exact: bool = True,
     threads: int = 0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 def oasis_ar2_constrained(
@@ -62,6 +63,7 @@ def oasis_ar2_constrained(
     g1: npt.NDArray[np.float64],
     g2: npt.NDArray[np.float64],
     sn: npt.NDArray[np.float64],
+    exact: bool = True,
     threads: int = 0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
 def estimate_oasis_parameters(

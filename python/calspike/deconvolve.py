@@ -61,6 +61,7 @@ def deconvolve(
     baseline: float | np.ndarray | None = None,
     lam: float | np.ndarray | None = None,
     s_min: float = 0.0,
+    exact: bool = True,
     rate: float | None = None,
     baseline_percentile: float = 15.0,
     fudge: float = 0.98,
@@ -68,12 +69,14 @@ def deconvolve(
 ) -> Deconvolution:
     """Deconvolve calcium traces into spikes with OASIS (AR(1) or AR(2) calcium dynamics).
 
-    For p = 1, solves per neuron  min 1/2 |y - b - c|^2 + lam * sum(s)  subject to
-    s_t = c_t - g c_(t-1) >= 0 and c_0 >= 0 exactly (it equals a generic convex solver's
-    solution), with every non-zero s_t >= s_min when s_min > 0 (OASIS's greedy rule; not
-    convex). For p = 2 (s_t = c_t - g1 c_(t-1) - g2 c_(t-2), which also models the rise),
-    OASIS's greedy pool algorithm is used, as in the reference implementation: close to the
-    convex optimum but not guaranteed to reach it.
+    Solves per neuron  min 1/2 |y - b - c|^2 + lam * sum(s)  subject to s >= 0, where
+    s_t = c_t - g c_(t-1) (p = 1; c_0 >= 0) or s_t = c_t - g1 c_(t-1) - g2 c_(t-2) (p = 2, which
+    also models the indicator's rise; zero history). Both are solved exactly: the result
+    equals a generic convex solver's. AR(1) uses OASIS's pool algorithm, which is exact;
+    AR(2) refines OASIS's greedy AR(2) pools with active-set iterations on the dual (O(n)
+    each); `exact=False` keeps the greedy AR(2) result of the reference implementation.
+    With s_min > 0 every non-zero s_t (t >= 1) is at least s_min: OASIS's greedy rule for a
+    non-convex problem (for p = 2 it needs exact=False).
 
     Parameters
     ----------
@@ -90,6 +93,7 @@ def deconvolve(
     lam : sparsity penalty; when None, the noise-constrained variant picks the smallest lam
         with |y - b - c|^2 = sn^2 T (lam = 0 when the unpenalised fit is already that loose).
     s_min : minimal spike size (>= 0) for frames t >= 1.
+    exact : for p = 2, solve the convex problem exactly (True) or keep OASIS's greedy pools.
     rate : frame rate in Hz for arrays (a Recording carries its own); only used for `tau_s`.
     threads : C++ threads; 0 uses all cores.
 
@@ -108,6 +112,8 @@ def deconvolve(
         raise ValueError(f"baseline_percentile must be in [0, 100], got {baseline_percentile!r}")
     if not 0 < fudge <= 1:
         raise ValueError(f"fudge must be in (0, 1], got {fudge!r}")
+    if p == 2 and exact and s_min > 0:
+        raise ValueError("s_min > 0 makes the problem non-convex: pass exact=False for AR(2) with s_min")
 
     neurons = recording.neurons
     lengths = recording.lengths.tolist()  # type: ignore[union-attr]
@@ -134,7 +140,7 @@ def deconvolve(
                 recording.calcium, lengths, b_core, g_core[:, 0], noise_core, threads)
         else:
             calcium, spikes, lam_used = _core.oasis_ar2_constrained(
-                recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], noise_core, threads)
+                recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], noise_core, bool(exact), threads)
     else:
         noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
         lam_used = _per_neuron(lam, neurons, "lam", None)
@@ -144,8 +150,8 @@ def deconvolve(
             calcium, spikes = _core.oasis_ar1(
                 recording.calcium, lengths, b_core, g_core[:, 0], lam_used, float(s_min), threads)
         else:
-            calcium, spikes = _core.oasis_ar2(
-                recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], lam_used, float(s_min), threads)
+            calcium, spikes = _core.oasis_ar2(recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1],
+                                              lam_used, float(s_min), bool(exact), threads)
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
         calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,
