@@ -6,9 +6,10 @@ Prints frames/s and ratios on (a) the real SpikeFinder datasets 4, 5, 6
     oasis-deconv's oasisAR1, suite2p's numba oasis at 1 and 2 threads;
   - the full AR(1) deconvolution with estimated parameters: calspike.deconvolve against
     oasis-deconv's deconvolve(y, penalty=1), as a user calls each;
-  - the full AR(2) deconvolution with estimated parameters: calspike.deconvolve(p=2) (greedy
-    OASIS AR(2), lambda from the noise level) against oasis-deconv's deconvolve(y, g=(None,
-    None), penalty=1), which runs its slower constrained ONNLS algorithm for AR(2).
+  - the full AR(2) deconvolution with estimated parameters: calspike.deconvolve(p=2), exact
+    (default) and greedy (exact=False, OASIS's AR(2) pools), lambda from the noise level,
+    against oasis-deconv's deconvolve(y, g=(None, None), penalty=1), which runs its
+    constrained ONNLS algorithm for AR(2).
 Peers that are not installed are reported as such (pip install oasis-deconv suite2p numba).
 
     python benchmarks/bench_oasis.py [--quick]
@@ -111,10 +112,10 @@ def run_case(label, recording, g, repeats):
     except ImportError:
         pass
 
-    add("calspike deconvolve AR(2) (estimated), 1 thread",
-        best_of(lambda: calspike.deconvolve(recording, p=2, threads=1), repeats))
-    add("calspike deconvolve AR(2) (estimated), 2 threads",
-        best_of(lambda: calspike.deconvolve(recording, p=2, threads=2), repeats))
+    for exact, label in ((True, "exact"), (False, "greedy")):
+        for threads in (1, 2):
+            add(f"calspike deconvolve AR(2) {label} (estimated), {threads} thread{'s' if threads > 1 else ''}",
+                best_of(lambda e=exact, t=threads: calspike.deconvolve(recording, p=2, exact=e, threads=t), repeats))
     subset = traces[:20]  # the reference AR(2) runs at ~0.2 M frames/s: time it on 20 traces at most
     subset_frames = sum(y.size for y in subset)
     try:
