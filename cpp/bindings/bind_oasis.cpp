@@ -5,6 +5,7 @@
 #include <exception>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calspike/oasis.hpp"
@@ -38,8 +39,13 @@ std::vector<double> per_neuron(const py::array_t<double, py::array::c_style | py
 }
 
 // Views of the input built while the GIL is held; the kernels then read raw memory only.
-// AR(2) needs real, distinct roots d > r of z^2 = g1 z + g2 with |r| < d < 1.
-void check_ar2_roots(const std::vector<double>& g1, const std::vector<double>& g2) {
+// Per-neuron AR(2) coefficients; the roots d > r of z^2 = g1 z + g2 must be real, distinct
+// and inside (-1, 1).
+std::pair<std::vector<double>, std::vector<double>> ar2_parameters(const py::array_t<double>& first,
+                                                                   const py::array_t<double>& second,
+                                                                   py::ssize_t neurons) {
+    std::vector<double> g1 = per_neuron(first, neurons, "g1", -2.0, 2.0, true);
+    std::vector<double> g2 = per_neuron(second, neurons, "g2", -1.0, 1.0, true);
     for (std::size_t i = 0; i < g1.size(); ++i) {
         const double discriminant = g1[i] * g1[i] + 4.0 * g2[i];
         const double root = discriminant > 0.0 ? std::sqrt(discriminant) : 0.0;
@@ -50,6 +56,7 @@ void check_ar2_roots(const std::vector<double>& g1, const std::vector<double>& g
                                         " need real, distinct roots inside (-1, 1)");
         }
     }
+    return {std::move(g1), std::move(g2)};
 }
 
 struct Traces {
@@ -174,9 +181,7 @@ void bind_oasis(py::module_& m) {
            double s_min, bool exact, int threads) {
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
-            const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
-            const auto second = per_neuron(g2, traces.neurons, "g2", -1.0, 1.0, true);
-            check_ar2_roots(first, second);
+            const auto [first, second] = ar2_parameters(g1, g2, traces.neurons);
             const auto lams = per_neuron(lam, traces.neurons, "lam", 0.0, HUGE_VAL, false);
             if (!(s_min >= 0.0 && std::isfinite(s_min))) throw std::invalid_argument("s_min must be finite and >= 0");
             if (exact && s_min > 0.0) throw std::invalid_argument("exact AR(2) needs s_min = 0 (s_min > 0 is not convex)");
@@ -204,9 +209,7 @@ void bind_oasis(py::module_& m) {
            int threads) {
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
-            const auto first = per_neuron(g1, traces.neurons, "g1", -2.0, 2.0, true);
-            const auto second = per_neuron(g2, traces.neurons, "g2", -1.0, 1.0, true);
-            check_ar2_roots(first, second);
+            const auto [first, second] = ar2_parameters(g1, g2, traces.neurons);
             const auto sns = per_neuron(sn, traces.neurons, "sn", 0.0, HUGE_VAL, false);
             std::vector<double> lam(static_cast<std::size_t>(traces.neurons), kNaN);
             py::tuple result = solve_all(traces, b, threads, [&](std::int64_t row, const std::vector<double>& y,
