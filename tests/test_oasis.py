@@ -248,3 +248,12 @@ def test_ar2_given_coefficients_and_edge_cases():
     assert np.abs(np.delete(result.spikes[2], 10)).max() < 1e-5
     with pytest.raises(ValueError, match="pair"):
         calspike.deconvolve(calcium, p=2, g=0.9)
+
+
+@pytest.mark.parametrize("roots", [(0.9999, 0.5), (0.99999, 0.0), (0.5, 0.0), (0.3, -0.29)])
+@pytest.mark.parametrize("exact", [True, False])
+def test_ar2_roots_at_their_limits_give_defined_results(roots, exact):
+    d, r = roots
+    recording = calspike.simulate(2, 5_000, seed=2)
+    result = calspike.deconvolve(recording, p=2, g=(d + r, -d * r), exact=exact)
+    assert np.isfinite(result.calcium).all() and np.all(result.spikes >= -1e-6)
