@@ -92,7 +92,8 @@ void load_trace(const Traces& traces, std::int64_t row, double baseline, std::ve
 // Runs `solve(row, y, c, s)` for every neuron in parallel and returns float32 (c, s)
 // arrays with NaN beyond each neuron's length.
 template <class Solve>
-py::tuple solve_all(const Traces& traces, const std::vector<double>& baseline, int threads, Solve solve) {
+py::tuple solve_all(const Traces& traces, const std::vector<double>& baseline, [[maybe_unused]] int threads,
+                    Solve solve) {
     const std::int64_t neurons = traces.neurons, frames = traces.frames;
     Buffer<float> calcium(static_cast<std::size_t>(neurons * frames)), spikes(calcium.size());
     std::exception_ptr failure;
@@ -227,7 +228,7 @@ void bind_oasis(py::module_& m) {
     m.def(
         "estimate_oasis_parameters",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, int p, double baseline_percentile,
-           double fudge, int threads) {
+           double fudge, [[maybe_unused]] int threads) {
             if (p != 1 && p != 2) throw std::invalid_argument("p must be 1 or 2");
             const Traces traces = traces_of(calcium, lengths);
             if (!(baseline_percentile >= 0.0 && baseline_percentile <= 100.0))

@@ -21,7 +21,7 @@ inline float feature_value(Feature kind, float x, float d) noexcept {
 }  // namespace
 
 Buffer<float> feature_stack(const float* windows, std::int64_t count, std::int64_t length,
-                            const std::vector<Feature>& kinds, int threads) {
+                            const std::vector<Feature>& kinds, [[maybe_unused]] int threads) {
     if (count < 0 || length < 1) throw std::invalid_argument("windows must have at least one column");
     if (kinds.empty()) throw std::invalid_argument("kinds must name at least one feature");
     const auto channels = static_cast<std::int64_t>(kinds.size());

@@ -185,7 +185,7 @@ std::vector<std::int64_t> valid_lengths(const MatrixView<T>& matrix) {
 template <class C, class S>
 Partition partition(const MatrixView<C>& calcium, const MatrixView<S>* spikes,
                     const std::vector<std::int64_t>& lengths, const WindowSpec& spec,
-                    int threads) {
+                    [[maybe_unused]] int threads) {
     check_spec(spec);
     const std::int64_t neurons = calcium.rows;
     require(static_cast<std::int64_t>(lengths.size()) == neurons,
