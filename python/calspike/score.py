@@ -35,6 +35,7 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
     (neurons, frames) with the truth's shape.
     """
     truth_files = _spike_files(Path(truth))
+    truth_values: dict[Path, np.ndarray] = {}  # each truth file is parsed once, whatever the predictions
     rows = []
     for prediction in predictions:
         prediction_files = _spike_files(Path(prediction))
@@ -47,11 +48,13 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
             pairs = [(key, truth_files[key], prediction_files[key]) for key in sorted(truth_files, key=_order)]
         per_neuron: dict[str, list[float]] = {"correlation": [], "spearman": [], "auc": []}
         for dataset, truth_path, prediction_path in pairs:
-            truth_values, prediction_values = _load(truth_path), _load(prediction_path)
-            if truth_values.shape != prediction_values.shape:
+            if truth_path not in truth_values:
+                truth_values[truth_path] = _load(truth_path)
+            expected, prediction_values = truth_values[truth_path], _load(prediction_path)
+            if expected.shape != prediction_values.shape:
                 raise DataError(f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
-                                f"{truth_values.shape} ({truth_path})")
-            scores = score_neurons(truth_values, prediction_values)
+                                f"{expected.shape} ({truth_path})")
+            scores = score_neurons(expected, prediction_values)
             rows.append(_row(str(prediction), dataset, scores))
             for name, values in scores.items():
                 per_neuron[name].extend(values.tolist())
