@@ -112,9 +112,9 @@ def run_case(label, recording, g, repeats):
     except ImportError:
         pass
 
-    for exact, label in ((True, "exact"), (False, "greedy")):
+    for exact, mode in ((True, "exact"), (False, "greedy")):
         for threads in (1, 2):
-            add(f"calspike deconvolve AR(2) {label} (estimated), {threads} thread{'s' if threads > 1 else ''}",
+            add(f"calspike deconvolve AR(2) {mode} (estimated), {threads} thread{'s' if threads > 1 else ''}",
                 best_of(lambda e=exact, t=threads: calspike.deconvolve(recording, p=2, exact=e, threads=t), repeats))
     subset = traces[:20]  # the reference AR(2) runs at ~0.2 M frames/s: time it on 20 traces at most
     subset_frames = sum(y.size for y in subset)
