@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calspike.metrics import roc_auc, score_neurons, spearman_correlation, spikefinder_correlation
+from calspike.metrics import (
+    score_neurons,
+    spearman_correlation,
+    spikefinder_auc,
+    spikefinder_correlation,
+)
 
 
 def test_official_correlation_sums_four_bins_after_dropping_nan():
@@ -21,11 +26,11 @@ def test_scores_of_perfect_constant_and_reversed_predictions():
     truth = (rng.random(400) < 0.1).astype(float)
     assert spikefinder_correlation(truth, truth) == pytest.approx(1.0)
     assert spearman_correlation(truth, 2 * truth + 1) == pytest.approx(1.0)
-    assert roc_auc(truth, truth) == pytest.approx(1.0)
-    assert roc_auc(truth, -truth) == pytest.approx(0.0)
+    assert spikefinder_auc(truth, truth) == pytest.approx(1.0)
+    assert spikefinder_auc(truth, -truth) == pytest.approx(0.0)
     assert spikefinder_correlation(truth, np.ones(400)) == 0.0  # no information
-    assert roc_auc(truth, np.ones(400)) == pytest.approx(0.5)
-    assert np.isnan(roc_auc(np.zeros(400), truth))  # no positive bins
+    assert spikefinder_auc(truth, np.ones(400)) == pytest.approx(0.5)
+    assert np.isnan(spikefinder_auc(np.zeros(400), truth))  # no positive bins
     assert np.isnan(spikefinder_correlation(truth[:4], truth[:4]))  # a single bin
 
 

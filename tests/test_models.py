@@ -1,0 +1,119 @@
+"""The models: shapes, configs, argument checks, and that each one learns on small data."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from calspike.models import (
+    CalciumVAE,
+    SpikeClassifier,
+    ToyVAE,
+    build_model,
+    one_hot_digits,
+)
+from calspike.train import evaluate, fit
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_classifier_shapes(bidirectional):
+    model = SpikeClassifier(channels=3, hidden=8, layers=2, bidirectional=bidirectional, dropout=0.1)
+    x = torch.randn(5, 20, 3)
+    assert model(x).shape == (5,)
+    probability = model.predict_proba(x)
+    assert probability.shape == (5,) and bool(((probability > 0) & (probability < 1)).all())
+    one_channel = SpikeClassifier()
+    assert one_channel(torch.randn(4, 20)).shape == (4,)  # (N, L) is one channel
+    rebuilt = build_model("SpikeClassifier", model.config)
+    rebuilt.load_state_dict(model.state_dict())
+
+
+def test_vae_shapes_encode_decode_sample():
+    model = CalciumVAE(length=20, hidden=8, latent=6).eval()
+    x = torch.randn(7, 20)
+    reconstruction, mean, log_var = model(x)
+    assert reconstruction.shape == (7, 20) and mean.shape == log_var.shape == (7, 6)
+    assert torch.equal(model.encode(x), mean)
+    _mean2, log_var2 = model.encode(x, return_log_var=True)
+    assert torch.equal(log_var2, log_var)
+    assert model.decode(mean).shape == (7, 20)
+    assert model.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, 20)
+    assert torch.equal(model.sample(mean), model.decode(mean))
+    with pytest.raises(ValueError, match=r"latent vectors must have shape \(N, 6\)"):
+        model.decode(torch.randn(2, 5))
+
+
+def test_toy_vae_takes_labels_or_one_hot():
+    model = ToyVAE().eval()
+    digits = torch.tensor([0, 3, 9])
+    assert torch.equal(model.encode(digits), model.encode(torch.nn.functional.one_hot(digits, 10).float()))
+    assert model.decode(torch.zeros(2, 2)).shape == (2, 10)
+    data = one_hot_digits(100, seed=1)
+    assert data.shape == (100, 10) and torch.equal(data.sum(dim=1), torch.ones(100))
+    assert torch.equal(data, one_hot_digits(100, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: SpikeClassifier(hidden=0), "hidden must be an integer >= 1"),
+        (lambda: SpikeClassifier(dropout=1.0), r"dropout must be a number in \[0, 1\)"),
+        (lambda: CalciumVAE(length=0), "length must be an integer >= 1"),
+        (lambda: CalciumVAE(length=20, beta=-1), "beta must be a number >= 0"),
+        (lambda: build_model("GAN", {}), "unknown model kind 'GAN'"),
+    ],
+)
+def test_bad_model_arguments(factory, message):
+    with pytest.raises(ValueError, match=message):
+        factory()
+
+
+def test_bad_window_shape():
+    with pytest.raises(ValueError, match=r"expected windows of shape \(N, L\) or \(N, L, C\)"):
+        SpikeClassifier()(torch.randn(2, 3, 4, 5))
+
+
+def _learnable_windows(count: int, seed: int):
+    """Simulated calcium windows: a spike at the centre adds a decaying transient."""
+    import calspike
+
+    recording = calspike.simulate(12, 20_000, 100.0, seed=seed)
+    windows = calspike.balance(calspike.partition(recording, normalize="neuron"), per_class=count // 2, seed=seed)
+    return calspike.features(windows, ["raw", "delta"]), windows.did_spike
+
+
+def test_classifier_learns():
+    x, y = _learnable_windows(2000, seed=1)
+    x_test, y_test = _learnable_windows(1000, seed=2)
+    torch.manual_seed(0)
+    model = SpikeClassifier(channels=2, hidden=16)
+    before = evaluate(model, x_test, y_test, device="cpu")
+    fit(model, x, y, epochs=8, batch_size=64, lr=3e-3, progress=False)
+    after = evaluate(model, x_test, y_test, device="cpu")
+    assert after["loss"] < 0.75 * before["loss"]
+    assert after["accuracy"] > 0.75  # chance is 0.5 on balanced windows
+
+
+def test_calcium_vae_learns():
+    x, _ = _learnable_windows(2000, seed=3)
+    torch.manual_seed(0)
+    model = CalciumVAE(length=20, channels=2, hidden=32, latent=16)
+    before = evaluate(model, x, device="cpu")
+    result = fit(model, x, epochs=10, batch_size=64, lr=3e-3, progress=False)
+    after = evaluate(model, x, device="cpu")
+    assert after["mse"] < 0.4 * before["mse"], result.history
+    variance = float(np.var(x[..., 0]))
+    assert 1 - after["mse"] / variance > 0.6  # explained variance of the windows
+
+
+def test_toy_vae_learns():
+    data = one_hot_digits(2000, seed=0)
+    torch.manual_seed(0)
+    model = ToyVAE()
+    before = evaluate(model, data, device="cpu")
+    fit(model, data, epochs=15, batch_size=64, lr=1e-2, progress=False)
+    after = evaluate(model, data, device="cpu")
+    assert after["loss"] < 0.2 * before["loss"]
+    assert after["accuracy"] > 0.95  # ten digits: chance is 0.1
+    latent = model.encode(torch.arange(10)).detach().numpy()
+    assert len({tuple(np.round(z, 1)) for z in latent}) == 10  # every digit has its own place
