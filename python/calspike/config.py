@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,11 +55,11 @@ class Setting:
         high = "inf" if self.high is None else _number(self.high)
         return f"[{low}, {high}]"
 
-    def describe(self) -> str:
-        """The help line: text, unit, allowed values and default."""
+    def describe(self, default: Any = None) -> str:
+        """The help line: text, unit, allowed values and default (this setting's unless given)."""
         allowed = ", ".join(self.choices) if self.choices else self.range_text()
         unit = f" ({self.unit})" if self.unit else ""
-        return f"{self.help}{unit}; allowed: {allowed}; default: {self.default}"
+        return f"{self.help}{unit}; allowed: {allowed}; default: {self.default if default is None else default}"
 
 
 def _number(x: float) -> str:
@@ -91,9 +93,58 @@ SETTINGS: dict[str, Setting] = {
             choices=("window", "neuron", "none"),
         ),
         Setting("threads", int, 0, "threads for the C++ kernels; 0 uses all cores", "", 0, 4096),
-        Setting("seed", int, 0, "seed of every random choice (simulation, sampling)", "", 0, 2**63 - 1),
+        Setting("seed", int, 0, "seed of every random choice (simulation, splits, initialisation, batches)",
+                "", 0, 2**63 - 1),
+        Setting("train_skip", int, 1, "step between the centre frames of training windows (held-out windows"
+                " use skip)", "frames", 1, 2**62),
+        Setting("features", str, "raw,delta", "comma-separated feature channels of the classifier: raw, delta,"
+                " quad, delta_quad"),
+        Setting("epochs", int, 15, "most passes over the classifier's training windows", "epochs", 1, 100_000),
+        Setting("vae_epochs", int, 15, "most passes over the calcium VAE's training windows", "epochs", 1,
+                100_000),
+        Setting("batch_size", int, 256, "windows per optimiser step", "windows", 1, 2**24),
+        Setting("lr", float, 2e-3, "AdamW learning rate (annealed by a cosine schedule)", "", 1e-8, 10.0),
+        Setting("patience", int, 4, "epochs without a better validation loss before stopping", "epochs", 1,
+                100_000),
+        Setting("hidden", int, 64, "LSTM units of the classifier and the VAE", "units", 1, 4096),
+        Setting("latent", int, 256, "latent dimensions of the calcium VAE", "", 1, 4096),
+        Setting("beta", float, 1e-4, "weight of the KL term of the calcium VAE's loss", "", 0.0, 1e6),
+        Setting("max_windows", int, 200_000, "most training windows per model (drawn balanced)", "windows", 2,
+                2**40),
+        Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i"),
     )
 }
+
+TRAIN_SETTINGS = ("train_skip", "features", "epochs", "vae_epochs", "batch_size", "lr", "patience", "hidden",
+                  "latent", "beta", "max_windows", "device")
+
+
+def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str, Any]:
+    """Settings from a TOML file (top-level `name = value` pairs), checked.
+
+    ValueError naming the file and the key for an unknown or invalid setting.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    allowed = set(allowed)
+    try:
+        with open(path, "rb") as stream:
+            values = tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML ({error})") from None
+    settings = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in allowed:
+            raise ValueError(f"{path}: unknown setting {key!r} for this command")
+        try:
+            settings[name] = SETTINGS[name].check(value)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+    return settings
 
 
 def check(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,8 +157,16 @@ def defaults(names: Iterable[str]) -> dict[str, Any]:
     return {name: SETTINGS[name].default for name in names}
 
 
-def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
-    """Add one `--name` option per named setting, typed, checked and documented from SETTINGS."""
+def add_arguments(
+    parser: argparse.ArgumentParser, names: Iterable[str], *, only_given: bool = False,
+    shown_defaults: Mapping[str, Any] | None = None,
+) -> None:
+    """Add one `--name` option per named setting, typed, checked and documented from SETTINGS.
+
+    With `only_given`, options left out are absent from the parsed namespace (so a caller
+    can layer its own defaults under them); otherwise they take the setting's default.
+    `shown_defaults` replaces the defaults that the help shows, for such callers.
+    """
     for name in names:
         setting = SETTINGS[name]
 
@@ -121,7 +180,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
             "--" + name.replace("_", "-"),
             dest=name,
             type=parse,
-            default=setting.default,
+            default=argparse.SUPPRESS if only_given else setting.default,
             metavar=setting.type.__name__.upper(),
-            help=setting.describe(),
+            help=setting.describe((shown_defaults or {}).get(name, setting.default)),
         )

@@ -221,19 +221,7 @@ def cached_partition(
         return cached
     windows = partition(read_spikefinder(folder, split), threads=threads, **settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
-        np.savez(
-            stream,
-            key=np.array(key),
-            windows=windows.windows,
-            did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
-            has_spikes=np.array(windows.did_spike is not None),
-            neuron=windows.neuron,
-            frame=windows.frame,
-            skipped=windows.skipped,
-            neuron_names=np.array(windows.neuron_names, dtype=str),
-            params=np.array(json.dumps(windows.params)),
-        )
+    _write_npz(target, windows, key)
     return windows
 
 
@@ -252,9 +240,55 @@ def _load_cached(target: Path, key: str) -> Windows | None:
     if not target.is_file():
         return None
     try:
+        return _read_npz(target, key)
+    except ValueError as error:
+        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", stacklevel=3)
+        return None
+
+
+def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
+    """Write windows, labels, origins and settings to an .npz file, atomically; returns its path."""
+    target = Path(path)
+    if target.suffix != ".npz":
+        raise ValueError(f"prepared windows are saved as .npz, got {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_npz(target, windows, "prepared")
+    return target
+
+
+def load_windows(path: str | os.PathLike[str]) -> Windows:
+    """Windows written by `save_windows` (or cached); ValueError naming the file when it is not one."""
+    target = Path(path)
+    if not target.is_file():
+        raise FileNotFoundError(f"no such file: {target}")
+    try:
+        return _read_npz(target, None)
+    except ValueError as error:
+        raise ValueError(f"{target}: not a calspike windows file ({error})") from None
+
+
+def _write_npz(target: Path, windows: Windows, key: str) -> None:
+    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+        np.savez(
+            stream,
+            key=np.array(key),
+            windows=windows.windows,
+            did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
+            has_spikes=np.array(windows.did_spike is not None),
+            neuron=windows.neuron,
+            frame=windows.frame,
+            skipped=windows.skipped,
+            neuron_names=np.array(windows.neuron_names, dtype=str),
+            params=np.array(json.dumps(windows.params)),
+        )
+
+
+def _read_npz(target: Path, key: str | None) -> Windows:
+    """The Windows in an .npz; ValueError for anything unreadable, incomplete or (with `key`) another key."""
+    try:
         # np.load leaks its file handle when the zip is unreadable; own the stream instead
         with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
-            if str(archive["key"]) != key:
+            if key is not None and str(archive["key"]) != key:
                 raise ValueError("the cache file holds another key")
             has_spikes = bool(archive["has_spikes"])
             windows = Windows(
@@ -266,15 +300,14 @@ def _load_cached(target: Path, key: str) -> Windows | None:
                 skipped=archive["skipped"],
                 params=json.loads(str(archive["params"])),
             )
-        count = windows.windows.shape[0]
-        if not (windows.neuron.shape == windows.frame.shape == (count,)) or (
-            has_spikes and windows.did_spike is not None and windows.did_spike.shape != (count,)
-        ):
-            raise ValueError("arrays of different lengths")
-        return windows
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", stacklevel=3)
-        return None
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ValueError(str(error) or type(error).__name__) from None
+    count = windows.windows.shape[0]
+    if windows.windows.ndim != 2 or not (windows.neuron.shape == windows.frame.shape == (count,)) or (
+        windows.did_spike is not None and windows.did_spike.shape != (count,)
+    ):
+        raise ValueError("arrays of different lengths")
+    return windows
 
 
 def _as_inputs(
