@@ -41,3 +41,37 @@ def test_score_neurons_and_shape_errors():
     assert set(scores) == {"correlation", "spearman", "auc"} and scores["correlation"].shape == (2,)
     with pytest.raises(ValueError, match="same shape"):
         score_neurons(truth, truth[:, :30])
+
+
+def test_window_metrics_match_scikit_learn():
+    from sklearn import metrics as reference
+
+    from calspike.metrics import (
+        accuracy,
+        balanced_accuracy,
+        classification_scores,
+        confusion_matrix,
+        roc_auc,
+    )
+
+    rng = np.random.default_rng(5)
+    labels = rng.random(500) < 0.3
+    scores = labels * 0.4 + rng.random(500)
+    scores[:50] = np.round(scores[:50], 1)  # ties
+    predicted = scores > 0.7
+    assert accuracy(labels, predicted) == pytest.approx(reference.accuracy_score(labels, predicted))
+    assert balanced_accuracy(labels, predicted) == pytest.approx(reference.balanced_accuracy_score(labels, predicted))
+    assert roc_auc(labels, scores) == pytest.approx(reference.roc_auc_score(labels, scores))
+    matrix = confusion_matrix(labels, predicted)
+    # the tutorial's layout: rows predicted spike / no spike, columns spike / no spike, fractions of all
+    tn, fp, fn, tp = reference.confusion_matrix(labels, predicted).ravel() / labels.size
+    assert np.allclose(matrix, [[tp, fp], [fn, tn]]) and matrix.sum() == pytest.approx(1.0)
+    summary = classification_scores(labels, scores, threshold=0.7)
+    assert summary["balanced_accuracy"] == balanced_accuracy(labels, predicted)
+    assert summary["confusion"] == matrix.tolist() and summary["windows"] == 500
+    assert np.isnan(balanced_accuracy(np.ones(4, bool), np.ones(4, bool)))
+    assert np.isnan(roc_auc(np.zeros(4, bool), np.arange(4.0)))
+    with pytest.raises(ValueError, match="same length"):
+        accuracy(labels, predicted[:3])
+    with pytest.raises(ValueError, match="scores hold NaN"):
+        roc_auc(labels, np.full(500, np.nan))

@@ -1,7 +1,8 @@
 """calspike: deep learning on calcium imaging, with a fast C++ core.
 
-Read or simulate recordings, cut them into labelled windows at memory speed, and
-stack features for PyTorch models; every array arrives without a copy.
+Read or simulate recordings, cut them into labelled windows at memory speed, stack
+features for PyTorch models (every array arrives without a copy), train the LSTM
+spike classifier and the VAEs, and run the tutorial end to end with `calspike.run`.
 """
 
 from __future__ import annotations
@@ -29,14 +30,39 @@ from calspike.data import (
 )
 from calspike.deconvolve import Deconvolution, deconvolve
 from calspike.features import features
+from calspike.report import RunResult, run
 from calspike.windows import (
     Windows,
     balance,
     balanced_indices,
     cached_partition,
+    load_windows,
     partition,
+    save_windows,
     window_view,
 )
+
+# The PyTorch half loads on first use, so `import calspike` stays fast for data work.
+_LAZY = {
+    "SpikeClassifier": "calspike.models",
+    "CalciumVAE": "calspike.models",
+    "ToyVAE": "calspike.models",
+    "fit": "calspike.train",
+    "load_model": "calspike.train",
+    "split_by_neuron": "calspike.train",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("models", "train", "tasks", "analysis", "plots"):
+        import importlib
+
+        return importlib.import_module(f"calspike.{name}")
+    raise AttributeError(f"module 'calspike' has no attribute {name!r}")
 
 try:
     __version__ = _metadata.version("calspike")
@@ -50,9 +76,13 @@ def build_info() -> dict[str, object]:
 
 
 __all__ = [
+    "CalciumVAE",
     "DataError",
     "Deconvolution",
     "Recording",
+    "RunResult",
+    "SpikeClassifier",
+    "ToyVAE",
     "Windows",
     "__version__",
     "balance",
@@ -63,11 +93,17 @@ __all__ = [
     "default_recordings",
     "features",
     "fetch_spikefinder",
+    "fit",
+    "load_model",
     "load_recordings",
+    "load_windows",
     "partition",
     "read_array",
     "read_spikefinder",
+    "run",
+    "save_windows",
     "simulate",
+    "split_by_neuron",
     "window_view",
     "write_spikefinder_csv",
 ]

@@ -6,12 +6,37 @@ Exit codes: 0 success, 2 usage errors, 1 data or runtime errors (one line; --deb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from calspike import config
+from calspike.report import QUICK, RUN_DEFAULTS, RUN_SETTINGS
+from calspike.windows import WINDOW_SETTINGS
+
+TRAIN_FIT_SETTINGS = ("features", "epochs", "batch_size", "lr", "patience", "hidden", "latent", "beta",
+                      "max_windows", "device")
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a SpikeFinder folder or file, or a .npy/.npz/.csv array (default: simulated data)")
+    parser.add_argument("--fetch", action="store_true", help="download and use the official SpikeFinder training data")
+    parser.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for array files that lack one")
+
+
+def _settings(
+    parser: argparse.ArgumentParser, names: Sequence[str], shown_defaults: dict[str, Any] | None = None
+) -> None:
+    config.add_arguments(parser, names, only_given=True, shown_defaults=shown_defaults)
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
+                        help="read settings from a TOML file (name = value); options given here win")
+    parser.set_defaults(setting_names=tuple(names))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,15 +50,53 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="partition recordings and print a summary table",
-        description="Load recordings (the built-in simulated data by default), cut them into "
-        "labelled windows and print a summary per recording.",
+        "run", help="the tutorial end to end: train the models and write a report",
+        description="Load recordings (the built-in simulated data by default), partition them, train the "
+        "LSTM classifier, the toy VAE and the calcium VAE, analyse the latent space and write a report "
+        "folder (index.html, figures, metrics.json, config.json, models).",
     )
-    run.add_argument("--data", type=Path, default=None,
-                     help="a SpikeFinder folder or file, or a .npy/.npz/.csv array (default: simulated data)")
-    run.add_argument("--fetch", action="store_true", help="download and use the official SpikeFinder training data")
-    run.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for array files that lack one")
-    config.add_arguments(run, ("len_pre", "len_post", "skip", "spike_n", "normalize", "threads", "seed"))
+    _data_arguments(run)
+    run.add_argument("-o", "--out", type=Path, default=Path("calspike-report"),
+                     help="report folder (default: calspike-report); replaced atomically")
+    run.add_argument("--quick", action="store_true", help="small models, few epochs (under 2 minutes on 2 CPU "
+                     f"cores): {', '.join(f'{k}={v}' for k, v in QUICK.items())}, unless given")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _settings(run, RUN_SETTINGS, RUN_DEFAULTS)
+
+    prepare = commands.add_parser(
+        "prepare", help="partition recordings into labelled windows, saved as .npz",
+        description="Cut recordings into labelled, normalised windows and save them (with their neuron "
+        "names, centre frames and settings) for `calspike train` and `calspike evaluate`.",
+    )
+    _data_arguments(prepare)
+    prepare.add_argument("-o", "--output", type=Path, required=True, help="the .npz file to write")
+    _settings(prepare, (*WINDOW_SETTINGS, "threads"))
+
+    train = commands.add_parser(
+        "train", help="train the classifier or the calcium VAE on prepared windows",
+        description="Split the prepared windows by neuron (train/validation/test, seeded), train on the "
+        "balanced training windows with early stopping, and write a checkpoint. Runs under torchrun "
+        "(DistributedDataParallel) unchanged.",
+    )
+    train.add_argument("windows", type=Path, help="a .npz written by `calspike prepare`")
+    train.add_argument("--model", choices=("classifier", "vae"), default="classifier", help="which model")
+    train.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    train.add_argument("--history", type=Path, default=None, help="also write the history (.json or .csv)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _settings(train, ("seed", *TRAIN_FIT_SETTINGS))
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a checkpoint on prepared windows",
+        description="Score a classifier checkpoint (accuracy, balanced accuracy, ROC AUC, confusion matrix) "
+        "or a VAE checkpoint (explained variance) on the windows of neurons it was not trained on.",
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="a checkpoint written by `calspike train`")
+    evaluate.add_argument("windows", type=Path, help="a .npz written by `calspike prepare`")
+    evaluate.add_argument("--all-neurons", action="store_true",
+                          help="also score neurons the model was trained or validated on")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the scores to this JSON file")
+    _settings(evaluate, ("device",))
 
     infer = commands.add_parser(
         "infer", help="infer spikes for every frame of every neuron",
@@ -64,20 +127,117 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> None:
-    from calspike.data import fetch_spikefinder
-    from calspike.report import format_table, run
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given on the command line or in the --config file."""
+    return {name: getattr(args, name) for name in args.setting_names if hasattr(args, name)}
 
-    data = fetch_spikefinder("train") if args.fetch else args.data
-    source = "the built-in simulated recordings" if data is None else str(data)
-    print(f"calspike run: partitioning {source}")
+
+def _chosen(args: argparse.Namespace) -> dict[str, Any]:
+    """Every setting of the command: given ones, else their defaults."""
+    return {**config.defaults(args.setting_names), **_given(args)}
+
+
+def _recordings(args: argparse.Namespace) -> list[object]:
+    from calspike.data import default_recordings, fetch_spikefinder, load_recordings
+
+    if args.fetch:
+        return list(load_recordings(fetch_spikefinder("train"), args.rate))
+    if args.data is None:
+        return list(default_recordings(getattr(args, "seed", 0)))
+    return list(load_recordings(args.data, args.rate))
+
+
+def _run(args: argparse.Namespace) -> None:
+    from calspike.report import run
+
     start = time.perf_counter()
-    rows = run(
-        data, rate=args.rate, seed=args.seed, threads=args.threads, len_pre=args.len_pre,
-        len_post=args.len_post, skip=args.skip, spike_n=args.spike_n, normalize=args.normalize,
-    )
-    print(format_table(rows))
-    print(f"done in {time.perf_counter() - start:.2f} s")
+    result = run(args.data, out=args.out, fetch=args.fetch, quick=args.quick, rate=args.rate,
+                 progress=not args.no_progress, **_given(args))
+    c, svm = result.metrics["classifier"], result.metrics["svm"]
+    print(f"held-out neurons: classifier balanced accuracy {c['balanced_accuracy']:.3f} "
+          f"(logistic regression {result.metrics['logistic_regression']['balanced_accuracy']:.3f}, "
+          f"SVM on VAE latents {svm['test_balanced_accuracy']:.3f}); VAE explains "
+          f"{100 * result.metrics['vae']['explained_variance']:.1f}% of the variance")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from calspike.windows import partition, save_windows
+
+    settings = _chosen(args)
+    threads = settings.pop("threads")
+    windows = partition(_recordings(args), threads=threads, **settings)  # type: ignore[arg-type]
+    path = save_windows(windows, args.output)
+    print(f"{windows}\nwrote {path}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from calspike import tasks
+    from calspike.train import write_history
+    from calspike.windows import load_windows
+
+    settings = _chosen(args)
+    windows = load_windows(args.windows)
+    split = tasks.neuron_split(windows, settings["seed"])
+    train = windows.subset(tasks.labelled_subset(windows, split["train"], max_windows=settings["max_windows"],
+                                                 seed=settings["seed"]))
+    val = windows.subset(tasks.labelled_subset(windows, split["val"], seed=settings["seed"]))
+    extra = {"windows": windows.params, "neurons": {part: [windows.neuron_names[n] for n in ids]
+                                                    for part, ids in split.items()}}
+    common = {"batch_size": settings["batch_size"], "lr": settings["lr"], "patience": settings["patience"],
+              "device": settings["device"], "seed": settings["seed"], "checkpoint": args.output,
+              "progress": not args.no_progress, "extra": extra}
+    if args.resume and not args.output.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {args.output}")
+    if args.model == "classifier":
+        result = tasks.train_classifier(train, val, kinds=tasks.parse_features(settings["features"]),
+                                        hidden=settings["hidden"], epochs=settings["epochs"],
+                                        resume=args.resume, **common)
+    else:
+        result = tasks.train_vae(train, val, hidden=settings["hidden"], latent=settings["latent"],
+                                 beta=settings["beta"], epochs=settings["epochs"], resume=args.resume, **common)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return
+    if args.history is not None:
+        write_history(result.history, args.history)
+    last = result.history[-1]
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+    print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from calspike import tasks
+    from calspike.data._atomic import atomic_path
+    from calspike.train import load_checkpoint, load_model
+    from calspike.windows import load_windows
+
+    state = load_checkpoint(args.checkpoint)
+    model = load_model(args.checkpoint)
+    windows = load_windows(args.windows)
+    used = set(state.get("extra", {}).get("neurons", {}).get("train", [])) | set(
+        state.get("extra", {}).get("neurons", {}).get("val", []))
+    keep = np.ones(len(windows), bool) if args.all_neurons else np.array(
+        [windows.neuron_names[n] not in used for n in windows.neuron])
+    if not keep.any():
+        raise ValueError(f"{args.windows}: every neuron was used in training; --all-neurons scores them anyway")
+    scored = windows.subset(np.flatnonzero(keep))
+    if state["kind"] == "SpikeClassifier":
+        kinds = list(state.get("extra", {}).get("features", ["raw"]))
+        scores = tasks.score_classifier(model, scored, kinds, device=_chosen(args)["device"])  # type: ignore[arg-type]
+    elif state["kind"] == "CalciumVAE":
+        scores = {"windows": len(scored), "explained_variance":
+                  tasks.explained_variance(model, scored.windows, device=_chosen(args)["device"])}  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"{args.checkpoint}: cannot evaluate a {state['kind']} on windows")
+    print(f"{state['kind']} on {len(scored):,} windows of {len(np.unique(scored.neuron))} neurons"
+          f"{' (all)' if args.all_neurons else ' not used in training'}:")
+    for key, value in scores.items():
+        print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+    if args.json is not None:
+        with atomic_path(args.json) as temporary:
+            temporary.write_text(json.dumps(scores, indent=2))
 
 
 def _fetch(args: argparse.Namespace) -> None:
@@ -114,11 +274,29 @@ def _score(args: argparse.Namespace) -> None:
             temporary.write_text(json.dumps(rows_as_dicts(rows), indent=2))
 
 
+def _with_config_file(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, args: argparse.Namespace
+) -> argparse.Namespace:
+    """Parse again with the TOML file's settings as defaults, so options given on the command line win."""
+    try:
+        from_file = config.read_toml(args.config, args.setting_names)
+    except (OSError, ValueError) as error:
+        parser.error(str(error) if not isinstance(error, OSError) else f"--config {args.config}: {error.strerror}")
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    subparsers.choices[args.command].set_defaults(**from_file)
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `calspike` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is not None:
+        args = _with_config_file(parser, argv, args)
     try:
-        {"run": _run, "fetch": _fetch, "infer": _infer, "score": _score}[args.command](args)
+        handlers = {"run": _run, "prepare": _prepare, "train": _train, "evaluate": _evaluate, "fetch": _fetch,
+                    "infer": _infer, "score": _score}
+        handlers[args.command](args)
     except KeyboardInterrupt:
         print("calspike: interrupted", file=sys.stderr)
         return 130

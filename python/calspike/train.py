@@ -194,6 +194,7 @@ def fit(
     history_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train `model` (any of calspike.models) on windows `x` with labels `y` (None for VAEs).
 
@@ -216,6 +217,7 @@ def fit(
         with the weights an uninterrupted run would have.
     history_path : the history as .json or .csv, rewritten after every epoch.
     callback : called as callback(epoch, record) after every epoch (and its checkpoint).
+    extra : plain data stored in the checkpoint under "extra" (e.g. the features used).
 
     Returns a FitResult. Under torchrun (WORLD_SIZE > 1) every rank returns the same.
     """
@@ -325,7 +327,7 @@ def fit(
         if ranks.rank == 0:
             if path is not None:
                 _save_checkpoint(path, model, optimiser, scheduler, epoch + 1, generator, target, result,
-                                 best, bad_epochs, settings)
+                                 best, bad_epochs, settings, extra)
             if history_path is not None:
                 write_history(result.history, history_path)
         if callback is not None:
@@ -414,10 +416,19 @@ def evaluate(
 @torch.no_grad()
 def predict(
     function: Callable[[torch.Tensor], torch.Tensor], x: Any, *, batch_size: int = 4096,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """`function` (e.g. ``model.predict_proba`` or ``model.encode``) over x in batches, as one float32 array."""
-    target = choose_device(device) if not isinstance(device, torch.device) else device
+    """`function` (e.g. ``model.predict_proba`` or ``model.encode``) over x in batches, as one float32 array.
+
+    Batches go to `device`; None: the device of the model that `function` is a method of
+    (the CPU for other functions).
+    """
+    if device is None:
+        owner = getattr(function, "__self__", None)
+        parameter = next(owner.parameters(), None) if isinstance(owner, nn.Module) else None
+        target = parameter.device if parameter is not None else torch.device("cpu")
+    else:
+        target = choose_device(device) if not isinstance(device, torch.device) else device
     x_t = _to_tensor("x", x)
     parts = [function(x_t[s : s + batch_size].to(target)).float().cpu() for s in range(0, x_t.shape[0], batch_size)]
     if not parts:
@@ -465,7 +476,7 @@ def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, epochs: int) -> 
 def _save_checkpoint(
     path: Path, model: CalspikeModel, optimiser: torch.optim.Optimizer, scheduler: Any, epoch: int,
     generator: torch.Generator, device: torch.device, result: FitResult, best: dict[str, Any],
-    bad_epochs: int, settings: dict[str, Any],
+    bad_epochs: int, settings: dict[str, Any], extra: dict[str, Any] | None,
 ) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
@@ -482,6 +493,7 @@ def _save_checkpoint(
         "bad_epochs": bad_epochs,
         "stopped_early": result.stopped_early,
         "fit": settings,
+        "extra": extra or {},
     }
     save_checkpoint(state, path)
 
