@@ -145,27 +145,34 @@ class _Batches:
             x, y = x.to(device), None if y is None else y.to(device)
         self.x, self.y = x, y
         self.buffers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        self.copied: list[Any] = []  # per buffer: a CUDA event marking the end of its last copy
         if self.staged:
             for _ in range(2):
                 self.buffers.append((
                     torch.empty((batch_size, *x.shape[1:]), dtype=x.dtype).pin_memory(),
                     None if y is None else torch.empty((batch_size, *y.shape[1:]), dtype=y.dtype).pin_memory(),
                 ))
+                self.copied.append(None)
         self.turn = 0
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not self.staged:
             index = index.to(self.x.device)
             return self.x.index_select(0, index), None if self.y is None else self.y.index_select(0, index)
-        bx, by = self.buffers[self.turn]
+        turn = self.turn
         self.turn ^= 1
+        bx, by = self.buffers[turn]
+        if self.copied[turn] is not None:
+            self.copied[turn].synchronize()  # this buffer's previous copy to the GPU has finished
         n = index.numel()
-        torch.cuda.current_stream(self.device).synchronize()  # the buffer's previous copy has finished
         torch.index_select(self.x, 0, index, out=bx[:n])
         if by is not None and self.y is not None:
             torch.index_select(self.y, 0, index, out=by[:n])
-        return (bx[:n].to(self.device, non_blocking=True),
-                None if by is None else by[:n].to(self.device, non_blocking=True))
+        on_device = (bx[:n].to(self.device, non_blocking=True),
+                     None if by is None else by[:n].to(self.device, non_blocking=True))
+        self.copied[turn] = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        self.copied[turn].record(torch.cuda.current_stream(self.device))
+        return on_device
 
 
 def _fits_on_gpu(x: torch.Tensor, y: torch.Tensor | None, device: torch.device) -> bool:
