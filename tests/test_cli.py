@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import calspike
@@ -40,6 +41,9 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys):
     with pytest.raises(ValueError, match="spike_n"):
         main(["--debug", "prepare", "-o", str(tmp_path / "w.npz"), "--spike-n", "11"])
     assert not (tmp_path / "w.npz").exists()
+    np.save(tmp_path / "traces.npy", np.random.default_rng(0).standard_normal((3, 1_000)))
+    assert main(["run", "--data", str(tmp_path / "traces.npy"), "--rate", "30", "-o", str(tmp_path / "r")]) == 1
+    assert "needs ground-truth spikes" in capsys.readouterr().err and not (tmp_path / "r").exists()
     (tmp_path / "bad.npz").write_bytes(b"nothing")
     assert main(["train", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "m.pt")]) == 1
     assert "bad.npz: not a calspike windows file" in capsys.readouterr().err

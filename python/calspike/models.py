@@ -9,6 +9,7 @@ the model (`build_model(kind, config)`), so a checkpoint is plain data.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar
 
 import torch
@@ -16,15 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class CalspikeModel(nn.Module):
+class CalspikeModel(nn.Module, metaclass=abc.ABCMeta):
     """What every calspike model has: a `kind`, the `config` that rebuilds it, and `step`."""
 
     kind: ClassVar[str]
     config: dict[str, Any]
 
+    @abc.abstractmethod
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(loss summed over the batch, summed statistics) of windows x (N, ...) and labels y (N,) or None."""
-        raise NotImplementedError
 
 
 def _check_positive(name: str, value: int) -> int:
