@@ -247,6 +247,9 @@ def fit(
 
     target = choose_device(device)
     ranks = _distributed_setup(target)
+    if x_all.shape[0] < ranks.world or batch_size < ranks.world:
+        raise ValueError(f"{ranks.world} ranks need at least as many windows and a batch_size of at least "
+                         f"{ranks.world}; got {x_all.shape[0]} windows, batch_size {batch_size}")
     if ranks.active and target.type == "cuda":
         target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(target)
@@ -296,6 +299,8 @@ def fit(
         batch_starts = range(0, x_all.shape[0], batch_size)
         for start in _progress(batch_starts, show, f"epoch {epoch + 1}", leave=False):
             index = order[start : start + batch_size]
+            if index.numel() < ranks.world:  # a last batch too small to give every rank a window
+                continue
             shard = index[ranks.rank :: ranks.world]
             bx, by = batches.take(shard)
             with autocast:
