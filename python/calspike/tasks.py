@@ -48,6 +48,9 @@ def labelled_subset(
     if balanced:
         labels = windows.did_spike[index]
         smaller = int(min(labels.sum(), (~labels).sum()))
+        if smaller == 0:
+            raise ValueError(f"cannot balance the windows of {len(np.unique(windows.neuron[index]))} neuron(s): "
+                             f"{int(labels.sum())} spike and {int((~labels).sum())} no-spike windows")
         per_class = smaller if max_windows is None else min(smaller, max_windows // 2)
         chosen: np.ndarray = index[balanced_indices(labels, per_class, rng)]
         return chosen
