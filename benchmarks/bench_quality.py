@@ -34,6 +34,13 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
     window = {"len_pre": len_pre, "len_post": len_post, "spike_n": 2, "normalize": normalize}
     held_out = calspike.partition(recordings, skip=10, **window)
     training = calspike.partition(recordings, skip=args.train_skip, **window)
+    simulated = None
+    if args.simulated:
+        # extra training neurons from the simulator (never tested on): calspike's default recordings
+        sim = [r for seed in range(1, args.simulated + 1) for r in calspike.default_recordings(seed)]
+        simulated = calspike.partition(sim, skip=args.train_skip, **window)
+        simulated = simulated.subset(calspike.balanced_indices(simulated.did_spike, args.simulated_windows // 2,
+                                                               seed=args.seed))
     kinds = tasks.parse_features(args.features)
     neurons = len(held_out.neuron_names)
     scores: dict[str, list[float]] = {"lstm": [], "logistic": [], "vae_explained": [], "svm": []}
@@ -42,6 +49,8 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
         rest = np.random.default_rng(args.seed + k).permutation(rest)
         val_neurons, train_neurons = rest[:3], rest[3:]
         train = training.subset(tasks.labelled_subset(training, train_neurons, max_windows=args.max_windows, seed=k))
+        if simulated is not None:
+            train = _joined(train, simulated, seed=k)
         val = held_out.subset(tasks.labelled_subset(held_out, val_neurons, seed=k))
         test = held_out.subset(tasks.labelled_subset(held_out, test_neurons, seed=k))
         start = time.perf_counter()
@@ -73,6 +82,15 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
     return scores
 
 
+def _joined(a: calspike.Windows, b: calspike.Windows, seed: int) -> calspike.Windows:
+    """The windows of a and b, shuffled (b's neurons numbered after a's)."""
+    order = np.random.default_rng(seed).permutation(len(a) + len(b))
+    return calspike.Windows(
+        np.concatenate([a.windows, b.windows])[order], np.concatenate([a.did_spike, b.did_spike])[order],
+        np.concatenate([a.neuron, b.neuron + len(a.neuron_names)])[order], np.concatenate([a.frame, b.frame])[order],
+        a.neuron_names + b.neuron_names, a.skipped, a.params)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="folder with the SpikeFinder N.train.*.csv files")
@@ -90,6 +108,9 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--max-windows", type=int, default=200_000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--simulated", type=int, default=0,
+                        help="add the training windows of this many sets of simulated default recordings")
+    parser.add_argument("--simulated-windows", type=int, default=60_000, help="simulated windows added (balanced)")
     parser.add_argument("--vae", default=None, metavar="CONFIG",
                         help="also train the calcium VAE and the SVM probe for this configuration")
     parser.add_argument("--vae-max-windows", type=int, default=60_000, help="training windows of the VAE")

@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from calspike.metrics import balanced_accuracy, roc_auc
+from calspike.metrics import accuracy, balanced_accuracy, roc_auc
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,14 @@ class LinearProbe:
     direction : unit vector (latent,) in latent space along which the SVM's score grows
         (its weight vector in standardised coordinates, mapped back to latent units).
     centre : the mean latent vector of the training windows.
-    train/test balanced accuracy and ROC AUC of the probe.
+    train balanced accuracy; test accuracy, balanced accuracy and ROC AUC of the probe.
     """
 
     direction: np.ndarray
     centre: np.ndarray
     scale: float
     train_balanced_accuracy: float
+    test_accuracy: float
     test_balanced_accuracy: float
     test_roc_auc: float
 
@@ -81,6 +82,7 @@ def linear_probe(
         centre=train_latent.mean(axis=0),
         scale=spread,
         train_balanced_accuracy=balanced_accuracy(train_labels, model.predict(train_latent)),
+        test_accuracy=accuracy(test_labels, model.predict(test_latent)),
         test_balanced_accuracy=balanced_accuracy(test_labels, model.predict(test_latent)),
         test_roc_auc=roc_auc(test_labels, model.decision_function(test_latent)),
     )

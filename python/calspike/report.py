@@ -236,7 +236,8 @@ class _Report:
             svm_train = train.subset(np.arange(min(len(train), 20_000)))
             probe = analysis.linear_probe(predict(vae.encode, svm_train.windows), _labels(svm_train),
                                           test_latent, test_labels, seed=p["seed"])
-            self.metrics["svm"] = {"test_balanced_accuracy": probe.test_balanced_accuracy,
+            self.metrics["svm"] = {"test_accuracy": probe.test_accuracy,
+                                   "test_balanced_accuracy": probe.test_balanced_accuracy,
                                    "test_roc_auc": probe.test_roc_auc,
                                    "train_balanced_accuracy": probe.train_balanced_accuracy}
             self.figure("roc", plots.roc(curves))
@@ -313,7 +314,7 @@ def _page(folder: Path, metrics: dict[str, Any], settings: dict[str, Any]) -> st
     rows = [
         ("LSTM classifier", c["accuracy"], c["balanced_accuracy"], c["roc_auc"]),
         ("logistic regression (same features and split)", lr["accuracy"], lr["balanced_accuracy"], lr["roc_auc"]),
-        ("linear SVM on VAE latent means", float("nan"), svm["test_balanced_accuracy"], svm["test_roc_auc"]),
+        ("linear SVM on VAE latent means", svm["test_accuracy"], svm["test_balanced_accuracy"], svm["test_roc_auc"]),
     ]
     table = "".join(f"<tr><td>{html.escape(name)}</td><td>{number(a)}</td><td>{number(b)}</td><td>{number(u)}</td></tr>"
                     for name, a, b, u in rows)
@@ -346,7 +347,7 @@ and {len(split['test'])} neurons never seen in training are scored ({metrics['wi
 <p>Calcium VAE: held-out reconstructions explain {100 * vae['explained_variance']:.1f}% of the windows' variance.
 Toy VAE: {100 * metrics['toy_vae']['reconstruction_accuracy']:.1f}% of digits reconstructed.</p>
 <h2>Recordings</h2>
-<table><tr><th>recording</th><th>neurons</th><th>rate (Hz)</th><th>frames</th><th>windows</th><th>spike fraction</th></tr>
+<table><tr><th>recording</th><th>neurons</th><th>rate (Hz)</th><th>frames (all neurons)</th><th>windows</th><th>spike fraction</th></tr>
 {data_rows}</table>
 <h2>Figures</h2>
 {''.join(figures)}
