@@ -6,6 +6,7 @@ void bind_info(pybind11::module_& m);
 void bind_windows(pybind11::module_& m);
 void bind_features(pybind11::module_& m);
 void bind_oasis(pybind11::module_& m);
+void bind_resample(pybind11::module_& m);
 }  // namespace calspike::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
     calspike::bindings::bind_windows(m);
     calspike::bindings::bind_features(m);
     calspike::bindings::bind_oasis(m);
+    calspike::bindings::bind_resample(m);
 }

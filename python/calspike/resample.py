@@ -1,0 +1,89 @@
+"""Frame-rate conversion in C++: anti-aliased resampling of traces, count-conserving rebinning
+of spikes, and filling of dropped (NaN) frames.
+
+Frame k of a recording at rate r (Hz) covers [k / r, (k + 1) / r) seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from calspike import _core
+
+
+def resampled_length(frames: int, rate_in: float, rate_out: float) -> int:
+    """Frames at `rate_out` that cover `frames` frames at `rate_in` (the last one possibly partial)."""
+    return int(_core.resampled_length(int(frames), float(rate_in), float(rate_out)))
+
+
+def resample(
+    traces: np.ndarray, rate_in: float, rate_out: float, lengths: Sequence[int] | np.ndarray | None = None,
+    threads: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample (neurons, frames) traces from `rate_in` to `rate_out` Hz, anti-aliased.
+
+    A triangle kernel as wide as the longer of the two frame periods: linear interpolation
+    when upsampling, a low-pass average when downsampling, so a trace keeps its mean and
+    high frequencies do not fold back. float32 or float64 input (any strides, no copy).
+
+    Returns (float32 (neurons, frames'), int64 lengths (neurons,)): NaN beyond each length.
+    NaN inside a trace spreads to its neighbours: fill gaps first (`fill_gaps`).
+    """
+    values = _matrix("traces", traces)
+    out, out_lengths = _core.resample(values, float(rate_in), float(rate_out), _lengths(lengths), threads)
+    return out, np.asarray(out_lengths)
+
+
+def rebin_counts(
+    counts: np.ndarray, rate_in: float, rate_out: float, out_lengths: Sequence[int] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray | None = None, threads: int = 0,
+) -> np.ndarray:
+    """Map spike counts per frame (neurons, frames) at `rate_in` to `out_lengths` frames at `rate_out`.
+
+    Each frame's count is shared among the frames its interval overlaps, in proportion to
+    the overlap, so counts are conserved: each row's total is kept whenever the output
+    covers the input (e.g. 100 Hz -> 25 Hz sums groups of 4 frames exactly; 25 Hz -> 100 Hz
+    gives each of the 4 frames a quarter). Returns float32 (neurons, max(out_lengths)), NaN
+    beyond each row's length.
+    """
+    values = _matrix("counts", counts)
+    return np.asarray(_core.rebin_counts(values, float(rate_in), float(rate_out),
+                                         [int(v) for v in np.asarray(out_lengths).reshape(-1)],
+                                         _lengths(lengths), threads))
+
+
+def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill NaN frames inside each trace by linear interpolation between their finite neighbours.
+
+    Frames before the first or after the last finite frame take the nearest finite value.
+    Returns (float32 filled copy, bool mask of the filled frames), both (neurons, frames);
+    padding beyond `lengths` stays NaN and is not in the mask. A trace with no finite frame
+    raises ValueError naming it.
+    """
+    values = np.array(traces, dtype=np.float32, copy=True, ndmin=2)
+    rows, frames = values.shape
+    limit = np.full(rows, frames) if lengths is None else np.asarray(lengths, dtype=np.int64).reshape(-1)
+    gaps = np.isnan(values) & (np.arange(frames) < limit[:, None])
+    for row in np.flatnonzero(gaps.any(axis=1)):
+        n = int(limit[row])
+        trace, missing = values[row, :n], gaps[row, :n]
+        present = np.flatnonzero(~missing)
+        if present.size == 0:
+            raise ValueError(f"neuron {row}: every frame is NaN")
+        trace[missing] = np.interp(np.flatnonzero(missing), present, trace[present])
+    return values, gaps
+
+
+def _matrix(name: str, values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    return array
+
+
+def _lengths(lengths: Sequence[int] | np.ndarray | None) -> list[int] | None:
+    return None if lengths is None else [int(v) for v in np.asarray(lengths).reshape(-1)]
