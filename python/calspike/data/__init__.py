@@ -40,19 +40,20 @@ __all__ = [
 _SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
 
 
-def load_recordings(source: str | os.PathLike[str], rate: float | None = None) -> list[Recording]:
+def load_recordings(source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False) -> list[Recording]:
     """Recordings from a SpikeFinder folder or file, or a .npy/.npz/.csv array file.
 
     A folder is read as SpikeFinder training data (test data when it has no training
     files); ``N.{split}.calcium.csv`` reads that dataset (at ``rate``, 100 Hz when None);
     other files go to `read_array`, which needs ``rate`` (Hz) unless the file stores one.
+    `gaps` accepts NaN frames inside traces (dropped frames, for inference).
     """
     path = Path(source)
     spikefinder_rate = SPIKEFINDER_RATE_HZ if rate is None else rate
     if path.is_dir():
         has_train = any(path.glob("*.train.calcium.csv"))
-        return read_spikefinder(path, "train" if has_train else "test", rate=spikefinder_rate)
+        return read_spikefinder(path, "train" if has_train else "test", rate=spikefinder_rate, gaps=gaps)
     match = _SPIKEFINDER_FILE.match(path.name)
     if match:
-        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2), spikefinder_rate)]
-    return [read_array(path, rate)]
+        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2), spikefinder_rate, gaps)]
+    return [read_array(path, rate, gaps=gaps)]

@@ -13,7 +13,8 @@ from calspike.data.recording import DataError, Recording
 
 
 def read_array(
-    path: str | os.PathLike[str], rate: float | None = None, *, spikes: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str], rate: float | None = None, *, spikes: str | os.PathLike[str] | None = None,
+    gaps: bool = False,
 ) -> Recording:
     """Read a (neurons, frames) array file into a Recording.
 
@@ -24,6 +25,7 @@ def read_array(
         empty cells at the end of a row are padding).
     rate : frame rate in Hz; required unless an ``.npz`` holds ``rate``.
     spikes : optional file of spike counts in the same format and shape.
+    gaps : accept NaN frames inside traces as dropped frames (for inference).
 
     NaN at the end of a trace marks padding; its frames are excluded via ``lengths``.
     """
@@ -41,7 +43,7 @@ def read_array(
         spike_counts = _read_matrix_file(Path(spikes))["calcium"]
     lengths = contents.get("lengths")
     try:
-        return Recording(calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem)
+        return Recording(calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem, gaps=gaps)
     except ValueError as error:
         raise type(error)(f"{path}: {error}") from None
 

@@ -31,6 +31,9 @@ class Recording:
         Valid frames of each neuron. When not given: the frames before each trace's NaN tail.
     name : str
         A label for tables and plots.
+    gaps : bool
+        When True, NaN calcium inside a valid length is accepted as a dropped frame
+        (spike inference fills and masks it; windowing refuses such traces).
 
     The arrays are converted to float32 C order at most once. When the given array
     already is, the Recording shares its memory (through a read-only view): do not
@@ -42,6 +45,7 @@ class Recording:
     spikes: np.ndarray | None = None
     lengths: np.ndarray | None = field(default=None)
     name: str = "recording"
+    gaps: bool = False
 
     def __post_init__(self) -> None:
         calcium = _as_trace_matrix(self.calcium, "calcium", self.name)
@@ -63,7 +67,7 @@ class Recording:
                 raise ValueError(f"lengths must have shape ({neurons},), got {np.shape(self.lengths)}")
             if lengths.min(initial=0) < 0 or lengths.max(initial=0) > frames:
                 raise ValueError(f"lengths must lie in [0, {frames}] frames")
-        _check_finite(calcium, lengths, f"{self.name}: calcium", nonnegative=False)
+        _check_finite(calcium, lengths, f"{self.name}: calcium", nonnegative=False, allow_nan=bool(self.gaps))
 
         spikes = None
         if self.spikes is not None:
@@ -127,14 +131,15 @@ def _as_trace_matrix(values: object, what: str, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32).view()
 
 
-def _check_finite(matrix: np.ndarray, lengths: np.ndarray, what: str, nonnegative: bool) -> None:
+def _check_finite(matrix: np.ndarray, lengths: np.ndarray, what: str, nonnegative: bool,
+                  allow_nan: bool = False) -> None:
     """DataError naming the first neuron and frame that is not finite (or negative) inside its length."""
     frames = matrix.shape[1]
     columns = np.arange(frames)
     rows_per_block = max(1, (1 << 22) // frames)  # bounds the temporary masks to ~4 MB
     for start in range(0, matrix.shape[0], rows_per_block):
         block = matrix[start : start + rows_per_block]
-        bad = ~np.isfinite(block)
+        bad = np.isinf(block) if allow_nan else ~np.isfinite(block)
         if nonnegative:
             bad |= block < 0
         bad &= columns < lengths[start : start + rows_per_block, None]

@@ -28,6 +28,7 @@ def read_spikefinder(
     split: str = "train",
     datasets: Iterable[int] | None = None,
     rate: float = SPIKEFINDER_RATE_HZ,
+    gaps: bool = False,
 ) -> list[Recording]:
     """Read SpikeFinder datasets from a folder, one Recording per dataset, sorted by number.
 
@@ -37,6 +38,7 @@ def read_spikefinder(
     split : "train" (spikes required) or "test" (spikes read when present).
     datasets : dataset numbers to read; all found when None.
     rate : frame rate in Hz (100 for the challenge's files).
+    gaps : accept empty (NaN) calcium cells inside a column as dropped frames (for inference).
 
     Raises FileNotFoundError for a missing folder, dataset or training spikes file, and
     DataError naming file, line and column for malformed content.
@@ -55,11 +57,12 @@ def read_spikefinder(
         numbers = found
     else:
         numbers = [int(n) for n in datasets]
-    return [read_spikefinder_dataset(folder, n, split, rate) for n in numbers]
+    return [read_spikefinder_dataset(folder, n, split, rate, gaps) for n in numbers]
 
 
 def read_spikefinder_dataset(
-    directory: str | os.PathLike[str], dataset: int, split: str = "train", rate: float = SPIKEFINDER_RATE_HZ
+    directory: str | os.PathLike[str], dataset: int, split: str = "train", rate: float = SPIKEFINDER_RATE_HZ,
+    gaps: bool = False,
 ) -> Recording:
     """Read one dataset's calcium (and spikes) CSV pair into a Recording named ``"{dataset}.{split}"``."""
     folder = Path(directory)
@@ -67,7 +70,7 @@ def read_spikefinder_dataset(
     spikes_path = folder / f"{dataset}.{split}.spikes.csv"
     if not calcium_path.is_file():
         raise FileNotFoundError(f"calcium file not found: {calcium_path}")
-    calcium, lengths = read_spikefinder_csv(calcium_path)
+    calcium, lengths = read_spikefinder_csv(calcium_path, gaps)
     spikes = None
     if spikes_path.is_file():
         spikes, spike_lengths = read_spikefinder_csv(spikes_path)
@@ -86,16 +89,17 @@ def read_spikefinder_dataset(
     elif split == "train":
         raise FileNotFoundError(f"spikes file not found: {spikes_path} (required for training data)")
     try:
-        return Recording(calcium, rate, spikes=spikes, lengths=lengths, name=f"{dataset}.{split}")
+        return Recording(calcium, rate, spikes=spikes, lengths=lengths, name=f"{dataset}.{split}", gaps=gaps)
     except DataError as error:
         raise DataError(f"{calcium_path.parent}/{dataset}.{split}: {error}") from None
 
 
-def read_spikefinder_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+def read_spikefinder_csv(path: str | os.PathLike[str], gaps: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Parse one SpikeFinder CSV into float64 (neurons, frames) values and int64 (neurons,) lengths.
 
-    A cell that is empty inside a column (before its NaN tail) or not a number raises
-    DataError naming the file, line (the header is line 1) and column.
+    A cell that is not a number, or (unless `gaps`) empty inside a column before its NaN
+    tail, raises DataError naming the file, line (the header is line 1) and column. With
+    `gaps`, such cells are NaN: dropped frames.
     """
     path = Path(path)
     if not path.is_file():
@@ -121,7 +125,7 @@ def read_spikefinder_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.n
     lengths = np.where(finite.any(axis=1), values.shape[1] - np.argmax(finite[:, ::-1], axis=1), 0)
     for neuron, label in enumerate(columns):
         gap = np.flatnonzero(~finite[neuron, : lengths[neuron]])
-        if gap.size:
+        if gap.size and not gaps:
             raise DataError(
                 f"{path}: line {int(gap[0]) + 2}, column {label!r}: empty or NaN cell inside the "
                 f"trace (only the end of a column may be empty)"

@@ -1,0 +1,157 @@
+"""suite2p plane folders: fluorescence with neuropil subtraction and a running-percentile dF/F.
+
+A plane folder (``suite2p/plane0``) holds ``F.npy`` and ``Fneu.npy`` (ROIs x frames,
+float32), ``iscell.npy`` (ROIs x 2: is-cell flag, probability) and ``ops.npy`` (a pickled
+dict whose ``fs`` is the frame rate in Hz).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calspike.data.recording import DataError, Recording
+
+NEUROPIL_COEFFICIENT = 0.7  # suite2p's and CASCADE's usual choice
+BASELINE_PERCENTILE = 8.0
+BASELINE_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True)
+class Suite2pPlane:
+    """A suite2p plane read as dF/F: the Recording of the chosen ROIs and their ROI indices."""
+
+    recording: Recording
+    rois: np.ndarray  # int64 (neurons,): row of each neuron in F.npy
+    total_rois: int
+
+
+def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
+    """True for a folder holding F.npy (a suite2p plane)."""
+    folder = Path(path)
+    return folder.is_dir() and (folder / "F.npy").is_file()
+
+
+def read_suite2p(
+    folder: str | os.PathLike[str],
+    rate: float | None = None,
+    *,
+    neuropil: float = NEUROPIL_COEFFICIENT,
+    baseline: str = "running-percentile",
+    baseline_percentile: float = BASELINE_PERCENTILE,
+    baseline_window_s: float = BASELINE_WINDOW_S,
+    cells_only: bool = True,
+) -> Suite2pPlane:
+    """Read a suite2p plane folder into dF/F traces.
+
+    Parameters
+    ----------
+    rate : frame rate in Hz; when None it is ``ops.npy``'s ``fs`` (reading ops.npy
+        unpickles it: only read folders you trust, or pass the rate).
+    neuropil : F - neuropil * Fneu (0: no neuropil subtraction).
+    baseline : "running-percentile": dF/F = (F - F0) / F0, F0 the `baseline_percentile`
+        percentile of F over a centred window of `baseline_window_s` seconds; "none": F
+        after neuropil subtraction, unchanged. F0 below 10 % of the ROI's median raw F is
+        raised to it, so that a neuropil-dominated ROI does not divide by ~0.
+    cells_only : keep the ROIs that iscell.npy marks as cells (all when it is missing).
+    """
+    path = Path(folder)
+    if not is_suite2p_plane(path):
+        raise FileNotFoundError(f"{path}: not a suite2p plane folder (no F.npy)")
+    if baseline not in ("running-percentile", "none"):
+        raise ValueError(f"baseline must be 'running-percentile' or 'none', got {baseline!r}")
+    if not (isinstance(neuropil, (int, float)) and 0 <= neuropil <= 2):
+        raise ValueError(f"neuropil must be a coefficient in [0, 2], got {neuropil!r}")
+    if not 0 < baseline_percentile < 100:
+        raise ValueError(f"baseline_percentile must lie in (0, 100), got {baseline_percentile!r}")
+    if not baseline_window_s > 0:
+        raise ValueError(f"baseline_window_s must be > 0 seconds, got {baseline_window_s!r}")
+    fluorescence = _matrix(path / "F.npy")
+    if rate is None:
+        rate = _ops_rate(path / "ops.npy")
+    rois = np.arange(fluorescence.shape[0])
+    if cells_only and (path / "iscell.npy").is_file():
+        flags = _load(path / "iscell.npy")
+        if flags.ndim not in (1, 2) or flags.shape[0] != fluorescence.shape[0]:
+            raise DataError(f"{path / 'iscell.npy'}: expected ({fluorescence.shape[0]}, 2), got {flags.shape}")
+        rois = np.flatnonzero((flags[:, 0] if flags.ndim == 2 else flags) > 0.5)
+        if rois.size == 0:
+            raise DataError(f"{path / 'iscell.npy'}: no ROI is marked as a cell (cells_only=False keeps all)")
+    traces = fluorescence[rois].astype(np.float64)
+    if neuropil > 0:
+        neuropil_traces = _matrix(path / "Fneu.npy")
+        if neuropil_traces.shape != fluorescence.shape:
+            raise DataError(f"{path / 'Fneu.npy'}: shape {neuropil_traces.shape} differs from F.npy's "
+                            f"{fluorescence.shape}")
+        traces -= neuropil * neuropil_traces[rois]
+    if baseline == "running-percentile":
+        floor = 0.1 * np.median(fluorescence[rois], axis=1)
+        if np.any(floor <= 0):
+            bad = int(rois[np.flatnonzero(floor <= 0)[0]])
+            raise DataError(f"{path / 'F.npy'}: ROI {bad} has a median fluorescence <= 0, so dF/F is undefined "
+                            "(use baseline='none')")
+        f0 = running_percentile(traces, baseline_percentile, max(1, round(baseline_window_s * rate)))
+        traces = (traces - f0) / np.maximum(f0, floor[:, None])
+    recording = Recording(traces.astype(np.float32), rate, name=path.name, gaps=True)
+    return Suite2pPlane(recording, rois.astype(np.int64), int(fluorescence.shape[0]))
+
+
+def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np.ndarray:
+    """The `percentile` of each row over a centred window of `window` frames, float64 (rows, frames).
+
+    Computed on block means (blocks of window / 64 frames) and interpolated back, which keeps
+    it fast for long windows and smooth; NaN frames are ignored.
+    """
+    values = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    frames = values.shape[1]
+    block = max(1, window // 64)
+    usable = frames // block * block
+    if usable == 0:
+        block, usable = 1, frames
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
+        means = np.nanmean(values[:, :usable].reshape(values.shape[0], -1, block), axis=2)
+    blocks_per_window = max(1, math.ceil(window / block))
+    smooth = pd.DataFrame(means.T).rolling(blocks_per_window, center=True, min_periods=1).quantile(percentile / 100)
+    centres = (np.arange(means.shape[1]) + 0.5) * block - 0.5
+    frame_index = np.arange(frames)
+    return np.stack([np.interp(frame_index, centres, column) for column in smooth.to_numpy().T])
+
+
+def _load(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    try:
+        with open(path, "rb") as stream:
+            return np.asarray(np.load(stream, allow_pickle=False))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+
+
+def _matrix(path: Path) -> np.ndarray:
+    values = _load(path)
+    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
+        raise DataError(f"{path}: expected a (ROIs, frames) array, got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.number):
+        raise DataError(f"{path}: expected numbers, got dtype {values.dtype}")
+    return values
+
+
+def _ops_rate(path: Path) -> float:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: pass the frame rate (rate=, --rate)")
+    try:
+        with open(path, "rb") as stream:
+            ops = np.load(stream, allow_pickle=True).item()
+        rate = float(ops["fs"])
+    except Exception as error:  # a pickle can fail in many ways; all mean the same here
+        raise DataError(f"{path}: no frame rate 'fs' in a readable ops dict ({error})") from None
+    if not (math.isfinite(rate) and rate > 0):
+        raise DataError(f"{path}: fs = {rate!r} is not a frame rate in Hz")
+    return rate
