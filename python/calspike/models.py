@@ -1,4 +1,5 @@
-"""The tutorial's models in PyTorch: an LSTM spike classifier, a calcium VAE and a toy VAE.
+"""calspike's models in PyTorch: the tutorial's LSTM spike classifier, calcium VAE and toy VAE,
+and the convolutional spike-rate model.
 
 Every model has the same small training interface, used by `calspike.train.fit`:
 ``step(x, y) -> (loss_sum, stats)`` returns the loss summed over the batch (so that
@@ -10,6 +11,7 @@ the model (`build_model(kind, config)`), so a checkpoint is plain data.
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -234,17 +236,128 @@ class ToyVAE(CalspikeModel):
         return reconstruction + self.beta * kl, {"correct": correct, "kl": kl.detach()}
 
 
+class _DilatedBlock(nn.Module):
+    """x -> x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))), cropping d frames each side (no padding)."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.wide = nn.Conv1d(channels, channels, 3, dilation=dilation)
+        self.mix = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, self.dilation : -self.dilation] + self.mix(F.relu(self.wide(x)))  # type: ignore[no-any-return]
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    """A normalised Gaussian of `sigma` frames over +-3 sigma ([1.0] for sigma 0)."""
+    half = math.ceil(3 * sigma)
+    if half == 0:
+        return torch.ones(1)
+    offsets = torch.arange(-half, half + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+class SpikeRateModel(CalspikeModel):
+    """Normalised calcium traces -> expected spikes per frame, at the model's frame ``rate`` (Hz).
+
+    Fully convolutional without padding: an input (N, L + 2 R) gives (N, L) outputs, R =
+    ``radius`` frames of context on each side, so a trace of any length is processed in
+    tiles with identical results and memory that grows with frames only
+    (`calspike.spikerate` pads the trace's edges with its edge values). Layers:
+    Conv(1 -> C, 7) -> ReLU -> blocks x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))) for d in
+    ``dilations`` -> ReLU -> Conv1x1(C -> 1) -> softplus.
+
+    Loss per chunk: mean Poisson negative log-likelihood of the counts per frame plus
+    ``correlation_weight`` * (1 - Pearson r) of prediction and counts smoothed by a
+    Gaussian of ``smooth`` frames (the SpikeFinder score at 25 Hz, made tolerant of
+    small timing differences between recordings; chunks without spikes add no
+    correlation term). In training mode,
+    ``step`` augments each chunk: gain in [1 / ``gain``, ``gain``], white noise of standard
+    deviation up to ``noise`` (normalised units) and an offset.
+    """
+
+    kind: ClassVar[str] = "SpikeRateModel"
+
+    def __init__(
+        self, rate: float = 25.0, channels: int = 16, dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
+        correlation_weight: float = 5.0, noise: float = 1.0, gain: float = 1.5, smooth: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6:
+            raise ValueError(f"rate must be a frame rate in Hz > 0, got {rate!r}")
+        dilations = [_check_positive("dilation", d) for d in dilations]
+        for name, value in (("correlation_weight", correlation_weight), ("noise", noise), ("smooth", smooth)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain >= 1:
+            raise ValueError(f"gain must be a number >= 1, got {gain!r}")
+        self.config = {
+            "rate": float(rate), "channels": _check_positive("channels", channels), "dilations": dilations,
+            "correlation_weight": float(correlation_weight), "noise": float(noise), "gain": float(gain),
+            "smooth": float(smooth),
+        }
+        self.rate = float(rate)
+        self.radius = 3 + sum(dilations)
+        self.inlet = nn.Conv1d(1, channels, 7)
+        self.blocks = nn.Sequential(*(_DilatedBlock(channels, d) for d in dilations))
+        self.outlet = nn.Conv1d(channels, 1, 1)
+        self.register_buffer("smoothing", _gaussian_kernel(float(smooth)), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Expected spikes per frame (N, L) of normalised traces (N, L + 2 * radius)."""
+        if x.dim() != 2 or x.shape[1] <= 2 * self.radius:
+            raise ValueError(f"expected traces (N, L + {2 * self.radius}) with L >= 1, got {tuple(x.shape)}")
+        hidden = self.blocks(F.relu(self.inlet(x.unsqueeze(1))))
+        return F.softplus(self.outlet(F.relu(hidden))).squeeze(1)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        log_gain = math.log(self.config["gain"])
+        gain = torch.exp((torch.rand(n, 1, device=x.device) * 2 - 1) * log_gain)
+        noise = torch.rand(n, 1, device=x.device) * self.config["noise"]
+        offset = torch.randn(n, 1, device=x.device) * 0.2
+        return x * gain + offset + noise * torch.randn_like(x)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if y is None:
+            raise ValueError("SpikeRateModel needs spike counts y (N, L)")
+        inputs = self._augment(x.float()) if self.training else x
+        rate = self(inputs).float()
+        counts = y.float()
+        if rate.shape != counts.shape:
+            raise ValueError(f"counts {tuple(counts.shape)} must match the output {tuple(rate.shape)}")
+        poisson = (rate - counts * torch.log(rate + 1e-6)).mean(dim=1)
+        centred_rate = rate - rate.mean(dim=1, keepdim=True)
+        smoothed = counts
+        if self.smoothing.numel() > 1:  # correlate with smoothed counts: tolerant of timing shifts
+            half = self.smoothing.numel() // 2
+            smoothed = F.conv1d(F.pad(counts.unsqueeze(1), (half, half), mode="replicate"),
+                                self.smoothing.view(1, 1, -1)).squeeze(1)
+        centred_counts = smoothed - smoothed.mean(dim=1, keepdim=True)
+        # eps inside the roots: a constant prediction has a finite gradient, not 0/0
+        norms = (centred_rate.square().sum(dim=1) + 1e-6).sqrt() * (centred_counts.square().sum(dim=1) + 1e-6).sqrt()
+        has_spikes = (counts.sum(dim=1) > 0).float()
+        correlation = (centred_rate * centred_counts).sum(dim=1) / norms * has_spikes
+        loss = poisson + self.config["correlation_weight"] * (1 - correlation) * has_spikes
+        return loss.sum(), {"poisson": poisson.detach().sum(), "correlation": correlation.detach().sum(),
+                            "with_spikes": has_spikes.sum()}
+
+
 def one_hot_digits(count: int = 10_000, classes: int = 10, seed: int = 0) -> torch.Tensor:
     """The toy VAE's training data: `count` random one-hot vectors (count, classes), float32, seeded."""
     generator = torch.Generator().manual_seed(seed)
     return F.one_hot(torch.randint(0, classes, (count,), generator=generator), classes).float()
 
 
-MODELS: dict[str, type[CalspikeModel]] = {m.kind: m for m in (SpikeClassifier, CalciumVAE, ToyVAE)}
+MODELS: dict[str, type[CalspikeModel]] = {
+    m.kind: m for m in (SpikeClassifier, CalciumVAE, ToyVAE, SpikeRateModel)
+}
 
 
 def build_model(kind: str, config: dict[str, Any]) -> CalspikeModel:
-    """A model of class `kind` ("SpikeClassifier", "CalciumVAE", "ToyVAE") built from its `config`."""
+    """A model of class `kind` (a key of MODELS, e.g. "SpikeClassifier") built from its `config`."""
     if kind not in MODELS:
         raise ValueError(f"unknown model kind {kind!r}: choose from {', '.join(MODELS)}")
     return MODELS[kind](**config)
