@@ -100,25 +100,68 @@ def _parser() -> argparse.ArgumentParser:
 
     infer = commands.add_parser(
         "infer", help="infer spikes for every frame of every neuron",
-        description="Read calcium traces, infer spikes per frame and write them in the input's layout "
-        "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings.",
+        description="Read calcium traces at any frame rate (NaN frames are dropped frames), infer expected "
+        "spikes per frame with the spike-rate model (or OASIS) and write them in the input's layout "
+        "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings, the model "
+        "and per-neuron noise levels.",
     )
-    infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, or a .npy/.npz/.csv array")
+    infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
+                       "array (neurons x frames), or a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy)")
     infer.add_argument("-o", "--output", type=Path, required=True,
-                       help="a folder (for a folder input), a .csv (for a CSV input) or a .npy path")
-    infer.add_argument("--method", choices=("oasis",), default="oasis", help="inference method (default: oasis)")
+                       help="a folder (for a SpikeFinder folder), a .csv (for a CSV input) or a .npy path")
+    infer.add_argument("--method", choices=("model", "oasis"), default="model",
+                       help="the spike-rate model (default) or OASIS deconvolution")
+    infer.add_argument("--model", type=Path, default=None,
+                       help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
     infer.add_argument("--p", type=int, choices=(1, 2), default=1, help="OASIS's autoregressive order (default: 1)")
-    infer.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for array files that lack one")
-    config.add_arguments(infer, ("threads",))
+    infer.add_argument("--rate", type=float, default=None,
+                       help="frame rate in Hz, for array files that lack one (and to override suite2p's ops.npy)")
+    infer.add_argument("--chunk-neurons", type=int, default=256,
+                       help="neurons processed at once; bounds the memory (default: 256)")
+    infer.add_argument("--neuropil", type=float, default=0.7,
+                       help="suite2p: F - NEUROPIL * Fneu (default: 0.7; 0 turns it off)")
+    infer.add_argument("--baseline", choices=("running-percentile", "none"), default="running-percentile",
+                       help="suite2p: dF/F against the 8th percentile over 60 s (default), or none")
+    infer.add_argument("--all-rois", action="store_true", help="suite2p: also ROIs that iscell.npy rejects")
+    infer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    config.add_arguments(infer, ("threads", "device"))
+
+    train_rate = commands.add_parser(
+        "train-rate", help="train the spike-rate model on recordings with ground truth",
+        description="Train the convolutional spike-rate model on recordings with spike counts (SpikeFinder "
+        "training data, arrays with spikes): chunks at the model's rate, augmented in noise, amplitude "
+        "and acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
+        "`calspike infer --model` reads.",
+    )
+    train_rate.add_argument("data", type=Path, help="a SpikeFinder folder or file, or an .npz with calcium, "
+                            "spikes and rate")
+    train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
+    train_rate.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for files that lack one")
+    train_rate.add_argument("--epochs", type=int, default=10, help="most passes over the chunks (default: 10)")
+    train_rate.add_argument("--batch-size", type=int, default=64, help="chunks per step (default: 64)")
+    train_rate.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate (default: 3e-3)")
+    train_rate.add_argument("--patience", type=int, default=3,
+                            help="epochs without a better validation loss before stopping (default: 3)")
+    train_rate.add_argument("--validation", type=float, default=0.15,
+                            help="fraction of neurons held out for early stopping (default: 0.15; 0: none)")
+    train_rate.add_argument("--channels", type=int, default=16, help="convolution channels (default: 16)")
+    train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    train_rate.add_argument("--export", type=Path, default=None,
+                            help="also write a small inference-only copy of the model here")
+    train_rate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    config.add_arguments(train_rate, ("seed", "device"))
 
     score = commands.add_parser(
         "score", help="score predictions against ground truth, the SpikeFinder way",
         description="Per dataset and overall: the official SpikeFinder correlation (NaN frames dropped, "
-        "4 bins summed, Pearson r per neuron, mean over neurons), Spearman r and ROC AUC.",
+        "4 bins summed, Pearson r per neuron, mean over neurons), Spearman r, ROC AUC and the Poisson "
+        "information gain (bits/s).",
     )
     score.add_argument("truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy")
     score.add_argument("predictions", type=Path, nargs="+", help="prediction folders or files, one row set each")
     score.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    score.add_argument("--rate", type=float, default=100.0,
+                       help="frame rate of the files in Hz, for the information gain in bits/s (default: 100)")
 
     fetch = commands.add_parser("fetch", help="download the official SpikeFinder data into the cache")
     fetch.add_argument("--split", choices=("train", "test", "both"), default="both", help="which archive(s)")
@@ -255,10 +298,35 @@ def _infer(args: argparse.Namespace) -> None:
     from calspike.infer import infer
 
     start = time.perf_counter()
-    written = infer(args.input, args.output, method=args.method, rate=args.rate, p=args.p, threads=args.threads)
+    written = infer(args.input, args.output, method=args.method, rate=args.rate, model=args.model, p=args.p,
+                    device=args.device, threads=args.threads, chunk_neurons=args.chunk_neurons,
+                    neuropil=args.neuropil, baseline=args.baseline, cells_only=not args.all_rois,
+                    progress=not args.no_progress)
     for path in written:
         print(f"wrote {path}")
     print(f"done in {time.perf_counter() - start:.2f} s")
+
+
+def _train_rate(args: argparse.Namespace) -> None:
+    from calspike.data import load_recordings
+    from calspike.models import SpikeRateModel
+    from calspike.spikerate import export_rate_model, train_rate_model
+
+    if args.resume and not args.output.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {args.output}")
+    recordings = load_recordings(args.data, args.rate)
+    import torch
+
+    torch.manual_seed(args.seed)
+    result = train_rate_model(
+        recordings, validation=args.validation or None, model=SpikeRateModel(channels=args.channels),
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
+        device=args.device, checkpoint=args.output, resume=args.resume, progress=not args.no_progress)
+    last = result.history[-1]
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
+    print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
+    if args.export is not None:
+        print(f"wrote {export_rate_model(args.output, args.export)}")
 
 
 def _score(args: argparse.Namespace) -> None:
@@ -267,7 +335,7 @@ def _score(args: argparse.Namespace) -> None:
     from calspike.data._atomic import atomic_path
     from calspike.score import format_rows, rows_as_dicts, score_files
 
-    rows = score_files(args.truth, list(args.predictions))
+    rows = score_files(args.truth, list(args.predictions), rate=args.rate)
     print(format_rows(rows))
     if args.json is not None:
         with atomic_path(args.json) as temporary:
@@ -295,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _with_config_file(parser, argv, args)
     try:
         handlers = {"run": _run, "prepare": _prepare, "train": _train, "evaluate": _evaluate, "fetch": _fetch,
-                    "infer": _infer, "score": _score}
+                    "infer": _infer, "train-rate": _train_rate, "score": _score}
         handlers[args.command](args)
     except KeyboardInterrupt:
         print("calspike: interrupted", file=sys.stderr)

@@ -52,16 +52,46 @@ def spikefinder_auc(truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKE
     return roc_auc(x > 0, y)
 
 
-def score_neurons(truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS) -> dict[str, np.ndarray]:
-    """Per-neuron correlation, spearman and auc for (neurons, frames) arrays (NaN padding allowed)."""
+def poisson_information_gain(
+    truth: np.ndarray, prediction: np.ndarray, rate: float = 100.0, bins: int = SPIKEFINDER_BINS,
+    floor: float = 0.01,
+) -> float:
+    """Information the prediction carries about the spike counts, in bits per second.
+
+    On the counts binned as `spikefinder_correlation` does: the Poisson log-likelihood of the
+    true counts under the predicted rate minus that under a constant rate (the true mean),
+    per second of recording (`rate` is the frames' rate in Hz). Predictions are in arbitrary
+    units, so they are scaled to the true mean count (the maximum-likelihood gain) and mixed
+    with `floor` x the constant rate, so that a zero prediction where a spike fell costs a
+    finite penalty. 0: no better than a constant rate; negative: worse. NaN without spikes.
+    """
+    counts, predicted = _paired_bins(truth, prediction, bins)
+    if counts.size == 0 or counts.sum() <= 0:
+        return float("nan")
+    predicted = np.maximum(predicted, 0.0)
+    mean = counts.mean()
+    scaled = predicted * (mean / predicted.mean()) if predicted.sum() > 0 else np.full_like(counts, mean)
+    expected = (1 - floor) * scaled + floor * mean
+    gain_nats = np.sum(counts * np.log(expected / mean) - (expected - mean))
+    seconds = counts.size * bins / rate
+    return float(gain_nats / np.log(2) / seconds)
+
+
+def score_neurons(
+    truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS, rate: float = 100.0
+) -> dict[str, np.ndarray]:
+    """Per-neuron correlation, spearman, auc and info_gain (bits/s; `rate` in Hz) for (neurons, frames)
+    arrays (NaN padding allowed)."""
     truth, prediction = np.atleast_2d(truth), np.atleast_2d(prediction)
     if truth.shape != prediction.shape:
         raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same shape")
-    return {
+    scores = {
         name: np.array([function(t, p, bins) for t, p in zip(truth, prediction)])
         for name, function in (("correlation", spikefinder_correlation), ("spearman", spearman_correlation),
                                ("auc", spikefinder_auc))
     }
+    scores["info_gain"] = np.array([poisson_information_gain(t, p, rate, bins) for t, p in zip(truth, prediction)])
+    return scores
 
 
 def _labels_and_predictions(labels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,10 +25,15 @@ class ScoreRow:
     correlation: float  # SpikeFinder's official score
     spearman: float
     auc: float
+    info_gain: float  # Poisson information gain, bits/s
 
 
-def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLike[str]]) -> list[ScoreRow]:
+def score_files(
+    truth: str | os.PathLike[str], predictions: list[str | os.PathLike[str]], rate: float = 100.0
+) -> list[ScoreRow]:
     """Score each prediction (folder or file) against `truth` (folder or file), per dataset and overall.
+
+    `rate` (Hz, SpikeFinder's 100 by default) converts the information gain to bits/s.
 
     Folders are matched by dataset number: ``N.*spikes.csv`` in the prediction folder against
     ``N.*spikes.csv`` in the truth folder. Single files: SpikeFinder CSVs or ``.npy`` arrays of
@@ -46,7 +51,7 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
             if missing:
                 raise FileNotFoundError(f"{prediction}: no prediction for dataset(s) {', '.join(missing)}")
             pairs = [(key, truth_files[key], prediction_files[key]) for key in sorted(truth_files, key=_order)]
-        per_neuron: dict[str, list[float]] = {"correlation": [], "spearman": [], "auc": []}
+        per_neuron: dict[str, list[float]] = {"correlation": [], "spearman": [], "auc": [], "info_gain": []}
         for dataset, truth_path, prediction_path in pairs:
             if truth_path not in truth_values:
                 truth_values[truth_path] = _load(truth_path)
@@ -54,7 +59,7 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
             if expected.shape != prediction_values.shape:
                 raise DataError(f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
                                 f"{expected.shape} ({truth_path})")
-            scores = score_neurons(expected, prediction_values)
+            scores = score_neurons(expected, prediction_values, rate=rate)
             rows.append(_row(str(prediction), dataset, scores))
             for name, values in scores.items():
                 per_neuron[name].extend(values.tolist())
@@ -65,11 +70,12 @@ def score_files(truth: str | os.PathLike[str], predictions: list[str | os.PathLi
 
 def format_rows(rows: list[ScoreRow]) -> str:
     """A plain-text table of score rows."""
-    header = f"{'prediction':<40}{'dataset':>9}{'neurons':>9}{'corr':>8}{'spearman':>10}{'auc':>8}"
+    header = (f"{'prediction':<40}{'dataset':>9}{'neurons':>9}{'corr':>8}{'spearman':>10}{'auc':>8}"
+              f"{'bits/s':>9}")
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(f"{row.prediction[-40:]:<40}{row.dataset:>9}{row.neurons:>9}{row.correlation:>8.3f}"
-                     f"{row.spearman:>10.3f}{row.auc:>8.3f}")
+                     f"{row.spearman:>10.3f}{row.auc:>8.3f}{row.info_gain:>9.3f}")
     return "\n".join(lines)
 
 
@@ -82,7 +88,7 @@ def _row(prediction: str, dataset: str, scores: dict[str, np.ndarray]) -> ScoreR
         return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")
 
     return ScoreRow(prediction, dataset, len(scores["correlation"]), mean(scores["correlation"]),
-                    mean(scores["spearman"]), mean(scores["auc"]))
+                    mean(scores["spearman"]), mean(scores["auc"]), mean(scores["info_gain"]))
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -112,6 +118,6 @@ def _load(path: Path) -> np.ndarray:
         if values.ndim not in (1, 2):
             raise DataError(f"{path}: expected (neurons, frames), got shape {values.shape}")
         return np.atleast_2d(values.astype(np.float64))
-    values, lengths = read_spikefinder_csv(path)
+    values, lengths = read_spikefinder_csv(path, gaps=True)
     values[np.arange(values.shape[1]) >= lengths[:, None]] = np.nan
     return values
