@@ -1,0 +1,121 @@
+"""Spike-rate inference throughput and peak memory: calspike against oasis-deconv, in one run.
+
+Simulates 1,000 neurons x 100,000 frames at 30 Hz (calspike.simulate, GCaMP6s), saves them
+as one .npy, then runs each method in a fresh child process that loads the array and
+infers spikes for every frame:
+  - calspike: infer_spike_rates with the shipped default model (resampling 30 -> 25 Hz
+    and back in C++, the convolutional model in tiles, neurons in chunks of 256);
+  - oasis-deconv: oasis.functions.deconvolve(y, penalty=1), AR(1) with its parameters
+    estimated, one neuron after another, on the first --oasis-neurons neurons of the same
+    array (it is far slower; its frames/s is per frame all the same).
+Each child reports frames/s and its peak resident memory above what it held once the input
+was loaded (ru_maxrss). Goal: >= 1,000,000 frames/s on 2 CPU cores, peak <= input + 1 GB.
+
+    python benchmarks/bench_infer.py [--neurons 1000] [--frames 100000] [--threads 2] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _child(method: str, path: str, neurons: int, threads: int, device: str) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    traces = np.load(path)[:neurons]
+    traces = np.ascontiguousarray(traces)
+    loaded = _max_rss_bytes()
+    if method == "calspike":
+        from calspike.spikerate import infer_spike_rates, load_rate_model
+
+        model, metadata = load_rate_model()
+        infer_spike_rates(traces[:4, :2000], 30.0, model=model, device=device, threads=threads)  # warm-up
+        start = time.perf_counter()
+        spikes, _ = infer_spike_rates(traces, 30.0, model=model, metadata=metadata, device=device,
+                                      threads=threads)
+        seconds = time.perf_counter() - start
+        assert spikes.shape == traces.shape and np.isfinite(spikes).all()
+    else:
+        from oasis.functions import deconvolve
+
+        start = time.perf_counter()
+        for row in traces:
+            deconvolve(row.astype(np.float64), penalty=1)
+        seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "frames": int(traces.size), "input_bytes": int(traces.nbytes),
+                      "extra_bytes": _max_rss_bytes() - loaded}))
+
+
+def _run(method: str, path: Path, neurons: int, threads: int, device: str) -> dict[str, float] | None:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run([sys.executable, __file__, "--child", method, "--input", str(path), "--neurons",
+                           str(neurons), "--threads", str(threads), "--device", device],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        if "No module named 'oasis'" in done.stderr:
+            return None
+        raise RuntimeError(f"{method} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--neurons", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--oasis-neurons", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--child", choices=("calspike", "oasis"), help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.input, args.neurons, args.threads, args.device)
+        return
+
+    from calspike.data import simulate
+
+    start = time.perf_counter()
+    recording = simulate(args.neurons, args.frames, rate=30.0, seed=0)
+    print(f"simulated {args.neurons:,} neurons x {args.frames:,} frames at 30 Hz in "
+          f"{time.perf_counter() - start:.0f} s ({recording.calcium.nbytes / 2**20:.0f} MiB float32)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "calcium.npy"
+        np.save(path, recording.calcium)
+        del recording
+        ours = _run("calspike", path, args.neurons, args.threads, args.device)
+        oasis = _run("oasis", path, min(args.oasis_neurons, args.neurons), args.threads, args.device)
+    assert ours is not None
+    rows = [("calspike (rate model)", args.neurons, ours)]
+    if oasis is not None:
+        rows.append(("oasis-deconv deconvolve AR(1)", min(args.oasis_neurons, args.neurons), oasis))
+    print(f"\n{'method':<32}{'neurons':>9}{'seconds':>10}{'frames/s':>14}{'peak - input':>15}")
+    for name, neurons, result in rows:
+        print(f"{name:<32}{neurons:>9,}{result['seconds']:>10.1f}{result['frames'] / result['seconds']:>14,.0f}"
+              f"{result['extra_bytes'] / 2**20:>11,.0f} MiB")
+    speed = ours["frames"] / ours["seconds"]
+    print(f"\ncalspike: {speed:,.0f} frames/s on {args.threads} threads ({args.device}; goal >= 1,000,000): "
+          f"{'met' if speed >= 1e6 else 'MISSED'}; peak memory input + {ours['extra_bytes'] / 2**30:.2f} GiB "
+          f"(goal <= input + 1 GiB): {'met' if ours['extra_bytes'] <= 2**30 else 'MISSED'}")
+    if oasis is not None:
+        print(f"ratio calspike / oasis-deconv frames/s: {speed / (oasis['frames'] / oasis['seconds']):.1f}x")
+    else:
+        print("oasis-deconv not installed (pip install oasis-deconv): no ratio")
+
+
+if __name__ == "__main__":
+    main()
