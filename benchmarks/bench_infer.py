@@ -65,7 +65,7 @@ def _run(method: str, path: Path, neurons: int, threads: int, device: str) -> di
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run([sys.executable, __file__, "--child", method, "--input", str(path), "--neurons",
                            str(neurons), "--threads", str(threads), "--device", device],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         if "No module named 'oasis'" in done.stderr:
             return None

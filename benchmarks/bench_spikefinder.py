@@ -6,8 +6,9 @@ used): leave one dataset out (train on two datasets, test on the third) and held
 neurons (4 folds, each taking about a quarter of every dataset's neurons; train on the
 rest). Per fold, on the test neurons, with the official SpikeFinder score (Pearson r of
 counts in 25 Hz bins, per neuron) and the Poisson information gain:
-  - calspike: the spike-rate model trained on the fold's training neurons
-    (calspike.spikerate.train_rate_model, its defaults; 15 % of them for early stopping);
+  - calspike: the spike-rate model trained as the shipped one is
+    (benchmarks/train_default_rate_model.py: 8 epochs, 16 simulated neurons per indicator
+    added), on the fold's training neurons;
   - smoothed derivative: the positive part of the derivative of the Gaussian-smoothed
     trace, its width chosen on the fold's training neurons among 25, 50, 100, 200, 400 ms;
   - OASIS: calspike.deconvolve, AR(1), parameters estimated per neuron (no training);
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +38,9 @@ from calspike.data import Recording
 from calspike.deconvolve import deconvolve
 from calspike.metrics import score_neurons
 from calspike.spikerate import infer_spike_rates, train_rate_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_default_rate_model import EPOCHS, SIMULATED
 
 METHODS = ("calspike", "derivative", "oasis", "classifier")
 SIGMAS_S = (0.025, 0.05, 0.1, 0.2, 0.4)
@@ -106,7 +111,8 @@ def run_fold(train: list[Recording], test: list[Recording], args: argparse.Names
     results: dict[str, list[dict[str, float]]] = {}
     if "calspike" in args.methods:
         torch.manual_seed(args.seed)
-        model = train_rate_model(train, epochs=args.epochs, seed=args.seed, device="cpu", progress=False).model
+        model = train_rate_model(train, validation=None, epochs=EPOCHS, seed=args.seed, device="cpu",
+                                 progress=False, simulated=SIMULATED).model
         results["calspike"] = [correlation(n, infer_spike_rates(n, model=model, device="cpu")[0]) for n in test]
     if "derivative" in args.methods:
         best = max(SIGMAS_S, key=lambda s: np.mean([correlation(n, positive_derivative(n, s))["correlation"]
@@ -123,7 +129,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
-    parser.add_argument("--epochs", type=int, default=10, help="most epochs of the rate model")
     parser.add_argument("--classifier-epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -26,7 +26,7 @@ def spikefinder_folder(tmp_path):
 
 
 def test_infer_folder_writes_predictions_in_the_inputs_layout(spikefinder_folder, tmp_path):
-    written = infer(spikefinder_folder, tmp_path / "out")
+    written = infer(spikefinder_folder, tmp_path / "out", method="oasis")
     assert [p.name for p in written] == ["1.train.spikes.csv", "2.train.spikes.csv"]
     values, lengths = calspike.data.read_spikefinder_csv(written[0])
     assert values.shape == (3, 3_000) and lengths.tolist() == [3_000, 2_500, 3_000]  # NaN padding kept
@@ -36,22 +36,25 @@ def test_infer_folder_writes_predictions_in_the_inputs_layout(spikefinder_folder
 
 
 def test_score_ranks_predictions_per_dataset_and_overall(spikefinder_folder, tmp_path):
-    infer(spikefinder_folder, tmp_path / "ar1")
-    infer(spikefinder_folder, tmp_path / "ar2", p=2)
+    infer(spikefinder_folder, tmp_path / "ar1", method="oasis")
+    infer(spikefinder_folder, tmp_path / "ar2", method="oasis", p=2)
+    infer(spikefinder_folder, tmp_path / "model")
     noise = tmp_path / "noise"
     noise.mkdir()
     for number in (1, 2):
         values, lengths = calspike.data.read_spikefinder_csv(spikefinder_folder / f"{number}.train.spikes.csv")
         random = np.random.default_rng(number).random(values.shape)
         calspike.write_spikefinder_csv(noise / f"{number}.train.spikes.csv", random, lengths)
-    rows = score_files(spikefinder_folder, [tmp_path / "ar1", tmp_path / "ar2", noise])
+    rows = score_files(spikefinder_folder, [tmp_path / "ar1", tmp_path / "ar2", tmp_path / "model", noise])
     assert [(r.prediction.split("/")[-1], r.dataset) for r in rows] == [
-        (name, dataset) for name in ("ar1", "ar2", "noise") for dataset in ("1", "2", "all")
+        (name, dataset) for name in ("ar1", "ar2", "model", "noise") for dataset in ("1", "2", "all")
     ]
     overall = {r.prediction.split("/")[-1]: r for r in rows if r.dataset == "all"}
     assert overall["ar1"].neurons == 6
     assert overall["ar1"].correlation > 0.5 and overall["ar2"].correlation > 0.3
     assert abs(overall["noise"].correlation) < 0.1 and abs(overall["noise"].auc - 0.5) < 0.1
+    # the shipped rate model: a real rate (positive information gain), unlike random numbers
+    assert overall["model"].correlation > 0.5 and overall["model"].info_gain > 0 > overall["noise"].info_gain
 
 
 def test_cli_infer_and_score_on_arrays(tmp_path, capsys):
@@ -81,7 +84,7 @@ def test_infer_and_score_errors(spikefinder_folder, tmp_path, capsys):
     assert main(["score", str(spikefinder_folder), str(empty)]) == 1
     partial = tmp_path / "partial"
     partial.mkdir()
-    infer(spikefinder_folder / "1.train.calcium.csv", partial / "1.train.spikes.csv")
+    infer(spikefinder_folder / "1.train.calcium.csv", partial / "1.train.spikes.csv", method="oasis")
     with pytest.raises(FileNotFoundError, match="dataset\\(s\\) 2"):
         score_files(spikefinder_folder, [partial])
     np.save(tmp_path / "short.npy", np.zeros((2, 50)))

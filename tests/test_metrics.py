@@ -38,7 +38,8 @@ def test_score_neurons_and_shape_errors():
     truth = np.zeros((2, 40))
     truth[:, ::7] = 1
     scores = score_neurons(truth, truth + 0.01)
-    assert set(scores) == {"correlation", "spearman", "auc"} and scores["correlation"].shape == (2,)
+    assert set(scores) == {"correlation", "spearman", "auc", "info_gain"} and scores["correlation"].shape == (2,)
+    assert (scores["info_gain"] > 0).all()  # a prediction that tracks the spikes carries information
     with pytest.raises(ValueError, match="same shape"):
         score_neurons(truth, truth[:, :30])
 

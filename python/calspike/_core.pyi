@@ -74,3 +74,19 @@ def estimate_oasis_parameters(
     fudge: float = 0.98,
     threads: int = 0,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def resampled_length(frames: int, rate_in: float, rate_out: float) -> int: ...
+def resample(
+    traces: npt.NDArray[np.floating[Any]],
+    rate_in: float,
+    rate_out: float,
+    lengths: Sequence[int] | None = None,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
+def rebin_counts(
+    counts: npt.NDArray[np.floating[Any]],
+    rate_in: float,
+    rate_out: float,
+    out_lengths: Sequence[int],
+    lengths: Sequence[int] | None = None,
+    threads: int = 0,
+) -> npt.NDArray[np.float32]: ...

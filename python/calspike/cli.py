@@ -144,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                             help="epochs without a better validation loss before stopping (default: 3)")
     train_rate.add_argument("--validation", type=float, default=0.15,
                             help="fraction of neurons held out for early stopping (default: 0.15; 0: none)")
-    train_rate.add_argument("--channels", type=int, default=16, help="convolution channels (default: 16)")
+    train_rate.add_argument("--channels", type=int, default=32, help="convolution channels (default: 32)")
+    train_rate.add_argument("--simulated", type=int, default=0,
+                            help="add this many simulated neurons per indicator to the training set (default: 0)")
     train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     train_rate.add_argument("--export", type=Path, default=None,
                             help="also write a small inference-only copy of the model here")
@@ -321,7 +323,8 @@ def _train_rate(args: argparse.Namespace) -> None:
     result = train_rate_model(
         recordings, validation=args.validation or None, model=SpikeRateModel(channels=args.channels),
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
-        device=args.device, checkpoint=args.output, resume=args.resume, progress=not args.no_progress)
+        device=args.device, checkpoint=args.output, resume=args.resume, progress=not args.no_progress,
+        simulated=args.simulated)
     last = result.history[-1]
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")

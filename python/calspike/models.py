@@ -281,7 +281,7 @@ class SpikeRateModel(CalspikeModel):
     kind: ClassVar[str] = "SpikeRateModel"
 
     def __init__(
-        self, rate: float = 25.0, channels: int = 16, dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
+        self, rate: float = 25.0, channels: int = 32, dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
         correlation_weight: float = 5.0, noise: float = 1.0, gain: float = 1.5, smooth: float = 2.0,
     ) -> None:
         super().__init__()
@@ -303,6 +303,7 @@ class SpikeRateModel(CalspikeModel):
         self.inlet = nn.Conv1d(1, channels, 7)
         self.blocks = nn.Sequential(*(_DilatedBlock(channels, d) for d in dilations))
         self.outlet = nn.Conv1d(channels, 1, 1)
+        self.smoothing: torch.Tensor
         self.register_buffer("smoothing", _gaussian_kernel(float(smooth)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -310,15 +311,17 @@ class SpikeRateModel(CalspikeModel):
         if x.dim() != 2 or x.shape[1] <= 2 * self.radius:
             raise ValueError(f"expected traces (N, L + {2 * self.radius}) with L >= 1, got {tuple(x.shape)}")
         hidden = self.blocks(F.relu(self.inlet(x.unsqueeze(1))))
-        return F.softplus(self.outlet(F.relu(hidden))).squeeze(1)
+        rate: torch.Tensor = F.softplus(self.outlet(F.relu(hidden)))
+        return rate.squeeze(1)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         log_gain = math.log(self.config["gain"])
         gain = torch.exp((torch.rand(n, 1, device=x.device) * 2 - 1) * log_gain)
-        noise = torch.rand(n, 1, device=x.device) * self.config["noise"]
+        noise = torch.rand(n, 1, device=x.device) * float(self.config["noise"])
         offset = torch.randn(n, 1, device=x.device) * 0.2
-        return x * gain + offset + noise * torch.randn_like(x)
+        augmented: torch.Tensor = x * gain + offset + noise * torch.randn_like(x)
+        return augmented
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if y is None:

@@ -150,7 +150,7 @@ def _ops_rate(path: Path) -> float:
         with open(path, "rb") as stream:
             ops = np.load(stream, allow_pickle=True).item()
         rate = float(ops["fs"])
-    except Exception as error:  # a pickle can fail in many ways; all mean the same here
+    except Exception as error:  # noqa: BLE001 - a pickle can fail in many ways; all mean the same here
         raise DataError(f"{path}: no frame rate 'fs' in a readable ops dict ({error})") from None
     if not (math.isfinite(rate) and rate > 0):
         raise DataError(f"{path}: fs = {rate!r} is not a frame rate in Hz")
