@@ -256,6 +256,10 @@ def test_cli_train_rate_then_infer_with_it(tmp_path, capsys):
     assert np.load(tmp_path / "out.npy").shape == (4, 6_000)
     assert main(["train-rate", str(tmp_path / "calcium.npy"), "-o", str(checkpoint), "--rate", "50"]) == 1
     assert "spike counts" in capsys.readouterr().err
+    for bad in (["--epochs", "0"], ["--validation", "1.5"], ["--channels", "two"], ["--rate", "-3"]):
+        with pytest.raises(SystemExit) as code:
+            main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), *bad])
+        assert code.value.code == 2 and bad[0] in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- suite2p

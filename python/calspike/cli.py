@@ -39,6 +39,30 @@ def _settings(
     parser.set_defaults(setting_names=tuple(names))
 
 
+def _integer_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _number_in(low: float, high: float, low_open: bool = False) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (low < value if low_open else low <= value) or not value < high:
+            raise argparse.ArgumentTypeError(f"must lie in {'(' if low_open else '['}{low:g}, {high:g}), got {value:g}")
+        return value
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     from calspike import __version__
 
@@ -114,11 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--model", type=Path, default=None,
                        help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
     infer.add_argument("--p", type=int, choices=(1, 2), default=1, help="OASIS's autoregressive order (default: 1)")
-    infer.add_argument("--rate", type=float, default=None,
+    infer.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=None,
                        help="frame rate in Hz, for array files that lack one (and to override suite2p's ops.npy)")
-    infer.add_argument("--chunk-neurons", type=int, default=256,
+    infer.add_argument("--chunk-neurons", type=_integer_at_least(1), default=256,
                        help="neurons processed at once; bounds the memory (default: 256)")
-    infer.add_argument("--neuropil", type=float, default=0.7,
+    infer.add_argument("--neuropil", type=_number_in(0, 2.0001), default=0.7,
                        help="suite2p: F - NEUROPIL * Fneu (default: 0.7; 0 turns it off)")
     infer.add_argument("--baseline", choices=("running-percentile", "none"), default="running-percentile",
                        help="suite2p: dF/F against the 8th percentile over 60 s (default), or none")
@@ -136,16 +160,16 @@ def _parser() -> argparse.ArgumentParser:
     train_rate.add_argument("data", type=Path, help="a SpikeFinder folder or file, or an .npz with calcium, "
                             "spikes and rate")
     train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
-    train_rate.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for files that lack one")
-    train_rate.add_argument("--epochs", type=int, default=10, help="most passes over the chunks (default: 10)")
-    train_rate.add_argument("--batch-size", type=int, default=64, help="chunks per step (default: 64)")
-    train_rate.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate (default: 3e-3)")
-    train_rate.add_argument("--patience", type=int, default=3,
+    train_rate.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=None, help="frame rate in Hz, for files that lack one")
+    train_rate.add_argument("--epochs", type=_integer_at_least(1), default=10, help="most passes over the chunks (default: 10)")
+    train_rate.add_argument("--batch-size", type=_integer_at_least(1), default=64, help="chunks per step (default: 64)")
+    train_rate.add_argument("--lr", type=_number_in(0, 10, low_open=True), default=3e-3, help="AdamW learning rate (default: 3e-3)")
+    train_rate.add_argument("--patience", type=_integer_at_least(1), default=3,
                             help="epochs without a better validation loss before stopping (default: 3)")
-    train_rate.add_argument("--validation", type=float, default=0.15,
+    train_rate.add_argument("--validation", type=_number_in(0, 1), default=0.15,
                             help="fraction of neurons held out for early stopping (default: 0.15; 0: none)")
-    train_rate.add_argument("--channels", type=int, default=32, help="convolution channels (default: 32)")
-    train_rate.add_argument("--simulated", type=int, default=0,
+    train_rate.add_argument("--channels", type=_integer_at_least(1), default=32, help="convolution channels (default: 32)")
+    train_rate.add_argument("--simulated", type=_integer_at_least(0), default=0,
                             help="add this many simulated neurons per indicator to the training set (default: 0)")
     train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     train_rate.add_argument("--export", type=Path, default=None,
@@ -162,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy")
     score.add_argument("predictions", type=Path, nargs="+", help="prediction folders or files, one row set each")
     score.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
-    score.add_argument("--rate", type=float, default=100.0,
+    score.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=100.0,
                        help="frame rate of the files in Hz, for the information gain in bits/s (default: 100)")
 
     fetch = commands.add_parser("fetch", help="download the official SpikeFinder data into the cache")

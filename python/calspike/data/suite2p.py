@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from calspike.data.arrays import _load_npy
 from calspike.data.recording import DataError, Recording
 
 NEUROPIL_COEFFICIENT = 0.7  # suite2p's and CASCADE's usual choice
@@ -77,7 +78,7 @@ def read_suite2p(
         rate = _ops_rate(path / "ops.npy")
     rois = np.arange(fluorescence.shape[0])
     if cells_only and (path / "iscell.npy").is_file():
-        flags = _load(path / "iscell.npy")
+        flags = _load_npy(path / "iscell.npy")
         if flags.ndim not in (1, 2) or flags.shape[0] != fluorescence.shape[0]:
             raise DataError(f"{path / 'iscell.npy'}: expected ({fluorescence.shape[0]}, 2), got {flags.shape}")
         rois = np.flatnonzero((flags[:, 0] if flags.ndim == 2 else flags) > 0.5)
@@ -124,18 +125,8 @@ def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np
     return np.stack([np.interp(frame_index, centres, column) for column in smooth.to_numpy().T])
 
 
-def _load(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"file not found: {path}")
-    try:
-        with open(path, "rb") as stream:
-            return np.asarray(np.load(stream, allow_pickle=False))
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npy array ({error})") from None
-
-
 def _matrix(path: Path) -> np.ndarray:
-    values = _load(path)
+    values = _load_npy(path)
     if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
         raise DataError(f"{path}: expected a (ROIs, frames) array, got shape {values.shape}")
     if not np.issubdtype(values.dtype, np.number):
