@@ -74,10 +74,10 @@ def test_features_equal_numpy(x):
 
 @st.composite
 def twenty_frame_cases(draw):
-    """Inputs for the dedicated 20-frame kernel: len_pre + len_post = 20, every remainder of count % 4."""
+    """Inputs for the dedicated 20-frame kernel: len_pre + len_post = 20, every remainder of count % 16."""
     len_pre = draw(st.integers(1, 19))
     neurons = draw(st.integers(1, 3))
-    frames = draw(st.integers(21, 120))
+    frames = draw(st.integers(21, 200))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     scale = draw(st.sampled_from([1e-6, 1.0, 1e5]))
     values = draw(hnp.arrays(dtype, (neurons, frames), elements=st.floats(-1e3, 1e3, width=32, allow_nan=False)))

@@ -40,95 +40,86 @@ CALSPIKE_ALWAYS_INLINE inline void normalise_window(const T* window, std::int64_
 }
 
 #if defined(__GNUC__)
-// The tutorial's 20-frame window held in five 4-double registers (AVX2 in the
-// AVX2 clone, two SSE2 halves otherwise). NumPy's order for n = 20 is r[j] = w[j] +
-// w[j + 8] for j < 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one.
+// The tutorial's 20-frame windows, four per vector lane set: lane c of v[j] holds value j
+// of window c, so each step of NumPy's order for n = 20 (r[j] = w[j] + w[j + 8] for j < 8,
+// then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one) is one vector
+// operation for four windows. Vectors are 4 doubles (AVX2 in the AVX2 clone, two SSE2
+// halves otherwise).
 typedef double Double4 __attribute__((vector_size(32)));
 typedef double UnalignedDouble4 __attribute__((vector_size(32), aligned(8), may_alias));
 typedef float Float4 __attribute__((vector_size(16)));
 typedef float UnalignedFloat4 __attribute__((vector_size(16), aligned(4), may_alias));
 
-CALSPIKE_ALWAYS_INLINE inline Double4 load4(const double* at) noexcept {
-    return *reinterpret_cast<const UnalignedDouble4*>(at);
-}
-CALSPIKE_ALWAYS_INLINE inline Double4 load4(const float* at) noexcept {
-    return __builtin_convertvector(*reinterpret_cast<const UnalignedFloat4*>(at), Double4);
-}
-
-CALSPIKE_ALWAYS_INLINE inline double pairwise_sum_20(const Double4 (&w)[5]) noexcept {
-    const Double4 low = w[0] + w[2], high = w[1] + w[3];  // r0..r3, r4..r7
-    double res = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
-    res += w[4][0];
-    res += w[4][1];
-    res += w[4][2];
-    res += w[4][3];
-    return res;
-}
-
 // Rows a, b, c, d of a 4x4 block, returned as its columns.
-CALSPIKE_ALWAYS_INLINE inline void transpose4(Double4& a, Double4& b, Double4& c, Double4& d) noexcept {
-    const Double4 ab_even = __builtin_shufflevector(a, b, 0, 4, 2, 6), ab_odd = __builtin_shufflevector(a, b, 1, 5, 3, 7);
-    const Double4 cd_even = __builtin_shufflevector(c, d, 0, 4, 2, 6), cd_odd = __builtin_shufflevector(c, d, 1, 5, 3, 7);
-    a = __builtin_shufflevector(ab_even, cd_even, 0, 1, 4, 5);
-    b = __builtin_shufflevector(ab_odd, cd_odd, 0, 1, 4, 5);
-    c = __builtin_shufflevector(ab_even, cd_even, 2, 3, 6, 7);
-    d = __builtin_shufflevector(ab_odd, cd_odd, 2, 3, 6, 7);
+template <class V>
+CALSPIKE_ALWAYS_INLINE inline void transpose4(V& a, V& b, V& c, V& d) noexcept {
+    const V ab_low = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_high = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+    const V cd_low = __builtin_shufflevector(c, d, 0, 4, 1, 5), cd_high = __builtin_shufflevector(c, d, 2, 6, 3, 7);
+    a = __builtin_shufflevector(ab_low, cd_low, 0, 1, 4, 5);
+    b = __builtin_shufflevector(ab_low, cd_low, 2, 3, 6, 7);
+    c = __builtin_shufflevector(ab_high, cd_high, 0, 1, 4, 5);
+    d = __builtin_shufflevector(ab_high, cd_high, 2, 3, 6, 7);
 }
 
-// pairwise_sum_20 of four windows at once, lane c holding window c's sum: the
-// per-window vectors are transposed so that every step of NumPy's order
-// becomes one vector operation across the four windows.
-CALSPIKE_ALWAYS_INLINE inline Double4 pairwise_sum_20x4(const Double4 (&w)[4][5]) noexcept {
-    Double4 low[4], high[4], tail[4];
-    for (int c = 0; c < 4; ++c) {
-        low[c] = w[c][0] + w[c][2];   // r0..r3 of window c
-        high[c] = w[c][1] + w[c][3];  // r4..r7 of window c
-        tail[c] = w[c][4];            // w16..w19 of window c
+// Values 4b .. 4b+3 of four windows, transposed: v[j] holds value 4b + j of each window.
+CALSPIKE_ALWAYS_INLINE inline void load_columns(const float* const (&window)[4], int b, Double4* v) noexcept {
+    Float4 r[4];
+    for (int c = 0; c < 4; ++c) r[c] = *reinterpret_cast<const UnalignedFloat4*>(window[c] + 4 * b);
+    transpose4(r[0], r[1], r[2], r[3]);
+    for (int j = 0; j < 4; ++j) v[j] = __builtin_convertvector(r[j], Double4);
+}
+CALSPIKE_ALWAYS_INLINE inline void load_columns(const double* const (&window)[4], int b, Double4* v) noexcept {
+    for (int c = 0; c < 4; ++c) v[c] = *reinterpret_cast<const UnalignedDouble4*>(window[c] + 4 * b);
+    transpose4(v[0], v[1], v[2], v[3]);
+}
+
+// NumPy's pairwise sum of 20 values, for the four windows of each of G groups.
+template <int G>
+CALSPIKE_ALWAYS_INLINE inline void pairwise_sum_20(const Double4 (&v)[G][20], Double4 (&sum)[G]) noexcept {
+    Double4 r[G][8];
+    for (int j = 0; j < 8; ++j)
+        for (int g = 0; g < G; ++g) r[g][j] = v[g][j] + v[g][j + 8];
+    for (int g = 0; g < G; ++g)
+        sum[g] = ((r[g][0] + r[g][1]) + (r[g][2] + r[g][3])) + ((r[g][4] + r[g][5]) + (r[g][6] + r[g][7]));
+    for (int j = 16; j < 20; ++j)
+        for (int g = 0; g < G; ++g) sum[g] += v[g][j];
+}
+
+// 4 * G windows of 20 frames, window i starting at first + i * skip, written to rows
+// out + 20 i. The G groups of four are interleaved statement by statement: one group's
+// chain (sum, divide, sum, sqrt, divide) is long, and the interleaving lets the CPU
+// overlap G of them (4 groups: 18 % faster than one at a time on Zen 4).
+template <int G, class T>
+CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* first, std::int64_t skip, float* out) noexcept {
+    Double4 v[G][20];
+    for (int g = 0; g < G; ++g) {
+        const T* const window[4] = {first + (4 * g) * skip, first + (4 * g + 1) * skip,
+                                    first + (4 * g + 2) * skip, first + (4 * g + 3) * skip};
+        for (int b = 0; b < 5; ++b)
+            load_columns(window, b, v[g] + 4 * b);
     }
-    transpose4(low[0], low[1], low[2], low[3]);  // low[j] = r_j of the four windows
-    transpose4(high[0], high[1], high[2], high[3]);
-    transpose4(tail[0], tail[1], tail[2], tail[3]);
-    Double4 res = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
-    for (int j = 0; j < 4; ++j) res += tail[j];
-    return res;
-}
-
-// Four windows: moments across lanes, then each window's values divided by its own
-// denominator (broadcast back from its lane).
-template <class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20x4(const T* const (&window)[4], float* const (&out)[4]) noexcept {
-    Double4 w[4][5], squared[4][5];
-    for (int c = 0; c < 4; ++c)
-        for (int k = 0; k < 5; ++k) w[c][k] = load4(window[c] + 4 * k);
-    const Double4 mean = pairwise_sum_20x4(w) / 20.0;
-    for (int c = 0; c < 4; ++c)
-        for (int k = 0; k < 5; ++k) {
-            w[c][k] -= mean[c];  // now the deviations
-            squared[c][k] = w[c][k] * w[c][k];
+    Double4 mean[G], squared[G][20], denominator[G];
+    pairwise_sum_20<G>(v, mean);
+    for (int g = 0; g < G; ++g) mean[g] /= 20.0;
+    for (int j = 0; j < 20; ++j)
+        for (int g = 0; g < G; ++g) {
+            v[g][j] -= mean[g];  // now the deviations
+            squared[g][j] = v[g][j] * v[g][j];
         }
-    Double4 variance = pairwise_sum_20x4(squared) / 20.0;
-    const Double4 denominator = Double4{std::sqrt(variance[0]), std::sqrt(variance[1]), std::sqrt(variance[2]),
-                                        std::sqrt(variance[3])} + kWindowEpsilon;
-    for (int c = 0; c < 4; ++c)
-        for (int k = 0; k < 5; ++k) {
-            const Double4 quotient = w[c][k] / denominator[c];
-            *reinterpret_cast<UnalignedFloat4*>(out[c] + 4 * k) = __builtin_convertvector(quotient, Float4);
-        }
-}
-
-// One window, the same operations in scalar form (for the last count % 4 windows).
-template <class T>
-CALSPIKE_ALWAYS_INLINE inline void normalise_window_20(const T* window, float* out) noexcept {
-    Double4 w[5], squared[5];
-    for (int k = 0; k < 5; ++k) w[k] = load4(window + 4 * k);
-    const double mean = pairwise_sum_20(w) / 20.0;
-    for (int k = 0; k < 5; ++k) {
-        w[k] -= mean;
-        squared[k] = w[k] * w[k];
+    pairwise_sum_20<G>(squared, denominator);
+    for (int g = 0; g < G; ++g) {
+        const Double4 variance = denominator[g] / 20.0;
+        denominator[g] = Double4{std::sqrt(variance[0]), std::sqrt(variance[1]), std::sqrt(variance[2]),
+                                 std::sqrt(variance[3])} + kWindowEpsilon;
     }
-    const double denominator = std::sqrt(pairwise_sum_20(squared) / 20.0) + kWindowEpsilon;
-    for (int k = 0; k < 5; ++k)
-        *reinterpret_cast<UnalignedFloat4*>(out + 4 * k) = __builtin_convertvector(w[k] / denominator, Float4);
+    for (int g = 0; g < G; ++g)
+        for (int b = 0; b < 5; ++b) {
+            Float4 r[4];
+            for (int j = 0; j < 4; ++j) r[j] = __builtin_convertvector(v[g][4 * b + j] / denominator[g], Float4);
+            transpose4(r[0], r[1], r[2], r[3]);
+            for (int c = 0; c < 4; ++c)
+                *reinterpret_cast<UnalignedFloat4*>(out + (4 * g + c) * 20 + 4 * b) = r[c];
+        }
 }
 #endif
 
@@ -137,21 +128,15 @@ template <class T>
 CALSPIKE_ALWAYS_INLINE inline void normalise_windows_body(const T* trace, std::int64_t count, std::int64_t skip,
                                                           std::int64_t length, float* out,
                                                           std::vector<double>& scratch) {
+    std::int64_t k = 0;
 #if defined(__GNUC__)
-    if (length == 20) {  // the tutorial's windows, four at a time
-        std::int64_t k = 0;
-        for (; k + 3 < count; k += 4) {
-            const T* first = trace + k * skip;
-            float* row = out + k * 20;
-            normalise_windows_20x4<T>({first, first + skip, first + 2 * skip, first + 3 * skip},
-                                      {row, row + 20, row + 40, row + 60});
-        }
-        for (; k < count; ++k) normalise_window_20(trace + k * skip, out + k * 20);
-        return;
+    if (length == 20) {  // the tutorial's windows: 16, then 4 at a time; the rest below
+        for (; k + 16 <= count; k += 16) normalise_windows_20<4>(trace + k * skip, skip, out + k * 20);
+        for (; k + 4 <= count; k += 4) normalise_windows_20<1>(trace + k * skip, skip, out + k * 20);
     }
 #endif
     scratch.resize(static_cast<std::size_t>(2 * length));
-    for (std::int64_t k = 0; k < count; ++k) {
+    for (; k < count; ++k) {
         normalise_window(trace + k * skip, length, scratch.data(), scratch.data() + length, out + k * length);
     }
 }
