@@ -47,3 +47,35 @@ def test_empty_input_and_bad_arguments():
         calspike.features(np.zeros((2, 20), np.float32), [])
     with pytest.raises(ValueError, match="at least one frame"):
         calspike.features(np.zeros((2, 0), np.float32))
+
+
+def test_aligned_windows_cut_the_same_frames_from_other_traces():
+    recordings = [calspike.simulate(3, 400, seed=1), calspike.simulate(2, 300, seed=2)]
+    windows = calspike.partition(recordings, len_pre=5, len_post=7, skip=3, normalize="none")
+    other = [np.arange(r.lengths[i], dtype=np.float64) * (10 * k + i) for k, r in enumerate(recordings)
+             for i in range(r.neurons)]
+    chosen = windows.subset(np.random.default_rng(0).permutation(len(windows))[:100])
+    cut = calspike.aligned_windows(chosen, other)
+    assert cut.shape == (100, 12) and cut.dtype == np.float32
+    for k in range(len(chosen)):
+        n, i = chosen.neuron[k], chosen.frame[k]
+        assert np.array_equal(cut[k], other[n][i - 5 : i + 7].astype(np.float32))
+    # cutting the calcium itself gives back the raw windows
+    calcium = [r.calcium[i, : r.lengths[i]] for r in recordings for i in range(r.neurons)]
+    assert np.array_equal(calspike.aligned_windows(windows, calcium), windows.windows)
+
+
+def test_aligned_windows_name_the_neuron_at_fault():
+    recording = calspike.simulate(2, 200, seed=0)
+    windows = calspike.partition(recording)
+    good = np.zeros((2, 200))
+    with pytest.raises(ValueError, match="one row per neuron"):
+        calspike.aligned_windows(windows, good[:1])
+    with pytest.raises(ValueError, match=r"traces\[1\].*150 frames"):
+        calspike.aligned_windows(windows, [good[0], good[1, :150]])
+    holed = good.copy()
+    holed[1, 100] = np.nan
+    with pytest.raises(ValueError, match=r"traces\[1\].*NaN"):
+        calspike.aligned_windows(windows, holed)
+    with pytest.raises(ValueError, match=r"\(neurons, frames\)"):
+        calspike.aligned_windows(windows, np.zeros(200))

@@ -29,7 +29,7 @@ from calspike.data import (
     write_spikefinder_csv,
 )
 from calspike.deconvolve import Deconvolution, deconvolve
-from calspike.features import features
+from calspike.features import aligned_windows, features
 from calspike.report import RunResult, run
 from calspike.windows import (
     Windows,
@@ -85,6 +85,7 @@ __all__ = [
     "ToyVAE",
     "Windows",
     "__version__",
+    "aligned_windows",
     "balance",
     "balanced_indices",
     "build_info",

@@ -38,3 +38,35 @@ def features(
     threads = config.check({"threads": threads})["threads"]
     values = np.ascontiguousarray(values, dtype=np.float32)
     return _core.features(values, kinds, threads)
+
+
+def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """The frames of each window cut from other per-neuron traces, float32 (count, length).
+
+    Row k is ``traces[neuron[k]][frame[k] - len_pre : frame[k] + len_post]``: for example the
+    spike rates that `calspike.infer_spike_rates` gives for the same recordings, to stack as
+    an extra channel next to `features(windows)`. ``traces`` is a (neurons, frames) array or
+    one 1-D trace per neuron (in `windows.neuron_names` order), in the windows' frames.
+    A trace too short for a window, or a non-finite value inside a window, is a ValueError.
+    """
+    names = windows.neuron_names
+    if isinstance(traces, np.ndarray) and traces.ndim != 2:
+        raise ValueError(f"traces must be (neurons, frames) or a list of 1-D traces, got shape {traces.shape}")
+    if len(traces) != len(names):
+        raise ValueError(f"traces must have one row per neuron of the windows ({len(names)}), got {len(traces)}")
+    offsets = np.arange(-int(windows.params["len_pre"]), int(windows.params["len_post"]))
+    out = np.empty((len(windows), offsets.size), np.float32)
+    for n in np.unique(windows.neuron):
+        trace = np.asarray(traces[n], dtype=np.float32)
+        if trace.ndim != 1:
+            raise ValueError(f"traces[{n}] ({names[n]}) must be 1-D, got shape {trace.shape}")
+        rows = np.flatnonzero(windows.neuron == n)
+        frames = windows.frame[rows, None] + offsets
+        if frames.max() >= trace.size:
+            raise ValueError(f"traces[{n}] ({names[n]}) has {trace.size} frames; its windows reach frame "
+                             f"{int(frames.max())}")
+        out[rows] = trace[frames]
+    if not np.isfinite(out).all():
+        bad = int(windows.neuron[np.flatnonzero(~np.isfinite(out).all(axis=1))[0]])
+        raise ValueError(f"traces[{bad}] ({names[bad]}) is NaN or infinite inside a window")
+    return out
