@@ -7,14 +7,23 @@ balanced by drawing as many no-spike as spike windows); training windows use
 `--train-skip` (more windows of the same training neurons) and are balanced too. The
 logistic regression sees the same features and windows as the LSTM.
 
+`--rate-channel` trains a spike-rate model (as `calspike train-rate` does: 8 epochs, 16
+simulated neurons per indicator) on each fold's training neurons only, infers the rates
+of every neuron with it and adds them as a third channel (scaled by the inverse of their
+standard deviation over the training windows) for both the LSTM and the logistic
+regression. `--ensemble K` averages the probabilities of K LSTMs of different seeds.
+
     python benchmarks/bench_quality.py SPIKEFINDER_DIR
     python benchmarks/bench_quality.py SPIKEFINDER_DIR --vae neuron:10:10
+    python benchmarks/bench_quality.py SPIKEFINDER_DIR --configs neuron:10:30 --rate-channel
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,11 +32,33 @@ from sklearn.linear_model import LogisticRegression
 import calspike
 from calspike import analysis, tasks
 from calspike.metrics import balanced_accuracy
-from calspike.train import predict
+from calspike.models import SpikeClassifier
+from calspike.spikerate import infer_spike_rates, train_rate_model
+from calspike.train import fit, predict
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_spikefinder import single_neurons
+from train_default_rate_model import EPOCHS, SIMULATED
 
 
 def folds_of(neurons: int, folds: int, seed: int) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(neurons), folds)
+
+
+def fold_rates(neurons, train_neurons: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Per-frame spike rates of every neuron from a rate model trained on `train_neurons` only
+    (as `calspike infer` would give them; the model never sees validation or test neurons)."""
+    torch.manual_seed(seed)
+    model = train_rate_model([neurons[i] for i in train_neurons], validation=None, epochs=EPOCHS, seed=seed,
+                             device="cpu", progress=False, simulated=SIMULATED).model
+    return [infer_spike_rates(n, model=model, device="cpu")[0][0] for n in neurons]
+
+
+def with_rate(windows: calspike.Windows, kinds: list[str], rates: list[np.ndarray], scale: float) -> np.ndarray:
+    """The feature stack (N, L, C) with the rate channel (times `scale`) appended: (N, L, C + 1)."""
+    stack = calspike.features(windows, kinds)
+    channel = calspike.aligned_windows(windows, rates) * np.float32(scale)
+    return np.concatenate([stack, channel[:, :, None]], axis=2)
 
 
 def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, with_vae: bool) -> dict[str, list[float]]:
@@ -43,6 +74,9 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
                                                                seed=args.seed))
     kinds = tasks.parse_features(args.features)
     neurons = len(held_out.neuron_names)
+    if args.rate_channel and simulated is not None:
+        raise SystemExit("--rate-channel and --simulated cannot be combined")
+    neurons_list = single_neurons(recordings) if args.rate_channel else []
     scores: dict[str, list[float]] = {"lstm": [], "logistic": [], "vae_explained": [], "svm": []}
     for k, test_neurons in enumerate(folds_of(neurons, args.folds, args.seed)):
         rest = np.setdiff1d(np.arange(neurons), test_neurons)
@@ -54,14 +88,25 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
         val = held_out.subset(tasks.labelled_subset(held_out, val_neurons, seed=k))
         test = held_out.subset(tasks.labelled_subset(held_out, test_neurons, seed=k))
         start = time.perf_counter()
-        result = tasks.train_classifier(train, val, kinds=kinds, hidden=args.hidden, epochs=args.epochs,
-                                        lr=args.lr, patience=args.patience, device=args.device, seed=k,
-                                        progress=False)
-        lstm = tasks.score_classifier(result.model, test, kinds)["balanced_accuracy"]  # type: ignore[arg-type]
-        x_train = calspike.features(train, kinds).reshape(len(train), -1)
-        logistic = LogisticRegression(max_iter=1000).fit(x_train, train.did_spike)
-        lr_score = balanced_accuracy(test.did_spike,
-                                     logistic.predict(calspike.features(test, kinds).reshape(len(test), -1)))
+        if args.rate_channel:
+            rates = fold_rates(neurons_list, train_neurons, seed=k)
+            scale = 1.0 / float(np.std(calspike.aligned_windows(train, rates)))
+            x_train, x_val, x_test = (with_rate(w, kinds, rates, scale) for w in (train, val, test))
+        else:
+            x_train, x_val, x_test = (calspike.features(w, kinds) for w in (train, val, test))
+        # an ensemble of `--ensemble` classifiers (seeds differ in initialisation and batch order)
+        # averages their spike probabilities; one member is the plain classifier
+        probability = np.zeros(len(test))
+        for member in range(args.ensemble):
+            seed = k + 1000 * member
+            torch.manual_seed(seed)
+            model = SpikeClassifier(channels=x_train.shape[2], hidden=args.hidden)
+            fit(model, x_train, train.did_spike, validation=(x_val, val.did_spike), epochs=args.epochs,
+                lr=args.lr, patience=args.patience, device=args.device, seed=seed, progress=False)
+            probability += predict(model.predict_proba, x_test)
+        lstm = balanced_accuracy(test.did_spike, probability / args.ensemble > 0.5)
+        logistic = LogisticRegression(max_iter=1000).fit(x_train.reshape(len(train), -1), train.did_spike)
+        lr_score = balanced_accuracy(test.did_spike, logistic.predict(x_test.reshape(len(test), -1)))
         scores["lstm"].append(lstm)
         scores["logistic"].append(lr_score)
         line = (f"  fold {k}: {len(train):,} train / {len(val):,} val / {len(test):,} test windows; "
@@ -108,6 +153,9 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--max-windows", type=int, default=200_000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--ensemble", type=int, default=1, help="classifiers per fold, probabilities averaged")
+    parser.add_argument("--rate-channel", action="store_true",
+                        help="add the spike rate of a rate model trained on each fold's training neurons as a channel")
     parser.add_argument("--simulated", type=int, default=0,
                         help="add the training windows of this many sets of simulated default recordings")
     parser.add_argument("--simulated-windows", type=int, default=60_000, help="simulated windows added (balanced)")
