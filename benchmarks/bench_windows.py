@@ -182,10 +182,27 @@ def print_table(name, rows, memcpy):
               f"{versus:>9}{100 * rate / memcpy:>9.0f}%")
 
 
+def first_call_after_idle(methods, names, idle: float) -> None:
+    """One call of each method after `idle` seconds without allocating: what a single call
+    costs when the memory it gets has gone cold (in a VM that hands freed memory back to its
+    host, the first touch of those pages is much slower than the best of repeated calls)."""
+    print(f"  one call after {idle:.0f} s idle:")
+    for name in names:
+        gc.collect()
+        time.sleep(idle)
+        start = time.perf_counter()
+        result = methods[name]()
+        seconds = time.perf_counter() - start
+        print(f"    {name:<22}{seconds:>8.3f} s  {output_bytes(result) / seconds / 1e9:>6.2f} GB/s out")
+        del result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller simulated recordings (a smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=10.0,
+                        help="seconds of idling before the single-call timings of (b) skip=10 (0: skip them)")
     args = parser.parse_args()
     print(f"calspike {calspike.__version__}, build {calspike.build_info()}")
     print(f"numpy {np.__version__}, pandas {pd.__version__}, {os.cpu_count()} CPUs")
@@ -231,6 +248,8 @@ def main() -> int:
         }
         print_table(*run_case(f"(b) simulated {neurons:,} neurons x 100,000 frames, skip={skip}", methods,
                               args.repeats), memcpy)
+        if skip == 10 and args.idle > 0:
+            first_call_after_idle(methods, ("numpy BLAS moments", "calspike 2 threads"), args.idle)
         methods.clear()  # frees the recording before the next, larger one is simulated
     return 0
 
