@@ -44,7 +44,7 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     """The frames of each window cut from other per-neuron traces, float32 (count, length).
 
     Row k is ``traces[neuron[k]][frame[k] - len_pre : frame[k] + len_post]``: for example the
-    spike rates that `calspike.infer_spike_rates` gives for the same recordings, to stack as
+    spike rates that `calspike.spikerate.infer_spike_rates` gives for the same recordings, to stack as
     an extra channel next to `features(windows)`. ``traces`` is a (neurons, frames) array or
     one 1-D trace per neuron (in `windows.neuron_names` order), in the windows' frames.
     A trace too short for a window, or a non-finite value inside a window, is a ValueError.
