@@ -79,3 +79,5 @@ def test_aligned_windows_name_the_neuron_at_fault():
         calspike.aligned_windows(windows, holed)
     with pytest.raises(ValueError, match=r"\(neurons, frames\)"):
         calspike.aligned_windows(windows, np.zeros(200))
+    with pytest.raises(ValueError, match=r"traces\[0\].*numeric"):
+        calspike.aligned_windows(windows, np.full((2, 200), "x"))

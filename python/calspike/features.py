@@ -57,7 +57,10 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     offsets = np.arange(-int(windows.params["len_pre"]), int(windows.params["len_post"]))
     out = np.empty((len(windows), offsets.size), np.float32)
     for n in np.unique(windows.neuron):
-        trace = np.asarray(traces[n], dtype=np.float32)
+        try:
+            trace = np.asarray(traces[n], dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"traces[{n}] ({names[n]}) must be numeric: {error}") from None
         if trace.ndim != 1:
             raise ValueError(f"traces[{n}] ({names[n]}) must be 1-D, got shape {trace.shape}")
         rows = np.flatnonzero(windows.neuron == n)
