@@ -40,86 +40,104 @@ CALSPIKE_ALWAYS_INLINE inline void normalise_window(const T* window, std::int64_
 }
 
 #if defined(__GNUC__)
-// The tutorial's 20-frame windows, four per vector lane set: lane c of v[j] holds value j
-// of window c, so each step of NumPy's order for n = 20 (r[j] = w[j] + w[j + 8] for j < 8,
-// then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one) is one vector
-// operation for four windows. Vectors are 4 doubles (AVX2 in the AVX2 clone, two SSE2
-// halves otherwise).
+// The tutorial's 20-frame windows, in vectors of 4 doubles (AVX2 in the AVX2 clone, two
+// SSE2 halves otherwise). A window is held as a row of five vectors, values 4b .. 4b+3 in
+// row[b], so centring and scaling are plain vector operations and the output rows need
+// no transposition; only the two sums gather lanes across four windows.
 typedef double Double4 __attribute__((vector_size(32)));
 typedef double UnalignedDouble4 __attribute__((vector_size(32), aligned(8), may_alias));
+typedef long long Int4 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
 typedef float UnalignedFloat4 __attribute__((vector_size(16), aligned(4), may_alias));
 
+// Values 4b .. 4b+3 of a window (p points at value 4b), widened to double.
+CALSPIKE_ALWAYS_INLINE inline Double4 load_block(const float* p) noexcept {
+    return __builtin_convertvector(*reinterpret_cast<const UnalignedFloat4*>(p), Double4);
+}
+CALSPIKE_ALWAYS_INLINE inline Double4 load_block(const double* p) noexcept {
+    return *reinterpret_cast<const UnalignedDouble4*>(p);
+}
+
 // Rows a, b, c, d of a 4x4 block, returned as its columns.
-template <class V>
-CALSPIKE_ALWAYS_INLINE inline void transpose4(V& a, V& b, V& c, V& d) noexcept {
-    const V ab_low = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_high = __builtin_shufflevector(a, b, 2, 6, 3, 7);
-    const V cd_low = __builtin_shufflevector(c, d, 0, 4, 1, 5), cd_high = __builtin_shufflevector(c, d, 2, 6, 3, 7);
-    a = __builtin_shufflevector(ab_low, cd_low, 0, 1, 4, 5);
-    b = __builtin_shufflevector(ab_low, cd_low, 2, 3, 6, 7);
-    c = __builtin_shufflevector(ab_high, cd_high, 0, 1, 4, 5);
-    d = __builtin_shufflevector(ab_high, cd_high, 2, 3, 6, 7);
+CALSPIKE_ALWAYS_INLINE inline void transpose4(Double4& a, Double4& b, Double4& c, Double4& d) noexcept {
+    const Double4 ab0 = __builtin_shufflevector(a, b, 0, 4, 2, 6), ab1 = __builtin_shufflevector(a, b, 1, 5, 3, 7);
+    const Double4 cd0 = __builtin_shufflevector(c, d, 0, 4, 2, 6), cd1 = __builtin_shufflevector(c, d, 1, 5, 3, 7);
+    a = __builtin_shufflevector(ab0, cd0, 0, 1, 4, 5);
+    b = __builtin_shufflevector(ab1, cd1, 0, 1, 4, 5);
+    c = __builtin_shufflevector(ab0, cd0, 2, 3, 6, 7);
+    d = __builtin_shufflevector(ab1, cd1, 2, 3, 6, 7);
 }
 
-// Values 4b .. 4b+3 of four windows, transposed: v[j] holds value 4b + j of each window.
-CALSPIKE_ALWAYS_INLINE inline void load_columns(const float* const (&window)[4], int b, Double4* v) noexcept {
-    Float4 r[4];
-    for (int c = 0; c < 4; ++c) r[c] = *reinterpret_cast<const UnalignedFloat4*>(window[c] + 4 * b);
-    transpose4(r[0], r[1], r[2], r[3]);
-    for (int j = 0; j < 4; ++j) v[j] = __builtin_convertvector(r[j], Double4);
-}
-CALSPIKE_ALWAYS_INLINE inline void load_columns(const double* const (&window)[4], int b, Double4* v) noexcept {
-    for (int c = 0; c < 4; ++c) v[c] = *reinterpret_cast<const UnalignedDouble4*>(window[c] + 4 * b);
-    transpose4(v[0], v[1], v[2], v[3]);
-}
-
-// NumPy's pairwise sum of 20 values, for the four windows of each of G groups.
+// NumPy's pairwise sum of the 20 values of each of 4 * G windows held as rows; lane c of
+// sum[g] is window 4g + c. NumPy's order for n = 20: r[j] = w[j] + w[j + 8] for j < 8,
+// then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one.
 template <int G>
-CALSPIKE_ALWAYS_INLINE inline void pairwise_sum_20(const Double4 (&v)[G][20], Double4 (&sum)[G]) noexcept {
-    Double4 r[G][8];
-    for (int j = 0; j < 8; ++j)
-        for (int g = 0; g < G; ++g) r[g][j] = v[g][j] + v[g][j + 8];
-    for (int g = 0; g < G; ++g)
-        sum[g] = ((r[g][0] + r[g][1]) + (r[g][2] + r[g][3])) + ((r[g][4] + r[g][5]) + (r[g][6] + r[g][7]));
-    for (int j = 16; j < 20; ++j)
-        for (int g = 0; g < G; ++g) sum[g] += v[g][j];
+CALSPIKE_ALWAYS_INLINE inline void pairwise_sum_20(const Double4 (&row)[4 * G][5], Double4 (&sum)[G]) noexcept {
+    for (int g = 0; g < G; ++g) {
+        Double4 pairs[4], tail[4];
+        for (int c = 0; c < 4; ++c) {
+            const Double4 low = row[4 * g + c][0] + row[4 * g + c][2];   // r0 .. r3
+            const Double4 high = row[4 * g + c][1] + row[4 * g + c][3];  // r4 .. r7
+            // (r0+r1, r4+r5, r2+r3, r6+r7)
+            pairs[c] = __builtin_shufflevector(low, high, 0, 4, 2, 6) + __builtin_shufflevector(low, high, 1, 5, 3, 7);
+            tail[c] = row[4 * g + c][4];
+        }
+        transpose4(pairs[0], pairs[1], pairs[2], pairs[3]);
+        transpose4(tail[0], tail[1], tail[2], tail[3]);
+        sum[g] = (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]);
+        for (int j = 0; j < 4; ++j) sum[g] += tail[j];
+    }
+}
+
+// Writes float32(deviation / denominator), NumPy's rounding, for one block of a window.
+// It multiplies by the reciprocal instead of dividing (the divisions were a quarter of
+// the kernel's time) and says whether any lane may round differently: the product is
+// within 3 double ulps of the correctly rounded quotient (6 across a binade), so the two
+// round to the same float32 unless a float32 rounding boundary lies within 6 ulps, and
+// every such boundary (midpoints; also subnormal ones) has 28 low mantissa bits of zero.
+// Lanes within 8 ulps of one are reported; the caller then divides. About 1 window in 10^6.
+CALSPIKE_ALWAYS_INLINE inline Int4 store_scaled(Double4 deviation, double reciprocal, float* out) noexcept {
+    const Double4 quotient = deviation * reciprocal;
+    *reinterpret_cast<UnalignedFloat4*>(out) = __builtin_convertvector(quotient, Float4);
+    return (((Int4)quotient + 8) & 0x0FFFFFFF) < 16;  // the bits, reinterpreted
 }
 
 // 4 * G windows of 20 frames, window i starting at first + i * skip, written to rows
-// out + 20 i. The G groups of four are interleaved statement by statement: one group's
-// chain (sum, divide, sum, sqrt, divide) is long, and the interleaving lets the CPU
-// overlap G of them (4 groups: 18 % faster than one at a time on Zen 4).
+// out + 20 i. G groups of four in flight let the CPU overlap their long dependency chains
+// (sum, divide, sum, sqrt, divide).
 template <int G, class T>
 CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* first, std::int64_t skip, float* out) noexcept {
-    Double4 v[G][20];
-    for (int g = 0; g < G; ++g) {
-        const T* const window[4] = {first + (4 * g) * skip, first + (4 * g + 1) * skip,
-                                    first + (4 * g + 2) * skip, first + (4 * g + 3) * skip};
-        for (int b = 0; b < 5; ++b)
-            load_columns(window, b, v[g] + 4 * b);
-    }
-    Double4 mean[G], squared[G][20], denominator[G];
-    pairwise_sum_20<G>(v, mean);
+    constexpr int W = 4 * G;
+    Double4 row[W][5], squared[W][5];
+    for (int w = 0; w < W; ++w)
+        for (int b = 0; b < 5; ++b) row[w][b] = load_block(first + w * skip + 4 * b);
+    Double4 mean[G], denominator[G], reciprocal[G];
+    pairwise_sum_20<G>(row, mean);
     for (int g = 0; g < G; ++g) mean[g] /= 20.0;
-    for (int j = 0; j < 20; ++j)
-        for (int g = 0; g < G; ++g) {
-            v[g][j] -= mean[g];  // now the deviations
-            squared[g][j] = v[g][j] * v[g][j];
+    for (int w = 0; w < W; ++w) {
+        const double m = mean[w / 4][w % 4];
+        for (int b = 0; b < 5; ++b) {
+            row[w][b] -= m;  // now the deviations
+            squared[w][b] = row[w][b] * row[w][b];
         }
+    }
     pairwise_sum_20<G>(squared, denominator);
     for (int g = 0; g < G; ++g) {
         const Double4 variance = denominator[g] / 20.0;
         denominator[g] = Double4{std::sqrt(variance[0]), std::sqrt(variance[1]), std::sqrt(variance[2]),
                                  std::sqrt(variance[3])} + kWindowEpsilon;
+        reciprocal[g] = 1.0 / denominator[g];
     }
-    for (int g = 0; g < G; ++g)
-        for (int b = 0; b < 5; ++b) {
-            Float4 r[4];
-            for (int j = 0; j < 4; ++j) r[j] = __builtin_convertvector(v[g][4 * b + j] / denominator[g], Float4);
-            transpose4(r[0], r[1], r[2], r[3]);
-            for (int c = 0; c < 4; ++c)
-                *reinterpret_cast<UnalignedFloat4*>(out + (4 * g + c) * 20 + 4 * b) = r[c];
+    for (int w = 0; w < W; ++w) {
+        float* row_out = out + 20 * w;
+        Int4 doubtful = store_scaled(row[w][0], reciprocal[w / 4][w % 4], row_out);
+        for (int b = 1; b < 5; ++b) doubtful |= store_scaled(row[w][b], reciprocal[w / 4][w % 4], row_out + 4 * b);
+        if (__builtin_expect((doubtful[0] | doubtful[1] | doubtful[2] | doubtful[3]) != 0, 0)) {
+            const double d = denominator[w / 4][w % 4];
+            for (int b = 0; b < 5; ++b)
+                *reinterpret_cast<UnalignedFloat4*>(row_out + 4 * b) = __builtin_convertvector(row[w][b] / d, Float4);
         }
+    }
 }
 #endif
 
