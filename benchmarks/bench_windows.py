@@ -163,18 +163,6 @@ def output_bytes(result) -> int:
     return sum(a.nbytes for a in result)
 
 
-def best_time(function, repeats: int):
-    """Best wall time over `repeats` calls, each allocating its own output (freed in between)."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        result = None
-        gc.collect()
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def memcpy_bandwidth(megabytes: int = 1024, repeats: int = 5) -> float:
     """GB copied per second between two pre-touched buffers (np.copyto)."""
     source = np.ones(megabytes * 2**20 // 8)
@@ -195,22 +183,35 @@ def calspike_windows(recording_or_arrays, skip: int, threads: int):
 
 
 def run_case(name, methods, repeats, reference="calspike 2 threads"):
-    """Time each method; compare each result with `reference`'s (timed first), then drop it,
-    so at most two outputs are alive at once."""
-    timings = {}
-    seconds, check = best_time(methods[reference], repeats)
-    timings[reference] = (len(check[0]), seconds, output_bytes(check))
-    for method, function in methods.items():
-        if method == reference:
-            continue
-        seconds, result = best_time(function, repeats if "tutorial" not in method else 1)
-        timings[method] = (len(result[0]), seconds, output_bytes(result))
-        same = all(np.array_equal(a, b) for a, b in zip(result[1:], check[1:]))
-        deviation = float(np.max(np.abs(result[0] - check[0]))) if len(check[0]) else 0.0
-        print(f"    {method}: labels and indices equal to calspike's: {same}; "
-              f"largest window difference {deviation:.1e}")
-        del result
-    return name, [(method, *timings[method]) for method in methods]
+    """Best wall time of each method over `repeats` interleaved rounds (one call of each method
+    per round, so a slow spell of this shared machine hits every method rather than one
+    method's block of repeats). Each call allocates its own output. Round one compares every
+    result with `reference`'s (timed first) and drops it: at most two outputs are alive."""
+    order = [reference] + [method for method in methods if method != reference]
+    best = dict.fromkeys(methods, float("inf"))
+    sizes = {}
+    for round_number in range(repeats):
+        check = result = None
+        for method in order:
+            if round_number > 0 and "tutorial" in method:
+                continue  # the pandas loop takes seconds and varies little: timed once
+            result = None
+            gc.collect()
+            start = time.perf_counter()
+            result = methods[method]()
+            best[method] = min(best[method], time.perf_counter() - start)
+            if round_number > 0:
+                continue
+            sizes[method] = (len(result[0]), output_bytes(result))
+            if method == reference:
+                check = result
+                continue
+            same = all(np.array_equal(a, b) for a, b in zip(result[1:], check[1:]))
+            deviation = float(np.max(np.abs(result[0] - check[0]))) if len(check[0]) else 0.0
+            print(f"    {method}: labels and indices equal to calspike's: {same}; "
+                  f"largest window difference {deviation:.1e}")
+        del check, result
+    return name, [(method, sizes[method][0], best[method], sizes[method][1]) for method in methods]
 
 
 def print_table(name, rows, memcpy):
