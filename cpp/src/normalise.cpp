@@ -68,19 +68,22 @@ CALSPIKE_ALWAYS_INLINE inline void transpose4(Double4& a, Double4& b, Double4& c
     d = __builtin_shufflevector(ab1, cd1, 2, 3, 6, 7);
 }
 
-// NumPy's pairwise sum of the 20 values of each of 4 * G windows held as rows; lane c of
-// sum[g] is window 4g + c. NumPy's order for n = 20: r[j] = w[j] + w[j + 8] for j < 8,
-// then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19] one by one.
-template <int G>
+// NumPy's pairwise sum of the 20 values (their squares if Square) of each of 4 * G windows
+// held as rows; lane c of sum[g] is window 4g + c. NumPy's order for n = 20:
+// r[j] = w[j] + w[j + 8] for j < 8, then ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then w[16..19]
+// one by one. Squaring here, not into an array, saves a round trip through the stack.
+template <int G, bool Square>
 CALSPIKE_ALWAYS_INLINE inline void pairwise_sum_20(const Double4 (&row)[4 * G][5], Double4 (&sum)[G]) noexcept {
     for (int g = 0; g < G; ++g) {
         Double4 pairs[4], tail[4];
         for (int c = 0; c < 4; ++c) {
-            const Double4 low = row[4 * g + c][0] + row[4 * g + c][2];   // r0 .. r3
-            const Double4 high = row[4 * g + c][1] + row[4 * g + c][3];  // r4 .. r7
+            Double4 w[5];
+            for (int b = 0; b < 5; ++b) w[b] = Square ? row[4 * g + c][b] * row[4 * g + c][b] : row[4 * g + c][b];
+            const Double4 low = w[0] + w[2];   // r0 .. r3
+            const Double4 high = w[1] + w[3];  // r4 .. r7
             // (r0+r1, r4+r5, r2+r3, r6+r7)
             pairs[c] = __builtin_shufflevector(low, high, 0, 4, 2, 6) + __builtin_shufflevector(low, high, 1, 5, 3, 7);
-            tail[c] = row[4 * g + c][4];
+            tail[c] = w[4];
         }
         transpose4(pairs[0], pairs[1], pairs[2], pairs[3]);
         transpose4(tail[0], tail[1], tail[2], tail[3]);
@@ -108,20 +111,17 @@ CALSPIKE_ALWAYS_INLINE inline Int4 store_scaled(Double4 deviation, double recipr
 template <int G, class T>
 CALSPIKE_ALWAYS_INLINE inline void normalise_windows_20(const T* first, std::int64_t skip, float* out) noexcept {
     constexpr int W = 4 * G;
-    Double4 row[W][5], squared[W][5];
+    Double4 row[W][5];
     for (int w = 0; w < W; ++w)
         for (int b = 0; b < 5; ++b) row[w][b] = load_block(first + w * skip + 4 * b);
     Double4 mean[G], denominator[G], reciprocal[G];
-    pairwise_sum_20<G>(row, mean);
+    pairwise_sum_20<G, false>(row, mean);
     for (int g = 0; g < G; ++g) mean[g] /= 20.0;
     for (int w = 0; w < W; ++w) {
         const double m = mean[w / 4][w % 4];
-        for (int b = 0; b < 5; ++b) {
-            row[w][b] -= m;  // now the deviations
-            squared[w][b] = row[w][b] * row[w][b];
-        }
+        for (int b = 0; b < 5; ++b) row[w][b] -= m;  // now the deviations
     }
-    pairwise_sum_20<G>(squared, denominator);
+    pairwise_sum_20<G, true>(row, denominator);
     for (int g = 0; g < G; ++g) {
         const Double4 variance = denominator[g] / 20.0;
         denominator[g] = Double4{std::sqrt(variance[0]), std::sqrt(variance[1]), std::sqrt(variance[2]),
