@@ -187,8 +187,8 @@ std::vector<std::int64_t> valid_lengths(const MatrixView<T>& matrix) {
 // that would leave fewer than 8 units per thread. Neuron by neuron, two threads often
 // first-touched the same 2 MiB huge page of the outputs and both faulted on it (1,600
 // page faults instead of 900 for 2,000 x 100,000 frames at skip=10, and about 8 % slower).
-static std::vector<std::int64_t> work_units(const std::vector<std::int64_t>& first, std::int64_t window_length,
-                                     int thread_count) {
+static std::vector<std::int64_t> work_units(const std::vector<std::int64_t>& first,
+                                            std::int64_t window_length, int thread_count) {
     const std::int64_t neurons = static_cast<std::int64_t>(first.size()) - 1;
     const std::int64_t bytes_per_window = window_length * static_cast<std::int64_t>(sizeof(float));
     const std::int64_t total_bytes = first[neurons] * bytes_per_window;
