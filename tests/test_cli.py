@@ -37,9 +37,6 @@ def test_data_errors_exit_1_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("calspike: error:") and "line 3, column '1'" in err and "\n" not in err
     assert main(["run", "--data", str(tmp_path / "missing"), "-o", str(tmp_path / "r")]) == 1
-    assert main(["prepare", "-o", str(tmp_path / "w.npz"), "--spike-n", "11"]) == 1
-    with pytest.raises(ValueError, match="spike_n"):
-        main(["--debug", "prepare", "-o", str(tmp_path / "w.npz"), "--spike-n", "11"])
     assert not (tmp_path / "w.npz").exists()
     np.save(tmp_path / "traces.npy", np.random.default_rng(0).standard_normal((3, 1_000)))
     assert main(["run", "--data", str(tmp_path / "traces.npy"), "--rate", "30", "-o", str(tmp_path / "r")]) == 1
@@ -71,8 +68,9 @@ def test_prepare_train_evaluate_round_trip(tmp_path, capsys):
     # resuming a finished run changes nothing; a missing checkpoint is a clear error
     assert main(["train", str(windows), "-o", str(checkpoint), "--epochs", "2", "--hidden", "16",
                  "--max-windows", "4000", "--resume", "--no-progress"]) == 0
-    assert main(["train", str(windows), "-o", str(tmp_path / "none.pt"), "--resume"]) == 1
-    assert "--resume: no checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as code:  # a usage error, found before the windows are read
+        main(["train", str(windows), "-o", str(tmp_path / "none.pt"), "--resume"])
+    assert code.value.code == 2 and "--resume: no checkpoint" in capsys.readouterr().err
     vae = tmp_path / "vae.pt"
     assert main(["train", str(windows), "--model", "vae", "-o", str(vae), "--epochs", "1", "--hidden", "8",
                  "--latent", "4", "--max-windows", "2000", "--no-progress"]) == 0

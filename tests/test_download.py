@@ -157,7 +157,9 @@ def test_cli_fetch_prints_the_folder(server, tmp_path, capsys):
     code = main(["fetch", "--split", "train", "--url", server.url + "/spikefinder.train.zip", "--cache", str(tmp_path)])
     assert code == 0
     assert "spikefinder.train" in capsys.readouterr().out
-    assert main(["fetch", "--url", server.url + "/x.zip", "--cache", str(tmp_path)]) == 1
+    with pytest.raises(SystemExit) as stopped:  # a usage error: both splits cannot share one URL
+        main(["fetch", "--url", server.url + "/x.zip", "--cache", str(tmp_path)])
+    assert stopped.value.code == 2 and "--url needs --split" in capsys.readouterr().err
 
 
 def test_archive_without_csvs_is_an_error(server, tmp_path):

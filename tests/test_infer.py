@@ -72,8 +72,9 @@ def test_cli_infer_and_score_on_arrays(tmp_path, capsys):
 
 def test_infer_and_score_errors(spikefinder_folder, tmp_path, capsys):
     np.save(tmp_path / "calcium.npy", np.ones((2, 100)))
-    assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.csv"), "--rate", "30"]) == 1
-    assert "must be a .npy path" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as code:  # a usage error, found before any work
+        main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.csv"), "--rate", "30"])
+    assert code.value.code == 2 and "must be a .npy path" in capsys.readouterr().err
     assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy")]) == 1
     assert "rate" in capsys.readouterr().err
     with pytest.raises(SystemExit) as code:

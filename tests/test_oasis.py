@@ -10,6 +10,7 @@ from scipy.optimize import nnls
 
 import calspike
 from calspike import _core
+from calspike.data.recording import EmptyNeuronWarning
 
 
 def convex_reference(y, g, lam):
@@ -119,7 +120,8 @@ def test_edge_cases_give_defined_results():
     calcium[2, :3] = [0.0, 5.0, 1.0]  # very short
     calcium[3] = -np.linspace(0, 3, 50)  # negative dF/F
     calcium[4, :20] = 1e30 * np.sin(np.arange(20))  # huge amplitudes
-    result = calspike.deconvolve(calcium, rate=30.0)  # row 5 stays all-NaN: no frames
+    with pytest.warns(EmptyNeuronWarning, match=r"\(5\) hold no finite frame"):
+        result = calspike.deconvolve(calcium, rate=30.0)  # row 5 stays all-NaN: no frames
     lengths = [50, 1, 3, 50, 20, 0]
     for n, length in enumerate(lengths):
         assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
@@ -241,7 +243,8 @@ def test_ar2_given_coefficients_and_edge_cases():
     calcium[1, :2] = [0.5, 1.0]
     response = (0.8 ** np.arange(1, 31) - 0.7 ** np.arange(1, 31)) / 0.1  # AR(2) with roots 0.8, 0.7
     calcium[2] = np.r_[np.zeros(10), response]
-    result = calspike.deconvolve(calcium, p=2, g=(1.5, -0.56), baseline=0.0, lam=0.0)
+    with pytest.warns(EmptyNeuronWarning, match=r"\(3\)"):
+        result = calspike.deconvolve(calcium, p=2, g=(1.5, -0.56), baseline=0.0, lam=0.0)
     for n, length in enumerate([40, 2, 40, 0]):
         assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
     assert result.spikes[2, 10] == pytest.approx(1.0, rel=1e-5)  # the one event, recovered exactly

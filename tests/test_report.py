@@ -106,9 +106,11 @@ def test_an_interrupted_run_leaves_no_report(tmp_path, monkeypatch):
 
 def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "file").write_text("")
-    assert main(["run", "-o", str(tmp_path / "file" / "report"), *SMALL]) == 1
+    with pytest.raises(SystemExit) as code:  # a usage error, found before any work
+        main(["run", "-o", str(tmp_path / "file" / "report"), *SMALL])
+    assert code.value.code == 2
     err = capsys.readouterr().err
-    assert "cannot write the report to" in err and "file/report" in err
+    assert "cannot write the report folder" in err and "file/report" in err and "is not a folder" in err
 
 
 def test_bad_settings_are_named():

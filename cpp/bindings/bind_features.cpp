@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "calspike/threads.hpp"
 #include "calspike/features.hpp"
 #include "numpy.hpp"
 
@@ -22,6 +23,7 @@ Feature parse_feature(const std::string& name) {
 
 py::array features_py(const py::array_t<float, py::array::c_style>& windows,
                       const std::vector<std::string>& kinds, int threads) {
+    check_threads(threads);  // before any work, so a bad count never reaches OpenMP
     if (windows.ndim() != 2) {
         throw std::invalid_argument("windows must be 2-D (count, length), got " +
                                     std::to_string(windows.ndim()) + "-D");

@@ -13,6 +13,7 @@ namespace calspike::bindings {
 namespace py = pybind11;
 
 void bind_info(py::module_& m) {
+    m.attr("MAX_THREADS") = kMaxThreads;
     m.def("build_info", []() {
         py::dict info;
         info["version"] = CALSPIKE_VERSION;

@@ -139,6 +139,7 @@ void bind_oasis(py::module_& m) {
         "oasis_ar1",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
            const py::array_t<double>& g, const py::array_t<double>& lam, double s_min, int threads) {
+            check_threads(threads);  // before any work, so a bad count never reaches OpenMP
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto gs = per_neuron(g, traces.neurons, "g", 0.0, 1.0, false);
@@ -158,6 +159,7 @@ void bind_oasis(py::module_& m) {
         "oasis_ar1_constrained",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
            const py::array_t<double>& g, const py::array_t<double>& sn, int threads) {
+            check_threads(threads);  // before any work, so a bad count never reaches OpenMP
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto gs = per_neuron(g, traces.neurons, "g", 0.0, 1.0, false);
@@ -180,6 +182,7 @@ void bind_oasis(py::module_& m) {
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
            const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& lam,
            double s_min, bool exact, int threads) {
+            check_threads(threads);  // before any work, so a bad count never reaches OpenMP
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto [first, second] = ar2_parameters(g1, g2, traces.neurons);
@@ -208,6 +211,7 @@ void bind_oasis(py::module_& m) {
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, const py::array_t<double>& baseline,
            const py::array_t<double>& g1, const py::array_t<double>& g2, const py::array_t<double>& sn, bool exact,
            int threads) {
+            check_threads(threads);  // before any work, so a bad count never reaches OpenMP
             const Traces traces = traces_of(calcium, lengths);
             const auto b = per_neuron(baseline, traces.neurons, "baseline", -HUGE_VAL, HUGE_VAL, true);
             const auto [first, second] = ar2_parameters(g1, g2, traces.neurons);
@@ -229,6 +233,7 @@ void bind_oasis(py::module_& m) {
         "estimate_oasis_parameters",
         [](const py::array& calcium, const std::vector<std::int64_t>& lengths, int p, double baseline_percentile,
            double fudge, [[maybe_unused]] int threads) {
+            check_threads(threads);  // before any work, so a bad count never reaches OpenMP
             if (p != 1 && p != 2) throw std::invalid_argument("p must be 1 or 2");
             const Traces traces = traces_of(calcium, lengths);
             if (!(baseline_percentile >= 0.0 && baseline_percentile <= 100.0))

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "calspike/threads.hpp"
 #include "calspike/resample.hpp"
 #include "numpy.hpp"
 
@@ -39,6 +40,7 @@ Buffer<float> on_matrix(const py::array& values, const char* name, Kernel kernel
 
 py::tuple resample_py(const py::array& traces, double rate_in, double rate_out,
                       const std::optional<std::vector<std::int64_t>>& lengths, int threads) {
+    check_threads(threads);  // before any work, so a bad count never reaches OpenMP
     float_matrix_kind(traces, "traces");
     const std::vector<std::int64_t> valid = checked_lengths(lengths, traces.shape(0), traces.shape(1), "lengths");
     std::vector<std::int64_t> out_lengths;
@@ -53,6 +55,7 @@ py::tuple resample_py(const py::array& traces, double rate_in, double rate_out,
 
 py::array rebin_py(const py::array& counts, double rate_in, double rate_out, const std::vector<std::int64_t>& out_lengths,
                    const std::optional<std::vector<std::int64_t>>& lengths, int threads) {
+    check_threads(threads);  // before any work, so a bad count never reaches OpenMP
     float_matrix_kind(counts, "counts");
     const std::vector<std::int64_t> valid = checked_lengths(lengths, counts.shape(0), counts.shape(1), "lengths");
     if (static_cast<py::ssize_t>(out_lengths.size()) != counts.shape(0))

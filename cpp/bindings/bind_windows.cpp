@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "calspike/threads.hpp"
 #include "calspike/windows.hpp"
 #include "numpy.hpp"
 
@@ -43,6 +44,7 @@ py::tuple partition_py(const py::array& calcium, const std::optional<py::array>&
                        const std::optional<std::vector<std::int64_t>>& lengths,
                        std::int64_t len_pre, std::int64_t len_post, std::int64_t skip,
                        std::int64_t spike_n, const std::string& normalize, int threads) {
+    check_threads(threads);  // before any work, so a bad count never reaches OpenMP
     const FloatKind calcium_kind = float_matrix_kind(calcium, "calcium");
     FloatKind spikes_kind = FloatKind::f32;
     if (spikes) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "calspike/threads.hpp"
 
@@ -32,6 +33,10 @@ std::int64_t resampled_length(std::int64_t frames, double rate_in, double rate_o
     check_rates(rate_in, rate_out);
     if (frames < 0) throw std::invalid_argument("frames must be >= 0");
     const double exact = static_cast<double>(frames) * rate_out / rate_in;
+    if (!(exact < 0x1p62))  // past this the frame count (and its byte size) overflows int64
+        throw std::invalid_argument("resampling " + std::to_string(frames) + " frames from " +
+                                    std::to_string(rate_in) + " Hz to " + std::to_string(rate_out) +
+                                    " Hz gives more frames than an array can hold");
     const double nearest = std::round(exact);
     if (std::abs(exact - nearest) <= 1e-9 * std::max(1.0, exact)) return static_cast<std::int64_t>(nearest);
     return static_cast<std::int64_t>(std::ceil(exact));

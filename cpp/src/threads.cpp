@@ -1,5 +1,8 @@
 #include "calspike/threads.hpp"
 
+#include <stdexcept>
+#include <string>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -12,6 +15,14 @@ bool has_openmp() noexcept {
 #else
     return false;
 #endif
+}
+
+int check_threads(int requested) {
+    if (requested < 0 || requested > kMaxThreads) {
+        throw std::invalid_argument("threads must be in [0, " + std::to_string(kMaxThreads) +
+                                    "] (0: all cores), got " + std::to_string(requested));
+    }
+    return requested;
 }
 
 int resolve_threads(int requested) noexcept {

@@ -13,26 +13,34 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from calspike import config
-from calspike.report import QUICK, RUN_DEFAULTS, RUN_SETTINGS
-from calspike.windows import WINDOW_SETTINGS
-
+# Only the standard library at import time: the console script imports this module before
+# main() runs, and a Ctrl-C then must still end in one line, not a traceback.
 TRAIN_FIT_SETTINGS = ("features", "epochs", "batch_size", "lr", "patience", "hidden", "latent", "beta",
                       "max_windows", "device")
+
+
+def _rate(text: str) -> float:
+    """argparse type of every --rate: a frame rate in the range calspike accepts."""
+    from calspike.config import check_rate
+
+    try:
+        return check_rate(float(text), "--rate")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="a SpikeFinder folder or file, or a .npy/.npz/.csv array (default: simulated data)")
     parser.add_argument("--fetch", action="store_true", help="download and use the official SpikeFinder training data")
-    parser.add_argument("--rate", type=float, default=None, help="frame rate in Hz, for array files that lack one")
+    parser.add_argument("--rate", type=_rate, default=None, help="frame rate in Hz, for array files that lack one")
 
 
 def _settings(
     parser: argparse.ArgumentParser, names: Sequence[str], shown_defaults: dict[str, Any] | None = None
 ) -> None:
+    from calspike import config
+
     config.add_arguments(parser, names, only_given=True, shown_defaults=shown_defaults)
     parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
                         help="read settings from a TOML file (name = value); options given here win")
@@ -64,7 +72,9 @@ def _number_in(low: float, high: float, low_open: bool = False) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from calspike import __version__
+    from calspike import __version__, config
+    from calspike.report import QUICK, RUN_DEFAULTS, RUN_SETTINGS
+    from calspike.windows import WINDOW_SETTINGS
 
     parser = argparse.ArgumentParser(
         prog="calspike", description="Deep learning on calcium imaging: windows, models and spike inference."
@@ -130,16 +140,18 @@ def _parser() -> argparse.ArgumentParser:
         "and per-neuron noise levels.",
     )
     infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
-                       "array (neurons x frames), or a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy)")
+                       "array (neurons x frames), or a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; "
+                       "ops.npy is a pickle, read with only plain data admitted: no code in it can run)")
     infer.add_argument("-o", "--output", type=Path, required=True,
-                       help="a folder (for a SpikeFinder folder), a .csv (for a CSV input) or a .npy path")
+                       help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input) or a .npy path; "
+                       "never an input, never a file or folder that calspike did not write")
     infer.add_argument("--method", choices=("model", "oasis"), default="model",
                        help="the spike-rate model (default) or OASIS deconvolution")
     infer.add_argument("--model", type=Path, default=None,
                        help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
     infer.add_argument("--p", type=int, choices=(1, 2), default=1, help="OASIS's autoregressive order (default: 1)")
-    infer.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=None,
-                       help="frame rate in Hz, for array files that lack one (and to override suite2p's ops.npy)")
+    infer.add_argument("--rate", type=_rate, default=None,
+                       help="frame rate in Hz, for array files that lack one (and instead of suite2p's ops.npy)")
     infer.add_argument("--chunk-neurons", type=_integer_at_least(1), default=256,
                        help="neurons processed at once; bounds the memory (default: 256)")
     infer.add_argument("--neuropil", type=_number_in(0, 2.0001), default=0.7,
@@ -149,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     infer.add_argument("--all-rois", action="store_true", help="suite2p: also ROIs that iscell.npy rejects")
     infer.add_argument("--no-progress", action="store_true", help="no progress bar")
     config.add_arguments(infer, ("threads", "device"))
+    infer.set_defaults(setting_names=("threads", "device"))
 
     train_rate = commands.add_parser(
         "train-rate", help="train the spike-rate model on recordings with ground truth",
@@ -160,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     train_rate.add_argument("data", type=Path, help="a SpikeFinder folder or file, or an .npz with calcium, "
                             "spikes and rate")
     train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
-    train_rate.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=None, help="frame rate in Hz, for files that lack one")
+    train_rate.add_argument("--rate", type=_rate, default=None, help="frame rate in Hz, for files that lack one")
     train_rate.add_argument("--epochs", type=_integer_at_least(1), default=10, help="most passes over the chunks (default: 10)")
     train_rate.add_argument("--batch-size", type=_integer_at_least(1), default=64, help="chunks per step (default: 64)")
     train_rate.add_argument("--lr", type=_number_in(0, 10, low_open=True), default=3e-3, help="AdamW learning rate (default: 3e-3)")
@@ -176,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
                             help="also write a small inference-only copy of the model here")
     train_rate.add_argument("--no-progress", action="store_true", help="no progress bars")
     config.add_arguments(train_rate, ("seed", "device"))
+    train_rate.set_defaults(setting_names=("seed", "device"))
 
     score = commands.add_parser(
         "score", help="score predictions against ground truth, the SpikeFinder way",
@@ -186,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy")
     score.add_argument("predictions", type=Path, nargs="+", help="prediction folders or files, one row set each")
     score.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
-    score.add_argument("--rate", type=_number_in(0, 1e6, low_open=True), default=100.0,
+    score.add_argument("--rate", type=_rate, default=100.0,
                        help="frame rate of the files in Hz, for the information gain in bits/s (default: 100)")
 
     fetch = commands.add_parser("fetch", help="download the official SpikeFinder data into the cache")
@@ -203,6 +217,8 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 def _chosen(args: argparse.Namespace) -> dict[str, Any]:
     """Every setting of the command: given ones, else their defaults."""
+    from calspike import config
+
     return {**config.defaults(args.setting_names), **_given(args)}
 
 
@@ -256,8 +272,6 @@ def _train(args: argparse.Namespace) -> None:
     common = {"batch_size": settings["batch_size"], "lr": settings["lr"], "patience": settings["patience"],
               "device": settings["device"], "seed": settings["seed"], "checkpoint": args.output,
               "progress": not args.no_progress, "extra": extra}
-    if args.resume and not args.output.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {args.output}")
     if args.model == "classifier":
         result = tasks.train_classifier(train, val, kinds=tasks.parse_features(settings["features"]),
                                         hidden=settings["hidden"], epochs=settings["epochs"],
@@ -277,8 +291,10 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     import json
 
+    import numpy as np
+
     from calspike import tasks
-    from calspike.data._atomic import atomic_path
+    from calspike._io import atomic_path
     from calspike.train import load_checkpoint, load_model
     from calspike.windows import load_windows
 
@@ -313,8 +329,6 @@ def _fetch(args: argparse.Namespace) -> None:
     from calspike.data import fetch_spikefinder
 
     splits = ("train", "test") if args.split == "both" else (args.split,)
-    if args.url is not None and len(splits) > 1:
-        raise ValueError("--url needs --split train or --split test")
     for split in splits:
         folder = fetch_spikefinder(split, url=args.url, cache=args.cache)
         print(f"{split}: {folder}")
@@ -338,8 +352,6 @@ def _train_rate(args: argparse.Namespace) -> None:
     from calspike.models import SpikeRateModel
     from calspike.spikerate import export_rate_model, train_rate_model
 
-    if args.resume and not args.output.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {args.output}")
     recordings = load_recordings(args.data, args.rate)
     import torch
 
@@ -359,7 +371,7 @@ def _train_rate(args: argparse.Namespace) -> None:
 def _score(args: argparse.Namespace) -> None:
     import json
 
-    from calspike.data._atomic import atomic_path
+    from calspike._io import atomic_path
     from calspike.score import format_rows, rows_as_dicts, score_files
 
     rows = score_files(args.truth, list(args.predictions), rate=args.rate)
@@ -373,6 +385,8 @@ def _with_config_file(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, args: argparse.Namespace
 ) -> argparse.Namespace:
     """Parse again with the TOML file's settings as defaults, so options given on the command line win."""
+    from calspike import config
+
     try:
         from_file = config.read_toml(args.config, args.setting_names)
     except (OSError, ValueError) as error:
@@ -382,26 +396,119 @@ def _with_config_file(
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `calspike` command; returns the exit code."""
+def _check_usage(args: argparse.Namespace) -> None:
+    """UsageError for arguments that cannot work together, and for unusable output paths: found
+    before any data is read, so a mistake costs nothing."""
+    from calspike import config
+    from calspike._io import (
+        UsageError,
+        check_file_target,
+        check_not_input,
+        json_written_by_calspike,
+    )
+
+    if hasattr(args, "setting_names"):
+        chosen = _chosen(args)
+        config.check(chosen)
+        if "spike_n" in chosen and chosen["spike_n"] > min(chosen["len_pre"], chosen["len_post"]):
+            raise UsageError(f"--spike-n ({chosen['spike_n']}) must be at most min(--len-pre, --len-post) = "
+                             f"{min(chosen['len_pre'], chosen['len_post'])}")
+    inputs = [path for path in (getattr(args, "data", None),) if isinstance(path, Path)]
+    if args.command == "run":
+        from calspike.report import check_report_target
+
+        check_report_target(args.out, args.data)
+    elif args.command == "prepare":
+        from calspike.windows import is_windows_file
+
+        if args.output.suffix != ".npz":
+            raise UsageError(f"-o/--output: prepared windows are saved as .npz, got {args.output}")
+        check_file_target(args.output, "-o/--output", is_windows_file)
+        check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
+    elif args.command in ("train", "train-rate"):
+        from calspike.train import is_checkpoint
+
+        if args.resume and not args.output.is_file():
+            raise UsageError(f"--resume: no checkpoint at {args.output}")
+        check_file_target(args.output, "-o/--output", is_checkpoint)
+        source = args.windows if args.command == "train" else args.data
+        check_not_input([args.output], [source], "-o/--output", inside_allowed=True)
+        history = getattr(args, "history", None)
+        if history is not None:
+            if history.suffix not in (".json", ".csv"):
+                raise UsageError(f"--history must end in .json or .csv, got {history}")
+            check_file_target(history, "--history", _is_history)
+        export = getattr(args, "export", None)
+        if export is not None:
+            check_file_target(export, "--export", is_checkpoint)
+            check_not_input([export], [args.output, source], "--export", inside_allowed=True)
+    elif args.command == "evaluate" and args.json is not None:
+        check_file_target(args.json, "--json", json_written_by_calspike({"windows"}))
+        check_not_input([args.json], [args.checkpoint, args.windows], "--json", inside_allowed=True)
+    elif args.command == "score" and args.json is not None:
+        check_file_target(args.json, "--json", json_written_by_calspike({"prediction", "dataset", "neurons"}))
+        check_not_input([args.json], [args.truth, *args.predictions], "--json", inside_allowed=True)
+    elif args.command == "infer":
+        from calspike.infer import check_outputs
+
+        check_outputs(args.input, args.output)
+    elif args.command == "fetch" and args.url is not None and args.split == "both":
+        raise UsageError("--url needs --split train or --split test")
+
+
+def _is_history(path: Path) -> bool:
+    """A history file `calspike train --history` writes: JSON records or CSV columns from 'epoch'."""
+    from calspike._io import json_written_by_calspike
+
+    if path.suffix == ".json":
+        return json_written_by_calspike({"epoch"})(path)
+    with open(path, encoding="utf-8") as stream:
+        return stream.readline().startswith("epoch,")
+
+
+def _failure(error: BaseException) -> str:
+    """One line naming what failed: the file of an OSError, else the error's first line."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from calspike._io import UsageError
+
     parser = _parser()
     args = parser.parse_args(argv)
     if getattr(args, "config", None) is not None:
         args = _with_config_file(parser, argv, args)
     try:
+        _check_usage(args)
+    except (UsageError, ValueError) as error:
+        parser.error(_failure(error))
+    try:
         handlers = {"run": _run, "prepare": _prepare, "train": _train, "evaluate": _evaluate, "fetch": _fetch,
                     "infer": _infer, "train-rate": _train_rate, "score": _score}
         handlers[args.command](args)
-    except KeyboardInterrupt:
-        print("calspike: interrupted", file=sys.stderr)
-        return 130
+    except UsageError as error:  # found late (an output changed while calspike worked)
+        if args.debug:
+            raise
+        print(f"calspike: error: {_failure(error)}", file=sys.stderr)
+        return 2
     except Exception as error:  # one line for users; --debug shows where
         if args.debug:
             raise
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"calspike: error: {message}", file=sys.stderr)
+        print(f"calspike: error: {_failure(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `calspike` command; returns the exit code (0 done, 1 data error, 2 usage, 130 Ctrl-C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # at any moment, start-up included: one line, no traceback
+        print("calspike: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class Setting:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    pattern: str = ""  # a regular expression a string value must match in full
+    items: tuple[str, ...] = ()  # a comma-separated list of these
 
     def check(self, value: Any) -> Any:
         """Return `value` converted to this setting's type; ValueError naming it otherwise."""
@@ -44,6 +47,13 @@ class Setting:
                 raise ValueError(f"{self.name} must be finite, got {value!r}")
         elif self.type is str and not isinstance(value, str):
             raise ValueError(f"{self.name} must be a string, got {value!r}")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"{self.name} must be {self.help.split(';')[0]}, got {value!r}")
+        if self.items:
+            parts = [part.strip() for part in value.split(",")]
+            if not value.strip() or any(part not in self.items for part in parts):
+                raise ValueError(f"{self.name} must be a comma-separated list of {', '.join(self.items)}, "
+                                 f"got {value!r}")
         if self.choices and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
@@ -67,6 +77,19 @@ def _number(x: float) -> str:
 
 
 _MAX_SIDE = 2**24
+MAX_THREADS = 1024  # the C++ core refuses more (calspike/threads.hpp); OpenMP dies near 32,768
+RATE_RANGE_HZ = (0.1, 10_000.0)  # frame rates calspike accepts, wherever a rate enters
+
+
+def check_rate(value: Any, name: str = "rate") -> float:
+    """`value` as a frame rate in Hz within RATE_RANGE_HZ; ValueError naming `name` otherwise."""
+    low, high = RATE_RANGE_HZ
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a frame rate in Hz, got {value!r}")
+    rate = float(value)
+    if not low <= rate <= high:  # NaN fails too
+        raise ValueError(f"{name} must be a frame rate in [{low:g}, {high:g}] Hz, got {value!r}")
+    return rate
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
@@ -92,13 +115,13 @@ SETTINGS: dict[str, Setting] = {
             " trace, keeps amplitudes; none: raw values",
             choices=("window", "neuron", "none"),
         ),
-        Setting("threads", int, 0, "threads for the C++ kernels; 0 uses all cores", "", 0, 4096),
+        Setting("threads", int, 0, "threads for the C++ kernels; 0 uses all cores", "", 0, MAX_THREADS),
         Setting("seed", int, 0, "seed of every random choice (simulation, splits, initialisation, batches)",
                 "", 0, 2**63 - 1),
         Setting("train_skip", int, 1, "step between the centre frames of training windows (held-out windows"
                 " use skip)", "frames", 1, 2**62),
         Setting("features", str, "raw,delta", "comma-separated feature channels of the classifier: raw, delta,"
-                " quad, delta_quad"),
+                " quad, delta_quad", items=("raw", "delta", "quad", "delta_quad")),
         Setting("epochs", int, 15, "most passes over the classifier's training windows", "epochs", 1, 100_000),
         Setting("vae_epochs", int, 15, "most passes over the calcium VAE's training windows", "epochs", 1,
                 100_000),
@@ -111,7 +134,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("beta", float, 1e-4, "weight of the KL term of the calcium VAE's loss", "", 0.0, 1e6),
         Setting("max_windows", int, 200_000, "most training windows per model (drawn balanced)", "windows", 2,
                 2**40),
-        Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i"),
+        Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i",
+                pattern=r"auto|cpu|cuda(:\d{1,3})?"),
     )
 }
 
@@ -133,13 +157,17 @@ def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str,
     try:
         with open(path, "rb") as stream:
             values = tomllib.load(stream)
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None
-    settings = {}
+    settings: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for key, value in values.items():
         name = key.replace("-", "_")
         if name not in allowed:
             raise ValueError(f"{path}: unknown setting {key!r} for this command")
+        if name in spelled:
+            raise ValueError(f"{path}: {name} is set twice (as {spelled[name]!r} and {key!r})")
+        spelled[name] = key
         try:
             settings[name] = SETTINGS[name].check(value)
         except ValueError as error:

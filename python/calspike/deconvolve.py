@@ -8,6 +8,7 @@ import numpy as np
 
 from calspike import _core, config
 from calspike.data import Recording
+from calspike.data.recording import warn_empty_neurons
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -92,7 +93,8 @@ def deconvolve(
         trace when None.
     lam : sparsity penalty; when None, the noise-constrained variant picks the smallest lam
         with |y - b - c|^2 = sn^2 T (lam = 0 when the unpenalised fit is already that loose).
-    s_min : minimal spike size (>= 0) for frames t >= 1.
+    s_min : minimal spike size (>= 0) for frames t >= 1; with the noise-constrained variant
+        (lam None) the pools are solved again with the lam it found, as OASIS does.
     exact : for p = 2, solve the convex problem exactly (True) or keep OASIS's greedy pools.
     rate : frame rate in Hz for arrays (a Recording carries its own); only used for `tau_s`.
     threads : C++ threads; 0 uses all cores.
@@ -141,22 +143,35 @@ def deconvolve(
         else:
             calcium, spikes, lam_used = _core.oasis_ar2_constrained(
                 recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1], noise_core, bool(exact), threads)
+        if s_min > 0:
+            # As OASIS does: the noise constraint picks lam, then the pools are solved again
+            # with that lam and the minimal spike size.
+            lam_core = np.where(empty, 0.0, np.nan_to_num(np.asarray(lam_used, dtype=np.float64)))
+            calcium, spikes = _solve_penalised(recording, lengths, b_core, g_core, lam_core, s_min, p, exact,
+                                               threads)
     else:
         noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
         lam_used = _per_neuron(lam, neurons, "lam", None)
         if np.any(lam_used < 0):
             raise ValueError("lam must be >= 0 for every neuron")
-        if p == 1:
-            calcium, spikes = _core.oasis_ar1(
-                recording.calcium, lengths, b_core, g_core[:, 0], lam_used, float(s_min), threads)
-        else:
-            calcium, spikes = _core.oasis_ar2(recording.calcium, lengths, b_core, g_core[:, 0], g_core[:, 1],
-                                              lam_used, float(s_min), bool(exact), threads)
+        calcium, spikes = _solve_penalised(recording, lengths, b_core, g_core, lam_used, s_min, p, exact, threads)
+    warn_empty_neurons(empty.astype(np.int64) ^ 1, recording.name)  # after every argument was checked
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
         calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,
         lam=np.asarray(lam_used, dtype=np.float64) * nan, rate=recording.rate if isinstance(data, Recording) else rate,
     )
+
+
+def _solve_penalised(recording: Recording, lengths: list[int], baseline: np.ndarray, g: np.ndarray, lam: np.ndarray,
+                     s_min: float, p: int, exact: bool, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """OASIS with a given lam per neuron (and minimal spike size s_min): (calcium, spikes)."""
+    if p == 1:
+        calcium, spikes = _core.oasis_ar1(recording.calcium, lengths, baseline, g[:, 0], lam, float(s_min), threads)
+    else:
+        calcium, spikes = _core.oasis_ar2(recording.calcium, lengths, baseline, g[:, 0], g[:, 1], lam, float(s_min),
+                                          bool(exact), threads)
+    return calcium, spikes
 
 
 def _as_recording(data: np.ndarray, rate: float | None) -> Recording:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from calspike import _core, config
+from calspike.data.recording import check_float32_range, check_numeric_dtype
 from calspike.windows import Windows
 
 FEATURES = ("raw", "delta", "quad", "delta_quad")
@@ -23,6 +24,8 @@ def features(
     is allocated in C++ and handed over without a copy (`torch.from_numpy` shares it).
     """
     values = windows.windows if isinstance(windows, Windows) else np.asarray(windows)
+    check_numeric_dtype(values.dtype, "windows")
+    check_float32_range(values, "windows")
     if values.ndim != 2:
         raise ValueError(f"windows must be 2-D (count, length), got shape {values.shape}")
     if values.shape[1] == 0:

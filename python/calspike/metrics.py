@@ -18,16 +18,28 @@ def _paired_bins(truth: np.ndarray, prediction: np.ndarray, bins: int) -> tuple[
     if truth.shape != prediction.shape:
         raise ValueError(f"truth and prediction must have the same length, got {truth.size} and {prediction.size}")
     keep = ~(np.isnan(truth) | np.isnan(prediction))
-    truth, prediction = truth[keep], prediction[keep]
+    # Every score here ignores the prediction's scale: scaling it first keeps bin sums finite.
+    truth, prediction = truth[keep], _unit_scaled(prediction[keep])
     usable = truth.size // bins * bins
     return (truth[:usable].reshape(-1, bins).sum(axis=1), prediction[:usable].reshape(-1, bins).sum(axis=1))
+
+
+def _unit_scaled(values: np.ndarray) -> np.ndarray:
+    """`values` scaled by a power of two to a largest magnitude in [0.5, 1), so sums of squares cannot
+    overflow. A power of two scales exactly: equal sums stay equal (ranks and ties are kept)."""
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if not (largest > 0 and np.isfinite(largest)):
+        return values
+    return np.ldexp(values, -np.frexp(largest)[1])
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     if x.size < 2:
         return float("nan")
-    x, y = x - x.mean(), y - y.mean()
-    norm = np.sqrt(np.dot(x, x) * np.dot(y, y))
+    # r does not change with scale; scaling first keeps 1e300-sized predictions finite.
+    x, y = _unit_scaled(x), _unit_scaled(y)
+    x, y = _unit_scaled(x - x.mean()), _unit_scaled(y - y.mean())
+    norm = np.sqrt(np.dot(x, x)) * np.sqrt(np.dot(y, y))
     return float(np.dot(x, y) / norm) if norm > 0 else 0.0  # a constant prediction carries no information
 
 
@@ -68,7 +80,7 @@ def poisson_information_gain(
     counts, predicted = _paired_bins(truth, prediction, bins)
     if counts.size == 0 or counts.sum() <= 0:
         return float("nan")
-    predicted = np.maximum(predicted, 0.0)
+    predicted = _unit_scaled(np.maximum(predicted, 0.0))  # only its shape matters: it is rescaled below
     mean = counts.mean()
     scaled = predicted * (mean / predicted.mean()) if predicted.sum() > 0 else np.full_like(counts, mean)
     expected = (1 - floor) * scaled + floor * mean

@@ -31,8 +31,11 @@ def _window_time(length: int, len_pre: int, rate: float) -> np.ndarray:
 
 
 def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, seconds: float = 30.0) -> Figure:
-    """Calcium (green) with its spikes (black ticks below) for a few neurons of each recording."""
-    rows = [(r, n) for r in recordings for n in range(min(per_recording, r.neurons))]
+    """Calcium (green) with its spikes (black ticks below) for the first few neurons of each recording
+    that hold finite frames (empty neurons, all NaN, are passed over)."""
+    rows = [(r, int(n)) for r in recordings for n in _neurons_with_frames(r)[:per_recording]]
+    if not rows:
+        raise ValueError("no recording has a neuron with finite frames to plot")
     fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.5 * len(rows) + 0.6), sharex=True, squeeze=False)
     for ax, (recording, n) in zip(axes[:, 0], rows):
         lengths = recording.lengths if recording.lengths is not None else [recording.frames] * recording.neurons
@@ -53,6 +56,12 @@ def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, secon
     fig.suptitle("Calcium (green) and spikes (black)")
     fig.tight_layout()
     return fig
+
+
+def _neurons_with_frames(recording: Recording) -> np.ndarray:
+    lengths = recording.lengths if recording.lengths is not None else np.full(recording.neurons, recording.frames)
+    return np.array([n for n in range(recording.neurons)
+                     if lengths[n] > 0 and np.isfinite(recording.calcium[n, : int(lengths[n])]).any()], dtype=int)
 
 
 def example_windows(

@@ -15,7 +15,6 @@ import html
 import json
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from typing import Any, cast
 import numpy as np
 
 from calspike import config
+from calspike._io import atomic_folder, check_folder_target, check_not_input
 from calspike.data import Recording, default_recordings, fetch_spikefinder, load_recordings
 from calspike.windows import WINDOW_SETTINGS, Windows, partition
 
@@ -48,6 +48,13 @@ FIGURES = {
     "latent_pca": "Calcium VAE: PCA of latent means",
     "probe_traces": "The decoder along the SVM's weight vector",
 }
+
+
+def check_report_target(target: Path, data: str | os.PathLike[str] | None) -> None:
+    """UsageError unless `target` may take the report: new, empty or an earlier report, and apart from `data`."""
+    check_folder_target(target, "report folder")
+    if data is not None:
+        check_not_input([target], [Path(data)], "report folder")
 
 
 @dataclass(frozen=True)
@@ -83,34 +90,12 @@ def run(
     kinds = parse_features(params["features"])
     say = log or (lambda message: None)
     target = Path(out)
-    with _building(target) as folder:
+    check_report_target(target, data)
+    with atomic_folder(target, "report folder", {"kind": "report"}) as folder:
         report = _Report(folder, params, kinds, progress, say)
         report.execute(data, fetch, rate, quick)
     say(f"report written to {target}/index.html")
     return RunResult(report.metrics, target)
-
-
-@contextmanager
-def _building(target: Path) -> Iterator[Path]:
-    """A fresh temporary folder beside `target`, renamed to `target` on success, removed on failure."""
-    parent = target.parent if str(target.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        folder = parent / f".{target.name}.partial-{os.getpid()}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-    except OSError as error:
-        raise OSError(f"cannot write the report to {target}: {error.strerror or error}") from None
-    try:
-        yield folder
-        old = parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists():
-            target.rename(old)
-        folder.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
 
 
 class _Report:
@@ -300,7 +285,7 @@ def _roc_points(labels: np.ndarray, scores: np.ndarray, auc: float) -> tuple[np.
 def _save_model(model: Any, path: Path) -> None:
     from calspike.train import save_checkpoint
 
-    save_checkpoint({"format": 1, "kind": model.kind, "model_config": dict(model.config),
+    save_checkpoint({"kind": model.kind, "model_config": dict(model.config),
                      "model": model.state_dict(), "best": {"state": None}}, path)
 
 

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from calspike import _core
+from calspike.config import check_rate
+from calspike.data.recording import check_float32_range, check_lengths, check_numeric_dtype
 
 
 def resampled_length(frames: int, rate_in: float, rate_out: float) -> int:
     """Frames at `rate_out` that cover `frames` frames at `rate_in` (the last one possibly partial)."""
-    return int(_core.resampled_length(int(frames), float(rate_in), float(rate_out)))
+    return int(_core.resampled_length(int(frames), check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")))
 
 
 def resample(
@@ -32,7 +34,8 @@ def resample(
     NaN inside a trace spreads to its neighbours: fill gaps first (`fill_gaps`).
     """
     values = _matrix("traces", traces)
-    out, out_lengths = _core.resample(values, float(rate_in), float(rate_out), _lengths(lengths), threads)
+    rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
+    out, out_lengths = _core.resample(values, rate_in, rate_out, _lengths(lengths, values), threads)
     return out, np.asarray(out_lengths)
 
 
@@ -49,9 +52,10 @@ def rebin_counts(
     beyond each row's length.
     """
     values = _matrix("counts", counts)
-    return np.asarray(_core.rebin_counts(values, float(rate_in), float(rate_out),
-                                         [int(v) for v in np.asarray(out_lengths).reshape(-1)],
-                                         _lengths(lengths), threads))
+    rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
+    wanted = check_lengths(out_lengths, values.shape[0], np.iinfo(np.int64).max, "out_lengths")
+    return np.asarray(_core.rebin_counts(values, rate_in, rate_out, wanted.tolist(), _lengths(lengths, values),
+                                         threads))
 
 
 def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +66,14 @@ def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = N
     padding beyond `lengths` stays NaN and is not in the mask. A trace with no finite frame
     raises ValueError naming it.
     """
-    values = np.array(traces, dtype=np.float32, copy=True, ndmin=2)
+    given = np.asarray(traces)
+    if given.ndim > 2:
+        raise ValueError(f"traces must be 2-D (neurons, frames) or 1-D (frames,), got shape {given.shape}")
+    check_numeric_dtype(given.dtype, "traces")
+    check_float32_range(given, "traces")
+    values = np.array(given, dtype=np.float32, copy=True, ndmin=2)
     rows, frames = values.shape
-    limit = np.full(rows, frames) if lengths is None else np.asarray(lengths, dtype=np.int64).reshape(-1)
+    limit = np.full(rows, frames) if lengths is None else check_lengths(lengths, rows, frames)
     gaps = np.isnan(values) & (np.arange(frames) < limit[:, None])
     for row in np.flatnonzero(gaps.any(axis=1)):
         n = int(limit[row])
@@ -80,10 +89,14 @@ def _matrix(name: str, values: np.ndarray) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim == 1:
         array = array[None, :]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (neurons, frames) or 1-D (frames,), got shape {np.shape(values)}")
+    check_numeric_dtype(array.dtype, name)
+    check_float32_range(array, name)
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float64)
     return array
 
 
-def _lengths(lengths: Sequence[int] | np.ndarray | None) -> list[int] | None:
-    return None if lengths is None else [int(v) for v in np.asarray(lengths).reshape(-1)]
+def _lengths(lengths: Sequence[int] | np.ndarray | None, values: np.ndarray) -> list[int] | None:
+    return None if lengths is None else check_lengths(lengths, values.shape[0], values.shape[1]).tolist()

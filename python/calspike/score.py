@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from calspike.data import DataError, read_spikefinder_csv
+from calspike.data.recording import check_numeric_dtype
 from calspike.metrics import score_neurons
 
 _DATASET = re.compile(r"^(\d+)\.")
@@ -44,6 +47,8 @@ def score_files(
     rows = []
     for prediction in predictions:
         prediction_files = _spike_files(Path(prediction))
+        for file in prediction_files.values():
+            verify_against_sidecar(file)
         if len(truth_files) == 1 and len(prediction_files) == 1:
             pairs = [(next(iter(truth_files)), next(iter(truth_files.values())), next(iter(prediction_files.values())))]
         else:
@@ -59,6 +64,7 @@ def score_files(
             if expected.shape != prediction_values.shape:
                 raise DataError(f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
                                 f"{expected.shape} ({truth_path})")
+            _check_neurons(expected, prediction_values, truth_path, prediction_path)
             scores = score_neurons(expected, prediction_values, rate=rate)
             rows.append(_row(str(prediction), dataset, scores))
             for name, values in scores.items():
@@ -66,6 +72,52 @@ def score_files(
         if len(pairs) > 1:
             rows.append(_row(str(prediction), "all", {k: np.array(v) for k, v in per_neuron.items()}))
     return rows
+
+
+class NoGroundTruthWarning(UserWarning):
+    """Some neurons have no ground truth (no finite frame): they score NaN and are left out of the means."""
+
+
+def _check_neurons(truth: np.ndarray, prediction: np.ndarray, truth_path: Path, prediction_path: Path) -> None:
+    """DataError for neurons with ground truth but no finite prediction on its frames (they would
+    silently drop out of the mean); NoGroundTruthWarning naming neurons without ground truth."""
+    has_truth = np.isfinite(truth)
+    no_truth = np.flatnonzero(~has_truth.any(axis=1))
+    missing = np.flatnonzero(has_truth.any(axis=1) & ~(has_truth & np.isfinite(prediction)).any(axis=1))
+    if missing.size:
+        raise DataError(f"{prediction_path}: neuron(s) {_listed(missing)} have no finite prediction where "
+                        f"{truth_path} has ground truth; score refuses to leave them out of the mean silently")
+    if no_truth.size:
+        warnings.warn(f"{truth_path}: neuron(s) {_listed(no_truth)} have no ground truth (all NaN): they score "
+                      "NaN and are left out of the means", NoGroundTruthWarning, stacklevel=3)
+
+
+def _listed(neurons: np.ndarray) -> str:
+    return ", ".join(str(int(n)) for n in neurons[:10]) + (" ..." if neurons.size > 10 else "")
+
+
+def verify_against_sidecar(path: Path) -> None:
+    """DataError when `calspike infer` wrote `path` and its sidecar's SHA-256 no longer matches it
+    (an interrupted run, or a file changed since). Files without a sidecar are taken as they are."""
+    from calspike._io import file_digest
+    from calspike.infer import SIDECAR
+
+    for sidecar in (path.with_name(path.name + ".json"), path.parent / SIDECAR):
+        if not sidecar.is_file():
+            continue
+        try:
+            record = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise DataError(f"{sidecar}: not a readable calspike sidecar ({error})") from None
+        files = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(files, dict):
+            continue  # not written by calspike infer
+        if path.name not in files:
+            raise DataError(f"{path}: not listed in {sidecar}: the folder mixes files of different runs")
+        if files[path.name] != file_digest(path):
+            raise DataError(f"{path}: its contents differ from what {sidecar} records (an interrupted "
+                            "`calspike infer`, or a file changed since): run infer again")
+        return
 
 
 def format_rows(rows: list[ScoreRow]) -> str:
@@ -115,6 +167,7 @@ def _load(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
         with open(path, "rb") as stream:
             values = np.load(stream, allow_pickle=False)
+        check_numeric_dtype(values.dtype, str(path))
         if values.ndim not in (1, 2):
             raise DataError(f"{path}: expected (neurons, frames), got shape {values.shape}")
         return np.atleast_2d(values.astype(np.float64))

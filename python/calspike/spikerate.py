@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from calspike import config
+from calspike.config import check_rate
 from calspike.data import Recording
+from calspike.data.recording import (
+    check_float32_range,
+    check_lengths,
+    check_numeric_dtype,
+    warn_empty_neurons,
+)
 from calspike.models import SpikeRateModel
 from calspike.resample import fill_gaps, rebin_counts, resample, resampled_length
 from calspike.train import (
@@ -66,6 +74,7 @@ def noise_levels(traces: np.ndarray, rate: float, lengths: Sequence[int] | np.nd
     Differences next to NaN frames are left out; NaN for a trace with no usable pair.
     """
     values = np.atleast_2d(np.asarray(traces))
+    rate = check_rate(rate, "rate")
     limit = np.full(values.shape[0], values.shape[1]) if lengths is None else np.asarray(lengths)
     levels = np.full(values.shape[0], np.nan)
     for row in range(values.shape[0]):
@@ -176,11 +185,10 @@ def infer_spike_rates(
         values = np.atleast_2d(np.asarray(traces))
         if values.ndim != 2:
             raise ValueError(f"traces must be (neurons, frames), got shape {np.shape(traces)}")
-    if rate is None or isinstance(rate, bool) or not (
-        isinstance(rate, (int, float, np.integer, np.floating)) and 0 < rate < math.inf
-    ):
-        raise ValueError(f"rate must be the frame rate in Hz (> 0), got {rate!r}")
-    rate = float(rate)
+        check_numeric_dtype(values.dtype, "traces")
+        check_float32_range(values, "traces")
+    rate = check_rate(rate, "rate")
+    config.check({"threads": threads})
     for name, value in (("chunk_neurons", chunk_neurons), ("tile", tile)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -189,9 +197,8 @@ def infer_spike_rates(
         raise ValueError(f"traces are infinite at neuron {row}, frame {frame}")
     if lengths is None:
         lengths = np.array([_valid_length(row) for row in values], dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
-    if lengths.shape != (values.shape[0],) or lengths.min(initial=0) < 0 or lengths.max(initial=0) > values.shape[1]:
-        raise ValueError(f"lengths must be {values.shape[0]} frame counts in [0, {values.shape[1]}]")
+    lengths = check_lengths(lengths, values.shape[0], values.shape[1])
+    warn_empty_neurons(lengths, "traces" if not isinstance(traces, Recording) else traces.name)
     if model is None:
         model, metadata = load_rate_model()
     metadata = metadata or {}

@@ -31,6 +31,10 @@ def parse_features(text: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def neuron_split(windows: Windows, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
     """Neuron indices of the train, val and test parts (about 70/15/15 % of the windows), seeded."""
+    if len(windows) == 0:
+        length = int(windows.params.get("len_pre", 0)) + int(windows.params.get("len_post", 0))
+        raise ValueError(f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) is too short "
+                         f"for a window of len_pre + len_post = {length} frames")
     parts = split_by_neuron(windows.neuron, fractions, seed)
     return {name: np.unique(windows.neuron[index]) for name, index in zip(("train", "val", "test"), parts)}
 

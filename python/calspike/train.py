@@ -27,10 +27,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from calspike.data._atomic import atomic_path
+from calspike._checksum import state_digest
+from calspike._io import atomic_path
+from calspike.data import DataError
 from calspike.models import CalspikeModel, build_model
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: a SHA-256 of the contents (calspike._checksum) is stored and checked
+_REQUIRED_KEYS = ("kind", "model_config", "model")
 SCHEDULES = ("cosine", "plateau", "constant")
 
 
@@ -511,11 +514,14 @@ def _save_checkpoint(
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """torch.save `state` to `path` atomically (a temporary file renamed into place)."""
+    """torch.save `state` (with the current format and a checksum of its contents) to `path`,
+    atomically (a temporary file renamed into place)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    payload = {key: value for key, value in state.items() if key != "checksum"}
+    payload["format"] = CHECKPOINT_FORMAT
     with atomic_path(target) as temporary:
-        torch.save(state, temporary)
+        torch.save({**payload, "checksum": state_digest(payload)}, temporary)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -526,17 +532,38 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
         raise ValueError(f"{path}: not a readable calspike checkpoint ({error})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "kind" not in state:
-        raise ValueError(f"{path}: not a calspike checkpoint (format {CHECKPOINT_FORMAT})")
+    if not isinstance(state, dict) or "format" not in state:
+        raise DataError(f"{path}: not a calspike checkpoint")
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: checkpoint format {state['format']!r}; this calspike reads format "
+                        f"{CHECKPOINT_FORMAT} (retrain, or use the calspike that wrote it)")
+    stored = state.pop("checksum", None)
+    if stored is None:
+        raise DataError(f"{path}: the checkpoint has no checksum")
+    if stored != state_digest(state):
+        raise DataError(f"{path}: the checkpoint's contents do not match its checksum: the file is corrupt")
+    missing = [key for key in _REQUIRED_KEYS if key not in state]
+    if missing:
+        raise DataError(f"{path}: the checkpoint lacks {', '.join(repr(k) for k in missing)}")
     return state
+
+
+def is_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """True for a file calspike wrote as a checkpoint (any format; contents not verified)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return isinstance(state, dict) and "format" in state and "kind" in state
 
 
 def load_model(path: str | os.PathLike[str]) -> CalspikeModel:
     """The model stored in a checkpoint, with its final (best) weights, in eval mode on the CPU."""
     state = load_checkpoint(path)
-    model = build_model(state["kind"], state["model_config"])
-    weights = state["best"]["state"] if state.get("best", {}).get("state") is not None else state["model"]
-    model.load_state_dict(weights)
+    try:
+        model = build_model(state["kind"], state["model_config"])
+        weights = state["best"]["state"] if (state.get("best") or {}).get("state") is not None else state["model"]
+        model.load_state_dict(weights)
+    except (KeyError, TypeError, RuntimeError, ValueError) as error:
+        raise DataError(f"{path}: the checkpoint does not hold a usable {state['kind']} "
+                        f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
     return model.eval()
 
 

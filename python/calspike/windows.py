@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from calspike import _core, config
+from calspike._io import atomic_path
 from calspike.data import Recording, cache_dir, read_spikefinder
-from calspike.data._atomic import atomic_path
+from calspike.data.recording import check_float32_range, check_numeric_dtype
 
 WINDOW_SETTINGS = ("len_pre", "len_post", "skip", "spike_n", "normalize")
 _CACHE_FORMAT = 1
@@ -143,6 +144,8 @@ def window_view(
     length = params["len_pre"] + params["len_post"]
     count = _core.window_count(array.shape[1], params["len_pre"], params["len_post"], params["skip"], 1)
     row_stride, frame_stride = array.strides
+    if max(abs(frame_stride) * max(params["skip"], 1), abs(row_stride)) >= 2**62:
+        raise ValueError(f"skip = {params['skip']} frames is too large a stride for a view of this array")
     return np.lib.stride_tricks.as_strided(
         array,
         shape=(array.shape[0], count, length),
@@ -256,6 +259,12 @@ def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def is_windows_file(path: str | os.PathLike[str]) -> bool:
+    """True for an .npz that `save_windows` (or the cache) wrote, judged by its array names."""
+    with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+        return {"key", "windows", "neuron", "frame", "params"} <= set(archive.files)
+
+
 def load_windows(path: str | os.PathLike[str]) -> Windows:
     """Windows written by `save_windows` (or cached); ValueError naming the file when it is not one."""
     target = Path(path)
@@ -307,6 +316,20 @@ def _read_npz(target: Path, key: str | None) -> Windows:
         windows.did_spike is not None and windows.did_spike.shape != (count,)
     ):
         raise ValueError("arrays of different lengths")
+    check_numeric_dtype(windows.windows.dtype, "windows")
+    for name in ("neuron", "frame", "skipped"):
+        if getattr(windows, name).size and not np.issubdtype(getattr(windows, name).dtype, np.integer):
+            raise ValueError(f"'{name}' must hold integers, got dtype {getattr(windows, name).dtype}")
+    if windows.did_spike is not None and windows.did_spike.dtype != np.bool_:
+        raise ValueError(f"'did_spike' must be bool, got dtype {windows.did_spike.dtype}")
+    names = len(windows.neuron_names)
+    outside = (windows.neuron < 0) | (windows.neuron >= names)
+    if outside.any():
+        k = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"window {k} names neuron {int(windows.neuron[k])}, but the file lists {names} "
+                         "neuron names")
+    if (windows.frame < 0).any():
+        raise ValueError(f"window {int(np.flatnonzero(windows.frame < 0)[0])} has a negative centre frame")
     return windows
 
 
@@ -338,15 +361,15 @@ def _as_inputs(
     calcium = np.asarray(data)
     if calcium.ndim != 2:
         raise ValueError(f"calcium must be 2-D (neurons, frames), got shape {calcium.shape}")
+    check_numeric_dtype(calcium.dtype, "calcium")
+    check_float32_range(calcium, "calcium")
     if calcium.dtype not in (np.float32, np.float64):
-        if not np.issubdtype(calcium.dtype, np.number):
-            raise ValueError(f"calcium must be numeric, got dtype {calcium.dtype}")
         calcium = calcium.astype(np.float64)
     if spikes is not None:
         spikes = np.asarray(spikes)
+        check_numeric_dtype(spikes.dtype, "spikes")
+        check_float32_range(spikes, "spikes")
         if spikes.ndim == 2 and spikes.dtype not in (np.float32, np.float64):
-            if not (np.issubdtype(spikes.dtype, np.number) or spikes.dtype == np.bool_):
-                raise ValueError(f"spikes must be numeric, got dtype {spikes.dtype}")
             spikes = spikes.astype(np.float32)
     return calcium, spikes, None, tuple(str(n) for n in range(calcium.shape[0]))
 

@@ -37,7 +37,12 @@ def read_array(
     if rate is None:
         if "rate" not in contents:
             raise ValueError(f"{path}: rate (Hz) must be given for this file; it does not store one")
-        rate = float(np.asarray(contents["rate"]).reshape(()))
+        stored = np.asarray(contents["rate"])
+        if stored.shape not in ((), (1,)) or not (np.issubdtype(stored.dtype, np.number)
+                                                    and not np.iscomplexobj(stored)):
+            raise DataError(f"{path}: 'rate' must be one number (Hz), got a {stored.dtype} array of shape "
+                            f"{stored.shape}")
+        rate = float(stored.reshape(()))
     spike_counts = contents.get("spikes")
     if spikes is not None:
         spike_counts = _read_matrix_file(Path(spikes))["calcium"]

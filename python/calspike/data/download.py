@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from calspike.data._atomic import atomic_path
+from calspike._io import atomic_path
 from calspike.data.recording import DataError
 
 OFFICIAL_URLS = {

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-import math
+import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from calspike import _core
+from calspike.config import check_rate
 
 
 class DataError(ValueError):
     """Malformed data: the message names the file (or array), the row and the column at fault."""
+
+
+class EmptyNeuronWarning(UserWarning):
+    """Some neurons hold no finite frame: their outputs are NaN."""
+
+
+def warn_empty_neurons(lengths: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:
+    """EmptyNeuronWarning naming the neurons whose valid length is 0 (no finite frame)."""
+    empty = np.flatnonzero(np.asarray(lengths) == 0) + offset
+    if empty.size:
+        shown = ", ".join(str(int(n)) for n in empty[:10]) + (" ..." if empty.size > 10 else "")
+        warnings.warn(f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; their outputs are NaN",
+                      EmptyNeuronWarning, stacklevel=stacklevel)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -50,23 +65,14 @@ class Recording:
     def __post_init__(self) -> None:
         calcium = _as_trace_matrix(self.calcium, "calcium", self.name)
         neurons, frames = calcium.shape
-        rate = self.rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-            raise ValueError(f"rate must be a number of frames per second (Hz), got {rate!r}")
-        rate = float(rate)
-        if not (math.isfinite(rate) and rate > 0):
-            raise ValueError(f"rate must be a finite frame rate > 0 Hz, got {rate!r}")
+        rate = check_rate(self.rate, "rate")
         if not isinstance(self.name, str):
             raise ValueError(f"name must be a string, got {self.name!r}")
 
         if self.lengths is None:
             lengths = np.asarray(_core.valid_lengths(calcium), dtype=np.int64)
         else:
-            lengths = np.array(self.lengths, dtype=np.int64, copy=True).reshape(-1)
-            if lengths.shape != (neurons,):
-                raise ValueError(f"lengths must have shape ({neurons},), got {np.shape(self.lengths)}")
-            if lengths.min(initial=0) < 0 or lengths.max(initial=0) > frames:
-                raise ValueError(f"lengths must lie in [0, {frames}] frames")
+            lengths = check_lengths(self.lengths, neurons, frames).copy()
         _check_finite(calcium, lengths, f"{self.name}: calcium", nonnegative=False, allow_nan=bool(self.gaps))
 
         spikes = None
@@ -118,6 +124,51 @@ class Recording:
         )
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_numeric_dtype(dtype: np.dtype[Any] | type, what: str) -> None:
+    """DataError unless `dtype` is real numbers (float, int or bool): complex, strings, objects,
+    dates and records are refused rather than cast."""
+    kind = np.dtype(dtype)
+    if not (np.issubdtype(kind, np.floating) or np.issubdtype(kind, np.integer) or kind == np.bool_):
+        raise DataError(f"{what} must be numeric (real numbers), got dtype {kind}")
+
+
+def check_float32_range(values: np.ndarray, what: str) -> None:
+    """DataError naming the first (row, column) whose finite value float32 cannot hold (|x| > 3.4e38).
+
+    calspike computes in float32; such values would silently become infinite, then NaN.
+    """
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.floating) or array.dtype.itemsize <= 4:
+        return  # float32 and smaller, and every integer type (|int64| < 1e19), fit
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(array) > FLOAT32_MAX
+    too_large &= np.isfinite(array)
+    if too_large.any():
+        where = tuple(int(v) for v in np.argwhere(too_large)[0])
+        place = f"neuron {where[0]}, frame {where[1]}" if len(where) == 2 else f"index {where}"
+        raise DataError(f"{what} holds {array[where]!r} at {place}: beyond float32's range (|x| <= 3.4e38)")
+
+
+def check_lengths(lengths: object, neurons: int, frames: int, what: str = "lengths") -> np.ndarray:
+    """int64 (neurons,) frame counts in [0, frames]; ValueError for non-integers (never truncated)."""
+    array = np.asarray(lengths)
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(
+            array.dtype, np.floating)):
+        raise ValueError(f"{what} must be integer frame counts, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and (not np.all(np.isfinite(array)) or np.any(array != np.round(array))):
+        raise ValueError(f"{what} must be whole numbers of frames, got {array.reshape(-1)[:5].tolist()}")
+    given_shape = array.shape
+    array = array.astype(np.int64).reshape(-1)
+    if array.shape != (neurons,):
+        raise ValueError(f"{what} must have shape ({neurons},), got {given_shape}")
+    if array.min(initial=0) < 0 or array.max(initial=0) > frames:
+        raise ValueError(f"{what} must lie in [0, {frames}] frames")
+    return array
+
+
 def _as_trace_matrix(values: object, what: str, name: str) -> np.ndarray:
     """A read-only-able float32 C-ordered (neurons, frames) view or copy of `values`."""
     array = np.asarray(values)
@@ -125,9 +176,8 @@ def _as_trace_matrix(values: object, what: str, name: str) -> np.ndarray:
         raise ValueError(f"{name}: {what} must be 2-D (neurons, frames), got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name}: {what} must hold at least one neuron and one frame, got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-            or array.dtype == np.bool_):
-        raise ValueError(f"{name}: {what} must be numeric, got dtype {array.dtype}")
+    check_numeric_dtype(array.dtype, f"{name}: {what}")
+    check_float32_range(array, f"{name}: {what}")
     return np.ascontiguousarray(array, dtype=np.float32).view()
 
 

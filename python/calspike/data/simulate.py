@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calspike.config import check_rate
 from calspike.data.recording import Recording
 
 
@@ -82,8 +83,7 @@ def simulate(
         raise ValueError(f"neurons must be an integer >= 1, got {neurons!r}")
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
         raise ValueError(f"frames must be an integer >= 1, got {frames!r}")
-    if not (isinstance(rate, (int, float, np.integer, np.floating)) and np.isfinite(rate) and rate > 0):
-        raise ValueError(f"rate must be a finite frame rate > 0 Hz, got {rate!r}")
+    check_rate(rate, "rate")
     if indicator not in INDICATORS:
         raise ValueError(f"indicator must be one of {', '.join(INDICATORS)}, got {indicator!r}")
     for label, value, low in (("snr", snr, 0.0), ("amplitude", amplitude, 0.0)):

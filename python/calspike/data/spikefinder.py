@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calspike.data._atomic import atomic_path
+from calspike._io import atomic_path
 from calspike.data._csv import read_numeric_csv
 from calspike.data.recording import DataError, Recording
 

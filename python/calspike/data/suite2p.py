@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.lib import format as npy_format
 
+from calspike.config import check_rate
 from calspike.data.arrays import _load_npy
 from calspike.data.recording import DataError, Recording
 
@@ -53,8 +57,9 @@ def read_suite2p(
 
     Parameters
     ----------
-    rate : frame rate in Hz; when None it is ``ops.npy``'s ``fs`` (reading ops.npy
-        unpickles it: only read folders you trust, or pass the rate).
+    rate : frame rate in Hz; when None it is ``ops.npy``'s ``fs``. ops.npy is a pickle: it
+        is read with an unpickler that admits only plain data (dicts, lists, strings,
+        numbers, NumPy arrays and scalars), so a crafted file cannot run code.
     neuropil : F - neuropil * Fneu (0: no neuropil subtraction).
     baseline : "running-percentile": dF/F = (F - F0) / F0, F0 the `baseline_percentile`
         percentile of F over a centred window of `baseline_window_s` seconds; "none": F
@@ -74,8 +79,7 @@ def read_suite2p(
     if not baseline_window_s > 0:
         raise ValueError(f"baseline_window_s must be > 0 seconds, got {baseline_window_s!r}")
     fluorescence = _matrix(path / "F.npy")
-    if rate is None:
-        rate = _ops_rate(path / "ops.npy")
+    rate = _ops_rate(path / "ops.npy") if rate is None else check_rate(rate, "rate")
     rois = np.arange(fluorescence.shape[0])
     if cells_only and (path / "iscell.npy").is_file():
         flags = _load_npy(path / "iscell.npy")
@@ -134,15 +138,56 @@ def _matrix(path: Path) -> np.ndarray:
     return values
 
 
+# The only globals a plain suite2p ops dict needs: NumPy arrays, dtypes and scalars (and
+# _codecs.encode, which protocol-2 pickles use for bytes). Anything else is refused.
+_OPS_GLOBALS = {
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _OpsUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, tuples, strings, numbers and NumPy arrays/scalars, nothing else:
+    a crafted ops.npy cannot run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _OPS_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+def read_ops(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A suite2p ops.npy as a dict, unpickled with only plain data admitted (never code)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            version = npy_format.read_magic(stream)
+            header = (npy_format.read_array_header_1_0(stream) if version == (1, 0)
+                      else npy_format.read_array_header_2_0(stream))
+            shape, _, dtype = header
+            if dtype != np.dtype(object) or shape != ():
+                raise DataError(f"{path}: not a suite2p ops dict (a {dtype} array of shape {shape})")
+            ops = _OpsUnpickler(stream).load()
+    except DataError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a pickle can fail in many ways; all mean the same here
+        raise DataError(f"{path}: not a plain suite2p ops dict ({error}); pass the frame rate (--rate) "
+                        "instead") from None
+    if isinstance(ops, np.ndarray) and ops.shape == () and ops.dtype == object:
+        ops = ops.item()
+    if not isinstance(ops, dict):
+        raise DataError(f"{path}: holds a {type(ops).__name__}, not a suite2p ops dict")
+    return ops
+
+
 def _ops_rate(path: Path) -> float:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: pass the frame rate (rate=, --rate)")
+    ops = read_ops(path)
+    if "fs" not in ops:
+        raise DataError(f"{path}: the ops dict has no frame rate 'fs'; pass --rate")
     try:
-        with open(path, "rb") as stream:
-            ops = np.load(stream, allow_pickle=True).item()
-        rate = float(ops["fs"])
-    except Exception as error:  # noqa: BLE001 - a pickle can fail in many ways; all mean the same here
-        raise DataError(f"{path}: no frame rate 'fs' in a readable ops dict ({error})") from None
-    if not (math.isfinite(rate) and rate > 0):
-        raise DataError(f"{path}: fs = {rate!r} is not a frame rate in Hz")
-    return rate
+        return check_rate(ops["fs"], "fs")
+    except ValueError as error:
+        raise DataError(f"{path}: {error}") from None

@@ -1,0 +1,107 @@
+"""`.npy` files read and written a block of rows at a time, so memory stays bounded.
+
+Reading uses plain file reads rather than a memory map: a map's touched pages count
+toward the process's resident memory until the kernel drops them, reads do not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from calspike.data.recording import DataError, check_numeric_dtype
+
+
+class NpyRows:
+    """A 2-D ``.npy`` file (rows x columns, C order) opened for reading blocks of rows.
+
+    `shape` and `dtype` come from the header; `rows(start, stop)` returns a fresh array of
+    those rows (converted to native byte order). DataError naming the file for anything
+    that is not a numeric 2-D (or 1-D: one row) C-ordered array without pickled objects.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._stream = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as error:
+            raise OSError(error.errno, f"cannot read {self.path}: {error.strerror}") from None
+        try:
+            version = npy_format.read_magic(self._stream)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(self._stream)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(self._stream)
+            else:  # pragma: no cover - numpy knows no other versions
+                raise ValueError(f"unknown .npy version {version}")
+        except (OSError, ValueError) as error:
+            self._stream.close()
+            raise DataError(f"{self.path}: not a readable .npy array ({error})") from None
+        try:
+            check_numeric_dtype(dtype, f"{self.path}")
+            if len(shape) not in (1, 2):
+                raise DataError(f"{self.path}: expected (neurons, frames), got shape {shape}")
+            if fortran and len(shape) == 2 and shape[0] > 1:
+                raise DataError(f"{self.path}: a Fortran-ordered array cannot be read by rows; save it in C "
+                                "order (numpy.ascontiguousarray)")
+        except DataError:
+            self._stream.close()
+            raise
+        self.shape: tuple[int, int] = (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self._offset = self._stream.tell()
+        expected = self._offset + self.shape[0] * self.shape[1] * self.dtype.itemsize
+        size = os.fstat(self._stream.fileno()).st_size
+        if size < expected:
+            self._stream.close()
+            raise DataError(f"{self.path}: truncated: the header promises {expected:,} bytes, the file has {size:,}")
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 as a new (stop - start, columns) array in native byte order."""
+        if not 0 <= start <= stop <= self.shape[0]:
+            raise ValueError(f"rows {start}..{stop} outside the {self.shape[0]} rows of {self.path}")
+        columns = self.shape[1]
+        self._stream.seek(self._offset + start * columns * self.dtype.itemsize)
+        count = (stop - start) * columns
+        values = np.fromfile(self._stream, dtype=self.dtype, count=count)
+        if values.size != count:
+            raise DataError(f"{self.path}: ended early while reading rows {start}..{stop}")
+        return values.reshape(stop - start, columns).astype(self.dtype.newbyteorder("="), copy=False)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class NpyWriter:
+    """Writes a (rows, columns) float32 ``.npy`` file block by block, rows in order.
+
+    The header is written first for the final shape; `finish()` checks that every row came.
+    Use it on a temporary path (`calspike._io.atomic_path`) so the file appears whole.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int]) -> None:
+        self.path, self.shape, self.written = Path(path), shape, 0
+        self._stream = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        npy_format.write_array_header_1_0(
+            self._stream, {"descr": npy_format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                           "shape": shape})
+
+    def write(self, block: np.ndarray) -> None:
+        """Append rows (block.shape == (k, columns)), converted to float32."""
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
+            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+        block.tofile(self._stream)
+        self.written += block.shape[0]
+
+    def finish(self) -> None:
+        """Close the file; ValueError unless every row was written."""
+        self.close()
+        if self.written != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
+
+    def close(self) -> None:
+        self._stream.close()
