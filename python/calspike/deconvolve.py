@@ -155,7 +155,7 @@ def deconvolve(
         if np.any(lam_used < 0):
             raise ValueError("lam must be >= 0 for every neuron")
         calcium, spikes = _solve_penalised(recording, lengths, b_core, g_core, lam_used, s_min, p, exact, threads)
-    warn_empty_neurons(empty.astype(np.int64) ^ 1, recording.name)  # after every argument was checked
+    warn_empty_neurons(empty, recording.name)  # after every argument was checked
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
         calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,

@@ -274,9 +274,8 @@ def _npy_chunks(reader: NpyRows, rate: float, estimator: _Estimator) -> Iterator
 def _warn_empty(recording: Recording, offset: int) -> None:
     """EmptyNeuronWarning naming the neurons (input rows) with no finite frame."""
     assert recording.lengths is not None
-    usable = [int(n) if np.isfinite(recording.calcium[row, : int(n)]).any() else 0
-              for row, n in enumerate(recording.lengths)]
-    warn_empty_neurons(np.array(usable), recording.name, offset, stacklevel=4)
+    empty = [not np.isfinite(recording.calcium[row, : int(n)]).any() for row, n in enumerate(recording.lengths)]
+    warn_empty_neurons(np.array(empty, dtype=bool), recording.name, offset, stacklevel=4)
 
 
 class _Estimator:

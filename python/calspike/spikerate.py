@@ -198,7 +198,7 @@ def infer_spike_rates(
     if lengths is None:
         lengths = np.array([_valid_length(row) for row in values], dtype=np.int64)
     lengths = check_lengths(lengths, values.shape[0], values.shape[1])
-    warn_empty_neurons(lengths, "traces" if not isinstance(traces, Recording) else traces.name)
+    warn_empty_neurons(lengths == 0, "traces" if not isinstance(traces, Recording) else traces.name)
     if model is None:
         model, metadata = load_rate_model()
     metadata = metadata or {}

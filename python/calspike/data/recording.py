@@ -20,9 +20,9 @@ class EmptyNeuronWarning(UserWarning):
     """Some neurons hold no finite frame: their outputs are NaN."""
 
 
-def warn_empty_neurons(lengths: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:
-    """EmptyNeuronWarning naming the neurons whose valid length is 0 (no finite frame)."""
-    empty = np.flatnonzero(np.asarray(lengths) == 0) + offset
+def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:
+    """EmptyNeuronWarning naming the neurons where bool `empty` (neurons,) is True (numbered from `offset`)."""
+    empty = np.flatnonzero(np.asarray(empty, dtype=bool)) + offset
     if empty.size:
         shown = ", ".join(str(int(n)) for n in empty[:10]) + (" ..." if empty.size > 10 else "")
         warnings.warn(f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; their outputs are NaN",

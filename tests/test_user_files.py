@@ -1,0 +1,344 @@
+"""The user's files: nothing calspike did not write is replaced or deleted, no output lands on an
+input, nothing from a data file runs, and every output appears whole or not at all.
+
+End-to-end through the CLI in temporary folders, as a user would meet each case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import calspike
+from calspike import _io
+from calspike.cli import main
+from calspike.data import DataError
+from calspike.score import score_files
+from calspike.train import load_checkpoint, save_checkpoint
+
+SMALL_RUN = ["--quick", "--epochs", "1", "--vae-epochs", "1", "--max-windows", "2000", "--no-progress"]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` and the SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI expecting exit 2 (a usage error, found before any work); returns stderr."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture()
+def spikefinder_data(tmp_path: Path) -> Path:
+    """A user's SpikeFinder folder with ground truth and an unrelated notes file."""
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    for dataset, seed in ((1, 1), (2, 2)):
+        recording = calspike.simulate(6, 3_000, 100.0, seed=seed)
+        columns = [str(i) for i in range(recording.neurons)]
+        pd.DataFrame(recording.calcium.T, columns=columns).to_csv(folder / f"{dataset}.train.calcium.csv", index=False)
+        pd.DataFrame(recording.spikes.T, columns=columns).to_csv(folder / f"{dataset}.train.spikes.csv", index=False)
+    (folder / "notes.txt").write_text("my lab notes")
+    return folder
+
+
+# 1. `run -o` never replaces a folder calspike did not write, nor one holding or inside its input.
+def test_run_refuses_to_replace_the_users_folders(spikefinder_data, tmp_path, capsys, monkeypatch):
+    before = _snapshot(spikefinder_data)
+    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(spikefinder_data), *SMALL_RUN], capsys)
+    assert "did not write" in err or "is the input" in err
+    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(tmp_path), *SMALL_RUN], capsys)
+    assert "did not write" in err or "contains the input" in err
+    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(spikefinder_data / "report"),
+                        *SMALL_RUN], capsys)
+    assert "lies inside the input folder" in err
+    mine = tmp_path / "my-results"
+    mine.mkdir()
+    (mine / "figure.svg").write_text("<svg/>")
+    assert "did not write" in _usage_error(["run", "-o", str(mine), *SMALL_RUN], capsys)
+    monkeypatch.chdir(mine)
+    assert "did not write" in _usage_error(["run", "-o", ".", *SMALL_RUN], capsys)
+    assert _snapshot(spikefinder_data) == before and (mine / "figure.svg").read_text() == "<svg/>"
+
+
+def test_run_replaces_its_own_report_and_accepts_an_empty_folder(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", "-o", str(empty), *SMALL_RUN]) == 0
+    assert (empty / _io.MARKER).is_file() and (empty / "index.html").is_file()
+    first = (empty / "metrics.json").read_text()
+    assert main(["run", "-o", str(empty), "--seed", "1", *SMALL_RUN]) == 0  # its own report: replaced
+    assert (empty / "metrics.json").read_text() != first
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]  # no leftovers beside it
+
+
+# 2. `infer -o` never resolves to an input file or folder (symbolic links followed).
+def test_infer_refuses_outputs_that_are_its_inputs(spikefinder_data, tmp_path, capsys):
+    before = _snapshot(spikefinder_data)
+    traces = tmp_path / "x.npy"
+    np.save(traces, calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
+    array_before = traces.read_bytes()
+    assert "is the input" in _usage_error(["infer", str(traces), "-o", str(traces), "--rate", "30"], capsys)
+    link = tmp_path / "link.npy"
+    link.symlink_to(traces)
+    assert "is the input" in _usage_error(["infer", str(traces), "-o", str(link), "--rate", "30"], capsys)
+    csv = spikefinder_data / "1.train.calcium.csv"
+    assert "is the input" in _usage_error(["infer", str(csv), "-o", str(csv)], capsys)
+    truth = spikefinder_data / "1.train.spikes.csv"  # the ground truth of that input
+    assert "is the input" in _usage_error(["infer", str(csv), "-o", str(truth)], capsys)
+    assert "is the input" in _usage_error(["infer", str(spikefinder_data), "-o", str(spikefinder_data)], capsys)
+    assert "lies inside" in _usage_error(["infer", str(spikefinder_data), "-o", str(spikefinder_data / "p")],
+                                         capsys)
+    stranger = tmp_path / "stranger.npy"
+    np.save(stranger, np.zeros(3))
+    assert "did not write" in _usage_error(["infer", str(traces), "-o", str(stranger), "--rate", "30"], capsys)
+    assert _snapshot(spikefinder_data) == before and traces.read_bytes() == array_before
+    assert np.load(stranger).shape == (3,)
+
+
+def test_a_later_score_cannot_report_r_1_against_overwritten_truth(spikefinder_data, tmp_path, capsys):
+    predictions = tmp_path / "predictions"
+    assert main(["infer", str(spikefinder_data), "-o", str(predictions), "--method", "oasis"]) == 0
+    rows = score_files(spikefinder_data, [predictions])
+    assert all(row.correlation < 0.99 for row in rows)  # ground truth intact: not scored against itself
+    assert main(["infer", str(spikefinder_data), "-o", str(predictions), "--method", "oasis"]) == 0  # its own
+
+
+# 3. suite2p's ops.npy is a pickle: only plain data is admitted, nothing in it runs.
+def test_a_crafted_ops_npy_runs_no_code(tmp_path, capsys):
+    plane = tmp_path / "suite2p" / "plane0"
+    plane.mkdir(parents=True)
+    recording = calspike.simulate(3, 2_000, 30.0, seed=4)
+    np.save(plane / "F.npy", (200 + 100 * recording.calcium).astype(np.float32))
+    np.save(plane / "Fneu.npy", np.full((3, 2_000), 50, np.float32))
+    proof = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {proof}",))
+
+    np.save(plane / "ops.npy", np.array({"fs": 30.0, "x": Payload()}, dtype=object), allow_pickle=True)
+    assert main(["infer", str(plane), "-o", str(tmp_path / "out.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "ops.npy" in err and "posix.system" in err and "--rate" in err
+    assert not proof.exists()
+    assert main(["infer", str(plane), "-o", str(tmp_path / "out.npy"), "--rate", "30", "--no-progress"]) == 0
+    assert not proof.exists()
+    np.save(plane / "ops.npy", np.array({"fs": np.float64(30.0), "mean": np.zeros((2, 2)), "names": ["a"]},
+                                        dtype=object), allow_pickle=True)
+    assert calspike.data.suite2p.read_suite2p(plane).recording.rate == 30.0  # plain data still reads
+    assert "no code in it can run" in " ".join(_help(["infer", "--help"], capsys).split())
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main(argv)
+    return capsys.readouterr().out
+
+
+# 4. A thread count the OpenMP runtime cannot take is an error at every entry to the core.
+def test_absurd_thread_counts_are_errors_not_crashes():
+    script = textwrap.dedent("""
+        import numpy as np, calspike
+        from calspike.resample import resample, rebin_counts
+        from calspike.spikerate import infer_spike_rates
+        recording = calspike.simulate(2, 500, 30.0, seed=0)
+        calls = {
+            "resample": lambda t: resample(recording.calcium, 30, 25, threads=t),
+            "rebin_counts": lambda t: rebin_counts(recording.spikes, 30, 25, [417, 417], threads=t),
+            "infer_spike_rates": lambda t: infer_spike_rates(recording, threads=t),
+            "partition": lambda t: calspike.partition(recording, threads=t),
+            "features": lambda t: calspike.features(np.zeros((3, 20), np.float32), threads=t),
+            "deconvolve": lambda t: calspike.deconvolve(recording, threads=t),
+        }
+        for name, call in calls.items():
+            for threads in (65536, 32768, -1):
+                try:
+                    call(threads)
+                    print(name, threads, "accepted")
+                except ValueError as error:
+                    print(name, threads, "ValueError", "threads" in str(error))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr  # a crash would end the process with a signal
+    lines = done.stdout.split("\n")
+    assert len([line for line in lines if line.endswith("ValueError True")]) == 18, done.stdout
+
+
+# 5. Replacing a report is one step; a killed run leaves the old or the new, never neither.
+KILL = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from calspike import _io
+    target, stage = Path(sys.argv[1]), sys.argv[2]
+    if stage == "after-swap":
+        _io.shutil.rmtree = lambda *args, **kwargs: os._exit(9)
+    with _io.atomic_folder(target, "report folder") as folder:
+        (folder / "index.html").write_text("new")
+        if stage == "during-build":
+            os._exit(9)
+""")
+
+
+@pytest.mark.parametrize("stage", ["during-build", "after-swap"])
+def test_a_killed_replacement_leaves_a_whole_report_and_its_leftovers_go_next_time(tmp_path, stage):
+    target = tmp_path / "report"
+    with _io.atomic_folder(target, "report folder") as folder:
+        (folder / "index.html").write_text("old")
+    (tmp_path / "user.txt").write_text("mine")
+    done = subprocess.run([sys.executable, "-c", KILL, str(target), stage], capture_output=True, timeout=60)
+    assert done.returncode == 9
+    assert (target / _io.MARKER).is_file()
+    assert (target / "index.html").read_text() == ("old" if stage == "during-build" else "new")
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".report.calspike-")]
+    assert len(leftovers) == 1
+    with _io.atomic_folder(target, "report folder") as folder:  # the next run removes them
+        (folder / "index.html").write_text("newest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "user.txt"]
+
+
+def test_leftovers_of_live_runs_and_the_users_files_are_kept(tmp_path):
+    target = tmp_path / "report"
+    live = tmp_path / f".report.calspike-partial-{os.getppid()}"
+    live.mkdir()  # a run in progress (our parent process is alive)
+    look_alike = tmp_path / ".report.partial-1"
+    look_alike.mkdir()  # the pre-marker naming: not calspike's pattern, never touched
+    assert _io.remove_leftovers(target) == []
+    assert live.is_dir() and look_alike.is_dir()
+
+
+def test_the_fallback_swap_restores_the_old_report_when_the_rename_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report"
+    with _io.atomic_folder(target, "report folder") as folder:
+        (folder / "index.html").write_text("old")
+    monkeypatch.setattr(_io, "_exchange", lambda a, b: False)  # no renameat2 (another OS)
+    real_rename = Path.rename
+
+    def failing(self, destination):  # the new report cannot move into place; the old one can go back
+        if Path(destination) == target and "calspike-partial" in self.name:
+            raise OSError(28, "No space left on device")
+        return real_rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(OSError), _io.atomic_folder(target, "report folder") as folder:
+        (folder / "index.html").write_text("new")
+    assert (target / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+# 6. infer's outputs are one unit: a folder appears whole; a file and its sidecar are checked together.
+def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(spikefinder_data, tmp_path):
+    script = textwrap.dedent("""
+        import os, sys
+        import calspike.infer as infer
+        real = infer._Estimator.__call__
+        calls = []
+        def dying(self, recording):
+            calls.append(1)
+            if len(calls) == 2:
+                os._exit(9)
+            return real(self, recording)
+        infer._Estimator.__call__ = dying
+        infer.infer(sys.argv[1], sys.argv[2], method="oasis")
+    """)
+    predictions = tmp_path / "predictions"
+    done = subprocess.run([sys.executable, "-c", script, str(spikefinder_data), str(predictions)], timeout=120)
+    assert done.returncode == 9 and not predictions.exists()  # no folder holding half the datasets
+    calspike.infer.infer(spikefinder_data, predictions, method="oasis")
+    assert len(score_files(spikefinder_data, [predictions])) == 3
+    stray = predictions / "3.train.spikes.csv"
+    stray.write_text((predictions / "1.train.spikes.csv").read_text())
+    with pytest.raises(DataError, match="mixes files of different runs"):
+        score_files(spikefinder_data / "1.train.spikes.csv", [stray])
+    stray.unlink()
+    # a single file: new predictions beside the previous run's sidecar are refused by score
+    traces, truth = tmp_path / "traces.npy", tmp_path / "truth.npy"
+    recording = calspike.simulate(3, 3_000, 100.0, seed=5)
+    np.save(traces, recording.calcium)
+    np.save(truth, recording.spikes)
+    output = tmp_path / "pred.npy"
+    calspike.infer.infer(traces, output, rate=100.0, method="oasis")
+    assert score_files(truth, [output])[0].neurons == 3
+    np.save(output, np.load(output) * 2)  # as if a second run died after its array, before its sidecar
+    with pytest.raises(DataError, match="differ from what .*pred.npy.json records"):
+        score_files(truth, [output])
+
+
+# 7. A checkpoint whose bytes changed does not load.
+def _flip_a_byte(path: Path, member_part: str) -> None:
+    """Flip one byte inside a stored tensor of a torch checkpoint (keeping the zip itself valid)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    names = sorted((n for n in members if f"/data/{member_part}" in n), key=lambda n: -len(members[n]))
+    name = names[0]
+    data = bytearray(members[name])
+    data[len(data) // 2] ^= 0x10
+    members[name] = bytes(data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    path.write_bytes(buffer.getvalue())
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_an_error_naming_the_file(tmp_path):
+    model = calspike.SpikeClassifier(channels=1, hidden=8)
+    x = np.random.default_rng(0).standard_normal((64, 20, 1)).astype(np.float32)
+    y = np.arange(64) % 2 == 0
+    checkpoint = tmp_path / "model.pt"
+    calspike.fit(model, x, y, epochs=1, checkpoint=checkpoint, progress=False)
+    assert load_checkpoint(checkpoint)["epoch"] == 1
+    for part in ("", "1"):  # the largest tensor (weights or optimiser moments), and another
+        broken = tmp_path / f"broken{part}.pt"
+        broken.write_bytes(checkpoint.read_bytes())
+        _flip_a_byte(broken, part)
+        with pytest.raises(DataError, match=f"{broken.name}.*do not match its checksum"):
+            load_checkpoint(broken)
+        with pytest.raises(DataError, match="checksum"):
+            calspike.fit(calspike.SpikeClassifier(channels=1, hidden=8), x, y, epochs=2, checkpoint=broken,
+                         resume=True, progress=False)
+    state = load_checkpoint(checkpoint)
+    del state["model_config"]
+    save_checkpoint(state, tmp_path / "incomplete.pt")
+    with pytest.raises(DataError, match="incomplete.pt.*lacks 'model_config'"):
+        load_checkpoint(tmp_path / "incomplete.pt")
+    old = {key: value for key, value in load_checkpoint(checkpoint).items()}
+    old["format"] = 1
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(DataError, match="format 1"):
+        load_checkpoint(tmp_path / "old.pt")
+
+
+def test_outputs_of_train_prepare_score_and_evaluate_never_replace_a_users_file(tmp_path, capsys):
+    precious = tmp_path / "precious.json"
+    precious.write_text(json.dumps({"my": "notes"}))
+    for argv in (["prepare", "-o", str(tmp_path / "w.npz")],):
+        assert main(argv) == 0
+    windows = tmp_path / "w.npz"
+    err = _usage_error(["train", str(windows), "-o", str(precious)], capsys)
+    assert "did not write" in err
+    assert "did not write" in _usage_error(["evaluate", str(windows), str(windows), "--json", str(precious)],
+                                           capsys)
+    assert "did not write" in _usage_error(["train", str(windows), "-o", str(tmp_path / "m.pt"), "--history",
+                                            str(precious)], capsys)
+    (tmp_path / "data.npz").write_bytes(b"not windows")
+    assert "did not write" in _usage_error(["prepare", "-o", str(tmp_path / "data.npz")], capsys)
+    assert main(["prepare", "-o", str(windows), "--skip", "20"]) == 0  # its own windows: replaced
+    assert json.loads(precious.read_text()) == {"my": "notes"}
