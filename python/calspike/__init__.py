@@ -8,14 +8,13 @@ Every public name loads on first use, so `import calspike` costs almost nothing 
 the PyTorch half loads only when a model is asked for.
 """
 
-from __future__ import annotations
+import sys  # the only import: see calspike.cli, start-up must be interruptible cleanly
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from types import ModuleType as _ModuleType
+    from typing import Any
+
     from calspike.data import (
         DataError,
         Recording,
@@ -42,6 +41,8 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         save_windows,
         window_view,
     )
+else:
+    _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 _LAZY = {
     **dict.fromkeys(("DataError", "Recording", "default_recordings", "fetch_spikefinder", "load_recordings",
@@ -58,13 +59,13 @@ _SUBMODULES = ("models", "train", "tasks", "analysis", "plots")
 _NAMED_LIKE_A_MODULE = ("features", "deconvolve")  # public functions of the submodules of the same name
 
 
-class _PackageFace(types.ModuleType):
+class _PackageFace(_ModuleType):
     """The package object. Python binds a submodule onto its package when it is first imported,
     which would replace `calspike.features` (the function) by `calspike.features` (the module);
     this keeps the function."""
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _NAMED_LIKE_A_MODULE and isinstance(value, types.ModuleType):
+    def __setattr__(self, name: str, value: "Any") -> None:
+        if name in _NAMED_LIKE_A_MODULE and isinstance(value, _ModuleType):
             value = getattr(value, name)
         super().__setattr__(name, value)
 
@@ -72,7 +73,9 @@ class _PackageFace(types.ModuleType):
 sys.modules[__name__].__class__ = _PackageFace
 
 
-def _load_core() -> Any:
+def _load_core() -> "Any":
+    import importlib
+
     try:
         return importlib.import_module("calspike._core")
     except ImportError as error:  # pragma: no cover - only in broken installs
@@ -82,7 +85,9 @@ def _load_core() -> Any:
         ) from error
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
+    import importlib
+
     if name in _LAZY:
         _load_core()
         value = getattr(importlib.import_module(_LAZY[name]), name)

@@ -178,11 +178,7 @@ def _as_recording(data: np.ndarray, rate: float | None) -> Recording:
     array = np.asarray(data)
     if array.ndim == 1:
         array = array[None, :]
-    if rate is not None:
-        config.Setting("rate", float, 1.0, "frame rate", "Hz", 0.0).check(rate)
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0 Hz, got {rate!r}")
-    return Recording(array, 1.0 if rate is None else rate, name="array")
+    return Recording(array, 1.0 if rate is None else config.check_rate(rate, "rate"), name="array")
 
 
 def _coefficients(value: object, neurons: int, p: int, default: np.ndarray | None) -> np.ndarray:

@@ -30,7 +30,8 @@ def _unit_scaled(values: np.ndarray) -> np.ndarray:
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     if not (largest > 0 and np.isfinite(largest)):
         return values
-    return np.ldexp(values, -np.frexp(largest)[1])
+    scaled: np.ndarray = np.ldexp(values, -np.frexp(largest)[1])
+    return scaled
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""The `calspike` command: argument parsing only; the work is done by the package's functions.
+"""The `calspike` command's parser and handlers: each handler parses, checks and calls one function.
 
 Exit codes: 0 success, 2 usage errors, 1 data or runtime errors (one line; --debug for a traceback).
 """
@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# Only the standard library at import time: the console script imports this module before
-# main() runs, and a Ctrl-C then must still end in one line, not a traceback.
 TRAIN_FIT_SETTINGS = ("features", "epochs", "batch_size", "lr", "patience", "hidden", "latent", "beta",
                       "max_windows", "device")
 
@@ -474,7 +472,8 @@ def _failure(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def run_command(argv: Sequence[str] | None) -> int:
+    """Parse `argv`, check it, run the command; the exit code (0 done, 1 data error, 2 usage)."""
     from calspike._io import UsageError
 
     parser = _parser()
@@ -485,6 +484,9 @@ def _main(argv: Sequence[str] | None) -> int:
         _check_usage(args)
     except (UsageError, ValueError) as error:
         parser.error(_failure(error))
+    except OSError as error:  # an input that is missing or unreadable: a data error
+        print(f"calspike: error: {_failure(error)}", file=sys.stderr)
+        return 1
     try:
         handlers = {"run": _run, "prepare": _prepare, "train": _train, "evaluate": _evaluate, "fetch": _fetch,
                     "infer": _infer, "train-rate": _train_rate, "score": _score}
@@ -500,16 +502,3 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"calspike: error: {_failure(error)}", file=sys.stderr)
         return 1
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `calspike` command; returns the exit code (0 done, 1 data error, 2 usage, 130 Ctrl-C)."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:  # at any moment, start-up included: one line, no traceback
-        print("calspike: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
