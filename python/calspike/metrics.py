@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calspike.config import check_rate
+from calspike.data.recording import check_numeric_dtype
+
 SPIKEFINDER_BINS = 4  # 100 Hz summed in groups of 4: 25 Hz
 
 
@@ -98,6 +101,16 @@ def score_neurons(
     truth, prediction = np.atleast_2d(truth), np.atleast_2d(prediction)
     if truth.shape != prediction.shape:
         raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same shape")
+    if truth.ndim != 2:
+        raise ValueError(f"truth and prediction must be (neurons, frames), got shape {truth.shape}")
+    check_rate(rate, "rate")
+    for name, values in (("truth", truth), ("prediction", prediction)):
+        check_numeric_dtype(values.dtype, name)
+        bad = np.isinf(values) | ((values < 0) if name == "truth" else False)
+        if bad.any():
+            row, frame = (int(v) for v in np.argwhere(bad)[0])
+            kind = "infinite" if np.isinf(values[row, frame]) else "a negative spike count"
+            raise ValueError(f"{name} is {kind} at neuron {row}, frame {frame}")
     scores = {
         name: np.array([function(t, p, bins) for t, p in zip(truth, prediction)])
         for name, function in (("correlation", spikefinder_correlation), ("spearman", spearman_correlation),
