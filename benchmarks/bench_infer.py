@@ -48,7 +48,7 @@ def _child(method: str, path: str, neurons: int, threads: int, device: str) -> N
     traces = np.ascontiguousarray(traces)
     loaded = _max_rss_bytes()
     if method == "calspike":
-        from calspike.spikerate import infer_spike_rates, load_rate_model
+        from calspike.spikes.rate import infer_spike_rates, load_rate_model
 
         model, metadata = load_rate_model()
         infer_spike_rates(traces[:4, :2000], 30.0, model=model, device=device, threads=threads)  # warm-up
@@ -82,7 +82,7 @@ def _file_child(method: str, path: str, threads: int) -> None:
                               "--device", "cpu", "--no-progress"])
         assert code == 0
     else:
-        from calspike.spikerate import infer_spike_rates
+        from calspike.spikes.rate import infer_spike_rates
 
         traces = np.load(path)
         spikes, _ = infer_spike_rates(traces, 30.0, threads=threads, device="cpu")

@@ -10,7 +10,9 @@ Prints frames/s and ratios on (a) the real SpikeFinder datasets 4, 5, 6
     (default) and greedy (exact=False, OASIS's AR(2) pools), lambda from the noise level,
     against oasis-deconv's deconvolve(y, g=(None, None), penalty=1), which runs its
     constrained ONNLS algorithm for AR(2).
-Peers that are not installed are reported as such (pip install oasis-deconv suite2p numba).
+Every method, peers included, gets the same untimed warm-up call and the best of the same
+number of timed calls. Peers that are not installed are reported as such (pip install
+oasis-deconv suite2p numba).
 
     python benchmarks/bench_oasis.py [--quick]
 """
@@ -82,7 +84,7 @@ def run_case(label, recording, g, repeats):
     try:
         from oasis.oasis_methods import oasisAR1
 
-        add("oasis-deconv oasisAR1", best_of(lambda: [oasisAR1(y, float(gn)) for y, gn in zip(traces, g)], 1, warm_up=False))
+        add("oasis-deconv oasisAR1", best_of(lambda: [oasisAR1(y, float(gn)) for y, gn in zip(traces, g)], repeats))
     except ImportError:
         print("  oasis-deconv not installed: pip install oasis-deconv")
     try:
@@ -108,7 +110,7 @@ def run_case(label, recording, g, repeats):
     try:
         from oasis.functions import deconvolve as oasis_deconvolve
 
-        add("oasis-deconv deconvolve (estimated)", best_of(lambda: [oasis_deconvolve(y, penalty=1) for y in traces], 1, warm_up=False))
+        add("oasis-deconv deconvolve (estimated)", best_of(lambda: [oasis_deconvolve(y, penalty=1) for y in traces], repeats))
     except ImportError:
         pass
 
@@ -116,13 +118,14 @@ def run_case(label, recording, g, repeats):
         for threads in (1, 2):
             add(f"calspike deconvolve AR(2) {mode} (estimated), {threads} thread{'s' if threads > 1 else ''}",
                 best_of(lambda e=exact, t=threads: calspike.deconvolve(recording, p=2, exact=e, threads=t), repeats))
-    subset = traces[:20]  # the reference AR(2) runs at ~0.2 M frames/s: time it on 20 traces at most
+    # the reference AR(2) runs at ~0.05 M frames/s: timed (warm-up + repeats, as every method) on 5 traces
+    subset = traces[:5]
     subset_frames = sum(y.size for y in subset)
     try:
         from oasis.functions import deconvolve as oasis_deconvolve
 
         warnings.filterwarnings("ignore", message="The 'g' parameter is deprecated", category=DeprecationWarning)
-        seconds = best_of(lambda: [oasis_deconvolve(y, g=(None, None), penalty=1) for y in subset], 1, warm_up=False)
+        seconds = best_of(lambda: [oasis_deconvolve(y, g=(None, None), penalty=1) for y in subset], repeats)
         add(f"oasis-deconv deconvolve AR(2) (estimated){'*' if len(subset) < len(traces) else ''}",
             seconds * frames / subset_frames)
     except ImportError:

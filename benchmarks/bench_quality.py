@@ -31,10 +31,11 @@ from sklearn.linear_model import LogisticRegression
 
 import calspike
 from calspike import analysis, tasks
-from calspike.metrics import balanced_accuracy
 from calspike.models import SpikeClassifier
-from calspike.spikerate import infer_spike_rates, train_rate_model
-from calspike.train import fit, predict
+from calspike.spikes.rate import infer_spike_rates
+from calspike.spikes.rate_training import train_rate_model
+from calspike.training import fit, predict
+from calspike.tutorial.scores import balanced_accuracy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_spikefinder import single_neurons
@@ -167,7 +168,7 @@ def main() -> None:
     recordings = calspike.read_spikefinder(args.data, "train")
     print(f"SpikeFinder {', '.join(r.name for r in recordings)}: {sum(r.neurons for r in recordings)} neurons; "
           f"{args.folds} folds by neuron (seed {args.seed}); features {args.features}; train skip "
-          f"{args.train_skip}; torch {torch.__version__} on {calspike.train.choose_device(args.device)}")
+          f"{args.train_skip}; torch {torch.__version__} on {calspike.training.choose_device(args.device)}")
     summary = []
     for config in args.configs:
         normalize, pre, post = config.split(":")

@@ -35,9 +35,10 @@ import torch
 import calspike
 from calspike import tasks
 from calspike.data import Recording
-from calspike.deconvolve import deconvolve
-from calspike.metrics import score_neurons
-from calspike.spikerate import infer_spike_rates, train_rate_model
+from calspike.spikes.oasis import deconvolve
+from calspike.spikes.rate import infer_spike_rates
+from calspike.spikes.rate_training import train_rate_model
+from calspike.spikes.score import score_neurons
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_default_rate_model import EPOCHS, SIMULATED

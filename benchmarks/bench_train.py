@@ -1,4 +1,4 @@
-"""Training throughput: calspike.train.fit against the plain PyTorch loop a user would write.
+"""Training throughput: calspike.training.fit against the plain PyTorch loop a user would write.
 
 The peer is the usual recipe: a DataLoader over a TensorDataset (shuffled, same batch
 size) feeding the same model, the same AdamW optimiser, gradient clipping and loss.
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from calspike.models import CalciumVAE, SpikeClassifier
-from calspike.train import choose_device, fit
+from calspike.training import choose_device, fit
 
 
 def make_model(kind: str, length: int) -> nn.Module:

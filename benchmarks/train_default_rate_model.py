@@ -20,7 +20,8 @@ import torch
 
 from calspike.data import load_recordings
 from calspike.models import SpikeRateModel
-from calspike.spikerate import default_model_path, export_rate_model, train_rate_model
+from calspike.spikes.rate import default_model_path
+from calspike.spikes.rate_training import export_rate_model, train_rate_model
 
 EPOCHS = 8
 SIMULATED = 16  # per indicator

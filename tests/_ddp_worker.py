@@ -1,4 +1,4 @@
-"""Fits a small classifier with calspike.train.fit; run directly or under torchrun.
+"""Fits a small classifier with calspike.training.fit; run directly or under torchrun.
 
 Usage: python _ddp_worker.py OUT.pt  (rank 0 saves the final weights to OUT.pt)
 """
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from calspike.models import SpikeClassifier
-from calspike.train import fit
+from calspike.training import fit
 
 
 def main(out: str) -> None:

@@ -62,7 +62,7 @@ def test_prepare_train_evaluate_round_trip(tmp_path, capsys):
     out = capsys.readouterr().out
     scores = json.loads(scores_file.read_text())
     assert "not used in training" in out and 0.6 < scores["balanced_accuracy"] <= 1
-    state = calspike.train.load_checkpoint(checkpoint)
+    state = calspike.training.load_checkpoint(checkpoint)
     held_out = set(state["extra"]["neurons"]["test"])
     assert scores["windows"] == sum(prepared.neuron_names[n] in held_out for n in prepared.neuron)
     # resuming a finished run changes nothing; a missing checkpoint is a clear error

@@ -17,9 +17,9 @@ from hypothesis.extra import numpy as hnp
 
 import calspike
 from calspike.data.recording import EmptyNeuronWarning
-from calspike.metrics import score_neurons
-from calspike.resample import fill_gaps, rebin_counts, resample
-from calspike.spikerate import NoiseWarning, infer_spike_rates
+from calspike.preprocess import fill_gaps, rebin_counts, resample
+from calspike.spikes.rate import NoiseWarning, infer_spike_rates
+from calspike.spikes.score import score_neurons
 
 ALLOWED = (ValueError, TypeError)
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,7 +113,7 @@ def test_deconvolution(array, rate, p, s_min, threads):
 
 @pytest.fixture(scope="module")
 def rate_model():
-    from calspike.spikerate import load_rate_model
+    from calspike.spikes.rate import load_rate_model
 
     return load_rate_model()
 

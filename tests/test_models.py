@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from calspike.models import (
     CalciumVAE,
@@ -12,7 +11,7 @@ from calspike.models import (
     build_model,
     one_hot_digits,
 )
-from calspike.train import evaluate, fit
+from calspike.training import evaluate, fit
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -25,8 +25,8 @@ import calspike
 from calspike import _io
 from calspike.cli import main
 from calspike.data import DataError
-from calspike.score import score_files
-from calspike.train import load_checkpoint, save_checkpoint
+from calspike.spikes.score import score_files
+from calspike.training import load_checkpoint, save_checkpoint
 
 SMALL_RUN = ["--quick", "--epochs", "1", "--vae-epochs", "1", "--max-windows", "2000", "--no-progress"]
 
@@ -157,8 +157,8 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_absurd_thread_counts_are_errors_not_crashes():
     script = textwrap.dedent("""
         import numpy as np, calspike
-        from calspike.resample import resample, rebin_counts
-        from calspike.spikerate import infer_spike_rates
+        from calspike.preprocess import resample, rebin_counts
+        from calspike.spikes.rate import infer_spike_rates
         recording = calspike.simulate(2, 500, 30.0, seed=0)
         calls = {
             "resample": lambda t: resample(recording.calcium, 30, 25, threads=t),
@@ -247,7 +247,7 @@ def test_the_fallback_swap_restores_the_old_report_when_the_rename_fails(tmp_pat
 def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(spikefinder_data, tmp_path):
     script = textwrap.dedent("""
         import os, sys
-        import calspike.infer as infer
+        import calspike.spikes.files as infer
         real = infer._Estimator.__call__
         calls = []
         def dying(self, recording):
@@ -261,7 +261,7 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(s
     predictions = tmp_path / "predictions"
     done = subprocess.run([sys.executable, "-c", script, str(spikefinder_data), str(predictions)], timeout=120, check=False)
     assert done.returncode == 9 and not predictions.exists()  # no folder holding half the datasets
-    calspike.infer.infer(spikefinder_data, predictions, method="oasis")
+    calspike.infer(spikefinder_data, predictions, method="oasis")
     assert len(score_files(spikefinder_data, [predictions])) == 3
     stray = predictions / "3.train.spikes.csv"
     stray.write_text((predictions / "1.train.spikes.csv").read_text())
@@ -274,7 +274,7 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(s
     np.save(traces, recording.calcium)
     np.save(truth, recording.spikes)
     output = tmp_path / "pred.npy"
-    calspike.infer.infer(traces, output, rate=100.0, method="oasis")
+    calspike.infer(traces, output, rate=100.0, method="oasis")
     assert score_files(truth, [output])[0].neurons == 3
     np.save(output, np.load(output) * 2)  # as if a second run died after its array, before its sidecar
     with pytest.raises(DataError, match="differ from what .*pred.npy.json records"):

@@ -1,7 +1,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,31 +11,6 @@
 namespace calspike::bindings {
 
 namespace {
-
-std::vector<std::int64_t> checked_lengths(const std::optional<std::vector<std::int64_t>>& lengths,
-                                          py::ssize_t rows, py::ssize_t cols, const char* name) {
-    if (!lengths) return std::vector<std::int64_t>(static_cast<std::size_t>(rows), cols);
-    if (static_cast<py::ssize_t>(lengths->size()) != rows)
-        throw std::invalid_argument(std::string(name) + " must have one entry per row (" + std::to_string(rows) + ")");
-    for (std::int64_t v : *lengths)
-        if (v < 0 || v > cols)
-            throw std::invalid_argument(std::string(name) + " must lie in [0, " + std::to_string(cols) + "], got " +
-                                        std::to_string(v));
-    return *lengths;
-}
-
-// Runs `kernel(view)` on a float32 or float64 (rows, frames) array without the GIL.
-template <class Kernel>
-Buffer<float> on_matrix(const py::array& values, const char* name, Kernel kernel) {
-    if (float_matrix_kind(values, name) == FloatKind::f32) {
-        const MatrixView<float> view = matrix_view<float>(values, name);
-        py::gil_scoped_release release;  // `values` is held by the caller and read as raw memory
-        return kernel(view);
-    }
-    const MatrixView<double> view = matrix_view<double>(values, name);
-    py::gil_scoped_release release;
-    return kernel(view);
-}
 
 py::tuple resample_py(const py::array& traces, double rate_in, double rate_out,
                       const std::optional<std::vector<std::int64_t>>& lengths, int threads) {

@@ -7,6 +7,7 @@ void bind_windows(pybind11::module_& m);
 void bind_features(pybind11::module_& m);
 void bind_oasis(pybind11::module_& m);
 void bind_resample(pybind11::module_& m);
+void bind_robust(pybind11::module_& m);
 }  // namespace calspike::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     calspike::bindings::bind_features(m);
     calspike::bindings::bind_oasis(m);
     calspike::bindings::bind_resample(m);
+    calspike::bindings::bind_robust(m);
 }

@@ -4,6 +4,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,6 +57,35 @@ py::array hand_over(Buffer<T>& buffer, const std::vector<py::ssize_t>& shape,
     py::capsule owner(data, &Buffer<T>::deleter);  // if this throws, buffer still owns data
     buffer.release();
     return py::array(dtype, shape, {}, data, owner);
+}
+
+// `lengths` checked against a (rows, cols) input: one entry per row, each in [0, cols];
+// every row's full length when not given.
+inline std::vector<std::int64_t> checked_lengths(const std::optional<std::vector<std::int64_t>>& lengths,
+                                                 py::ssize_t rows, py::ssize_t cols, const char* name) {
+    if (!lengths) return std::vector<std::int64_t>(static_cast<std::size_t>(rows), cols);
+    if (static_cast<py::ssize_t>(lengths->size()) != rows)
+        throw std::invalid_argument(std::string(name) + " must have one entry per row (" + std::to_string(rows) + ")");
+    for (std::int64_t v : *lengths)
+        if (v < 0 || v > cols)
+            throw std::invalid_argument(std::string(name) + " must lie in [0, " + std::to_string(cols) + "], got " +
+                                        std::to_string(v));
+    return *lengths;
+}
+
+// Runs `kernel(view)` on a float32 or float64 (rows, frames) array, read in place, without
+// the GIL; returns what the kernel returns (which must hold no Python objects).
+template <class Kernel>
+auto on_matrix(const py::array& values, const char* name, Kernel kernel) {
+    if (float_matrix_kind(values, name) == FloatKind::f32) {
+        const MatrixView<float> view = matrix_view<float>(values, name);
+        // Safe without the GIL: the caller holds `values`, and the view reads raw memory only.
+        py::gil_scoped_release release;
+        return kernel(view);
+    }
+    const MatrixView<double> view = matrix_view<double>(values, name);
+    py::gil_scoped_release release;  // as above
+    return kernel(view);
 }
 
 }  // namespace calspike::bindings

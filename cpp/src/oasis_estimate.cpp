@@ -1,5 +1,6 @@
 // Estimation of OASIS's parameters: noise level, AR coefficients, baseline.
 #include "calspike/oasis.hpp"
+#include "calspike/robust.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -150,17 +151,6 @@ double ar1_coefficient(const double* y, std::int64_t n, double sn, double fudge)
     if (!(g > 0.0)) g = 0.15;  // OASIS's fallbacks for roots outside (0, 1)
     if (g >= 1.0) g = 0.95;
     return g * fudge;
-}
-
-double percentile(const double* y, std::int64_t n, double q, std::vector<double>& scratch) {
-    scratch.assign(y, y + n);
-    const double position = q / 100.0 * static_cast<double>(n - 1);
-    const auto lower = static_cast<std::int64_t>(std::floor(position));
-    std::nth_element(scratch.begin(), scratch.begin() + lower, scratch.end());
-    const double low = scratch[lower];
-    if (lower + 1 >= n) return low;
-    const double high = *std::min_element(scratch.begin() + lower + 1, scratch.end());
-    return low + (high - low) * (position - static_cast<double>(lower));
 }
 
 }  // namespace calspike

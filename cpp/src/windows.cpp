@@ -9,7 +9,8 @@
 #include <string>
 #include <type_traits>
 
-#include "calspike/normalise.hpp"
+#include "calspike/robust.hpp"
+#include "calspike/zscore.hpp"
 #include "calspike/threads.hpp"
 
 

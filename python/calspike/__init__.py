@@ -2,7 +2,9 @@
 
 Read or simulate recordings, cut them into labelled windows at memory speed, stack
 features for PyTorch models (every array arrives without a copy), train the LSTM
-spike classifier and the VAEs, and run the tutorial end to end with `calspike.run`.
+spike classifier and the VAEs, and run the tutorial end to end with `calspike.run`;
+infer spike rates for every frame of every neuron (`infer_spike_rates`, `deconvolve`,
+`infer` on files) and score them (`score_files`).
 
 Every public name loads on first use, so `import calspike` costs almost nothing and
 the PyTorch half loads only when a model is asked for.
@@ -15,8 +17,10 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from types import ModuleType as _ModuleType
     from typing import Any
 
+    from calspike._version import __version__
     from calspike.data import (
         DataError,
+        EmptyNeuronWarning,
         Recording,
         default_recordings,
         fetch_spikefinder,
@@ -26,37 +30,52 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         write_spikefinder_csv,
     )
     from calspike.data.simulate import simulate
-    from calspike.deconvolve import Deconvolution, deconvolve
+    from calspike.data.suite2p import read_suite2p
     from calspike.features import aligned_windows, features
-    from calspike.models import CalciumVAE, SpikeClassifier, ToyVAE
-    from calspike.report import RunResult, run
-    from calspike.train import fit, load_model, split_by_neuron
-    from calspike.windows import (
-        Windows,
-        balance,
-        balanced_indices,
-        cached_partition,
-        load_windows,
-        partition,
-        save_windows,
-        window_view,
+    from calspike.models import CalciumVAE, SpikeClassifier, SpikeRateModel, ToyVAE
+    from calspike.preprocess import (
+        fill_gaps,
+        noise_levels,
+        rebin_counts,
+        resample,
+        robust_normalise,
     )
+    from calspike.spikes.files import infer
+    from calspike.spikes.oasis import Deconvolution, deconvolve
+    from calspike.spikes.rate import NoiseWarning, infer_spike_rates, load_rate_model
+    from calspike.spikes.rate_training import train_rate_model
+    from calspike.spikes.score import score_files
+    from calspike.training import fit, load_model
+    from calspike.tutorial.pipeline import RunResult, run
+    from calspike.windows import Windows, partition, window_view
+    from calspike.windows.sampling import balance, balanced_indices, split_by_neuron
+    from calspike.windows.store import cached_partition, load_windows, save_windows
 else:
     _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 _LAZY = {
-    **dict.fromkeys(("DataError", "Recording", "default_recordings", "fetch_spikefinder", "load_recordings",
-                     "read_array", "read_spikefinder", "simulate", "write_spikefinder_csv"), "calspike.data"),
-    **dict.fromkeys(("Deconvolution", "deconvolve"), "calspike.deconvolve"),
+    **dict.fromkeys(("DataError", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
+                     "load_recordings", "read_array", "read_spikefinder", "simulate", "write_spikefinder_csv"),
+                    "calspike.data"),
+    "read_suite2p": "calspike.data.suite2p",
     **dict.fromkeys(("aligned_windows", "features"), "calspike.features"),
-    **dict.fromkeys(("SpikeClassifier", "CalciumVAE", "ToyVAE"), "calspike.models"),
-    **dict.fromkeys(("RunResult", "run"), "calspike.report"),
-    **dict.fromkeys(("fit", "load_model", "split_by_neuron"), "calspike.train"),
-    **dict.fromkeys(("Windows", "balance", "balanced_indices", "cached_partition", "load_windows", "partition",
-                     "save_windows", "window_view"), "calspike.windows"),
+    **dict.fromkeys(("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"),
+    **dict.fromkeys(("fill_gaps", "noise_levels", "rebin_counts", "resample", "robust_normalise"),
+                    "calspike.preprocess"),
+    "infer": "calspike.spikes.files",
+    **dict.fromkeys(("Deconvolution", "deconvolve"), "calspike.spikes.oasis"),
+    **dict.fromkeys(("NoiseWarning", "infer_spike_rates", "load_rate_model"), "calspike.spikes.rate"),
+    "train_rate_model": "calspike.spikes.rate_training",
+    "score_files": "calspike.spikes.score",
+    **dict.fromkeys(("fit", "load_model"), "calspike.training"),
+    **dict.fromkeys(("RunResult", "run"), "calspike.tutorial.pipeline"),
+    **dict.fromkeys(("Windows", "partition", "window_view"), "calspike.windows"),
+    **dict.fromkeys(("balance", "balanced_indices", "split_by_neuron"), "calspike.windows.sampling"),
+    **dict.fromkeys(("cached_partition", "load_windows", "save_windows"), "calspike.windows.store"),
+    "__version__": "calspike._version",
 }
-_SUBMODULES = ("models", "train", "tasks", "analysis", "plots")
-_NAMED_LIKE_A_MODULE = ("features", "deconvolve")  # public functions of the submodules of the same name
+_SUBMODULES = ("config", "data", "models", "preprocess", "spikes", "training", "tutorial", "windows")
+_NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of the same name
 
 
 class _PackageFace(_ModuleType):
@@ -95,15 +114,6 @@ def __getattr__(name: str) -> "Any":
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"calspike.{name}")
-    if name == "__version__":
-        from importlib import metadata
-
-        try:
-            version = metadata.version("calspike")
-        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-            version = str(_load_core().build_info()["version"])
-        globals()["__version__"] = version
-        return version
     raise AttributeError(f"module 'calspike' has no attribute {name!r}")
 
 
@@ -120,9 +130,12 @@ __all__ = [
     "CalciumVAE",
     "DataError",
     "Deconvolution",
+    "EmptyNeuronWarning",
+    "NoiseWarning",
     "Recording",
     "RunResult",
     "SpikeClassifier",
+    "SpikeRateModel",
     "ToyVAE",
     "Windows",
     "__version__",
@@ -135,17 +148,28 @@ __all__ = [
     "default_recordings",
     "features",
     "fetch_spikefinder",
+    "fill_gaps",
     "fit",
+    "infer",
+    "infer_spike_rates",
     "load_model",
+    "load_rate_model",
     "load_recordings",
     "load_windows",
+    "noise_levels",
     "partition",
     "read_array",
     "read_spikefinder",
+    "read_suite2p",
+    "rebin_counts",
+    "resample",
+    "robust_normalise",
     "run",
     "save_windows",
+    "score_files",
     "simulate",
     "split_by_neuron",
+    "train_rate_model",
     "window_view",
     "write_spikefinder_csv",
 ]

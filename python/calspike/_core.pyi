@@ -6,7 +6,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+MAX_THREADS: int
+MAD_TO_SIGMA: float
+
 def build_info() -> dict[str, Any]: ...
+def robust_normalise(
+    traces: npt.NDArray[np.floating[Any]], lengths: Sequence[int] | None = None, threads: int = 0
+) -> npt.NDArray[np.float32]: ...
+def noise_levels(
+    traces: npt.NDArray[np.floating[Any]], rate: float, lengths: Sequence[int] | None = None, threads: int = 0
+) -> npt.NDArray[np.float64]: ...
 def partition(
     calcium: npt.NDArray[np.floating[Any]],
     spikes: npt.NDArray[np.floating[Any]] | None = None,
@@ -28,47 +37,20 @@ def partition(
 def valid_lengths(calcium: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int64]: ...
 def window_count(valid_length: int, len_pre: int, len_post: int, skip: int, spike_n: int) -> int: ...
 def features(windows: npt.NDArray[np.float32], kinds: Sequence[str], threads: int = 0) -> npt.NDArray[np.float32]: ...
-def oasis_ar1(
+def oasis(
     calcium: npt.NDArray[np.floating[Any]],
-    lengths: Sequence[int],
-    baseline: npt.NDArray[np.float64],
-    g: npt.NDArray[np.float64],
-    lam: npt.NDArray[np.float64],
-    s_min: float = 0.0,
-    threads: int = 0,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
-def oasis_ar1_constrained(
-    calcium: npt.NDArray[np.floating[Any]],
-    lengths: Sequence[int],
-    baseline: npt.NDArray[np.float64],
-    g: npt.NDArray[np.float64],
-    sn: npt.NDArray[np.float64],
-    threads: int = 0,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
-def oasis_ar2(
-    calcium: npt.NDArray[np.floating[Any]],
-    lengths: Sequence[int],
-    baseline: npt.NDArray[np.float64],
-    g1: npt.NDArray[np.float64],
-    g2: npt.NDArray[np.float64],
-    lam: npt.NDArray[np.float64],
+    lengths: Sequence[int] | None,
+    baseline: npt.ArrayLike,
+    g: npt.ArrayLike,
+    penalty: npt.ArrayLike,
+    constrained: bool = False,
     s_min: float = 0.0,
     exact: bool = True,
     threads: int = 0,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
-def oasis_ar2_constrained(
-    calcium: npt.NDArray[np.floating[Any]],
-    lengths: Sequence[int],
-    baseline: npt.NDArray[np.float64],
-    g1: npt.NDArray[np.float64],
-    g2: npt.NDArray[np.float64],
-    sn: npt.NDArray[np.float64],
-    exact: bool = True,
-    threads: int = 0,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float64]]: ...
-def estimate_oasis_parameters(
+def oasis_estimates(
     calcium: npt.NDArray[np.floating[Any]],
-    lengths: Sequence[int],
+    lengths: Sequence[int] | None,
     p: int = 1,
     baseline_percentile: float = 15.0,
     fudge: float = 0.98,

@@ -1,7 +1,10 @@
-"""Every tunable setting, declared once: type, range, default, unit and help.
+"""THE settings schema: every option of every command, declared once with its type, range,
+default, unit, group and help; the profiles (per-command defaults) and which command
+takes which settings.
 
-The CLI builds its options from these declarations, the API validates its
-arguments with them, and reports list them, so the three never disagree.
+The CLI builds its options from these declarations, `--config FILE.toml` is read through
+them, the Python API validates its arguments with them and the report lists them, so
+none of these can disagree. No argparse here beyond `add_arguments`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +35,20 @@ class Setting:
     choices: tuple[str, ...] = ()
     pattern: str = ""  # a regular expression a string value must match in full
     items: tuple[str, ...] = ()  # a comma-separated list of these
+    group: str = ""
+    optional: bool = False  # None is allowed (e.g. a rate that files may carry instead)
+    checker: Callable[[Any, str], Any] | None = None  # replaces the type and range checks
 
     def check(self, value: Any) -> Any:
         """Return `value` converted to this setting's type; ValueError naming it otherwise."""
+        if value is None and self.optional:
+            return None
+        if self.checker is not None:
+            return self.checker(value, self.name)
+        if self.type is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{self.name} must be true or false, got {value!r}")
+            return bool(value)
         if self.type is int:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{self.name} must be an integer, got {value!r}")
@@ -67,9 +81,19 @@ class Setting:
 
     def describe(self, default: Any = None) -> str:
         """The help line: text, unit, allowed values and default (this setting's unless given)."""
-        allowed = ", ".join(self.choices) if self.choices else self.range_text()
+        if self.type is bool:
+            return f"{self.help}; default: {'on' if self.default else 'off'}"
+        if self.choices:
+            allowed = ", ".join(self.choices)
+        elif self.name == "rate":
+            allowed = f"[{_number(RATE_RANGE_HZ[0])}, {_number(RATE_RANGE_HZ[1])}]"
+        elif self.items or self.pattern:
+            allowed = self.help.split(": ")[-1] if self.items else self.help
+        else:
+            allowed = self.range_text()
         unit = f" ({self.unit})" if self.unit else ""
-        return f"{self.help}{unit}; allowed: {allowed}; default: {self.default if default is None else default}"
+        shown = self.default if default is None else default
+        return f"{self.help}{unit}; allowed: {allowed}; default: {'none' if shown is None else shown}"
 
 
 def _number(x: float) -> str:
@@ -136,11 +160,79 @@ SETTINGS: dict[str, Setting] = {
                 2**40),
         Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i",
                 pattern=r"auto|cpu|cuda(:\d{1,3})?"),
+        # data
+        Setting("rate", float, None, "frame rate of files that do not store one", "Hz", RATE_RANGE_HZ[0],
+                RATE_RANGE_HZ[1], optional=True, checker=lambda value, name: check_rate(value, name)),
+        # the toy VAE of the tutorial (one-hot digits)
+        Setting("toy_epochs", int, 30, "passes of the toy VAE over its 10,000 one-hot digits", "epochs", 1,
+                100_000),
+        Setting("toy_batch_size", int, 100, "digits per optimiser step of the toy VAE", "digits", 1, 2**24),
+        Setting("toy_lr", float, 1e-2, "the toy VAE's AdamW learning rate", "", 1e-8, 10.0),
+        Setting("toy_beta", float, 1e-2, "weight of the KL term of the toy VAE's loss", "", 0.0, 1e6),
+        # the spike-rate model's training
+        Setting("validation", float, 0.15, "fraction of neurons held out for early stopping (0: none)", "", 0.0,
+                0.95),
+        Setting("channels", int, 32, "convolution channels of the spike-rate model", "", 1, 1024),
+        Setting("simulated", int, 0, "simulated neurons per indicator added to the training set", "neurons", 0,
+                100_000),
+        # inference
+        Setting("method", str, "model", "model: the spike-rate model (expected spikes per frame); oasis: OASIS"
+                " deconvolution", choices=("model", "oasis")),
+        Setting("p", int, 1, "OASIS's autoregressive order", "", 1, 2),
+        Setting("chunk_neurons", int, 256, "most neurons processed at once (fewer for long traces); bounds"
+                " memory", "neurons", 1, 2**31),
+        Setting("neuropil", float, 0.7, "suite2p: F - neuropil * Fneu (0 turns it off)", "", 0.0, 2.0),
+        Setting("baseline", str, "running-percentile", "suite2p: dF/F against the 8th percentile over 60 s, or"
+                " none", choices=("running-percentile", "none")),
+        Setting("all_rois", bool, False, "suite2p: also infer the ROIs that iscell.npy rejects"),
     )
 }
 
+_GROUPS = {
+    "windows": ("len_pre", "len_post", "skip", "spike_n", "normalize"),
+    "tutorial models": ("train_skip", "features", "epochs", "vae_epochs", "batch_size", "lr", "patience", "hidden",
+                        "latent", "beta", "max_windows"),
+    "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta"),
+    "spike-rate model": ("channels", "validation", "simulated"),
+    "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois"),
+    "data": ("rate",),
+    "machine": ("threads", "device", "seed"),
+}
+for _group, _names in _GROUPS.items():
+    for _name in _names:
+        object.__setattr__(SETTINGS[_name], "group", _group)
+
+# Per-command defaults over the settings' own. "quick" is layered over "run" by `run --quick`.
+PROFILES: dict[str, dict[str, Any]] = {
+    # per-neuron normalisation keeps amplitudes: on held-out SpikeFinder neurons it lifts the
+    # classifier's balanced accuracy from about 0.61 to 0.69 (benchmarks/bench_quality.py)
+    "run": {"normalize": "neuron"},
+    "quick": {"train_skip": 5, "epochs": 6, "vae_epochs": 6, "hidden": 32, "latent": 32, "max_windows": 12_000,
+              "toy_epochs": 10},
+    "train-rate": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "patience": 6},
+    "score": {"rate": 100.0},
+}
+
+WINDOW_SETTINGS = _GROUPS["windows"]
 TRAIN_SETTINGS = ("train_skip", "features", "epochs", "vae_epochs", "batch_size", "lr", "patience", "hidden",
                   "latent", "beta", "max_windows", "device")
+TOY_SETTINGS = _GROUPS["toy VAE"]
+INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
+TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "simulated",
+                       "seed", "device")
+
+# Which settings each command takes (the CLI adds these options, --config may set them).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "run": (*WINDOW_SETTINGS, "threads", "seed", *TRAIN_SETTINGS, *TOY_SETTINGS, "rate"),
+    "prepare": (*WINDOW_SETTINGS, "threads", "seed", "rate"),
+    "train": ("seed", "features", "epochs", "batch_size", "lr", "patience", "hidden", "latent", "beta",
+              "max_windows", "device"),
+    "evaluate": ("device",),
+    "infer": INFER_SETTINGS,
+    "train-rate": TRAIN_RATE_SETTINGS,
+    "score": ("rate",),
+    "fetch": (),
+}
 
 
 def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str, Any]:
@@ -180,9 +272,12 @@ def check(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: SETTINGS[name].check(value) for name, value in values.items()}
 
 
-def defaults(names: Iterable[str]) -> dict[str, Any]:
-    """Defaults of the named settings."""
-    return {name: SETTINGS[name].default for name in names}
+def defaults(names: Iterable[str], *profiles: str) -> dict[str, Any]:
+    """Defaults of the named settings, with the named profiles laid over them in order."""
+    chosen = {name: SETTINGS[name].default for name in names}
+    for profile in profiles:
+        chosen.update({k: v for k, v in PROFILES[profile].items() if k in chosen})
+    return chosen
 
 
 def add_arguments(
@@ -197,18 +292,31 @@ def add_arguments(
     """
     for name in names:
         setting = SETTINGS[name]
+        option = "--" + name.replace("_", "-")
+        shown = (shown_defaults or {}).get(name, setting.default)
+        if setting.type is bool:
+            parser.add_argument(option, dest=name, action="store_true",
+                                default=argparse.SUPPRESS if only_given else setting.default,
+                                help=setting.describe(shown))
+            continue
 
-        def parse(text: str, setting: Setting = setting) -> Any:
+        def parse(text: str, setting: Setting = setting, option: str = option) -> Any:
             try:
-                return setting.check(setting.type(text))
-            except ValueError as error:
-                raise argparse.ArgumentTypeError(str(error)) from None
+                value = setting.type(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{option} must be {setting.type.__name__}, got {text!r}") from None
+            try:
+                return setting.check(value)
+            except ValueError as error:  # the message names the setting; name the option instead
+                message = str(error)
+                raise argparse.ArgumentTypeError(
+                    option + message[len(setting.name):] if message.startswith(setting.name) else message) from None
 
         parser.add_argument(
-            "--" + name.replace("_", "-"),
+            option,
             dest=name,
             type=parse,
             default=argparse.SUPPRESS if only_given else setting.default,
             metavar=setting.type.__name__.upper(),
-            help=setting.describe((shown_defaults or {}).get(name, setting.default)),
+            help=setting.describe(shown),
         )

@@ -47,7 +47,7 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     """The frames of each window cut from other per-neuron traces, float32 (count, length).
 
     Row k is ``traces[neuron[k]][frame[k] - len_pre : frame[k] + len_post]``: for example the
-    spike rates that `calspike.spikerate.infer_spike_rates` gives for the same recordings, to stack as
+    spike rates that `calspike.spikes.rate.infer_spike_rates` gives for the same recordings, to stack as
     an extra channel next to `features(windows)`. ``traces`` is a (neurons, frames) array or
     one 1-D trace per neuron (in `windows.neuron_names` order), in the windows' frames.
     A trace too short for a window, or a non-finite value inside a window, is a ValueError.
@@ -76,3 +76,11 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
         bad = int(windows.neuron[np.flatnonzero(~np.isfinite(out).all(axis=1))[0]])
         raise ValueError(f"traces[{bad}] ({names[bad]}) is NaN or infinite inside a window")
     return out
+
+
+def parse_features(text: str | list[str] | tuple[str, ...]) -> list[str]:
+    """"raw,delta" -> ["raw", "delta"]; ValueError naming an unknown feature."""
+    kinds = [k.strip() for k in text.split(",")] if isinstance(text, str) else list(text)
+    if not kinds or any(k not in FEATURES for k in kinds):
+        raise ValueError(f"features must be a comma-separated list of {', '.join(FEATURES)}, got {text!r}")
+    return kinds

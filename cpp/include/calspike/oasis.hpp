@@ -77,7 +77,4 @@ double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double 
 // Yule-Walker least squares; roots made real, clipped into (0, 1) and scaled by `fudge`.
 void ar2_coefficients(const double* y, std::int64_t n, double sn, double fudge, double& g1, double& g2);
 
-// The q-th percentile (0..100, linear interpolation as numpy.percentile) of n values.
-double percentile(const double* y, std::int64_t n, double q, std::vector<double>& scratch);
-
 }  // namespace calspike

@@ -11,7 +11,7 @@ import sys
 def main(argv: "list[str] | None" = None) -> int:
     """Entry point of the `calspike` command: 0 done, 1 data error, 2 usage error, 130 interrupted."""
     try:
-        from calspike.cli._commands import run_command
+        from calspike.cli._common import run_command
 
         return run_command(argv)
     except KeyboardInterrupt:  # at any moment, start-up included: one line, no traceback

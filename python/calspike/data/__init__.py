@@ -8,7 +8,7 @@ from pathlib import Path
 
 from calspike.data.arrays import read_array
 from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
-from calspike.data.recording import DataError, Recording
+from calspike.data.recording import DataError, EmptyNeuronWarning, Recording
 from calspike.data.simulate import INDICATORS, Indicator, default_recordings, simulate
 from calspike.data.spikefinder import (
     SPIKEFINDER_RATE_HZ,
@@ -23,6 +23,7 @@ __all__ = [
     "OFFICIAL_URLS",
     "SPIKEFINDER_RATE_HZ",
     "DataError",
+    "EmptyNeuronWarning",
     "Indicator",
     "Recording",
     "cache_dir",

@@ -7,21 +7,19 @@ dict whose ``fs`` is the frame rate in Hz).
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.lib import format as npy_format
 
 from calspike.config import check_rate
 from calspike.data.arrays import _load_npy
 from calspike.data.recording import DataError, Recording
+from calspike.preprocess import running_percentile
 
 NEUROPIL_COEFFICIENT = 0.7  # suite2p's and CASCADE's usual choice
 BASELINE_PERCENTILE = 8.0
@@ -105,28 +103,6 @@ def read_suite2p(
         traces = (traces - f0) / np.maximum(f0, floor[:, None])
     recording = Recording(traces.astype(np.float32), rate, name=path.name, gaps=True)
     return Suite2pPlane(recording, rois.astype(np.int64), int(fluorescence.shape[0]))
-
-
-def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np.ndarray:
-    """The `percentile` of each row over a centred window of `window` frames, float64 (rows, frames).
-
-    Computed on block means (blocks of window / 64 frames) and interpolated back, which keeps
-    it fast for long windows and smooth; NaN frames are ignored.
-    """
-    values = np.atleast_2d(np.asarray(traces, dtype=np.float64))
-    frames = values.shape[1]
-    block = max(1, window // 64)
-    usable = frames // block * block
-    if usable == 0:
-        block, usable = 1, frames
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
-        means = np.nanmean(values[:, :usable].reshape(values.shape[0], -1, block), axis=2)
-    blocks_per_window = max(1, math.ceil(window / block))
-    smooth = pd.DataFrame(means.T).rolling(blocks_per_window, center=True, min_periods=1).quantile(percentile / 100)
-    centres = (np.arange(means.shape[1]) + 0.5) * block - 0.5
-    frame_index = np.arange(frames)
-    return np.stack([np.interp(frame_index, centres, column) for column in smooth.to_numpy().T])
 
 
 def _matrix(path: Path) -> np.ndarray:

@@ -1,0 +1,29 @@
+"""`calspike fetch`: the official SpikeFinder data, downloaded once into the cache."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_commands(commands: Any) -> None:
+    fetch = commands.add_parser("fetch", help="download the official SpikeFinder data into the cache")
+    fetch.add_argument("--split", choices=("train", "test", "both"), default="both", help="which archive(s)")
+    fetch.add_argument("--url", default=None, help="a mirror URL of the archive (with one --split)")
+    fetch.add_argument("--cache", type=Path, default=None, help="cache folder (default: ~/.cache/calspike)")
+    fetch.set_defaults(handler=_fetch, check=_check)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from calspike._io import UsageError
+
+    if args.url is not None and args.split == "both":
+        raise UsageError("--url needs --split train or --split test")
+
+
+def _fetch(args: argparse.Namespace) -> None:
+    from calspike.data import fetch_spikefinder
+
+    for split in ("train", "test") if args.split == "both" else (args.split,):
+        print(f"{split}: {fetch_spikefinder(split, url=args.url, cache=args.cache)}")

@@ -1,0 +1,121 @@
+"""The inference commands: infer (spikes for every frame of every neuron), train-rate (the
+spike-rate model on ground truth) and score (predictions against ground truth)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from calspike.cli._common import add_settings, chosen
+
+
+def add_commands(commands: Any) -> None:
+    infer = commands.add_parser(
+        "infer", help="infer spikes for every frame of every neuron",
+        description="Read calcium traces at any frame rate (NaN frames are dropped frames), infer expected "
+        "spikes per frame with the spike-rate model (or OASIS) and write them in the input's layout "
+        "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings, the model, "
+        "per-neuron noise levels and the files' SHA-256.")
+    infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
+                       "array (neurons x frames), or a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; "
+                       "ops.npy is a pickle, read with only plain data admitted: no code in it can run)")
+    infer.add_argument("-o", "--output", type=Path, required=True,
+                       help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input) or a .npy path; "
+                       "never an input, never a file or folder that calspike did not write")
+    infer.add_argument("--model", type=Path, default=None,
+                       help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
+    infer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_settings(infer, "infer")
+    infer.set_defaults(handler=_infer, check=_check_infer)
+
+    train_rate = commands.add_parser(
+        "train-rate", help="train the spike-rate model on recordings with ground truth",
+        description="Train the convolutional spike-rate model on recordings with spike counts (SpikeFinder "
+        "training data, arrays with spikes): chunks at the model's rate, augmented in noise, amplitude "
+        "and acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
+        "`calspike infer --model` reads.")
+    train_rate.add_argument("data", type=Path, nargs="+", help="SpikeFinder folders or files, or .npz files with "
+                            "calcium, spikes and rate")
+    train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
+    train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    train_rate.add_argument("--export", type=Path, default=None,
+                            help="also write a small inference-only copy of the model here")
+    train_rate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_settings(train_rate, "train-rate", "train-rate")
+    train_rate.set_defaults(handler=_train_rate, check=_check_train_rate)
+
+    score = commands.add_parser(
+        "score", help="score predictions against ground truth, the SpikeFinder way",
+        description="Per dataset and overall: the official SpikeFinder correlation (NaN frames dropped, "
+        "4 bins summed, Pearson r per neuron, mean over neurons), Spearman r, ROC AUC and the Poisson "
+        "information gain (bits/s). Predictions written by `calspike infer` are checked against their "
+        "sidecar's SHA-256.")
+    score.add_argument("truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy")
+    score.add_argument("predictions", type=Path, nargs="+", help="prediction folders or files, one row set each")
+    score.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    add_settings(score, "score", "score")
+    score.set_defaults(handler=_score, check=_check_score)
+
+
+def _check_infer(args: argparse.Namespace) -> None:
+    from calspike.spikes.files import check_outputs
+
+    check_outputs(args.input, args.output)
+
+
+def _check_train_rate(args: argparse.Namespace) -> None:
+    from calspike._io import UsageError, check_file_target, check_not_input
+    from calspike.training import is_checkpoint
+
+    if args.resume and not args.output.is_file():
+        raise UsageError(f"--resume: no checkpoint at {args.output}")
+    check_file_target(args.output, "-o/--output", is_checkpoint)
+    check_not_input([args.output], args.data, "-o/--output", inside_allowed=True)
+    if args.export is not None:
+        check_file_target(args.export, "--export", is_checkpoint)
+        check_not_input([args.export], [args.output, *args.data], "--export", inside_allowed=True)
+
+
+def _check_score(args: argparse.Namespace) -> None:
+    from calspike._io import check_file_target, check_not_input, json_written_by_calspike
+
+    if args.json is not None:
+        check_file_target(args.json, "--json", json_written_by_calspike({"prediction", "dataset", "neurons"}))
+        check_not_input([args.json], [args.truth, *args.predictions], "--json", inside_allowed=True)
+
+
+def _infer(args: argparse.Namespace) -> None:
+    from calspike.spikes.files import infer
+
+    start = time.perf_counter()
+    settings = chosen(args)
+    all_rois = settings.pop("all_rois")
+    for path in infer(args.input, args.output, model=args.model, cells_only=not all_rois,
+                      progress=not args.no_progress, **settings):
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - start:.2f} s")
+
+
+def _train_rate(args: argparse.Namespace) -> None:
+    from calspike.spikes.rate_training import export_rate_model, train_rate_on_files
+
+    result = train_rate_on_files(args.data, args.output, settings=chosen(args), resume=args.resume,
+                                 progress=not args.no_progress)
+    last = result.history[-1]
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
+    print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
+    if args.export is not None:
+        print(f"wrote {export_rate_model(args.output, args.export)}")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from calspike._io import write_text
+    from calspike.spikes.score import format_rows, rows_as_dicts, score_files
+
+    rows = score_files(args.truth, list(args.predictions), rate=chosen(args)["rate"])
+    print(format_rows(rows))
+    if args.json is not None:
+        write_text(args.json, json.dumps(rows_as_dicts(rows), indent=2))

@@ -1,0 +1,345 @@
+"""Spike inference from files: read recordings, infer spikes for every frame, write them back.
+
+The output keeps the input's layout (SpikeFinder CSV for CSV input, .npy otherwise) and a
+JSON sidecar records the method, its settings, the model, per-neuron noise levels and the
+SHA-256 of every file written, so `calspike score` can tell a complete output from one
+left by an interrupted run. Outputs are checked before any data is read: never an input,
+never a file or folder that calspike did not write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calspike._io import (
+    UsageError,
+    atomic_folder,
+    atomic_path,
+    check_not_input,
+    file_digest,
+    write_text,
+)
+from calspike.data import Recording, load_recordings, write_spikefinder_csv
+from calspike.data.npy_stream import NpyRows, NpyWriter
+from calspike.data.recording import EmptyNeuronWarning, warn_empty_neurons
+from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane, read_suite2p
+from calspike.preprocess import fill_gaps
+
+METHODS = ("model", "oasis")
+SIDECAR = "calspike-infer.json"  # in a prediction folder; a file's sidecar is FILE.json
+WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
+_BYTES_PER_FRAME = 64  # working bytes per input frame and neuron (copies, resampled traces, outputs)
+
+
+def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) -> str:
+    """The output layout for `source` ("folder", "csv" or "npy"); UsageError before any work when
+    `output` is unusable: an input, a folder or file calspike did not write, the wrong type."""
+    if not source.exists():
+        raise FileNotFoundError(f"input not found: {source}")
+    plane = is_suite2p_plane(source) if suite2p is None else suite2p
+    if source.is_dir() and not plane:
+        layout = "folder"
+    elif not plane and source.name.endswith(".calcium.csv"):
+        layout = "csv"
+    else:
+        layout = "npy"
+    check_not_input([output, sidecar_path(output, layout)], [source, *_files_read(source, layout)],
+                    inside_allowed=layout != "folder")
+    if layout == "folder":
+        from calspike._io import check_folder_target
+
+        check_folder_target(output, "output folder")
+        return layout
+    if output.is_dir():
+        raise UsageError(f"output {output} is a folder; give a .{layout} file path")
+    if output.suffix != f".{layout}":
+        what = "array or suite2p" if layout == "npy" else "SpikeFinder CSV"
+        raise UsageError(f"output for {what} input must be a .{layout} path, got {output}")
+    if not output.parent.is_dir():
+        raise UsageError(f"output folder does not exist: {output.parent}")
+    if output.is_symlink():
+        raise UsageError(f"output {output} is a symbolic link; calspike writes only to a real path")
+    if output.exists() and not _written_by_calspike(output):
+        raise UsageError(f"output {output} exists and calspike did not write it (no matching "
+                         f"{sidecar_path(output, layout).name}); choose another name")
+    return layout
+
+
+def _files_read(source: Path, layout: str) -> list[Path]:
+    """Every file an input may be read from: a folder's files, a SpikeFinder CSV's ground truth."""
+    if source.is_dir():
+        return [entry for entry in source.iterdir() if entry.is_file()]
+    if layout == "csv":
+        return [source.with_name(source.name.replace(".calcium.csv", ".spikes.csv"))]
+    return []
+
+
+def sidecar_path(output: Path, layout: str) -> Path:
+    """Where the JSON sidecar of an output goes."""
+    return output / SIDECAR if layout == "folder" else output.with_name(output.name + ".json")
+
+
+def _written_by_calspike(output: Path) -> bool:
+    try:
+        record = json.loads(output.with_name(output.name + ".json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and output.name in (record.get("files") or {})
+
+
+def infer(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    method: str = "model",
+    rate: float | None = None,
+    model: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    p: int = 1,
+    threads: int = 0,
+    chunk_neurons: int = 256,
+    neuropil: float = NEUROPIL_COEFFICIENT,
+    baseline: str = "running-percentile",
+    cells_only: bool = True,
+    progress: bool = False,
+) -> list[Path]:
+    """Infer spikes for every frame of every neuron in `source` and write them to `output`.
+
+    Parameters
+    ----------
+    source : a SpikeFinder folder or ``N.{train,test}.calcium.csv`` file; a ``.npy``/``.npz``/
+        ``.csv`` array of (neurons, frames) (with `rate`, Hz, unless the file stores one); or a
+        suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy). NaN frames inside a
+        trace are dropped frames: filled for inference and NaN in the output. A ``.npy`` is
+        read a chunk of neurons at a time, so its size does not count toward memory.
+    output : a new (or calspike-written) folder for a SpikeFinder folder (``N.{split}.spikes.csv``
+        per dataset); a ``.csv`` path for one SpikeFinder CSV; a ``.npy`` path otherwise (for
+        suite2p: one row per ROI of F.npy, NaN for ROIs not inferred).
+    method : "model" (the spike-rate model: expected spikes per frame) or "oasis"
+        (calspike.deconvolve: spike amplitude per frame in the trace's units, AR order `p`).
+    model : a rate-model checkpoint (`calspike train-rate`); the shipped default when None.
+    chunk_neurons : most neurons in memory at once; fewer for long traces (about 256 MiB of
+        working memory per chunk).
+    neuropil, baseline, cells_only : suite2p only, see `calspike.data.suite2p.read_suite2p`.
+
+    Returns the written prediction files. A folder gets one ``calspike-infer.json``, a file
+    ``FILE.json``, written last, with the settings, per-neuron noise levels and digests.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(chunk_neurons, bool) or not isinstance(chunk_neurons, int) or chunk_neurons < 1:
+        raise ValueError(f"chunk_neurons must be an integer >= 1, got {chunk_neurons!r}")
+    if rate is not None:
+        from calspike.config import check_rate
+
+        rate = check_rate(rate, "rate")
+    source, output = Path(source), Path(output)
+    plane = is_suite2p_plane(source)
+    layout = check_outputs(source, output, suite2p=plane)
+    estimator = _Estimator(method, model, device, p, threads, chunk_neurons, progress)
+    from calspike._version import __version__
+
+    record: dict[str, Any] = {"calspike": __version__, "method": method, "source": str(source),
+                              **estimator.settings()}
+    if layout == "npy":
+        summary = _infer_array(source, output, rate, estimator, plane,
+                               {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only})
+        record.update(recordings=[summary], files={output.name: file_digest(output)})
+        write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
+        return [output]
+    recordings = load_recordings(source, rate, gaps=True)
+    if layout == "csv":
+        spikes, summary = _run(estimator, recordings[0], output.name)
+        write_spikefinder_csv(output, spikes, recordings[0].lengths)
+        record.update(recordings=[summary], files={output.name: file_digest(output)})
+        write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
+        return [output]
+    with atomic_folder(output, "output folder", {"kind": "predictions"}) as folder:
+        summaries, files = [], {}
+        for recording in recordings:
+            name = f"{recording.name}.spikes.csv"
+            spikes, summary = _run(estimator, recording, name)
+            write_spikefinder_csv(folder / name, spikes, recording.lengths)
+            summaries.append(summary)
+            files[name] = file_digest(folder / name)
+        record.update(recordings=summaries, files=files)
+        (folder / SIDECAR).write_text(json.dumps(record, indent=2, allow_nan=True))
+    return [output / name for name in files]
+
+
+def _run(estimator: _Estimator, recording: Recording, output_name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Spikes of one whole recording and its sidecar summary."""
+    start = time.perf_counter()
+    _warn_empty(recording, 0)
+    spikes, details = estimator(recording)
+    summary = {"name": recording.name, "output": output_name, "neurons": recording.neurons,
+               "frames": recording.frames, "rate_hz": recording.rate,
+               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": _dropped_frames(recording),
+               **details}
+    return spikes, summary
+
+
+def _infer_array(source: Path, output: Path, rate: float | None, estimator: _Estimator, plane: bool,
+                 suite2p: dict[str, Any]) -> dict[str, Any]:
+    """Infer an array or suite2p input into a .npy, written chunk by chunk to a temporary file."""
+    start = time.perf_counter()
+    rois: np.ndarray | None = None
+    if plane:
+        read = read_suite2p(source, rate, neuropil=suite2p["neuropil"], baseline=suite2p["baseline"],
+                            cells_only=suite2p["cells_only"])
+        chunks, shape, name = _recording_chunks(read.recording, estimator), (read.total_rois,
+                                                                             read.recording.frames), read.recording.name
+        rois = read.rois
+    elif source.suffix.lower() == ".npy":
+        if rate is None:
+            raise ValueError(f"{source}: rate (Hz) must be given for this file; it does not store one")
+        reader = NpyRows(source)
+        chunks, shape, name = _npy_chunks(reader, rate, estimator), reader.shape, source.stem
+    else:
+        recording = load_recordings(source, rate, gaps=True)[0]
+        chunks, shape, name = _recording_chunks(recording, estimator), recording.calcium.shape, recording.name
+    details: dict[str, list[Any]] = {}
+    neurons_seen, dropped, rate_used = 0, 0, float("nan")
+    with atomic_path(output) as temporary:
+        writer = NpyWriter(temporary, (int(shape[0]), int(shape[1])))
+        try:
+            for chunk in chunks:
+                _warn_empty(chunk, neurons_seen)
+                spikes, found = estimator(chunk)
+                if rois is not None:  # suite2p: rows of F.npy, NaN for the ROIs not inferred
+                    mine = rois[neurons_seen : neurons_seen + chunk.neurons]
+                    block = np.full((int(mine[-1]) + 1 - writer.written, shape[1]), np.nan, dtype=np.float32)
+                    block[mine - writer.written] = spikes
+                    spikes = block
+                writer.write(spikes)
+                neurons_seen += chunk.neurons
+                dropped += _dropped_frames(chunk)
+                rate_used = chunk.rate
+                for key, values in found.items():
+                    details.setdefault(key, []).extend(values)
+            if writer.written < shape[0]:  # suite2p: trailing ROIs not inferred
+                writer.write(np.full((shape[0] - writer.written, shape[1]), np.nan, dtype=np.float32))
+            writer.finish()
+        finally:
+            writer.close()
+    summary: dict[str, Any] = {"name": name, "output": output.name, "neurons": int(shape[0]),
+                               "frames": int(shape[1]), "rate_hz": rate_used,
+                               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped,
+                               **details}
+    if rois is not None:
+        summary.update({"rois": rois.tolist(), "total_rois": int(shape[0]), "neuropil": suite2p["neuropil"],
+                        "baseline": suite2p["baseline"]})
+    return summary
+
+
+def _neurons_per_chunk(estimator: _Estimator, frames: int, rate: float) -> int:
+    """Neurons that fit WORKING_BYTES at this length (upsampling to the model's rate costs more)."""
+    expansion = max(1.0, 25.0 / rate)
+    per_neuron = max(1, frames) * _BYTES_PER_FRAME * expansion
+    return int(max(1, min(estimator.chunk_neurons, WORKING_BYTES // per_neuron)))
+
+
+def _recording_chunks(recording: Recording, estimator: _Estimator) -> Iterator[Recording]:
+    step = _neurons_per_chunk(estimator, recording.frames, recording.rate)
+    for start in range(0, recording.neurons, step):
+        stop = min(start + step, recording.neurons)
+        yield Recording(recording.calcium[start:stop], recording.rate,
+                        lengths=recording.lengths[start:stop],  # type: ignore[index]
+                        name=recording.name, gaps=True)
+
+
+def _npy_chunks(reader: NpyRows, rate: float, estimator: _Estimator) -> Iterator[Recording]:
+    step = _neurons_per_chunk(estimator, reader.shape[1], rate)
+    try:
+        for start in range(0, reader.shape[0], step):
+            stop = min(start + step, reader.shape[0])
+            try:
+                chunk = Recording(reader.rows(start, stop), rate, name=reader.path.stem, gaps=True)
+            except ValueError as error:
+                raise type(error)(f"{reader.path} (neurons {start}..{stop - 1}): {error}") from None
+            yield chunk
+    finally:
+        reader.close()
+
+
+def _warn_empty(recording: Recording, offset: int) -> None:
+    """EmptyNeuronWarning naming the neurons (input rows) with no finite frame."""
+    assert recording.lengths is not None
+    empty = [not np.isfinite(recording.calcium[row, : int(n)]).any() for row, n in enumerate(recording.lengths)]
+    warn_empty_neurons(np.array(empty, dtype=bool), recording.name, offset, stacklevel=4)
+
+
+class _Estimator:
+    """The chosen method, loaded once and applied to each recording: (spikes, sidecar details)."""
+
+    def __init__(self, method: str, model: str | os.PathLike[str] | None, device: str, p: int, threads: int,
+                 chunk_neurons: int, progress: bool) -> None:
+        self.method, self.device, self.p, self.threads = method, device, p, threads
+        self.chunk_neurons, self.progress = chunk_neurons, progress
+        self.model_path = None if model is None else Path(model)
+        if method == "model":
+            from calspike.spikes.rate import default_model_path, load_rate_model
+
+            self.model, self.metadata = load_rate_model(self.model_path)
+            self.model_path = self.model_path or default_model_path()
+
+    def settings(self) -> dict[str, Any]:
+        if self.method == "oasis":
+            return {"p": self.p}
+        return {"model": str(self.model_path), "model_config": self.model.config,
+                "model_trained_on": self.metadata.get("train_neurons"),
+                "normalised_noise_range": self.metadata.get("normalised_noise_range"), "device": self.device}
+
+    def __call__(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
+        with warnings.catch_warnings():  # infer warns itself, numbering neurons by input row
+            warnings.simplefilter("ignore", EmptyNeuronWarning)
+            return self._estimate(recording)
+
+    def _estimate(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
+        if self.method == "model":
+            from calspike.spikes.rate import infer_spike_rates
+
+            spikes, info = infer_spike_rates(recording, model=self.model, metadata=self.metadata,
+                                             device=self.device, chunk_neurons=self.chunk_neurons,
+                                             threads=self.threads, progress=self.progress)
+            return spikes, {"noise_level": _values(info["noise_level"]),
+                            "normalised_noise_level": _values(info["normalised_noise_level"])}
+        from calspike.preprocess import noise_levels
+        from calspike.spikes.oasis import deconvolve
+
+        lengths = np.asarray(recording.lengths).copy()
+        empty = np.array([not np.isfinite(recording.calcium[r, : int(n)]).any() for r, n in enumerate(lengths)])
+        lengths[empty] = 0  # no finite frame: nothing to deconvolve, NaN out
+        filled, dropped = fill_gaps(recording.calcium, lengths)
+        result = deconvolve(Recording(filled, recording.rate, lengths=lengths, name=recording.name),
+                            p=self.p, threads=self.threads)
+        spikes = np.array(result.spikes, copy=True)
+        spikes[dropped] = np.nan
+        return spikes, {"noise_level": _values(noise_levels(recording.calcium, recording.rate, recording.lengths)),
+                        "g": _values(result.g), "sn": _values(result.sn), "baseline": _values(result.baseline),
+                        "lambda": _values(result.lam)}
+
+
+def _dropped_frames(recording: Recording) -> int:
+    inside = np.arange(recording.frames) < np.asarray(recording.lengths)[:, None]
+    return int(np.count_nonzero(np.isnan(recording.calcium) & inside))
+
+
+def _values(array: np.ndarray) -> list[Any]:
+    """JSON-ready values: NaN (and rows holding NaN) become null."""
+    out = []
+    for value in np.asarray(array):
+        if np.ndim(value) == 0:
+            out.append(float(value) if math.isfinite(float(value)) else None)
+        else:
+            out.append(np.asarray(value).tolist() if np.all(np.isfinite(value)) else None)
+    return out

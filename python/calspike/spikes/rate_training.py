@@ -1,0 +1,202 @@
+"""Training the spike-rate model: chunks of ground truth at the model's rate, augmented in
+acquisition rate, noise and gain; early stopping on held-out neurons; the small inference
+copy that ships.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from calspike.data.recording import Recording
+from calspike.models import SpikeRateModel
+from calspike.preprocess import (
+    noise_levels,
+    rebin_counts,
+    resample,
+    resampled_length,
+    robust_normalise,
+)
+from calspike.spikes.rate import _edge_padded
+from calspike.training import FitResult, fit, load_checkpoint, save_model
+
+AUGMENT_RATES_HZ = (60.0, 30.0, 15.0, 7.5)  # acquisition rates simulated in training (besides the data's own)
+
+
+@dataclass
+class RateTrainingSet:
+    """Chunks for the rate model: inputs (N, chunk + 2 radius), counts (N, chunk), and their neurons."""
+
+    inputs: np.ndarray
+    counts: np.ndarray
+    neuron: np.ndarray  # index into `names`
+    version: np.ndarray  # 0: as recorded; k: resampled via the k-th augmentation rate
+    names: list[str] = field(default_factory=list)
+    normalised_noise: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per neuron and rate version
+
+    def joined(self, other: RateTrainingSet) -> RateTrainingSet:
+        """Both sets' chunks; `other`'s neurons are renumbered after this set's."""
+        return RateTrainingSet(np.concatenate([self.inputs, other.inputs]),
+                               np.concatenate([self.counts, other.counts]),
+                               np.concatenate([self.neuron, other.neuron + len(self.names)]),
+                               np.concatenate([self.version, other.version]), self.names + other.names,
+                               np.concatenate([self.normalised_noise, other.normalised_noise]))
+
+    def subset(self, keep: np.ndarray) -> RateTrainingSet:
+        """The chunks where `keep` is True (same names and noise levels)."""
+        return RateTrainingSet(self.inputs[keep], self.counts[keep], self.neuron[keep], self.version[keep],
+                               self.names, self.normalised_noise)
+
+
+def rate_training_set(
+    recordings: Iterable[Recording], model_rate: float, radius: int, *, chunk: int = 256, stride: int = 64,
+    augment_rates: Sequence[float] = AUGMENT_RATES_HZ, threads: int = 0,
+) -> RateTrainingSet:
+    """Cut every neuron with ground truth into overlapping chunks at the model's rate.
+
+    Each neuron appears once as recorded and once per rate in `augment_rates` below its
+    own (the trace resampled to that rate and back: what a slower acquisition would
+    have given). Spike counts are rebinned to the model's rate, conserving counts.
+    """
+    inputs, counts, neuron, version, names, noise = [], [], [], [], [], []
+    for recording in recordings:
+        if recording.spikes is None:
+            raise ValueError(f"{recording.name}: training the rate model needs spike counts (ground truth)")
+        assert recording.lengths is not None
+        for row in range(recording.neurons):
+            n = int(recording.lengths[row])
+            names.append(f"{recording.name}/{row}")
+            trace = recording.calcium[row : row + 1, :n]
+            truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], recording.rate, model_rate, threads)
+            slower = [r for r in augment_rates if r < recording.rate]
+            for kind, acquisition in enumerate((recording.rate, *slower)):
+                slow = trace if acquisition == recording.rate else resample(trace, recording.rate, acquisition,
+                                                                            threads=threads)[0]
+                at_model, model_lengths = resample(slow, acquisition, model_rate, threads=threads)
+                length = min(int(model_lengths[0]), truth_length)
+                normalised = robust_normalise(at_model[:, :length], [length])[0]
+                noise.append(noise_levels(normalised, model_rate)[0])
+                padded = _edge_padded(normalised, radius)
+                for start in range(0, length - chunk + 1, stride):
+                    inputs.append(padded[start : start + chunk + 2 * radius])
+                    counts.append(truth[start : start + chunk])
+                    neuron.append(len(names) - 1)
+                    version.append(kind)
+    if not inputs:
+        raise ValueError(f"no neuron is long enough for one chunk of {chunk} frames at {model_rate:g} Hz")
+    return RateTrainingSet(np.stack(inputs).astype(np.float32), np.stack(counts).astype(np.float32),
+                           np.array(neuron, dtype=np.int64), np.array(version, dtype=np.int64), names,
+                           np.array(noise))
+
+
+def simulated_neurons(per_indicator: int, seed: int = 0) -> list[Recording]:
+    """`per_indicator` simulated neurons of each indicator (GCaMP6s, GCaMP6f, OGB-1): 200 s at
+    100 Hz each, single-spike SNR drawn from 1 to 10 and noise correlated over 0 to 80 ms, seeded."""
+    from calspike.data import INDICATORS, simulate
+
+    rng = np.random.default_rng([seed, 7])
+    return [simulate(1, 20_000, 100.0, indicator, snr=float(rng.uniform(1, 10)),
+                     noise_correlation_s=float(rng.uniform(0, 0.08)), seed=rng, name=f"sim-{indicator}-{k}")
+            for indicator in INDICATORS for k in range(per_indicator)]
+
+
+def _counts_at(spikes: np.ndarray, rate: float, model_rate: float, threads: int) -> tuple[np.ndarray, int]:
+    length = resampled_length(spikes.shape[1], rate, model_rate)
+    return rebin_counts(spikes, rate, model_rate, [length], threads=threads)[0], length
+
+
+def train_rate_model(
+    recordings: Sequence[Recording],
+    *,
+    validation: Sequence[Recording] | float | None = 0.15,
+    model: SpikeRateModel | None = None,
+    chunk: int = 256,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    patience: int | None = 6,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    augment_rates: Sequence[float] = AUGMENT_RATES_HZ,
+    simulated: int = 0,
+) -> FitResult:
+    """Train a SpikeRateModel on recordings with ground truth (`calspike train-rate`).
+
+    validation : recordings scored after every epoch for early stopping, or the fraction of
+        neurons (seeded, by neuron) held out for it, or None (train on everything, no early
+        stopping). Validation chunks are not augmented in noise, gain or rate.
+    simulated : simulated neurons per indicator (`simulated_neurons`) added to the training
+        chunks (never to validation), so that the model also knows indicators and noise
+        levels the recordings lack.
+
+    The checkpoint's ``extra`` records the training neurons, the model rate and the range of
+    normalised noise levels seen in training (augmentation included), which
+    `infer_spike_rates` uses to warn about unfamiliar recordings.
+    """
+    recordings = list(recordings)
+    if model is None:
+        torch.manual_seed(seed)
+        model = SpikeRateModel()
+    train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates)
+    val_set: RateTrainingSet | None = None
+    if isinstance(validation, float):
+        if not 0 <= validation < 1:
+            raise ValueError(f"validation must be a fraction in [0, 1), a list of recordings or None, got {validation}")
+        held = np.random.default_rng(seed).permutation(len(train.names))[: round(validation * len(train.names))]
+        if held.size:
+            keep = ~np.isin(train.neuron, held)
+            as_recorded = ~keep & (train.version == 0)  # validation: held-out neurons as recorded
+            val_set = train.subset(as_recorded)
+            train = train.subset(keep)
+    elif validation is not None:
+        val_set = rate_training_set(validation, model.rate, model.radius, chunk=chunk, augment_rates=())
+    if len(train.inputs) == 0:
+        raise ValueError("no training chunks left after holding out the validation neurons")
+    if simulated:
+        extra_neurons = simulated_neurons(simulated, seed)
+        train = train.joined(rate_training_set(extra_neurons, model.rate, model.radius, chunk=chunk,
+                                               augment_rates=augment_rates))
+    noise = train.normalised_noise
+    # Augmented noise raises the normalised noise level; the top of the range allows for it.
+    noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
+    extra = {"model_rate_hz": model.rate, "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
+             "normalised_noise_range": noise_range, "chunk": chunk, "augment_rates_hz": list(augment_rates)}
+    return fit(model, train.inputs, train.counts,
+               validation=None if val_set is None or len(val_set.inputs) == 0 else (val_set.inputs, val_set.counts),
+               epochs=epochs, batch_size=batch_size, lr=lr, patience=patience if val_set is not None else None,
+               seed=seed, device=device, checkpoint=checkpoint, resume=resume, progress=progress, extra=extra)
+
+
+def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Write a small inference-only copy of a rate-model checkpoint: best weights, config and
+    metadata, no optimiser state or history (how the shipped default model is made)."""
+    state = load_checkpoint(checkpoint)
+    if state["kind"] != SpikeRateModel.kind:
+        raise ValueError(f"{checkpoint}: holds a {state['kind']}, not a SpikeRateModel")
+    weights = state["best"]["state"] if state.get("best", {}).get("state") is not None else state["model"]
+    save_model(SpikeRateModel(**state["model_config"]), path, extra=state.get("extra", {}), weights=weights)
+    return Path(path)
+
+
+def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
+                        settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
+    """`calspike train-rate`: load every source's recordings (with ground truth) and train a
+    fresh SpikeRateModel (settings: the "train-rate" profile of calspike.config) into `output`."""
+    from calspike.data import load_recordings
+
+    recordings = [recording for source in sources for recording in load_recordings(source, settings["rate"])]
+    torch.manual_seed(settings["seed"])
+    return train_rate_model(
+        recordings, validation=settings["validation"] or None, model=SpikeRateModel(channels=settings["channels"]),
+        epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
+        patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
+        resume=resume, progress=progress, simulated=settings["simulated"])

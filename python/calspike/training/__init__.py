@@ -1,0 +1,17 @@
+"""Training any calspike model: the device, batches (and DDP), the fit loop, checkpoints."""
+
+from __future__ import annotations
+
+from calspike.training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    is_checkpoint,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    save_model,
+)
+from calspike.training.device import choose_device
+from calspike.training.loop import FitResult, evaluate, fit, predict, write_history
+
+__all__ = ["CHECKPOINT_FORMAT", "FitResult", "choose_device", "evaluate", "fit", "is_checkpoint", "load_checkpoint",
+           "load_model", "predict", "save_checkpoint", "save_model", "write_history"]

@@ -1,0 +1,94 @@
+"""Batches for the fit loop: tensors staged once (pinned, or on the GPU when they fit), slices
+through a seeded permutation, and the ranks of a torchrun (DDP) job.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class _Distributed:
+    rank: int = 0
+    world: int = 1
+    owns_group: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def _distributed_setup(device: torch.device) -> _Distributed:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Distributed()
+    owns = False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        owns = True
+    return _Distributed(dist.get_rank(), dist.get_world_size(), owns)
+
+
+def _to_tensor(name: str, values: Any) -> torch.Tensor:
+    tensor = values if isinstance(values, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(values))
+    if tensor.dtype == torch.float64:
+        tensor = tensor.float()
+    if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return tensor
+
+
+class _Batches:
+    """Slices of (x, y) through index arrays, delivered on `device`.
+
+    Data that fit comfortably on the GPU are moved there once; otherwise each batch is
+    gathered into one of two pinned buffers and copied without blocking.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, batch_size: int) -> None:
+        self.device = device
+        self.staged = device.type == "cuda" and not _fits_on_gpu(x, y, device)
+        if device.type == "cuda" and not self.staged:
+            x, y = x.to(device), None if y is None else y.to(device)
+        self.x, self.y = x, y
+        self.buffers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        self.copied: list[Any] = []  # per buffer: a CUDA event marking the end of its last copy
+        if self.staged:
+            for _ in range(2):
+                self.buffers.append((
+                    torch.empty((batch_size, *x.shape[1:]), dtype=x.dtype).pin_memory(),
+                    None if y is None else torch.empty((batch_size, *y.shape[1:]), dtype=y.dtype).pin_memory(),
+                ))
+                self.copied.append(None)
+        self.turn = 0
+
+    def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.staged:
+            index = index.to(self.x.device)
+            return self.x.index_select(0, index), None if self.y is None else self.y.index_select(0, index)
+        turn = self.turn
+        self.turn ^= 1
+        bx, by = self.buffers[turn]
+        if self.copied[turn] is not None:
+            self.copied[turn].synchronize()  # this buffer's previous copy to the GPU has finished
+        n = index.numel()
+        torch.index_select(self.x, 0, index, out=bx[:n])
+        if by is not None and self.y is not None:
+            torch.index_select(self.y, 0, index, out=by[:n])
+        on_device = (bx[:n].to(self.device, non_blocking=True),
+                     None if by is None else by[:n].to(self.device, non_blocking=True))
+        self.copied[turn] = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        self.copied[turn].record(torch.cuda.current_stream(self.device))
+        return on_device
+
+
+def _fits_on_gpu(x: torch.Tensor, y: torch.Tensor | None, device: torch.device) -> bool:
+    size = x.numel() * x.element_size() + (0 if y is None else y.numel() * y.element_size())
+    free, _ = torch.cuda.mem_get_info(device)
+    return size < free / 4

@@ -1,0 +1,2 @@
+"""The tutorial wing (`calspike run`): training steps, analysis, figures, the pipeline and its
+HTML page. It imports the foundation only, never the inference wing."""

@@ -1,0 +1,149 @@
+"""The tutorial's training and scoring steps, shared by `calspike run` and the train and
+evaluate commands.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from calspike.features import features, parse_features
+from calspike.models import CalciumVAE, SpikeClassifier
+from calspike.training import FitResult, choose_device, fit, predict
+from calspike.tutorial.scores import classification_scores
+from calspike.windows import Windows
+
+
+def train_classifier(
+    train: Windows, val: Windows, *, kinds: list[str], hidden: int = 64, epochs: int = 15, batch_size: int = 256,
+    lr: float = 2e-3, patience: int = 4, device: str = "auto", seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None, progress: bool = True, extra: dict[str, Any] | None = None,
+    resume: bool = False, stacks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> FitResult:
+    """A SpikeClassifier fitted on the feature stacks of `train`, early-stopped on `val`.
+
+    stacks : the (train, val) feature stacks when the caller has them already (`features`).
+    """
+    torch.manual_seed(seed)
+    model = SpikeClassifier(channels=len(kinds), hidden=hidden)
+    x_train, x_val = stacks if stacks is not None else (features(train, kinds), features(val, kinds))
+    return fit(
+        model, x_train, train.did_spike, validation=(x_val, val.did_spike),
+        epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, device=device, seed=seed,
+        checkpoint=checkpoint, resume=resume, progress=progress, extra={"features": kinds, **(extra or {})},
+    )
+
+
+def train_vae(
+    train: Windows, val: Windows, *, hidden: int = 64, latent: int = 256, beta: float = 1e-4, epochs: int = 15,
+    batch_size: int = 256, lr: float = 2e-3, patience: int = 4, device: str = "auto", seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None, progress: bool = True, extra: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> FitResult:
+    """A CalciumVAE fitted on the (normalised) windows of `train`, early-stopped on `val`."""
+    torch.manual_seed(seed)
+    model = CalciumVAE(length=train.windows.shape[1], hidden=hidden, latent=latent, beta=beta)
+    return fit(
+        model, train.windows, validation=(val.windows, None), epochs=epochs, batch_size=batch_size, lr=lr,
+        patience=patience, device=device, seed=seed, checkpoint=checkpoint, resume=resume, progress=progress,
+        extra={"features": ["raw"], **(extra or {})},
+    )
+
+
+def _placed(model: torch.nn.Module, device: str | None) -> torch.device:
+    """Move `model` to `device` (None: leave it where it is); returns where it is."""
+    if device is not None:
+        model.to(choose_device(device))
+    parameter = next(model.parameters())
+    return parameter.device
+
+
+def classifier_probability(
+    model: SpikeClassifier, windows: Windows, kinds: list[str], device: str | None = None,
+    stack: np.ndarray | None = None,
+) -> np.ndarray:
+    """Spike probability (N,) of each window, computed on `device` (None: where the model is);
+    `stack`: the windows' feature stack when the caller has it already."""
+    x = stack if stack is not None else features(windows, kinds)
+    return predict(model.predict_proba, x, device=_placed(model, device))
+
+
+def score_classifier(
+    model: SpikeClassifier, windows: Windows, kinds: list[str], device: str | None = None
+) -> dict[str, Any]:
+    """accuracy, balanced accuracy, ROC AUC and the tutorial's confusion matrix on labelled windows."""
+    if windows.did_spike is None:
+        raise ValueError("the windows carry no spike labels to score against")
+    return classification_scores(windows.did_spike, classifier_probability(model, windows, kinds, device))
+
+
+def explained_variance(model: CalciumVAE, windows: np.ndarray, device: str | None = None) -> float:
+    """1 - mean squared reconstruction error / variance of the windows (reconstructing from latent means)."""
+    where = _placed(model, device)
+    was_training = model.training
+    model.eval()
+    reconstruction = predict(lambda x: model(x)[0], windows, device=where)
+    model.train(was_training)
+    values = np.asarray(windows, dtype=np.float64)
+    return float(1.0 - np.mean((reconstruction - values) ** 2) / np.var(values))
+
+
+def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.PathLike[str], *, model: str,
+                      settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
+    """Train the classifier or the calcium VAE on a prepared windows file (`calspike train`).
+
+    The windows are split by neuron (seeded); the training neurons' windows are balanced
+    and capped at max_windows; the validation neurons' decide early stopping. The split
+    and the window settings are stored in the checkpoint for `evaluate_on_prepared`.
+    """
+    from calspike.windows import sampling
+    from calspike.windows.store import load_windows
+
+    if model not in ("classifier", "vae"):
+        raise ValueError(f"model must be 'classifier' or 'vae', got {model!r}")
+    windows = load_windows(windows_path)
+    seed = settings["seed"]
+    split = sampling.neuron_split(windows, seed)
+    train = windows.subset(sampling.labelled_subset(windows, split["train"], max_windows=settings["max_windows"],
+                                                    seed=seed))
+    val = windows.subset(sampling.labelled_subset(windows, split["val"], seed=seed))
+    extra = {"windows": windows.params,
+             "neurons": {part: [windows.neuron_names[n] for n in ids] for part, ids in split.items()}}
+    common: dict[str, Any] = {"batch_size": settings["batch_size"], "lr": settings["lr"],
+                              "patience": settings["patience"], "device": settings["device"], "seed": seed,
+                              "checkpoint": output, "progress": progress, "extra": extra, "resume": resume}
+    if model == "classifier":
+        return train_classifier(train, val, kinds=parse_features(settings["features"]), hidden=settings["hidden"],
+                                epochs=settings["epochs"], **common)
+    return train_vae(train, val, hidden=settings["hidden"], latent=settings["latent"], beta=settings["beta"],
+                     epochs=settings["epochs"], **common)
+
+
+def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str | os.PathLike[str], *,
+                         all_neurons: bool = False, device: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(model kind, scores) of a `train_on_prepared` checkpoint on the windows of the neurons
+    it never saw (all neurons with `all_neurons`): a classifier's accuracy, balanced
+    accuracy, ROC AUC and confusion matrix, or a VAE's explained variance."""
+    from calspike.training import load_checkpoint, load_model
+    from calspike.windows.store import load_windows
+
+    state = load_checkpoint(checkpoint)
+    model = load_model(checkpoint)
+    windows = load_windows(windows_path)
+    neurons = state.get("extra", {}).get("neurons", {})
+    used = set(neurons.get("train", [])) | set(neurons.get("val", []))
+    keep = np.ones(len(windows), bool) if all_neurons else np.array(
+        [windows.neuron_names[n] not in used for n in windows.neuron], dtype=bool)
+    if not keep.any():
+        raise ValueError(f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway")
+    scored = windows.subset(np.flatnonzero(keep))
+    if isinstance(model, SpikeClassifier):
+        kinds = list(state.get("extra", {}).get("features", ["raw"]))
+        return state["kind"], score_classifier(model, scored, kinds, device=device)
+    if isinstance(model, CalciumVAE):
+        return state["kind"], {"windows": len(scored), "neurons": len(np.unique(scored.neuron)),
+                               "explained_variance": explained_variance(model, scored.windows, device=device)}
+    raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")

@@ -1,0 +1,121 @@
+"""Choosing windows: balanced classes, and splits by neuron so that no neuron is on two sides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calspike.windows import Windows
+
+
+def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """Indices of an equal number of spike and no-spike windows, shuffled.
+
+    ``per_class`` defaults to the size of the smaller class, drawn without replacement;
+    a larger request draws without replacement while a class has enough windows and
+    completes the rest with replacement. Seeded: the same seed gives the same indices.
+    """
+    labels = np.asarray(did_spike)
+    if labels.ndim != 1 or labels.dtype != np.bool_:
+        raise ValueError(f"did_spike must be a 1-D bool array, got dtype {labels.dtype} shape {labels.shape}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    classes = [np.flatnonzero(labels), np.flatnonzero(~labels)]
+    smaller = min(c.size for c in classes)
+    if per_class is not None and (
+        isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 0
+    ):
+        raise ValueError(f"per_class must be an integer >= 0, got {per_class!r}")
+    if smaller == 0 and per_class != 0:
+        raise ValueError(
+            f"cannot balance: {classes[0].size} spike and {classes[1].size} no-spike windows (a class has no windows)"
+        )
+    if per_class is None:
+        per_class = smaller
+    chosen = []
+    for members in classes:
+        take = min(per_class, members.size)
+        picks = rng.choice(members, take, replace=False)
+        if per_class > take:  # not enough windows: the rest with replacement
+            picks = np.concatenate([picks, rng.choice(members, per_class - take, replace=True)])
+        chosen.append(picks)
+    index = np.concatenate(chosen)
+    rng.shuffle(index)
+    return index
+
+
+def balance(windows: Windows, per_class: int | None = None, seed: int | np.random.Generator = 0) -> Windows:
+    """A balanced, shuffled subset of labelled windows (see `balanced_indices`)."""
+    if windows.did_spike is None:
+        raise ValueError("windows has no spike labels to balance")
+    return windows.subset(balanced_indices(windows.did_spike, per_class, seed))
+
+
+def split_by_neuron(
+    neuron: np.ndarray, fractions: tuple[float, ...] = (0.7, 0.15, 0.15), seed: int = 0
+) -> tuple[np.ndarray, ...]:
+    """Index arrays, one per fraction, such that no neuron has windows in two of them.
+
+    Neurons are shuffled (seeded) and dealt greedily to the part furthest below its
+    share of windows, so parts hold about `fractions` of the windows. Every part gets at
+    least one neuron when there are enough neurons; ValueError otherwise.
+    """
+    neuron = np.asarray(neuron)
+    if neuron.ndim != 1:
+        raise ValueError(f"neuron must be 1-D, got shape {neuron.shape}")
+    shares = np.asarray(fractions, dtype=np.float64)
+    if shares.ndim != 1 or shares.size < 1 or np.any(~np.isfinite(shares)) or np.any(shares <= 0):
+        raise ValueError(f"fractions must be positive numbers, got {fractions!r}")
+    shares = shares / shares.sum()
+    ids, counts = np.unique(neuron, return_counts=True)
+    if ids.size < shares.size:
+        raise ValueError(f"cannot split {ids.size} neuron(s) into {shares.size} parts with no neuron in two")
+    order = np.random.default_rng(seed).permutation(ids.size)
+    assigned = np.empty(ids.size, dtype=np.int64)
+    filled = np.zeros(shares.size)
+    total = counts.sum()
+    for rank, k in enumerate(order):
+        if rank < shares.size:  # one neuron each first, so no part is empty
+            part = rank
+        else:
+            part = int(np.argmax(shares - filled / total))
+        assigned[k] = part
+        filled[part] += counts[k]
+    part_of_window = assigned[np.searchsorted(ids, neuron)]
+    return tuple(np.flatnonzero(part_of_window == p) for p in range(shares.size))
+
+
+SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
+
+
+def neuron_split(windows: Windows, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
+    """Neuron indices of the train, val and test parts (about 70/15/15 % of the windows), seeded."""
+    if len(windows) == 0:
+        length = int(windows.params.get("len_pre", 0)) + int(windows.params.get("len_post", 0))
+        raise ValueError(f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) is too short "
+                         f"for a window of len_pre + len_post = {length} frames")
+    parts = split_by_neuron(windows.neuron, fractions, seed)
+    return {name: np.unique(windows.neuron[index]) for name, index in zip(("train", "val", "test"), parts)}
+
+
+def labelled_subset(
+    windows: Windows, neurons: np.ndarray, *, balanced: bool = True, max_windows: int | None = None, seed: int = 0
+) -> np.ndarray:
+    """Indices of the windows of `neurons`: balanced (as many spike as no-spike windows) and at most `max_windows`."""
+    if windows.did_spike is None:
+        raise ValueError("the windows carry no spike labels: training and scoring need ground truth")
+    index = np.flatnonzero(np.isin(windows.neuron, neurons))
+    if index.size == 0:
+        raise ValueError("no windows belong to the chosen neurons")
+    rng = np.random.default_rng(seed)
+    if balanced:
+        labels = windows.did_spike[index]
+        smaller = int(min(labels.sum(), (~labels).sum()))
+        if smaller == 0:
+            raise ValueError(f"cannot balance the windows of {len(np.unique(windows.neuron[index]))} neuron(s): "
+                             f"{int(labels.sum())} spike and {int((~labels).sum())} no-spike windows")
+        per_class = smaller if max_windows is None else min(smaller, max_windows // 2)
+        chosen: np.ndarray = index[balanced_indices(labels, per_class, rng)]
+        return chosen
+    if max_windows is not None and index.size > max_windows:
+        index = np.sort(rng.choice(index, max_windows, replace=False))
+    return index

@@ -1,0 +1,160 @@
+"""Windows on disk: prepared .npz files (`calspike prepare`) and the cache of a SpikeFinder
+folder's windows, keyed by a hash of the files and the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calspike import config
+from calspike._io import atomic_path
+from calspike.data import cache_dir, read_spikefinder
+from calspike.data.recording import check_numeric_dtype
+from calspike.windows import WINDOW_SETTINGS, Windows, partition
+
+_CACHE_FORMAT = 1
+
+
+def cached_partition(
+    directory: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    cache: str | os.PathLike[str] | None = None,
+    threads: int = 0,
+    **params: Any,
+) -> Windows:
+    """`partition` of a SpikeFinder folder, cached on disk as an .npz.
+
+    The cache key hashes the content of every input file, the window settings and the
+    cache format. A cache file that fails to load, is incomplete or holds another key
+    is rebuilt, never trusted. Writes are atomic.
+    """
+    if set(params) - set(WINDOW_SETTINGS):
+        raise ValueError(f"unknown window settings: {', '.join(sorted(set(params) - set(WINDOW_SETTINGS)))}")
+    settings = config.check({**config.defaults(WINDOW_SETTINGS), **params})
+    folder = Path(directory)
+    files = sorted(folder.glob(f"*.{split}.*.csv"))
+    if not files:
+        raise FileNotFoundError(f"no *.{split}.*.csv files in {folder}")
+    key = _cache_key(files, settings)
+    target = (Path(cache) if cache is not None else cache_dir()) / "windows" / f"{key}.npz"
+    cached = _load_cached(target, key)
+    if cached is not None:
+        return cached
+    windows = partition(read_spikefinder(folder, split), threads=threads, **settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_npz(target, windows, key)
+    return windows
+
+
+def _cache_key(files: list[Path], settings: dict[str, Any]) -> str:
+    digest = hashlib.sha256(f"calspike-windows-{_CACHE_FORMAT}".encode())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with open(path, "rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def _load_cached(target: Path, key: str) -> Windows | None:
+    if not target.is_file():
+        return None
+    try:
+        return _read_npz(target, key)
+    except ValueError as error:
+        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", stacklevel=3)
+        return None
+
+
+def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
+    """Write windows, labels, origins and settings to an .npz file, atomically; returns its path."""
+    target = Path(path)
+    if target.suffix != ".npz":
+        raise ValueError(f"prepared windows are saved as .npz, got {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_npz(target, windows, "prepared")
+    return target
+
+
+def is_windows_file(path: str | os.PathLike[str]) -> bool:
+    """True for an .npz that `save_windows` (or the cache) wrote, judged by its array names."""
+    with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+        return {"key", "windows", "neuron", "frame", "params"} <= set(archive.files)
+
+
+def load_windows(path: str | os.PathLike[str]) -> Windows:
+    """Windows written by `save_windows` (or cached); ValueError naming the file when it is not one."""
+    target = Path(path)
+    if not target.is_file():
+        raise FileNotFoundError(f"no such file: {target}")
+    try:
+        return _read_npz(target, None)
+    except ValueError as error:
+        raise ValueError(f"{target}: not a calspike windows file ({error})") from None
+
+
+def _write_npz(target: Path, windows: Windows, key: str) -> None:
+    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+        np.savez(
+            stream,
+            key=np.array(key),
+            windows=windows.windows,
+            did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
+            has_spikes=np.array(windows.did_spike is not None),
+            neuron=windows.neuron,
+            frame=windows.frame,
+            skipped=windows.skipped,
+            neuron_names=np.array(windows.neuron_names, dtype=str),
+            params=np.array(json.dumps(windows.params)),
+        )
+
+
+def _read_npz(target: Path, key: str | None) -> Windows:
+    """The Windows in an .npz; ValueError for anything unreadable, incomplete or (with `key`) another key."""
+    try:
+        # np.load leaks its file handle when the zip is unreadable; own the stream instead
+        with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+            if key is not None and str(archive["key"]) != key:
+                raise ValueError("the cache file holds another key")
+            has_spikes = bool(archive["has_spikes"])
+            windows = Windows(
+                windows=archive["windows"],
+                did_spike=archive["did_spike"] if has_spikes else None,
+                neuron=archive["neuron"],
+                frame=archive["frame"],
+                neuron_names=tuple(str(n) for n in archive["neuron_names"]),
+                skipped=archive["skipped"],
+                params=json.loads(str(archive["params"])),
+            )
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ValueError(str(error) or type(error).__name__) from None
+    count = windows.windows.shape[0]
+    if windows.windows.ndim != 2 or not (windows.neuron.shape == windows.frame.shape == (count,)) or (
+        windows.did_spike is not None and windows.did_spike.shape != (count,)
+    ):
+        raise ValueError("arrays of different lengths")
+    check_numeric_dtype(windows.windows.dtype, "windows")
+    for name in ("neuron", "frame", "skipped"):
+        if getattr(windows, name).size and not np.issubdtype(getattr(windows, name).dtype, np.integer):
+            raise ValueError(f"'{name}' must hold integers, got dtype {getattr(windows, name).dtype}")
+    if windows.did_spike is not None and windows.did_spike.dtype != np.bool_:
+        raise ValueError(f"'did_spike' must be bool, got dtype {windows.did_spike.dtype}")
+    names = len(windows.neuron_names)
+    outside = (windows.neuron < 0) | (windows.neuron >= names)
+    if outside.any():
+        k = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"window {k} names neuron {int(windows.neuron[k])}, but the file lists {names} "
+                         "neuron names")
+    if (windows.frame < 0).any():
+        raise ValueError(f"window {int(np.flatnonzero(windows.frame < 0)[0])} has a negative centre frame")
+    return windows

@@ -1,0 +1,105 @@
+"""The layout's rules (ARCHITECTURE.md), checked on every module's imports, and two costs the
+layout removed: the OASIS path loads no PyTorch, and `calspike run` computes each feature
+stack once."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import calspike
+
+PACKAGE = Path(calspike.__file__).parent
+FOUNDATION = ("calspike._io", "calspike._version", "calspike.config", "calspike.data", "calspike.preprocess",
+              "calspike.windows", "calspike.features", "calspike.models", "calspike.training")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every calspike module `path` imports, at any depth of the file (TYPE_CHECKING blocks left out)."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+               and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+               for node in ast.walk(block)}
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {f"{node.module}.{alias.name}" if node.module == "calspike" else node.module
+                      for alias in node.names}
+    return {name for name in names if name == "calspike" or name.startswith("calspike.")}
+
+
+def _within(module: str, layers: tuple[str, ...]) -> bool:
+    return any(module == layer or module.startswith(layer + ".") for layer in layers)
+
+
+MODULES = _modules()
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_the_layers_import_only_downwards(module):
+    imports = _imports(MODULES[module])
+    if _within(module, FOUNDATION):
+        above = [name for name in imports if _within(name, ("calspike.tutorial", "calspike.spikes", "calspike.cli"))]
+        assert not above, f"{module} (the foundation) imports {above}"
+    if _within(module, ("calspike.tutorial",)):
+        assert not [name for name in imports if _within(name, ("calspike.spikes", "calspike.cli"))], module
+    if _within(module, ("calspike.spikes",)):
+        assert not [name for name in imports if _within(name, ("calspike.tutorial", "calspike.cli"))], module
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_nothing_imports_the_package_face(module):
+    submodules = {name.split(".")[1] for name in MODULES if name.count(".") >= 1} | {"_core"}
+    face = [name for name in _imports(MODULES[module])
+            if name == "calspike" or (name.count(".") == 1 and name.split(".")[1] not in submodules)]
+    assert not face, f"{module} imports {face} from the package face"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_passes_400_lines(module):
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= 400, f"{module} has {lines} lines: make it a subpackage"
+
+
+def test_the_oasis_path_loads_no_pytorch(tmp_path):
+    np.save(tmp_path / "traces.npy", calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
+    script = (f"import sys; from calspike.cli import main; "
+              f"code = main(['infer', r'{tmp_path / 'traces.npy'}', '-o', r'{tmp_path / 'out.npy'}', '--rate', '30', "
+              f"'--method', 'oasis']); print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
+
+
+def test_run_computes_each_feature_stack_once(tmp_path, monkeypatch):
+    from calspike import _core
+
+    calls = []
+    real = _core.features
+
+    def counting(windows, kinds, threads):
+        calls.append(windows.shape)
+        return real(windows, kinds, threads)
+
+    monkeypatch.setattr(_core, "features", counting)
+    calspike.run(out=tmp_path / "report", quick=True, epochs=1, vae_epochs=1, toy_epochs=1, max_windows=1000,
+                 progress=False, log=None)
+    assert len(calls) == 3, f"feature stacks computed for {calls}: train, val and test once each"
