@@ -35,3 +35,34 @@ def test_add_arguments_builds_checked_options():
     assert parser.parse_args([]).normalize == "window"
     with pytest.raises(SystemExit):
         parser.parse_args(["--skip", "-1"])
+
+
+def test_the_api_defaults_are_the_schemas():
+    """The Python entry points and the CLI share one set of defaults: calspike.config's."""
+    import inspect
+
+    from calspike.spikes.files import infer
+    from calspike.spikes.rate_training import train_rate_model
+
+    for function, names, profile in ((infer, config.INFER_SETTINGS, ()),
+                                     (train_rate_model, config.TRAIN_RATE_SETTINGS, ("train-rate",))):
+        expected = config.defaults(names, *profile)
+        parameters = inspect.signature(function).parameters
+        for name in names:
+            if name in parameters:
+                assert parameters[name].default == expected[name], f"{function.__name__}({name})"
+    assert config.defaults(["epochs"], "train-rate") == {"epochs": 30}
+
+
+def test_every_commands_settings_are_declared_and_validated_the_same_way():
+    from calspike.cli._common import _parser
+
+    parser = _parser()
+    for command, names in config.COMMANDS.items():
+        assert set(names) <= set(config.SETTINGS), command
+    for argv in (["infer", "x.npy", "-o", "y.npy", "--rate", "-5"], ["prepare", "-o", "w.npz", "--rate", "-5"],
+                 ["run", "--rate", "-5"], ["train-rate", "d", "-o", "m.pt", "--rate", "-5"],
+                 ["score", "t", "p", "--rate", "-5"]):
+        with pytest.raises(SystemExit) as stopped:
+            parser.parse_args(argv)
+        assert stopped.value.code == 2, argv

@@ -34,7 +34,6 @@ from calspike.data.recording import EmptyNeuronWarning, warn_empty_neurons
 from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane, read_suite2p
 from calspike.preprocess import fill_gaps
 
-METHODS = ("model", "oasis")
 SIDECAR = "calspike-infer.json"  # in a prediction folder; a file's sidecar is FILE.json
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
 _BYTES_PER_FRAME = 64  # working bytes per input frame and neuron (copies, resampled traces, outputs)
@@ -134,14 +133,13 @@ def infer(
     Returns the written prediction files. A folder gets one ``calspike-infer.json``, a file
     ``FILE.json``, written last, with the settings, per-neuron noise levels and digests.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if isinstance(chunk_neurons, bool) or not isinstance(chunk_neurons, int) or chunk_neurons < 1:
-        raise ValueError(f"chunk_neurons must be an integer >= 1, got {chunk_neurons!r}")
-    if rate is not None:
-        from calspike.config import check_rate
+    from calspike import config
 
-        rate = check_rate(rate, "rate")
+    checked = config.check({"method": method, "rate": rate, "p": p, "threads": threads,
+                            "chunk_neurons": chunk_neurons, "neuropil": neuropil, "baseline": baseline})
+    rate = checked["rate"]
+    if not (isinstance(device, str) and config.SETTINGS["device"].check(device)):  # a torch.device passes as is
+        raise ValueError(f"device must be a string, got {device!r}")
     source, output = Path(source), Path(output)
     plane = is_suite2p_plane(source)
     layout = check_outputs(source, output, suite2p=plane)

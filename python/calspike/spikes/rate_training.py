@@ -142,6 +142,12 @@ def train_rate_model(
     normalised noise levels seen in training (augmentation included), which
     `infer_spike_rates` uses to warn about unfamiliar recordings.
     """
+    from calspike import config
+
+    config.check({"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "simulated": simulated,
+                  **({"patience": patience} if patience is not None else {}),
+                  **({"device": device} if isinstance(device, str) else {}),
+                  **({"validation": validation} if isinstance(validation, float) else {})})
     recordings = list(recordings)
     if model is None:
         torch.manual_seed(seed)
