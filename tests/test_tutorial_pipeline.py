@@ -58,6 +58,12 @@ def _check_report(folder: Path) -> dict:
     assert set(metrics["timings_s"]) >= {"recordings", "LSTM classifier", "calcium VAE", "total"}
     settings = json.loads((folder / "config.json").read_text())
     assert settings["seed"] == 0 and "epochs" in settings
+    from calspike import config
+
+    used = set(config.COMMANDS["run"])  # every setting the run used, the toy VAE's included, is listed
+    assert used <= set(settings), sorted(used - set(settings))
+    page_text = (folder / "index.html").read_text()
+    assert all(f"<td>{name}</td>" in page_text for name in used), "the page's settings table"
     for model in ("classifier", "vae", "toy_vae"):
         load_model(folder / "models" / f"{model}.pt")
     split = metrics["split"]
