@@ -135,11 +135,8 @@ def infer(
     """
     from calspike import config
 
-    checked = config.check({"method": method, "rate": rate, "p": p, "threads": threads,
-                            "chunk_neurons": chunk_neurons, "neuropil": neuropil, "baseline": baseline})
-    rate = checked["rate"]
-    if not (isinstance(device, str) and config.SETTINGS["device"].check(device)):  # a torch.device passes as is
-        raise ValueError(f"device must be a string, got {device!r}")
+    rate = config.check({"method": method, "rate": rate, "p": p, "threads": threads, "device": device,
+                         "chunk_neurons": chunk_neurons, "neuropil": neuropil, "baseline": baseline})["rate"]
     source, output = Path(source), Path(output)
     plane = is_suite2p_plane(source)
     layout = check_outputs(source, output, suite2p=plane)
