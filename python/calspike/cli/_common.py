@@ -109,7 +109,3 @@ def run_command(argv: Sequence[str] | None) -> int:
         print(f"calspike: error: {failure(error)}", file=sys.stderr)
         return 1
     return 0
-
-
-def no_check(args: argparse.Namespace) -> None:
-    """For commands whose arguments argparse checks completely."""
