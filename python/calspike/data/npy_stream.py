@@ -6,6 +6,8 @@ toward the process's resident memory until the kernel drops them, reads do not.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -84,17 +86,27 @@ class NpyWriter:
 
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int]) -> None:
         self.path, self.shape, self.written = Path(path), shape, 0
-        self._stream = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self._digest = hashlib.sha256()
+        header = io.BytesIO()
         npy_format.write_array_header_1_0(
-            self._stream, {"descr": npy_format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                           "shape": shape})
+            header, {"descr": npy_format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                     "shape": shape})
+        self._stream = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self._stream.write(header.getvalue())
+        self._digest.update(header.getvalue())
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the bytes written so far: the whole file once `finish` has run."""
+        return self._digest.hexdigest()
 
     def write(self, block: np.ndarray) -> None:
         """Append rows (block.shape == (k, columns)), converted to float32."""
         block = np.ascontiguousarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
             raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
-        block.tofile(self._stream)
+        self._stream.write(block.data)
+        self._digest.update(block.data)  # hashed as written: the file is never read back for it
         self.written += block.shape[0]
 
     def finish(self) -> None:

@@ -143,9 +143,14 @@ def check_float32_range(values: np.ndarray, what: str) -> None:
     array = np.asarray(values)
     if not np.issubdtype(array.dtype, np.floating) or array.dtype.itemsize <= 4:
         return  # float32 and smaller, and every integer type (|int64| < 1e19), fit
+    # Two reductions that skip NaN and allocate nothing; the search below runs only on failure.
+    highest = float(np.fmax.reduce(array, axis=None, initial=-np.inf))
+    lowest = float(np.fmin.reduce(array, axis=None, initial=np.inf))
+    if highest <= FLOAT32_MAX and lowest >= -FLOAT32_MAX:
+        return
     with np.errstate(invalid="ignore"):
         too_large = np.abs(array) > FLOAT32_MAX
-    too_large &= np.isfinite(array)
+    too_large &= np.isfinite(array)  # infinities are the finiteness checks' to report
     if too_large.any():
         where = tuple(int(v) for v in np.argwhere(too_large)[0])
         place = f"neuron {where[0]}, frame {where[1]}" if len(where) == 2 else f"index {where}"

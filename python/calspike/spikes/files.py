@@ -9,6 +9,7 @@ never a file or folder that calspike did not write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -145,19 +146,19 @@ def infer(
 
     record: dict[str, Any] = {"calspike": __version__, "method": method, "source": str(source),
                               **estimator.settings()}
-    if layout == "npy":
-        summary = _infer_array(source, output, rate, estimator, plane,
-                               {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only})
-        record.update(recordings=[summary], files={output.name: file_digest(output)})
+    if layout in ("npy", "csv"):  # one file, then its sidecar, written last
+        if layout == "npy":
+            summary, digest = _infer_array(source, output, rate, estimator, plane,
+                                           {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only})
+        else:
+            recording = load_recordings(source, rate, gaps=True)[0]
+            spikes, summary = _run(estimator, recording, output.name)
+            write_spikefinder_csv(output, spikes, recording.lengths)
+            digest = file_digest(output)
+        record.update(recordings=[summary], files={output.name: digest})
         write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
         return [output]
     recordings = load_recordings(source, rate, gaps=True)
-    if layout == "csv":
-        spikes, summary = _run(estimator, recordings[0], output.name)
-        write_spikefinder_csv(output, spikes, recordings[0].lengths)
-        record.update(recordings=[summary], files={output.name: file_digest(output)})
-        write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
-        return [output]
     with atomic_folder(output, "output folder", {"kind": "predictions"}) as folder:
         summaries, files = [], {}
         for recording in recordings:
@@ -184,8 +185,15 @@ def _run(estimator: _Estimator, recording: Recording, output_name: str) -> tuple
 
 
 def _infer_array(source: Path, output: Path, rate: float | None, estimator: _Estimator, plane: bool,
-                 suite2p: dict[str, Any]) -> dict[str, Any]:
-    """Infer an array or suite2p input into a .npy, written chunk by chunk to a temporary file."""
+                 suite2p: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Infer an array or suite2p input into a .npy, written chunk by chunk to a temporary file;
+    returns the sidecar summary and the file's SHA-256."""
+    with contextlib.ExitStack() as open_files:  # the input reader is closed however this ends
+        return _infer_array_into(source, output, rate, estimator, plane, suite2p, open_files)
+
+
+def _infer_array_into(source: Path, output: Path, rate: float | None, estimator: _Estimator, plane: bool,
+                      suite2p: dict[str, Any], open_files: contextlib.ExitStack) -> tuple[dict[str, Any], str]:
     start = time.perf_counter()
     rois: np.ndarray | None = None
     if plane:
@@ -198,6 +206,7 @@ def _infer_array(source: Path, output: Path, rate: float | None, estimator: _Est
         if rate is None:
             raise ValueError(f"{source}: rate (Hz) must be given for this file; it does not store one")
         reader = NpyRows(source)
+        open_files.callback(reader.close)
         chunks, shape, name = _npy_chunks(reader, rate, estimator), reader.shape, source.stem
     else:
         recording = load_recordings(source, rate, gaps=True)[0]
@@ -233,7 +242,7 @@ def _infer_array(source: Path, output: Path, rate: float | None, estimator: _Est
     if rois is not None:
         summary.update({"rois": rois.tolist(), "total_rois": int(shape[0]), "neuropil": suite2p["neuropil"],
                         "baseline": suite2p["baseline"]})
-    return summary
+    return summary, writer.sha256
 
 
 def _neurons_per_chunk(estimator: _Estimator, frames: int, rate: float) -> int:
@@ -254,16 +263,13 @@ def _recording_chunks(recording: Recording, estimator: _Estimator) -> Iterator[R
 
 def _npy_chunks(reader: NpyRows, rate: float, estimator: _Estimator) -> Iterator[Recording]:
     step = _neurons_per_chunk(estimator, reader.shape[1], rate)
-    try:
-        for start in range(0, reader.shape[0], step):
-            stop = min(start + step, reader.shape[0])
-            try:
-                chunk = Recording(reader.rows(start, stop), rate, name=reader.path.stem, gaps=True)
-            except ValueError as error:
-                raise type(error)(f"{reader.path} (neurons {start}..{stop - 1}): {error}") from None
-            yield chunk
-    finally:
-        reader.close()
+    for start in range(0, reader.shape[0], step):
+        stop = min(start + step, reader.shape[0])
+        try:
+            chunk = Recording(reader.rows(start, stop), rate, name=reader.path.stem, gaps=True)
+        except ValueError as error:
+            raise type(error)(f"{reader.path} (neurons {start}..{stop - 1}): {error}") from None
+        yield chunk
 
 
 def _warn_empty(recording: Recording, offset: int) -> None:
