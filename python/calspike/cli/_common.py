@@ -80,16 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_command(argv: Sequence[str] | None) -> int:
     """Parse `argv`, check it, run the command; the exit code (0 done, 1 data error, 2 usage)."""
-    from calspike import config
     from calspike._io import UsageError
 
     parser = _parser()
     args = parser.parse_args(argv)
     if getattr(args, "config", None) is not None:
         args = with_config_file(parser, argv, args)
-    try:
-        if hasattr(args, "setting_names"):
-            config.check(given(args))
+    try:  # each setting was checked as it was parsed (options and --config alike)
         args.check(args)
     except (UsageError, ValueError) as error:
         parser.error(failure(error))

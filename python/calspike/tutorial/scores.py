@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 
 def _labels_and_predictions(labels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,7 +34,7 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve of `scores` for bool `labels` (Mann-Whitney U, ties counted half).
+    """Area under the ROC curve of `scores` for bool `labels` (scikit-learn's; ties counted half).
 
     NaN when either class is empty; ValueError for NaN scores.
     """
@@ -45,11 +44,11 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
         raise ValueError(f"labels and scores must have the same length, got {truth.size} and {values.size}")
     if np.isnan(values).any():
         raise ValueError("scores hold NaN")
-    n_pos, n_neg = int(truth.sum()), int((~truth).sum())
-    if n_pos == 0 or n_neg == 0:
+    if truth.all() or not truth.any():
         return float("nan")
-    ranks = pd.Series(values).rank().to_numpy()
-    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, values))
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
