@@ -63,6 +63,18 @@ def spikefinder_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cascade_dir() -> Path:
+    """The CASCADE ground-truth folder named by CALSPIKE_CASCADE_GT_DIR; skips when unset."""
+    value = os.environ.get("CALSPIKE_CASCADE_GT_DIR")
+    if not value:
+        pytest.skip("CALSPIKE_CASCADE_GT_DIR is not set: real-data tests skipped")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"CALSPIKE_CASCADE_GT_DIR={value} is not a folder")
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_recordings(spikefinder_dir):
     import calspike
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         fetch_spikefinder,
         load_recordings,
         read_array,
+        read_ground_truth,
         read_spikefinder,
         write_spikefinder_csv,
     )
@@ -42,7 +43,12 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     )
     from calspike.spikes.files import infer
     from calspike.spikes.oasis import Deconvolution, deconvolve
-    from calspike.spikes.rate import NoiseWarning, infer_spike_rates, load_rate_model
+    from calspike.spikes.rate import (
+        FrameRateWarning,
+        NoiseWarning,
+        infer_spike_rates,
+        load_rate_model,
+    )
     from calspike.spikes.rate_training import train_rate_model
     from calspike.spikes.score import score_files
     from calspike.training import fit, load_model
@@ -55,8 +61,8 @@ else:
 
 _LAZY = {
     **dict.fromkeys(("DataError", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
-                     "load_recordings", "read_array", "read_spikefinder", "simulate", "write_spikefinder_csv"),
-                    "calspike.data"),
+                     "load_recordings", "read_array", "read_ground_truth", "read_spikefinder", "simulate",
+                     "write_spikefinder_csv"), "calspike.data"),
     "read_suite2p": "calspike.data.suite2p",
     **dict.fromkeys(("aligned_windows", "features"), "calspike.features"),
     **dict.fromkeys(("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"),
@@ -64,7 +70,8 @@ _LAZY = {
                     "calspike.preprocess"),
     "infer": "calspike.spikes.files",
     **dict.fromkeys(("Deconvolution", "deconvolve"), "calspike.spikes.oasis"),
-    **dict.fromkeys(("NoiseWarning", "infer_spike_rates", "load_rate_model"), "calspike.spikes.rate"),
+    **dict.fromkeys(("FrameRateWarning", "NoiseWarning", "infer_spike_rates", "load_rate_model"),
+                    "calspike.spikes.rate"),
     "train_rate_model": "calspike.spikes.rate_training",
     "score_files": "calspike.spikes.score",
     **dict.fromkeys(("fit", "load_model"), "calspike.training"),
@@ -131,6 +138,7 @@ __all__ = [
     "DataError",
     "Deconvolution",
     "EmptyNeuronWarning",
+    "FrameRateWarning",
     "NoiseWarning",
     "Recording",
     "RunResult",
@@ -159,6 +167,7 @@ __all__ = [
     "noise_levels",
     "partition",
     "read_array",
+    "read_ground_truth",
     "read_spikefinder",
     "read_suite2p",
     "rebin_counts",

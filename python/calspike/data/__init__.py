@@ -1,4 +1,5 @@
-"""Recordings and where they come from: SpikeFinder files, plain arrays, downloads, the simulator."""
+"""Recordings and where they come from: SpikeFinder files, CASCADE ground truth, plain arrays,
+downloads, the simulator."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 from calspike.data.arrays import read_array
+from calspike.data.cascade import is_ground_truth, read_ground_truth
 from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
 from calspike.data.recording import DataError, EmptyNeuronWarning, Recording
 from calspike.data.simulate import INDICATORS, Indicator, default_recordings, simulate
@@ -31,6 +33,7 @@ __all__ = [
     "fetch_spikefinder",
     "load_recordings",
     "read_array",
+    "read_ground_truth",
     "read_spikefinder",
     "read_spikefinder_csv",
     "read_spikefinder_dataset",
@@ -42,14 +45,18 @@ _SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
 
 
 def load_recordings(source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False) -> list[Recording]:
-    """Recordings from a SpikeFinder folder or file, or a .npy/.npz/.csv array file.
+    """Recordings from a SpikeFinder folder or file, CASCADE ground truth, or a .npy/.npz/.csv array file.
 
-    A folder is read as SpikeFinder training data (test data when it has no training
+    CASCADE ground truth (a folder of ``DSxx-...`` folders, one of them, or a
+    ``CAttached_*.mat`` file) goes to `read_ground_truth` (its frame rates are its own:
+    `rate` does not apply). Another folder is read as SpikeFinder training data (test data when it has no training
     files); ``N.{split}.calcium.csv`` reads that dataset (at ``rate``, 100 Hz when None);
     other files go to `read_array`, which needs ``rate`` (Hz) unless the file stores one.
     `gaps` accepts NaN frames inside traces (dropped frames, for inference).
     """
     path = Path(source)
+    if is_ground_truth(path):
+        return read_ground_truth(path)
     spikefinder_rate = SPIKEFINDER_RATE_HZ if rate is None else rate
     if path.is_dir():
         has_train = any(path.glob("*.train.calcium.csv"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,9 @@ class Recording:
     gaps : bool
         When True, NaN calcium inside a valid length is accepted as a dropped frame
         (spike inference fills and masks it; windowing refuses such traces).
+    neuron_names : tuple of str, one per row, or None (rows are then named by number).
+    metadata : what the source says about the recording (e.g. dataset, indicator,
+        species for CASCADE ground truth); read-only.
 
     The arrays are converted to float32 C order at most once. When the given array
     already is, the Recording shares its memory (through a read-only view): do not
@@ -61,6 +66,8 @@ class Recording:
     lengths: np.ndarray | None = field(default=None)
     name: str = "recording"
     gaps: bool = False
+    neuron_names: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         calcium = _as_trace_matrix(self.calcium, "calcium", self.name)
@@ -68,6 +75,14 @@ class Recording:
         rate = check_rate(self.rate, "rate")
         if not isinstance(self.name, str):
             raise ValueError(f"name must be a string, got {self.name!r}")
+        if self.neuron_names is not None:
+            names = tuple(self.neuron_names)
+            if len(names) != neurons or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{self.name}: neuron_names must be {neurons} strings, got {len(names)}")
+            object.__setattr__(self, "neuron_names", names)
+        if not isinstance(self.metadata, Mapping):
+            raise ValueError(f"{self.name}: metadata must be a mapping, got {type(self.metadata).__name__}")
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
         if self.lengths is None:
             lengths = np.asarray(_core.valid_lengths(calcium), dtype=np.int64)
@@ -111,6 +126,10 @@ class Recording:
     def duration_s(self) -> float:
         """Longest valid trace in seconds."""
         return float(self.lengths.max(initial=0)) / self.rate  # type: ignore[union-attr]
+
+    def neuron_name(self, neuron: int) -> str:
+        """Row `neuron`'s name: from `neuron_names`, else ``"{name}/{neuron}"``."""
+        return self.neuron_names[neuron] if self.neuron_names is not None else f"{self.name}/{neuron}"
 
     def trace(self, neuron: int) -> np.ndarray:
         """Valid calcium of one neuron, shape (lengths[neuron],), float32, read-only view."""

@@ -89,7 +89,8 @@ def read_spikefinder_dataset(
     elif split == "train":
         raise FileNotFoundError(f"spikes file not found: {spikes_path} (required for training data)")
     try:
-        return Recording(calcium, rate, spikes=spikes, lengths=lengths, name=f"{dataset}.{split}", gaps=gaps)
+        return Recording(calcium, rate, spikes=spikes, lengths=lengths, name=f"{dataset}.{split}", gaps=gaps,
+                         metadata={"dataset": f"SF{dataset}", "source": "SpikeFinder", "split": split})
     except DataError as error:
         raise DataError(f"{calcium_path.parent}/{dataset}.{split}: {error}") from None
 

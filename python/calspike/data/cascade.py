@@ -1,0 +1,219 @@
+"""CASCADE ground truth: one MATLAB v5 file per neuron, ``CAttached_*.mat``, in dataset folders
+named ``DSxx-<indicator>-<species>-<area>[-neuropil-corrected]``.
+
+Each file holds ``CAttached``, a 1 x n cell array of structs, one per recording segment:
+``fluo_time`` (1 x T, s, the clock restarts in each segment), ``fluo_mean`` (1 x T, dF/F)
+and ``events_AP`` (k x 1, action potential times in units of 1e-4 s on the same clock).
+
+What the reader does with real data's quirks:
+- a spike belongs to the frame whose time is nearest (bin edges halfway between frame
+  times, half a frame beyond the first and last); spikes outside are dropped and counted
+  (``metadata["spikes_outside_imaging"]``);
+- frames without a time at the start or end of a segment cannot be placed in time and
+  are cut; inside a segment their times are interpolated and their calcium stays NaN
+  (a dropped frame: the Recording has ``gaps=True``);
+- the frame rate is 1 / median frame interval of each segment; rows are grouped into one
+  Recording per dataset and frame rate (rounded to 0.1 Hz, which stretches time by at
+  most 0.2 % at 30 Hz);
+- segments are kept apart (one row each, named ``<neuron>/seg<k>``) or, with
+  ``segments="joined"``, a neuron's segments at one rate are joined into one row with
+  `gap_s` seconds of NaN calcium (no spikes) between them: never spliced end to end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calspike.data.recording import DataError, Recording
+
+AP_TIME_UNIT_S = 1e-4  # events_AP counts in tenths of a millisecond
+_DATASET = re.compile(r"^(?P<id>DS\d+)-(?P<indicator>[^-]+)-(?P<species>[^-]+)-(?P<area>[^-]+)"
+                      r"(?P<corrected>-neuropil-corrected)?$")
+_SPECIES = {"m": "mouse", "zf": "zebrafish", "r": "rat"}
+_INDICATORS = {"GCaMP7f": "jGCaMP7f", "GCaMP8f": "jGCaMP8f", "GCaMP8m": "jGCaMP8m", "GCaMP8s": "jGCaMP8s"}
+
+
+@dataclass
+class _Segment:
+    neuron: str
+    calcium: np.ndarray  # float32 (T,), NaN on dropped frames
+    spikes: np.ndarray  # float32 (T,) counts per frame
+    rate: float
+    outside: int  # spikes that fall in no frame
+
+
+def dataset_metadata(folder_name: str) -> dict[str, Any]:
+    """What a CASCADE dataset folder's name says: dataset id, indicator, species, area, neuropil correction.
+
+    >>> dataset_metadata("DS09-GCaMP6f-m-V1")["species"]
+    'mouse'
+    """
+    match = _DATASET.match(folder_name)
+    if match is None:
+        return {"dataset": folder_name, "folder": folder_name, "indicator": "unknown", "species": "unknown",
+                "area": "unknown", "neuropil_corrected": False, "source": "CASCADE ground truth"}
+    return {"dataset": match["id"], "folder": folder_name,
+            "indicator": _INDICATORS.get(match["indicator"], match["indicator"]),
+            "species": _SPECIES.get(match["species"], match["species"]), "area": match["area"],
+            "neuropil_corrected": match["corrected"] is not None, "source": "CASCADE ground truth"}
+
+
+def is_ground_truth(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a CASCADE ``CAttached_*.mat`` file, a folder of them or a folder of such folders."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix == ".mat"
+    return path.is_dir() and (any(path.glob("CAttached_*.mat")) or any(path.glob("*/CAttached_*.mat")))
+
+
+def read_ground_truth(
+    path: str | os.PathLike[str], *, segments: str = "separate", gap_s: float = 10.0,
+) -> list[Recording]:
+    """Read CASCADE ground truth: a folder of dataset folders, one dataset folder or one ``.mat`` file.
+
+    Returns Recordings with calcium (dF/F) and spike counts per frame (float32, (rows, frames),
+    NaN-padded), one per dataset and frame rate, sorted by dataset then rate. Rows are
+    segments (``segments="separate"``) or neurons (``"joined"``: segments at one rate joined
+    with `gap_s` s of NaN between them). ``neuron_names`` come from the file names;
+    ``metadata`` holds the dataset, indicator, species, area, neuropil correction, the
+    frame rates found and the count of spikes outside the imaging window.
+    Raises DataError naming the file and segment for malformed input.
+    """
+    if segments not in ("separate", "joined"):
+        raise ValueError(f"segments must be 'separate' or 'joined', got {segments!r}")
+    if isinstance(gap_s, bool) or not isinstance(gap_s, (int, float)) or not 0 < gap_s <= 3600:
+        raise ValueError(f"gap_s must be a number of seconds in (0, 3600], got {gap_s!r}")
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"no CASCADE ground truth at {root}")
+    if root.is_file():
+        groups = {root.parent: [root]}
+    elif any(root.glob("CAttached_*.mat")):
+        groups = {root: sorted(root.glob("CAttached_*.mat"))}
+    else:
+        groups = {folder: sorted(folder.glob("CAttached_*.mat")) for folder in sorted(root.iterdir())
+                  if folder.is_dir() and any(folder.glob("CAttached_*.mat"))}
+    if not groups:
+        raise DataError(f"{root}: no CAttached_*.mat files in it or in its sub-folders")
+    recordings = []
+    for folder, files in groups.items():
+        found = [segment for file in files for segment in read_ground_truth_file(file)]
+        recordings += _recordings(found, dataset_metadata(folder.name), segments, gap_s)
+    return recordings
+
+
+def read_ground_truth_file(path: str | os.PathLike[str]) -> list[_Segment]:
+    """The segments of one ``CAttached_*.mat`` file (DataError naming the file and segment)."""
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    path = Path(path)
+    if path.suffix != ".mat":
+        raise DataError(f"{path}: not a MATLAB .mat file")
+    try:
+        content = loadmat(path, squeeze_me=False)
+    except (MatReadError, ValueError, TypeError, OSError, NotImplementedError) as error:
+        raise DataError(f"{path}: not a readable MATLAB v5 file ({error})") from None
+    cells = content.get("CAttached")
+    if cells is None:
+        raise DataError(f"{path}: no variable CAttached (found: {', '.join(k for k in content if k[0] != '_')})")
+    cells = np.asarray(cells)
+    if cells.dtype != object and cells.dtype.names is None:
+        raise DataError(f"{path}: CAttached must be a cell array of structs, got {cells.dtype}")
+    neuron = re.sub(r"_mini$", "", re.sub(r"^CAttached_", "", path.stem))
+    items = list(cells.ravel()) if cells.dtype == object else [cells]
+    return [_segment(path, k, item, neuron) for k, item in enumerate(items)]
+
+
+def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
+    names = struct.dtype.names or ()
+    if name not in names:
+        raise DataError(f"{path}, {where}: the struct has no field {name} (fields: {', '.join(names) or 'none'})")
+    value = np.asarray(struct[name].ravel()[0] if struct.size else [])
+    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+        raise DataError(f"{path}, {where}: {name} must be numbers, got {value.dtype}")
+    return value.astype(np.float64).ravel()
+
+
+def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment:
+    where = f"segment {k + 1}"
+    struct = np.asarray(item)
+    if struct.dtype.names is None:
+        raise DataError(f"{path}, {where}: expected a struct with fluo_time, fluo_mean and events_AP")
+    times = _field(path, where, struct, "fluo_time")
+    calcium = _field(path, where, struct, "fluo_mean")
+    events = _field(path, where, struct, "events_AP")
+    if times.size != calcium.size:
+        raise DataError(f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean {calcium.size}")
+    if np.isnan(events).any() or np.isinf(events).any():
+        raise DataError(f"{path}, {where}: events_AP holds NaN or infinite spike times")
+    if np.isinf(times).any() or np.isinf(calcium).any():
+        raise DataError(f"{path}, {where}: fluo_time or fluo_mean holds infinite values")
+    timed = np.flatnonzero(~np.isnan(times))
+    if timed.size < 2:
+        raise DataError(f"{path}, {where}: fewer than 2 frames with a time")
+    first, last = int(timed[0]), int(timed[-1]) + 1  # frames without a time at either end cannot be placed
+    times, calcium = times[first:last], calcium[first:last]
+    known = ~np.isnan(times)
+    steps = np.diff(times[known])
+    if not np.all(steps > 0):
+        bad = int(np.flatnonzero(steps <= 0)[0])
+        raise DataError(f"{path}, {where}: fluo_time does not increase (frame {first + bad + 1} of the segment)")
+    frame_s = float(np.median(steps))
+    frames = np.arange(times.size)
+    times = np.interp(frames, frames[known], times[known])  # interior frames without a time
+    rate = 1.0 / frame_s
+    if not 0.1 <= rate <= 10_000:
+        raise DataError(f"{path}, {where}: frame rate {rate:g} Hz (from fluo_time) is outside [0.1, 10000]")
+    edges = np.concatenate([[times[0] - frame_s / 2], (times[1:] + times[:-1]) / 2, [times[-1] + frame_s / 2]])
+    spike_s = events * AP_TIME_UNIT_S
+    counts, _ = np.histogram(spike_s, edges)
+    outside = int(events.size - counts.sum())
+    if np.isnan(calcium[known]).all():
+        raise DataError(f"{path}, {where}: fluo_mean holds no finite value")
+    return _Segment(neuron, calcium.astype(np.float32), counts.astype(np.float32), rate, outside)
+
+
+def _recordings(found: list[_Segment], metadata: dict[str, Any], segments: str, gap_s: float) -> list[Recording]:
+    """Rows grouped by frame rate (0.1 Hz): one Recording per rate."""
+    by_rate: dict[float, list[_Segment]] = defaultdict(list)
+    for segment in found:
+        by_rate[round(segment.rate, 1)].append(segment)
+    recordings = []
+    for rounded in sorted(by_rate):
+        group = by_rate[rounded]
+        rate = float(np.median([s.rate for s in group]))
+        rows: list[tuple[str, np.ndarray, np.ndarray]] = []
+        if segments == "separate":
+            numbers: dict[str, int] = defaultdict(int)
+            for s in group:
+                numbers[s.neuron] += 1
+                rows.append((f"{s.neuron}/seg{numbers[s.neuron]}", s.calcium, s.spikes))
+        else:
+            gap = round(gap_s * rate)
+            for neuron in dict.fromkeys(s.neuron for s in group):
+                parts = [s for s in group if s.neuron == neuron]
+                calcium = [np.full(gap, np.nan, np.float32)] * (2 * len(parts) - 1)
+                spikes = [np.zeros(gap, np.float32)] * (2 * len(parts) - 1)
+                calcium[::2], spikes[::2] = [s.calcium for s in parts], [s.spikes for s in parts]
+                rows.append((neuron, np.concatenate(calcium), np.concatenate(spikes)))
+        length = max(r[1].size for r in rows)
+        calcium_matrix = np.full((len(rows), length), np.nan, np.float32)
+        spike_matrix = np.zeros((len(rows), length), np.float32)
+        lengths = np.array([r[1].size for r in rows], dtype=np.int64)
+        for i, (_, row_calcium, row_spikes) in enumerate(rows):
+            calcium_matrix[i, : row_calcium.size], spike_matrix[i, : row_spikes.size] = row_calcium, row_spikes
+        name = metadata["dataset"] if len(by_rate) == 1 else f"{metadata['dataset']}@{rounded:g}Hz"
+        info = {**metadata, "rate_hz": rate, "segment_rates_hz": sorted({round(s.rate, 3) for s in group}),
+                "spikes_outside_imaging": sum(s.outside for s in group), "segments": segments}
+        recordings.append(Recording(calcium_matrix, rate, spikes=spike_matrix, lengths=lengths, name=name,
+                                    gaps=bool(np.isnan(calcium_matrix[np.arange(length) < lengths[:, None]]).any()),
+                                    neuron_names=tuple(r[0] for r in rows), metadata=info))
+    return recordings
