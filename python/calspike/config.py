@@ -175,6 +175,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("channels", int, 32, "convolution channels of the spike-rate model", "", 1, 1024),
         Setting("simulated", int, 0, "simulated neurons per indicator added to the training set", "neurons", 0,
                 100_000),
+        Setting("balance", float, 0.5, "evens out the datasets in each epoch: dataset d's share of the chunks"
+                " is proportional to its size ** (1 - balance); 0 keeps the data's proportions, 1 makes them equal",
+                "", 0.0, 1.0),
+        Setting("samples", int, 0, "chunks drawn per epoch (0: as many as there are)", "chunks", 0, 2**31),
         # inference
         Setting("method", str, "model", "model: the spike-rate model (expected spikes per frame); oasis: OASIS"
                 " deconvolution", choices=("model", "oasis")),
@@ -219,7 +223,7 @@ TRAIN_SETTINGS = ("train_skip", "features", "epochs", "vae_epochs", "batch_size"
 TOY_SETTINGS = _GROUPS["toy VAE"]
 INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
 TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "simulated",
-                       "seed", "device")
+                       "balance", "samples", "seed", "device")
 
 # Which settings each command takes (the CLI adds these options, --config may set them).
 COMMANDS: dict[str, tuple[str, ...]] = {

@@ -33,12 +33,19 @@ def add_commands(commands: Any) -> None:
 
     train_rate = commands.add_parser(
         "train-rate", help="train the spike-rate model on recordings with ground truth",
-        description="Train the convolutional spike-rate model on recordings with spike counts (SpikeFinder "
-        "training data, arrays with spikes): chunks at the model's rate, augmented in noise, amplitude "
-        "and acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
+        description="Train the convolutional spike-rate model on recordings with spike counts (CASCADE "
+        "ground truth, SpikeFinder training data, arrays with spikes; any mix): chunks at the model's rate, "
+        "drawn so that small datasets are not drowned by large ones, augmented in noise, amplitude and "
+        "acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
         "`calspike infer --model` reads.")
-    train_rate.add_argument("data", type=Path, nargs="+", help="SpikeFinder folders or files, or .npz files with "
-                            "calcium, spikes and rate")
+    sources = ("CASCADE ground truth (a folder of DSxx-... folders, one of them or a CAttached_*.mat), "
+               "SpikeFinder folders or files, or .npz files with calcium, spikes and rate")
+    train_rate.add_argument("data", type=Path, nargs="*", help=sources)
+    train_rate.add_argument("--data", type=Path, action="append", default=[], dest="more_data", metavar="DATA",
+                            help="another source (repeatable); the same kinds as the positional ones")
+    train_rate.add_argument("--exclude", nargs="+", default=[], metavar="DATASET",
+                            help="leave these datasets out (a CASCADE id such as DS06, SF4 for SpikeFinder "
+                            "dataset 4, or a recording's name)")
     train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
     train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     train_rate.add_argument("--export", type=Path, default=None,
@@ -69,6 +76,10 @@ def _check_infer(args: argparse.Namespace) -> None:
 def _check_train_rate(args: argparse.Namespace) -> None:
     from calspike._io import UsageError, check_file_target, check_not_input
     from calspike.training import is_checkpoint
+
+    args.data = [*args.data, *args.more_data]
+    if not args.data:
+        raise UsageError("give at least one source of ground truth (positional or --data)")
 
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
@@ -102,8 +113,8 @@ def _infer(args: argparse.Namespace) -> None:
 def _train_rate(args: argparse.Namespace) -> None:
     from calspike.spikes.rate_training import export_rate_model, train_rate_on_files
 
-    result = train_rate_on_files(args.data, args.output, settings=chosen(args), resume=args.resume,
-                                 progress=not args.no_progress)
+    result = train_rate_on_files(args.data, args.output, settings=chosen(args), exclude=args.exclude,
+                                 resume=args.resume, progress=not args.no_progress)
     last = result.history[-1]
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")

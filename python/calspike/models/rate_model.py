@@ -52,7 +52,8 @@ class SpikeRateModel(CalspikeModel):
     small timing differences between recordings; chunks without spikes add no
     correlation term). In training mode,
     ``step`` augments each chunk: gain in [1 / ``gain``, ``gain``], white noise of standard
-    deviation up to ``noise`` (normalised units) and an offset.
+    deviation s up to ``noise`` (normalised units) and an offset, then divides by
+    sqrt(1 + s^2), as the normalisation of a noisier recording would.
     """
 
     kind: ClassVar[str] = "SpikeRateModel"
@@ -97,7 +98,9 @@ class SpikeRateModel(CalspikeModel):
         gain = torch.exp((torch.rand(n, 1, device=x.device) * 2 - 1) * log_gain)
         noise = torch.rand(n, 1, device=x.device) * float(self.config["noise"])
         offset = torch.randn(n, 1, device=x.device) * 0.2
-        augmented: torch.Tensor = x * gain + offset + noise * torch.randn_like(x)
+        # Inference divides each trace by its robust spread; noise of sd s added to a trace of
+        # unit spread makes it about sqrt(1 + s^2), so the noisier chunk is scaled as inference would.
+        augmented: torch.Tensor = (x * gain + offset + noise * torch.randn_like(x)) / torch.sqrt(1 + noise**2)
         return augmented
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

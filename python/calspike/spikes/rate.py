@@ -40,6 +40,10 @@ class NoiseWarning(UserWarning):
     """A neuron's noise level lies outside the range the rate model was trained on."""
 
 
+class FrameRateWarning(UserWarning):
+    """The recording's frame rate lies outside the range the rate model was trained on."""
+
+
 def default_model_path() -> Path:
     """The shipped default spike-rate model (trained by benchmarks/train_default_rate_model.py)."""
     return Path(str(resources.files("calspike.spikes") / "weights" / DEFAULT_MODEL))
@@ -129,7 +133,8 @@ def infer_spike_rates(
     dropped frames and padding; info: per-neuron ``noise_level`` (standard definition, the
     traces' units / sqrt(Hz)), ``normalised_noise_level`` (the same on the model's
     normalised input) and the model's rate). Warns (NoiseWarning) for neurons whose
-    normalised noise level lies outside the model's training range.
+    normalised noise level lies outside the model's training range, and (FrameRateWarning)
+    when `rate` lies outside the frame rates it was trained on.
     """
     if isinstance(traces, Recording):
         rate, lengths, values = traces.rate, traces.lengths, traces.calcium
@@ -177,6 +182,11 @@ def infer_spike_rates(
     info = {"model_rate_hz": model.rate, "noise_level": levels, "normalised_noise_level": normalised_levels,
             "lengths": lengths}
     _warn_outside_training(normalised_levels, metadata.get("normalised_noise_range"))
+    trained_rates = metadata.get("frame_rate_range_hz")
+    if trained_rates and not float(trained_rates[0]) <= rate <= float(trained_rates[1]):
+        warnings.warn(f"the frame rate {rate:g} Hz of all {neurons} neuron(s) lies outside the rates the model was "
+                      f"trained on [{trained_rates[0]:g}, {trained_rates[1]:g}] Hz: their spike rates may be less "
+                      "reliable", FrameRateWarning, stacklevel=2)
     return spikes, info
 
 

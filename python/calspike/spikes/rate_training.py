@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import torch
 from calspike.data.recording import Recording
 from calspike.models import SpikeRateModel
 from calspike.preprocess import (
+    fill_gaps,
     noise_levels,
     rebin_counts,
     resample,
@@ -31,7 +32,7 @@ AUGMENT_RATES_HZ = (60.0, 30.0, 15.0, 7.5)  # acquisition rates simulated in tra
 
 @dataclass
 class RateTrainingSet:
-    """Chunks for the rate model: inputs (N, chunk + 2 radius), counts (N, chunk), and their neurons."""
+    """Chunks for the rate model: inputs (N, chunk + 2 radius), counts (N, chunk), and where they come from."""
 
     inputs: np.ndarray
     counts: np.ndarray
@@ -39,19 +40,28 @@ class RateTrainingSet:
     version: np.ndarray  # 0: as recorded; k: resampled via the k-th augmentation rate
     names: list[str] = field(default_factory=list)
     normalised_noise: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per neuron and rate version
+    group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # index into `groups`, per chunk
+    groups: list[str] = field(default_factory=list)  # datasets
 
     def joined(self, other: RateTrainingSet) -> RateTrainingSet:
-        """Both sets' chunks; `other`'s neurons are renumbered after this set's."""
+        """Both sets' chunks; `other`'s neurons and datasets are renumbered after this set's."""
         return RateTrainingSet(np.concatenate([self.inputs, other.inputs]),
                                np.concatenate([self.counts, other.counts]),
                                np.concatenate([self.neuron, other.neuron + len(self.names)]),
                                np.concatenate([self.version, other.version]), self.names + other.names,
-                               np.concatenate([self.normalised_noise, other.normalised_noise]))
+                               np.concatenate([self.normalised_noise, other.normalised_noise]),
+                               np.concatenate([self.group, other.group + len(self.groups)]),
+                               self.groups + other.groups)
 
     def subset(self, keep: np.ndarray) -> RateTrainingSet:
-        """The chunks where `keep` is True (same names and noise levels)."""
+        """The chunks selected by `keep` (a bool mask or indices; same names, groups and noise levels)."""
         return RateTrainingSet(self.inputs[keep], self.counts[keep], self.neuron[keep], self.version[keep],
-                               self.names, self.normalised_noise)
+                               self.names, self.normalised_noise, self.group[keep], self.groups)
+
+
+def dataset_of(recording: Recording) -> str:
+    """The dataset a recording belongs to: its metadata's ``dataset`` (CASCADE, SpikeFinder), else its name."""
+    return str(recording.metadata.get("dataset", recording.name))
 
 
 def rate_training_set(
@@ -63,17 +73,27 @@ def rate_training_set(
     Each neuron appears once as recorded and once per rate in `augment_rates` below its
     own (the trace resampled to that rate and back: what a slower acquisition would
     have given). Spike counts are rebinned to the model's rate, conserving counts.
+    Dropped (NaN) frames are filled for resampling, and chunks that touch one are left out.
+    Chunks are grouped by dataset (`dataset_of`).
     """
-    inputs, counts, neuron, version, names, noise = [], [], [], [], [], []
+    inputs, counts, neuron, version, names, noise, group = [], [], [], [], [], [], []
+    groups: dict[str, int] = {}
     for recording in recordings:
         if recording.spikes is None:
             raise ValueError(f"{recording.name}: training the rate model needs spike counts (ground truth)")
         assert recording.lengths is not None
+        dataset = groups.setdefault(dataset_of(recording), len(groups))
         for row in range(recording.neurons):
             n = int(recording.lengths[row])
-            names.append(f"{recording.name}/{row}")
-            trace = recording.calcium[row : row + 1, :n]
+            if n == 0:
+                continue
+            names.append(f"{recording.name}/{recording.neuron_name(row)}" if recording.neuron_names
+                         else recording.neuron_name(row))
+            trace, dropped = fill_gaps(recording.calcium[row : row + 1, :n])
             truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], recording.rate, model_rate, threads)
+            # a model frame is unusable when any input frame it overlaps was dropped
+            unusable = rebin_counts(dropped.astype(np.float32), recording.rate, model_rate, [truth_length],
+                                    threads=threads)[0] > 0
             slower = [r for r in augment_rates if r < recording.rate]
             for kind, acquisition in enumerate((recording.rate, *slower)):
                 slow = trace if acquisition == recording.rate else resample(trace, recording.rate, acquisition,
@@ -83,16 +103,33 @@ def rate_training_set(
                 normalised = robust_normalise(at_model[:, :length], [length])[0]
                 noise.append(noise_levels(normalised, model_rate)[0])
                 padded = _edge_padded(normalised, radius)
+                # a dropped frame spoils the chunks whose context (radius frames) reaches it
+                spoiled = np.concatenate([[0], np.cumsum(_edge_padded(unusable[:length], radius))])
                 for start in range(0, length - chunk + 1, stride):
+                    if spoiled[start + chunk + 2 * radius] - spoiled[start] > 0:
+                        continue
                     inputs.append(padded[start : start + chunk + 2 * radius])
                     counts.append(truth[start : start + chunk])
                     neuron.append(len(names) - 1)
                     version.append(kind)
+                    group.append(dataset)
     if not inputs:
         raise ValueError(f"no neuron is long enough for one chunk of {chunk} frames at {model_rate:g} Hz")
     return RateTrainingSet(np.stack(inputs).astype(np.float32), np.stack(counts).astype(np.float32),
                            np.array(neuron, dtype=np.int64), np.array(version, dtype=np.int64), names,
-                           np.array(noise))
+                           np.array(noise), np.array(group, dtype=np.int64), list(groups))
+
+
+def balanced_draw(chunks: RateTrainingSet, samples: int, balance: float, seed: int) -> np.ndarray:
+    """`samples` chunk indices drawn with replacement so that dataset d gets a share proportional
+    to n_d ** (1 - balance), n_d its chunks: 0 keeps the data's proportions, 1 gives every
+    dataset the same share (small datasets are not drowned by the large jGCaMP8 ones)."""
+    if not 0 <= balance <= 1:
+        raise ValueError(f"balance must lie in [0, 1], got {balance!r}")
+    sizes = np.bincount(chunks.group, minlength=len(chunks.groups)).astype(np.float64)
+    share = np.where(sizes > 0, sizes ** (1 - balance), 0.0)
+    weights = (share / share.sum() / np.maximum(sizes, 1))[chunks.group]
+    return np.random.default_rng([seed, 11]).choice(len(chunks.group), size=samples, p=weights / weights.sum())
 
 
 def simulated_neurons(per_indicator: int, seed: int = 0) -> list[Recording]:
@@ -101,9 +138,10 @@ def simulated_neurons(per_indicator: int, seed: int = 0) -> list[Recording]:
     from calspike.data import INDICATORS, simulate
 
     rng = np.random.default_rng([seed, 7])
-    return [simulate(1, 20_000, 100.0, indicator, snr=float(rng.uniform(1, 10)),
-                     noise_correlation_s=float(rng.uniform(0, 0.08)), seed=rng, name=f"sim-{indicator}-{k}")
-            for indicator in INDICATORS for k in range(per_indicator)]
+    neurons = [simulate(1, 20_000, 100.0, indicator, snr=float(rng.uniform(1, 10)),
+                        noise_correlation_s=float(rng.uniform(0, 0.08)), seed=rng, name=f"sim-{indicator}-{k}")
+               for indicator in INDICATORS for k in range(per_indicator)]
+    return [replace(n, metadata={"dataset": "simulated", "source": "calspike simulator"}) for n in neurons]
 
 
 def _counts_at(spikes: np.ndarray, rate: float, model_rate: float, threads: int) -> tuple[np.ndarray, int]:
@@ -128,6 +166,8 @@ def train_rate_model(
     progress: bool = True,
     augment_rates: Sequence[float] = AUGMENT_RATES_HZ,
     simulated: int = 0,
+    balance: float = 0.5,
+    samples: int = 0,
 ) -> FitResult:
     """Train a SpikeRateModel on recordings with ground truth (`calspike train-rate`).
 
@@ -137,14 +177,19 @@ def train_rate_model(
     simulated : simulated neurons per indicator (`simulated_neurons`) added to the training
         chunks (never to validation), so that the model also knows indicators and noise
         levels the recordings lack.
+    balance, samples : each epoch's chunks are `samples` (0: as many as there are) drawn with
+        replacement, dataset d's share proportional to n_d ** (1 - balance) (`balanced_draw`);
+        with balance 0 and samples 0, every chunk once instead.
 
-    The checkpoint's ``extra`` records the training neurons, the model rate and the range of
-    normalised noise levels seen in training (augmentation included), which
-    `infer_spike_rates` uses to warn about unfamiliar recordings.
+    The checkpoint's ``extra`` records the training neurons and datasets, the model rate,
+    and the ranges of normalised noise level and frame rate seen in training
+    (augmentation included), which `infer_spike_rates` uses to warn about unfamiliar
+    recordings.
     """
     from calspike import config
 
     config.check({"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "simulated": simulated,
+                  "balance": balance, "samples": samples,
                   **({"patience": patience} if patience is not None else {}),
                   **({"device": device} if isinstance(device, str) else {}),
                   **({"validation": validation} if isinstance(validation, float) else {})})
@@ -174,12 +219,35 @@ def train_rate_model(
     noise = train.normalised_noise
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
+    rates = [r.rate for r in recordings]
     extra = {"model_rate_hz": model.rate, "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
-             "normalised_noise_range": noise_range, "chunk": chunk, "augment_rates_hz": list(augment_rates)}
+             "train_datasets": _datasets_summary(recordings, set(train.groups)),
+             "normalised_noise_range": noise_range,
+             "frame_rate_range_hz": [min([*rates, *[a for a in augment_rates if a < max(rates)]]), max(rates)],
+             "chunk": chunk, "augment_rates_hz": list(augment_rates), "balance": balance}
+    if balance > 0 or samples > 0:
+        train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
     return fit(model, train.inputs, train.counts,
                validation=None if val_set is None or len(val_set.inputs) == 0 else (val_set.inputs, val_set.counts),
                epochs=epochs, batch_size=batch_size, lr=lr, patience=patience if val_set is not None else None,
                seed=seed, device=device, checkpoint=checkpoint, resume=resume, progress=progress, extra=extra)
+
+
+def _datasets_summary(recordings: Sequence[Recording], kept: set[str]) -> dict[str, dict[str, Any]]:
+    """Per training dataset: rows, hours, spikes, indicator and frame rates (the model card's table)."""
+    summary: dict[str, dict[str, Any]] = {}
+    for recording in recordings:
+        name = dataset_of(recording)
+        if name not in kept:
+            continue
+        entry = summary.setdefault(name, {"rows": 0, "hours": 0.0, "spikes": 0.0, "rates_hz": [],
+                                          "indicator": recording.metadata.get("indicator", "unknown")})
+        assert recording.lengths is not None and recording.spikes is not None
+        entry["rows"] += recording.neurons
+        entry["hours"] += float(recording.lengths.sum()) / recording.rate / 3600
+        entry["spikes"] += float(np.nansum(recording.spikes))
+        entry["rates_hz"] = sorted({*entry["rates_hz"], round(recording.rate, 1)})
+    return summary
 
 
 def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
@@ -194,15 +262,37 @@ def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLik
 
 
 def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
-                        settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
-    """`calspike train-rate`: load every source's recordings (with ground truth) and train a
+                        settings: dict[str, Any], exclude: Sequence[str] = (), resume: bool = False,
+                        progress: bool = True) -> FitResult:
+    """`calspike train-rate`: load every source's recordings with ground truth (CASCADE folders or
+    files, SpikeFinder folders or files, arrays), leave out the `exclude` datasets and train a
     fresh SpikeRateModel (settings: the "train-rate" profile of calspike.config) into `output`."""
     from calspike.data import load_recordings
 
     recordings = [recording for source in sources for recording in load_recordings(source, settings["rate"])]
+    recordings = without_datasets(recordings, exclude)
     torch.manual_seed(settings["seed"])
     return train_rate_model(
         recordings, validation=settings["validation"] or None, model=SpikeRateModel(channels=settings["channels"]),
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
-        resume=resume, progress=progress, simulated=settings["simulated"])
+        resume=resume, progress=progress, simulated=settings["simulated"], balance=settings["balance"],
+        samples=settings["samples"])
+
+
+def without_datasets(recordings: Sequence[Recording], exclude: Sequence[str]) -> list[Recording]:
+    """`recordings` less those of the named datasets (a dataset id such as DS06 or SF4, a CASCADE
+    folder name, or a recording's name); UsageError naming any that matches nothing."""
+    from calspike._io import UsageError
+
+    def names(recording: Recording) -> set[str]:
+        return {dataset_of(recording), str(recording.metadata.get("folder", "")), recording.name}
+
+    unknown = [name for name in exclude if not any(name in names(r) for r in recordings)]
+    if unknown:
+        known = sorted({dataset_of(r) for r in recordings})
+        raise UsageError(f"--exclude: no dataset named {', '.join(unknown)} (the data holds {', '.join(known)})")
+    kept = [r for r in recordings if not names(r) & set(exclude)]
+    if not kept:
+        raise UsageError("--exclude leaves no recording to train on")
+    return kept

@@ -1,0 +1,104 @@
+"""Training the rate model on ground truth from many datasets: sampling, dropped frames, the
+CLI's sources and exclusions, and the warnings about recordings unlike the training data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from test_data_cascade import segment, write_neuron
+
+import calspike
+from calspike.cli import main
+from calspike.data import Recording
+from calspike.spikes import rate_training
+from calspike.spikes.rate import FrameRateWarning, NoiseWarning, infer_spike_rates, load_rate_model
+
+
+def _named(recording: Recording, dataset: str) -> Recording:
+    from dataclasses import replace
+
+    return replace(recording, metadata={"dataset": dataset})
+
+
+def test_balanced_draw_evens_out_datasets():
+    big = _named(calspike.simulate(8, 8_000, rate=50.0, seed=1), "big")
+    small = _named(calspike.simulate(1, 4_000, rate=50.0, seed=2), "small")
+    chunks = rate_training.rate_training_set([big, small], 25.0, 10, chunk=64, stride=32, augment_rates=())
+    sizes = np.bincount(chunks.group)
+    assert chunks.groups == ["big", "small"] and sizes[0] > 10 * sizes[1]
+    for balance, expected in ((0.0, sizes / sizes.sum()), (1.0, np.array([0.5, 0.5])),
+                              (0.5, np.sqrt(sizes) / np.sqrt(sizes).sum())):
+        drawn = rate_training.balanced_draw(chunks, 40_000, balance, seed=0)
+        share = np.bincount(chunks.group[drawn], minlength=2) / drawn.size
+        np.testing.assert_allclose(share, expected, atol=0.01)
+    with pytest.raises(ValueError, match="balance"):
+        rate_training.balanced_draw(chunks, 10, 1.5, seed=0)
+
+
+def test_chunks_never_cross_a_dropped_frame():
+    recording = calspike.simulate(1, 6_000, rate=100.0, seed=3)
+    calcium = recording.calcium.copy()
+    calcium[0, 3_000:3_020] = np.nan  # 0.2 s dropped at 30 s
+    gappy = Recording(calcium, 100.0, spikes=recording.spikes, gaps=True)
+    whole = rate_training.rate_training_set([recording], 25.0, 10, chunk=64, stride=16, augment_rates=())
+    cut = rate_training.rate_training_set([gappy], 25.0, 10, chunk=64, stride=16, augment_rates=())
+    assert np.isfinite(cut.inputs).all() and 0 < len(cut.inputs) < len(whole.inputs)
+    # every chunk that survives is identical to the gap-free one at the same place (normalisation aside)
+    dropped_model_frames = (750 - 1, 755 + 1)
+    starts = np.arange(0, 1500 - 64 + 1, 16)
+    clear = [(s + 64 + 10 <= dropped_model_frames[0]) or (s - 10 >= dropped_model_frames[1]) for s in starts]
+    assert len(cut.inputs) == sum(clear)
+
+
+def test_train_rate_takes_cascade_and_spikefinder_sources_and_excludes_datasets(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    for dataset, rate in (("DS91-GCaMP6f-m-V1", 30.0), ("DS92-GCaMP8m-m-V1", 120.0)):
+        for cell in range(2):
+            sim = calspike.simulate(1, int(rate * 120), rate=rate, seed=int(rng.integers(1000)))
+            spikes_s = np.repeat(np.arange(sim.frames) / rate, sim.spikes[0].astype(int))
+            write_neuron(tmp_path / "gt" / dataset / f"CAttached_c{cell}_mini.mat",
+                         [segment(sim.frames, rate, spikes_s, calcium=sim.calcium[0])])
+    sf = calspike.simulate(2, 6_000, rate=100.0, seed=5)
+    (tmp_path / "sf").mkdir()
+    calspike.write_spikefinder_csv(tmp_path / "sf" / "7.train.calcium.csv", sf.calcium)
+    calspike.write_spikefinder_csv(tmp_path / "sf" / "7.train.spikes.csv", sf.spikes)
+    out = tmp_path / "rate.pt"
+    common = ["-o", str(out), "--epochs", "1", "--channels", "4", "--validation", "0", "--no-progress",
+              "--device", "cpu", "--samples", "64"]
+    assert main(["train-rate", "--data", str(tmp_path / "gt"), "--data", str(tmp_path / "sf"), *common,
+                 "--exclude", "DS92"]) == 0
+    _, extra = load_rate_model(out)
+    assert sorted(extra["train_datasets"]) == ["DS91", "SF7"]
+    assert extra["train_datasets"]["DS91"]["indicator"] == "GCaMP6f"
+    assert extra["frame_rate_range_hz"][1] == pytest.approx(100.0)
+    assert main(["train-rate", str(tmp_path / "gt" / "DS92-GCaMP8m-m-V1"), *common]) == 0
+    assert list(load_rate_model(out)[1]["train_datasets"]) == ["DS92"]
+    capsys.readouterr()
+    assert main(["train-rate", "--data", str(tmp_path / "gt"), *common, "--exclude", "DS99"]) == 2
+    assert "no dataset named DS99" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as code:
+        main(["train-rate", *common])
+    assert code.value.code == 2 and "at least one source" in capsys.readouterr().err
+    for bad in (["--balance", "2"], ["--samples", "-1"]):
+        with pytest.raises(SystemExit) as code:
+            main(["train-rate", str(tmp_path / "sf"), *common, *bad])
+        assert code.value.code == 2
+
+
+def test_inference_warns_about_frame_rates_and_noise_outside_training():
+    model, metadata = load_rate_model()
+    assert metadata["frame_rate_range_hz"][0] <= 7.5 and metadata["frame_rate_range_hz"][1] >= 150
+    recording = calspike.simulate(3, 2_000, rate=1_000.0, seed=6)
+    with pytest.warns(FrameRateWarning, match="1000 Hz of all 3 neuron"):
+        infer_spike_rates(recording, model=model, metadata=metadata, device="cpu")
+    typical = calspike.simulate(2, 4_000, rate=30.0, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a typical recording at 30 Hz: neither warning
+        infer_spike_rates(typical, model=model, metadata=metadata, device="cpu")
+    _, info = infer_spike_rates(typical, model=model, metadata=metadata, device="cpu")
+    low, high = info["normalised_noise_level"]
+    narrow = {**metadata, "normalised_noise_range": [min(low, high) * 1.01, max(low, high) * 2]}
+    with pytest.warns(NoiseWarning, match=rf"1 neuron\(s\) \({int(np.argmin([low, high]))}\)"):
+        infer_spike_rates(typical, model=model, metadata=narrow, device="cpu")
