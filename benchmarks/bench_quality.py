@@ -30,16 +30,17 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import calspike
-from calspike import analysis, tasks
+from calspike.features import parse_features
 from calspike.models import SpikeClassifier
 from calspike.spikes.rate import infer_spike_rates
 from calspike.spikes.rate_training import train_rate_model
 from calspike.training import fit, predict
+from calspike.tutorial import analysis, workflows
 from calspike.tutorial.scores import balanced_accuracy
+from calspike.windows.sampling import labelled_subset
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_spikefinder import single_neurons
-from train_default_rate_model import EPOCHS, SIMULATED
+from bench_spikefinder import EPOCHS, SIMULATED, single_neurons
 
 
 def folds_of(neurons: int, folds: int, seed: int) -> list[np.ndarray]:
@@ -51,7 +52,7 @@ def fold_rates(neurons, train_neurons: np.ndarray, seed: int) -> list[np.ndarray
     (as `calspike infer` would give them; the model never sees validation or test neurons)."""
     torch.manual_seed(seed)
     model = train_rate_model([neurons[i] for i in train_neurons], validation=None, epochs=EPOCHS, seed=seed,
-                             device="cpu", progress=False, simulated=SIMULATED).model
+                             device="cpu", progress=False, simulated=SIMULATED, balance=0.0).model
     return [infer_spike_rates(n, model=model, device="cpu")[0][0] for n in neurons]
 
 
@@ -73,7 +74,7 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
         simulated = calspike.partition(sim, skip=args.train_skip, **window)
         simulated = simulated.subset(calspike.balanced_indices(simulated.did_spike, args.simulated_windows // 2,
                                                                seed=args.seed))
-    kinds = tasks.parse_features(args.features)
+    kinds = parse_features(args.features)
     neurons = len(held_out.neuron_names)
     if args.rate_channel and simulated is not None:
         raise SystemExit("--rate-channel and --simulated cannot be combined")
@@ -83,11 +84,11 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
         rest = np.setdiff1d(np.arange(neurons), test_neurons)
         rest = np.random.default_rng(args.seed + k).permutation(rest)
         val_neurons, train_neurons = rest[:3], rest[3:]
-        train = training.subset(tasks.labelled_subset(training, train_neurons, max_windows=args.max_windows, seed=k))
+        train = training.subset(labelled_subset(training, train_neurons, max_windows=args.max_windows, seed=k))
         if simulated is not None:
             train = _joined(train, simulated, seed=k)
-        val = held_out.subset(tasks.labelled_subset(held_out, val_neurons, seed=k))
-        test = held_out.subset(tasks.labelled_subset(held_out, test_neurons, seed=k))
+        val = held_out.subset(labelled_subset(held_out, val_neurons, seed=k))
+        test = held_out.subset(labelled_subset(held_out, test_neurons, seed=k))
         start = time.perf_counter()
         if args.rate_channel:
             rates = fold_rates(neurons_list, train_neurons, seed=k)
@@ -114,10 +115,10 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
                 f"LSTM {lstm:.3f}, logistic regression {lr_score:.3f}")
         if with_vae:
             vae_train = train.subset(np.arange(min(len(train), args.vae_max_windows)))  # train is shuffled
-            vae = tasks.train_vae(vae_train, val, hidden=args.hidden, latent=args.latent, epochs=args.vae_epochs,
+            vae = workflows.train_vae(vae_train, val, hidden=args.hidden, latent=args.latent, epochs=args.vae_epochs,
                                   lr=args.lr, patience=args.patience, device=args.device, seed=k,
                                   progress=False).model
-            explained = tasks.explained_variance(vae, test.windows)  # type: ignore[arg-type]
+            explained = workflows.explained_variance(vae, test.windows)  # type: ignore[arg-type]
             probe_train = train.subset(np.arange(min(len(train), 20_000)))
             probe = analysis.linear_probe(predict(vae.encode, probe_train.windows), probe_train.did_spike,
                                           predict(vae.encode, test.windows), test.did_spike, seed=k)
