@@ -36,7 +36,6 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from calspike.data import Recording, read_ground_truth, read_spikefinder
-from calspike.models import SpikeRateModel
 from calspike.preprocess import fill_gaps, rebin_counts, resampled_length
 from calspike.spikes.oasis import deconvolve
 from calspike.spikes.rate import NoiseWarning, infer_spike_rates, load_rate_model
@@ -44,7 +43,7 @@ from calspike.spikes.rate_training import dataset_of, train_rate_model
 from calspike.spikes.score import score_neurons
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_default_rate_model import RECIPE
+from train_default_rate_model import RECIPE, recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
 SIGMAS_S = (0.025, 0.05, 0.1, 0.2, 0.4)
@@ -69,7 +68,20 @@ def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np
                              recording.rate, SCORE_RATE_HZ, lengths, recording.lengths)
     truth = np.where(np.isnan(predicted), np.nan, truth)  # dropped frames count on neither side
     scores = score_neurons(truth, predicted, bins=1, rate=SCORE_RATE_HZ)
-    return {"r": scores["correlation"], "info_gain": scores["info_gain"]}
+    return {"r": scores["correlation"], "info_gain": scores["info_gain"],
+            "lag_ms": np.array([lag_ms(t, q) for t, q in zip(truth, predicted)])}
+
+
+def lag_ms(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> float:
+    """The shift of the prediction (ms, 40 ms steps, within +-200) that correlates best with the
+    truth at 25 Hz: positive when the prediction comes late."""
+    keep = np.isfinite(truth) & np.isfinite(predicted)
+    t, q = truth[keep], predicted[keep]
+    if t.size < 4 * most_bins or t.std() == 0 or q.std() == 0:
+        return float("nan")
+    shifts = range(-most_bins, most_bins + 1)
+    r = [np.corrcoef(t[max(0, -k): t.size - max(0, k)], q[max(0, k): q.size - max(0, -k)])[0, 1] for k in shifts]
+    return float(list(shifts)[int(np.nanargmax(r))] * 1000 / SCORE_RATE_HZ)
 
 
 def positive_derivative(recording: Recording, sigma_s: float) -> np.ndarray:
@@ -94,9 +106,13 @@ def main() -> None:
     parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
     parser.add_argument("--datasets", nargs="*", default=None, help="only these folds (default: all 16)")
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
-    parser.add_argument("--samples", type=int, default=RECIPE["samples"], help="chunks drawn per epoch")
+    parser.add_argument("--samples", type=int, default=RECIPE["samples"], help="training chunks drawn (each epoch passes over them)")
     parser.add_argument("--balance", type=float, default=RECIPE["balance"])
     parser.add_argument("--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation")
+    parser.add_argument("--model-rate", type=float, default=RECIPE["rate"], help="the model's internal frame rate (Hz)")
+    parser.add_argument("--dilations", default=",".join(str(d) for d in RECIPE["dilations"]))
+    parser.add_argument("--smooth-ms", type=float, default=1000 * RECIPE["smooth_s"],
+                        help="Gaussian sigma of the counts in the correlation loss")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -114,7 +130,7 @@ def main() -> None:
     folds = args.datasets or datasets
     print(f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
           f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
-          f"{args.noise}; torch {torch.__version__}, {args.threads} threads", flush=True)
+          f"{args.noise}, model rate {args.model_rate:g} Hz, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms; torch {torch.__version__}, {args.threads} threads", flush=True)
 
     # the derivative's width is chosen per fold on the other datasets: score every width once
     derivative: dict[float, dict[str, np.ndarray]] = {}
@@ -133,7 +149,9 @@ def main() -> None:
         if "calspike" in methods:
             torch.manual_seed(args.seed)
             model = train_rate_model([r for r in training if dataset_of(r) != held_out], validation=None,
-                                     model=SpikeRateModel(noise=args.noise), epochs=args.fold_epochs,
+                                     model=recipe_model(args.model_rate, args.dilations, args.noise,
+                                                        args.smooth_ms / 1000),
+                                     epochs=args.fold_epochs,
                                      samples=args.samples, balance=args.balance, seed=args.seed, device="cpu",
                                      progress=False).model
             predictions["calspike"] = [infer_spike_rates(r, model=model, device="cpu")[0] for r in test]
@@ -153,10 +171,13 @@ def main() -> None:
                 for m in predictions:
                     entry[m] = float(scored[m][k]["r"][row])
                     entry[f"{m}_info_gain"] = float(scored[m][k]["info_gain"][row])
+                    entry[f"{m}_lag_ms"] = float(scored[m][k]["lag_ms"][row])
                 rows.append(entry)
         mine = [e for e in rows if e["dataset"] == held_out]
         line = ", ".join(f"{m} {np.nanmean([e[m] for e in mine]):.3f}" for m in predictions)
-        print(f"  {held_out}: {len(mine)} neurons; r {line} ({time.perf_counter() - fold_start:.0f} s)", flush=True)
+        lags = ", ".join(f"{m} {np.nanmedian([e[m + '_lag_ms'] for e in mine]):+.0f}" for m in predictions)
+        print(f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags} "
+              f"({time.perf_counter() - fold_start:.0f} s)", flush=True)
     print(f"{len(folds)} folds in {(time.perf_counter() - started) / 60:.1f} min\n")
     report(rows, [m for m in METHODS if m in methods])
     if args.json is not None:

@@ -104,8 +104,9 @@ def test_files_that_are_not_ground_truth_are_data_errors(tmp_path):
     scipy_io.savemat(other, {"something": np.zeros(3)})
     with pytest.raises(DataError, match="no variable CAttached"):
         read_ground_truth(other)
-    with pytest.raises(DataError, match="not a MATLAB .mat file"):
-        calspike.data.cascade.read_ground_truth_file(tmp_path / "x.csv")
+    (tmp_path / "x.csv").write_text("1,2\n")
+    with pytest.raises(DataError, match="x.csv: not a MATLAB .mat file"):
+        read_ground_truth(tmp_path / "x.csv")
     with pytest.raises(DataError, match="no CAttached_"):
         read_ground_truth(_empty(tmp_path))
 

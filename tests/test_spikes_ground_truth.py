@@ -102,3 +102,25 @@ def test_inference_warns_about_frame_rates_and_noise_outside_training():
     narrow = {**metadata, "normalised_noise_range": [min(low, high) * 1.01, max(low, high) * 2]}
     with pytest.warns(NoiseWarning, match=rf"1 neuron\(s\) \({int(np.argmin([low, high]))}\)"):
         infer_spike_rates(typical, model=model, metadata=narrow, device="cpu")
+
+
+def test_the_shipped_model_learned_from_every_ground_truth_dataset():
+    _, extra = load_rate_model()
+    datasets = extra["train_datasets"]
+    assert sorted(datasets) == [f"DS{n:02d}" for n in (6, 7, 8, 9, 10, 11, 12, 13, 14, 29, 30, 31, 32)] + [
+        "SF4", "SF5", "SF6"]
+    assert 30 < sum(d["hours"] for d in datasets.values()) < 31.5  # 29.4 h of CASCADE + 1.4 h of SpikeFinder
+    assert {datasets[d]["indicator"] for d in datasets if d.startswith("DS")} == {
+        "GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s"}
+    assert extra["balance"] == 0.5
+
+
+def test_the_sidecar_says_what_the_model_was_trained_on(tmp_path):
+    import json
+
+    np.save(tmp_path / "traces.npy", calspike.simulate(2, 3_000, rate=30.0, seed=8).calcium)
+    assert main(["infer", str(tmp_path / "traces.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "30",
+                 "--no-progress", "--device", "cpu"]) == 0
+    sidecar = json.loads((tmp_path / "out.npy.json").read_text())
+    assert sidecar["model_trained_on"]["DS31"]["indicator"] == "jGCaMP8m"
+    assert sidecar["frame_rate_range_hz"] == load_rate_model()[1]["frame_rate_range_hz"]

@@ -175,10 +175,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("channels", int, 32, "convolution channels of the spike-rate model", "", 1, 1024),
         Setting("simulated", int, 0, "simulated neurons per indicator added to the training set", "neurons", 0,
                 100_000),
-        Setting("balance", float, 0.5, "evens out the datasets in each epoch: dataset d's share of the chunks"
+        Setting("balance", float, 0.5, "evens out the datasets: dataset d's share of the training chunks"
                 " is proportional to its size ** (1 - balance); 0 keeps the data's proportions, 1 makes them equal",
                 "", 0.0, 1.0),
-        Setting("samples", int, 0, "chunks drawn per epoch (0: as many as there are)", "chunks", 0, 2**31),
+        Setting("samples", int, 0, "training chunks drawn (with replacement; each epoch passes over them), 0: as many as there are", "chunks", 0, 2**31),
         # inference
         Setting("method", str, "model", "model: the spike-rate model (expected spikes per frame); oasis: OASIS"
                 " deconvolution", choices=("model", "oasis")),

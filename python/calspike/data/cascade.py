@@ -104,12 +104,12 @@ def read_ground_truth(
         raise DataError(f"{root}: no CAttached_*.mat files in it or in its sub-folders")
     recordings = []
     for folder, files in groups.items():
-        found = [segment for file in files for segment in read_ground_truth_file(file)]
+        found = [segment for file in files for segment in _read_file(file)]
         recordings += _recordings(found, dataset_metadata(folder.name), segments, gap_s)
     return recordings
 
 
-def read_ground_truth_file(path: str | os.PathLike[str]) -> list[_Segment]:
+def _read_file(path: str | os.PathLike[str]) -> list[_Segment]:
     """The segments of one ``CAttached_*.mat`` file (DataError naming the file and segment)."""
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -53,7 +52,7 @@ class Recording:
         (spike inference fills and masks it; windowing refuses such traces).
     neuron_names : tuple of str, one per row, or None (rows are then named by number).
     metadata : what the source says about the recording (e.g. dataset, indicator,
-        species for CASCADE ground truth); read-only.
+        species for CASCADE ground truth); a copy of the mapping given.
 
     The arrays are converted to float32 C order at most once. When the given array
     already is, the Recording shares its memory (through a read-only view): do not
@@ -82,7 +81,7 @@ class Recording:
             object.__setattr__(self, "neuron_names", names)
         if not isinstance(self.metadata, Mapping):
             raise ValueError(f"{self.name}: metadata must be a mapping, got {type(self.metadata).__name__}")
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        object.__setattr__(self, "metadata", dict(self.metadata))  # a copy: the caller's dict may change
 
         if self.lengths is None:
             lengths = np.asarray(_core.valid_lengths(calcium), dtype=np.int64)

@@ -297,8 +297,10 @@ class _Estimator:
         if self.method == "oasis":
             return {"p": self.p}
         return {"model": str(self.model_path), "model_config": self.model.config,
-                "model_trained_on": self.metadata.get("train_neurons"),
-                "normalised_noise_range": self.metadata.get("normalised_noise_range"), "device": self.device}
+                # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
+                "model_trained_on": self.metadata.get("train_datasets") or self.metadata.get("train_neurons"),
+                "normalised_noise_range": self.metadata.get("normalised_noise_range"),
+                "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"), "device": self.device}
 
     def __call__(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
         with warnings.catch_warnings():  # infer warns itself, numbering neurons by input row

@@ -177,9 +177,10 @@ def train_rate_model(
     simulated : simulated neurons per indicator (`simulated_neurons`) added to the training
         chunks (never to validation), so that the model also knows indicators and noise
         levels the recordings lack.
-    balance, samples : each epoch's chunks are `samples` (0: as many as there are) drawn with
-        replacement, dataset d's share proportional to n_d ** (1 - balance) (`balanced_draw`);
-        with balance 0 and samples 0, every chunk once instead.
+    balance, samples : the training chunks are `samples` (0: as many as there are) drawn once
+        with replacement, dataset d's share proportional to n_d ** (1 - balance)
+        (`balanced_draw`); every epoch passes over them in a new order with new augmentation.
+        With balance 0 and samples 0, every chunk once instead.
 
     The checkpoint's ``extra`` records the training neurons and datasets, the model rate,
     and the ranges of normalised noise level and frame rate seen in training
