@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 import calspike
 from calspike.data.recording import EmptyNeuronWarning
 from calspike.preprocess import fill_gaps, rebin_counts, resample
-from calspike.spikes.rate import NoiseWarning, infer_spike_rates
+from calspike.spikes.rate import FrameRateWarning, NoiseWarning, infer_spike_rates
 from calspike.spikes.score import score_neurons
 
 ALLOWED = (ValueError, TypeError)
@@ -63,6 +63,7 @@ def _call(function, *args, **kwargs):
         warnings.simplefilter("error")  # any warning but the named ones below (overflow, casts) is a defect
         warnings.simplefilter("ignore", EmptyNeuronWarning)  # all-NaN rows are legal and named
         warnings.simplefilter("ignore", NoiseWarning)  # unfamiliar noise levels are legal and named
+        warnings.simplefilter("ignore", FrameRateWarning)  # so are frame rates the model was not trained on
         try:
             return function(*args, **kwargs)
         except ALLOWED as error:
