@@ -50,28 +50,27 @@ def robust_reference(trace: np.ndarray) -> np.ndarray:
     return ((trace - centre) / scale).astype(np.float32)
 
 
+def _data_dir(variable: str) -> Path:
+    """The real-data folder named by environment `variable`; skips the test when it is unset."""
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set: real-data tests skipped")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"{variable}={value} is not a folder")
+    return path
+
+
 @pytest.fixture(scope="session")
 def spikefinder_dir() -> Path:
     """The real SpikeFinder folder named by CALSPIKE_SPIKEFINDER_DIR; skips when unset."""
-    value = os.environ.get("CALSPIKE_SPIKEFINDER_DIR")
-    if not value:
-        pytest.skip("CALSPIKE_SPIKEFINDER_DIR is not set: real-data tests skipped")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"CALSPIKE_SPIKEFINDER_DIR={value} is not a folder")
-    return path
+    return _data_dir("CALSPIKE_SPIKEFINDER_DIR")
 
 
 @pytest.fixture(scope="session")
 def cascade_dir() -> Path:
     """The CASCADE ground-truth folder named by CALSPIKE_CASCADE_GT_DIR; skips when unset."""
-    value = os.environ.get("CALSPIKE_CASCADE_GT_DIR")
-    if not value:
-        pytest.skip("CALSPIKE_CASCADE_GT_DIR is not set: real-data tests skipped")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"CALSPIKE_CASCADE_GT_DIR={value} is not a folder")
-    return path
+    return _data_dir("CALSPIKE_CASCADE_GT_DIR")
 
 
 @pytest.fixture(scope="session")

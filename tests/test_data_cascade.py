@@ -99,6 +99,12 @@ def test_files_that_are_not_ground_truth_are_data_errors(tmp_path):
     not_mat.write_text("hello")
     with pytest.raises(DataError, match="CAttached_text.mat: not a readable MATLAB"):
         read_ground_truth(not_mat)
+    v73 = tmp_path / "v73" / "CAttached_v73.mat"  # MATLAB v7.3: HDF5 inside, which loadmat does not read
+    v73.parent.mkdir()
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116, b" ")
+    v73.write_bytes(header + b"\x00" * 8 + b"\x00\x02IM" + b"\x00" * 512)
+    with pytest.raises(DataError, match="CAttached_v73.mat: a MATLAB v7.3"):
+        read_ground_truth(v73)
     other = tmp_path / "other" / "CAttached_other.mat"
     other.parent.mkdir()
     scipy_io.savemat(other, {"something": np.zeros(3)})

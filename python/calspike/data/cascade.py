@@ -119,7 +119,10 @@ def _read_file(path: str | os.PathLike[str]) -> list[_Segment]:
         raise DataError(f"{path}: not a MATLAB .mat file")
     try:
         content = loadmat(path, squeeze_me=False)
-    except (MatReadError, ValueError, TypeError, OSError, NotImplementedError) as error:
+    except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5 inside
+        raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "
+                        "save it with -v7 or earlier") from None
+    except (MatReadError, ValueError, TypeError, OSError) as error:
         raise DataError(f"{path}: not a readable MATLAB v5 file ({error})") from None
     cells = content.get("CAttached")
     if cells is None:
