@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import calspike
+from calspike.features import parse_features
 
 
 def test_channels_match_their_definitions():
@@ -81,3 +82,15 @@ def test_aligned_windows_name_the_neuron_at_fault():
         calspike.aligned_windows(windows, np.zeros(200))
     with pytest.raises(ValueError, match=r"traces\[0\].*numeric"):
         calspike.aligned_windows(windows, np.full((2, 200), "x"))
+
+
+def test_tutorial_delta_is_the_tutorials_delta_feature():
+    # DeltaFeature: x minus concatenate([zeros_like(x[:, 1:]), x[:, :1]]) along time
+    x = np.random.default_rng(3).normal(size=(5, 20)).astype(np.float32)
+    shifted = np.concatenate([np.zeros_like(x[:, 1:]), x[:, :1]], axis=1)
+    stack = calspike.features(x, ["raw", "tutorial_delta", "quad"])
+    assert np.array_equal(stack[:, :, 1], x - shifted)
+    assert np.array_equal(stack[:, :-1, 1], x[:, :-1])  # not a temporal difference
+    with pytest.raises(ValueError, match="--tutorial` only"):
+        parse_features("raw,tutorial_delta")
+    assert parse_features("raw,tutorial_delta,quad", tutorial=True) == ["raw", "tutorial_delta", "quad"]

@@ -17,8 +17,9 @@ Feature parse_feature(const std::string& name) {
     if (name == "delta") return Feature::delta;
     if (name == "quad") return Feature::quad;
     if (name == "delta_quad") return Feature::delta_quad;
+    if (name == "tutorial_delta") return Feature::tutorial_delta;
     throw std::invalid_argument("unknown feature '" + name +
-                                "': choose from 'raw', 'delta', 'quad', 'delta_quad'");
+                                "': choose from 'raw', 'delta', 'quad', 'delta_quad', 'tutorial_delta'");
 }
 
 py::array features_py(const py::array_t<float, py::array::c_style>& windows,

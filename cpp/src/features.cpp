@@ -8,9 +8,10 @@ namespace calspike {
 
 namespace {
 
-inline float feature_value(Feature kind, float x, float d) noexcept {
+inline float feature_value(Feature kind, float x, float d, float tutorial_d) noexcept {
     switch (kind) {
         case Feature::raw: return x;
+        case Feature::tutorial_delta: return tutorial_d;
         case Feature::delta: return d;
         case Feature::quad: return x * x;
         case Feature::delta_quad: return d * d;
@@ -34,7 +35,11 @@ Buffer<float> feature_stack(const float* windows, std::int64_t count, std::int64
         float* row = dest + w * length * channels;
         for (std::int64_t t = 0; t < length; ++t) {
             const float d = t == 0 ? 0.0f : x[t] - x[t - 1];
-            for (std::int64_t c = 0; c < channels; ++c) row[t * channels + c] = feature_value(kind[c], x[t], d);
+            // the tutorial subtracted a zero copy whose last frame holds the first one
+            const float tutorial_d = t == length - 1 ? x[t] - x[0] : x[t];
+            for (std::int64_t c = 0; c < channels; ++c) {
+                row[t * channels + c] = feature_value(kind[c], x[t], d, tutorial_d);
+            }
         }
     }
     return out;

@@ -11,6 +11,7 @@ from calspike.data.recording import check_float32_range, check_numeric_dtype
 from calspike.windows import Windows
 
 FEATURES = ("raw", "delta", "quad", "delta_quad")
+TUTORIAL_DELTA = "tutorial_delta"  # the tutorial's DeltaFeature, for `calspike run --tutorial` only
 
 
 def features(
@@ -19,7 +20,10 @@ def features(
     """Stack per-frame features of windows into a float32 (count, length, channels) array.
 
     ``kinds`` picks the channels in order: "raw" x[t]; "delta" d[t] = x[t] - x[t-1] with
-    d[0] = 0 (a real temporal difference); "quad" x[t]**2; "delta_quad" d[t]**2.
+    d[0] = 0 (a real temporal difference); "quad" x[t]**2; "delta_quad" d[t]**2; and
+    "tutorial_delta", the tutorial's DeltaFeature (x minus a zero sequence whose last frame
+    holds x[0]: x[t] for t < L-1, x[L-1] - x[0] at the last frame), which is not a temporal
+    difference and exists only to reproduce the tutorial exactly.
     A (count, length) array that is not float32 C-ordered is converted once. The result
     is allocated in C++ and handed over without a copy (`torch.from_numpy` shares it).
     """
@@ -36,7 +40,7 @@ def features(
     if not kinds:
         raise ValueError(f"kinds must name at least one of {', '.join(FEATURES)}")
     for kind in kinds:
-        if kind not in FEATURES:
+        if kind not in FEATURES and kind != TUTORIAL_DELTA:
             raise ValueError(f"unknown feature {kind!r} in kinds: choose from {', '.join(FEATURES)}")
     threads = config.check({"threads": threads})["threads"]
     values = np.ascontiguousarray(values, dtype=np.float32)
@@ -78,9 +82,17 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     return out
 
 
-def parse_features(text: str | list[str] | tuple[str, ...]) -> list[str]:
-    """"raw,delta" -> ["raw", "delta"]; ValueError naming an unknown feature."""
+def parse_features(text: str | list[str] | tuple[str, ...], *, tutorial: bool = False,
+                   name: str = "features") -> list[str]:
+    """"raw,delta" -> ["raw", "delta"]; ValueError naming an unknown feature.
+
+    "tutorial_delta" is accepted only with `tutorial` (the `--tutorial` mode of `calspike run`).
+    """
     kinds = [k.strip() for k in text.split(",")] if isinstance(text, str) else list(text)
-    if not kinds or any(k not in FEATURES for k in kinds):
-        raise ValueError(f"features must be a comma-separated list of {', '.join(FEATURES)}, got {text!r}")
+    allowed = (*FEATURES, TUTORIAL_DELTA) if tutorial else FEATURES
+    if TUTORIAL_DELTA in kinds and not tutorial:
+        raise ValueError(f"{name}: tutorial_delta is the tutorial's DeltaFeature, not a temporal difference; "
+                         "it is kept for `calspike run --tutorial` only (use delta)")
+    if not kinds or any(k not in allowed for k in kinds):
+        raise ValueError(f"{name} must be a comma-separated list of {', '.join(allowed)}, got {text!r}")
     return kinds
