@@ -108,7 +108,7 @@ def test_calcium_vae_learns():
 def test_toy_vae_learns():
     data = one_hot_digits(2000, seed=0)
     torch.manual_seed(0)
-    model = ToyVAE()
+    model = ToyVAE(loss="cross_entropy")
     before = evaluate(model, data, device="cpu")
     fit(model, data, epochs=15, batch_size=64, lr=1e-2, progress=False)
     after = evaluate(model, data, device="cpu")
@@ -116,3 +116,21 @@ def test_toy_vae_learns():
     assert after["accuracy"] > 0.95  # ten digits: chance is 0.1
     latent = model.encode(torch.arange(10)).detach().numpy()
     assert len({tuple(np.round(z, 1)) for z in latent}) == 10  # every digit has its own place
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "cross_entropy"])
+def test_toy_vae_learns_with_either_reconstruction_error(loss):
+    data = one_hot_digits(2000, seed=0)
+    torch.manual_seed(0)
+    model = ToyVAE(loss=loss)
+    fit(model, data, epochs=15, batch_size=32, lr=1e-2, progress=False, schedule="constant", clip=None)
+    assert evaluate(model, data, device="cpu")["accuracy"] > 0.8
+    with pytest.raises(ValueError, match="loss must be one of"):
+        ToyVAE(loss="huber")
+
+
+def test_toy_vae_squared_error_is_the_mean_over_the_outputs():
+    model = ToyVAE(beta=0.0).eval()
+    x = one_hot_digits(8, seed=1)
+    loss, _ = model.step(x, None)
+    torch.testing.assert_close(loss, ((model.decode(model.encode(x)) - x) ** 2).mean(dim=1).sum())
