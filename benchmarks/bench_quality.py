@@ -115,13 +115,16 @@ def run_config(recordings, normalize: str, len_pre: int, len_post: int, args, wi
                 f"LSTM {lstm:.3f}, logistic regression {lr_score:.3f}")
         if with_vae:
             vae_train = train.subset(np.arange(min(len(train), args.vae_max_windows)))  # train is shuffled
-            vae = workflows.train_vae(vae_train, val, hidden=args.hidden, latent=args.latent, epochs=args.vae_epochs,
-                                  lr=args.lr, patience=args.patience, device=args.device, seed=k,
-                                  progress=False).model
-            explained = workflows.explained_variance(vae, test.windows)  # type: ignore[arg-type]
+            vae_kinds = parse_features(args.vae_features)
+            vae = workflows.train_vae(vae_train, val, kinds=vae_kinds, hidden=args.hidden, latent=args.latent,
+                                      epochs=args.vae_epochs, lr=args.lr, patience=args.patience, device=args.device,
+                                      seed=k, progress=False).model
+            explained = workflows.explained_variance(vae, test, vae_kinds)  # type: ignore[arg-type]
             probe_train = train.subset(np.arange(min(len(train), 20_000)))
-            probe = analysis.linear_probe(predict(vae.encode, probe_train.windows), probe_train.did_spike,
-                                          predict(vae.encode, test.windows), test.did_spike, seed=k)
+            probe = analysis.linear_probe(workflows.latent_means(vae, probe_train, vae_kinds),  # type: ignore[arg-type]
+                                          probe_train.did_spike,
+                                          workflows.latent_means(vae, test, vae_kinds),  # type: ignore[arg-type]
+                                          test.did_spike, seed=k)
             scores["vae_explained"].append(explained)
             scores["svm"].append(probe.test_balanced_accuracy)
             line += f"; VAE explains {100 * explained:.1f}%, SVM on its latents {probe.test_balanced_accuracy:.3f}"
@@ -147,6 +150,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-skip", type=int, default=1)
     parser.add_argument("--features", default="raw,delta")
+    parser.add_argument("--vae-features", default="raw", help="the calcium VAE's encoder features (raw first)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--latent", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=30)

@@ -144,8 +144,12 @@ SETTINGS: dict[str, Setting] = {
                 "", 0, 2**63 - 1),
         Setting("train_skip", int, 1, "step between the centre frames of training windows (held-out windows"
                 " use skip)", "frames", 1, 2**62),
-        Setting("features", str, "raw,delta", "comma-separated feature channels of the classifier: raw, delta,"
-                " quad, delta_quad", items=("raw", "delta", "quad", "delta_quad")),
+        Setting("features", str, "raw,delta,quad", "comma-separated feature channels of the classifier: raw, delta,"
+                " quad, delta_quad (tutorial_delta with --tutorial only)",
+                items=("raw", "delta", "quad", "delta_quad", "tutorial_delta")),
+        Setting("vae_features", str, "raw,delta,quad", "comma-separated feature channels of the calcium VAEs' encoders,"
+                " raw first (the channel they reconstruct): raw, delta, quad, delta_quad",
+                items=("raw", "delta", "quad", "delta_quad", "tutorial_delta")),
         Setting("epochs", int, 15, "most passes over the classifier's training windows", "epochs", 1, 100_000),
         Setting("vae_epochs", int, 15, "most passes over the calcium VAE's training windows", "epochs", 1,
                 100_000),
@@ -156,19 +160,25 @@ SETTINGS: dict[str, Setting] = {
         Setting("hidden", int, 64, "LSTM units of the classifier and the VAE", "units", 1, 4096),
         Setting("latent", int, 256, "latent dimensions of the calcium VAE", "", 1, 4096),
         Setting("beta", float, 1e-4, "weight of the KL term of the calcium VAE's loss", "", 0.0, 1e6),
-        Setting("max_windows", int, 200_000, "most training windows per model (drawn balanced)", "windows", 2,
-                2**40),
+        Setting("conditional_beta", float, 0.1, "weight of the KL term of the conditional calcium VAE's loss (draws"
+                " from its prior look like real windows only when it is strong)", "", 0.0, 1e6),
+        Setting("max_windows", int, 200_000, "most training windows of the classifier (drawn balanced)",
+                "windows", 2, 2**40),
+        Setting("vae_windows", int, 0, "most training windows of the calcium VAEs (drawn balanced); 0: max_windows",
+                "windows", 0, 2**40),
         Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i",
                 pattern=r"auto|cpu|cuda(:\d{1,3})?"),
         # data
         Setting("rate", float, None, "frame rate of files that do not store one", "Hz", RATE_RANGE_HZ[0],
                 RATE_RANGE_HZ[1], optional=True, checker=lambda value, name: check_rate(value, name)),
         # the toy VAE of the tutorial (one-hot digits)
-        Setting("toy_epochs", int, 30, "passes of the toy VAE over its 10,000 one-hot digits", "epochs", 1,
+        Setting("toy_epochs", int, 10, "passes of the toy VAE over its 10,000 one-hot digits", "epochs", 1,
                 100_000),
-        Setting("toy_batch_size", int, 100, "digits per optimiser step of the toy VAE", "digits", 1, 2**24),
-        Setting("toy_lr", float, 1e-2, "the toy VAE's AdamW learning rate", "", 1e-8, 10.0),
+        Setting("toy_batch_size", int, 32, "digits per optimiser step of the toy VAE", "digits", 1, 2**24),
+        Setting("toy_lr", float, 1e-3, "the toy VAE's Adam learning rate (constant)", "", 1e-8, 10.0),
         Setting("toy_beta", float, 1e-2, "weight of the KL term of the toy VAE's loss", "", 0.0, 1e6),
+        Setting("toy_loss", str, "squared_error", "the toy VAE's reconstruction error: squared_error (the"
+                " tutorial's) or cross_entropy", choices=("squared_error", "cross_entropy")),
         # the spike-rate model's training
         Setting("validation", float, 0.15, "fraction of neurons held out for early stopping (0: none)", "", 0.0,
                 0.95),
@@ -194,9 +204,9 @@ SETTINGS: dict[str, Setting] = {
 
 _GROUPS = {
     "windows": ("len_pre", "len_post", "skip", "spike_n", "normalize"),
-    "tutorial models": ("train_skip", "features", "epochs", "vae_epochs", "batch_size", "lr", "patience", "hidden",
-                        "latent", "beta", "max_windows"),
-    "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta"),
+    "tutorial models": ("train_skip", "features", "vae_features", "epochs", "vae_epochs", "batch_size", "lr",
+                        "patience", "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows"),
+    "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta", "toy_loss"),
     "spike-rate model": ("channels", "validation", "simulated"),
     "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois"),
     "data": ("rate",),
@@ -211,15 +221,23 @@ PROFILES: dict[str, dict[str, Any]] = {
     # per-neuron normalisation keeps amplitudes: on held-out SpikeFinder neurons it lifts the
     # classifier's balanced accuracy from about 0.61 to 0.69 (benchmarks/bench_quality.py)
     "run": {"normalize": "neuron"},
-    "quick": {"train_skip": 5, "epochs": 6, "vae_epochs": 6, "hidden": 32, "latent": 32, "max_windows": 12_000,
-              "toy_epochs": 10},
+    "quick": {"train_skip": 5, "epochs": 6, "vae_epochs": 20, "hidden": 32, "latent": 32, "max_windows": 12_000},
+    # `run --tutorial`: the tutorial's own settings (its classifier post and autoencoder post);
+    # the optimiser is plain Adam at a constant rate without clipping, and nothing stops early
+    "tutorial": {"normalize": "window", "skip": 10, "train_skip": 10, "features": "raw,tutorial_delta,quad",
+                 "vae_features": "raw,tutorial_delta,quad", "epochs": 5, "vae_epochs": 100, "batch_size": 32,
+                 "lr": 1e-3, "hidden": 64, "latent": 256, "beta": 1e-4, "max_windows": 10_000,
+                 "vae_windows": 1_000, "toy_epochs": 10, "toy_batch_size": 32, "toy_lr": 1e-3, "toy_beta": 1e-2,
+                 "toy_loss": "squared_error"},
+    # `run --quick --tutorial`: the tutorial's settings with fewer VAE epochs and a smaller latent space
+    "quick-tutorial": {"vae_epochs": 30, "latent": 64},
     "train-rate": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "patience": 6},
     "score": {"rate": 100.0},
 }
 
 WINDOW_SETTINGS = _GROUPS["windows"]
-TRAIN_SETTINGS = ("train_skip", "features", "epochs", "vae_epochs", "batch_size", "lr", "patience", "hidden",
-                  "latent", "beta", "max_windows", "device")
+TRAIN_SETTINGS = ("train_skip", "features", "vae_features", "epochs", "vae_epochs", "batch_size", "lr", "patience",
+                  "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows", "device")
 TOY_SETTINGS = _GROUPS["toy VAE"]
 INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
 TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "simulated",
@@ -229,8 +247,8 @@ TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "valida
 COMMANDS: dict[str, tuple[str, ...]] = {
     "run": (*WINDOW_SETTINGS, "threads", "seed", *TRAIN_SETTINGS, *TOY_SETTINGS, "rate"),
     "prepare": (*WINDOW_SETTINGS, "threads", "seed", "rate"),
-    "train": ("seed", "features", "epochs", "batch_size", "lr", "patience", "hidden", "latent", "beta",
-              "max_windows", "device"),
+    "train": ("seed", "features", "vae_features", "epochs", "batch_size", "lr", "patience", "hidden", "latent",
+              "beta", "max_windows", "device"),
     "evaluate": ("device",),
     "infer": INFER_SETTINGS,
     "train-rate": TRAIN_RATE_SETTINGS,

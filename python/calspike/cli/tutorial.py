@@ -33,6 +33,11 @@ def add_commands(commands: Any) -> None:
                      "atomically")
     run.add_argument("--quick", action="store_true", help="small models, few epochs (under 2 minutes on 2 CPU "
                      f"cores): {', '.join(f'{k}={v}' for k, v in config.PROFILES['quick'].items())}, unless given")
+    run.add_argument("--tutorial", action="store_true", help="the tutorial's exact settings, its SVM and decoding, "
+                     "and its printed numbers beside this run's: "
+                     f"{', '.join(f'{k}={v}' for k, v in config.PROFILES['tutorial'].items())}, unless given "
+                     "(with --quick: " + ", ".join(f"{k}={v}" for k, v in config.PROFILES["quick-tutorial"].items())
+                     + ")")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_settings(run, "run", "run")
     run.set_defaults(handler=_run, check=_check_run)
@@ -84,7 +89,7 @@ def _check_windows(settings: dict[str, Any]) -> None:
 def _check_run(args: argparse.Namespace) -> None:
     from calspike.tutorial.pipeline import check_report_target
 
-    _check_windows(chosen(args))
+    _check_windows(chosen(args, *(("tutorial",) if args.tutorial else ())))
     check_report_target(args.out, args.data)
 
 
@@ -150,7 +155,7 @@ def _run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     settings = given(args)
     rate = settings.pop("rate", None)
-    result = run(args.data, out=args.out, fetch=args.fetch, quick=args.quick, rate=rate,
+    result = run(args.data, out=args.out, fetch=args.fetch, quick=args.quick, tutorial=args.tutorial, rate=rate,
                  progress=not args.no_progress, **settings)
     c, svm = result.metrics["classifier"], result.metrics["svm"]
     print(f"held-out neurons: classifier balanced accuracy {c['balanced_accuracy']:.3f} "

@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from calspike.tutorial.scores import accuracy, balanced_accuracy, roc_auc
+from calspike.tutorial.scores import accuracy, balanced_accuracy, confusion_matrix, roc_auc
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class LinearProbe:
     direction : unit vector (latent,) in latent space along which the SVM's score grows
         (its weight vector in standardised coordinates, mapped back to latent units).
     centre : the mean latent vector of the training windows.
-    train balanced accuracy; test accuracy, balanced accuracy and ROC AUC of the probe.
+    train balanced accuracy; test accuracy, balanced accuracy, ROC AUC and confusion matrix
+    (`scores.confusion_matrix`: rows predicted, columns true) of the probe.
     """
 
     direction: np.ndarray
@@ -50,6 +51,7 @@ class LinearProbe:
     test_accuracy: float
     test_balanced_accuracy: float
     test_roc_auc: float
+    test_confusion: np.ndarray
 
 
 def linear_probe(
@@ -85,6 +87,7 @@ def linear_probe(
         test_accuracy=accuracy(test_labels, model.predict(test_latent)),
         test_balanced_accuracy=balanced_accuracy(test_labels, model.predict(test_latent)),
         test_roc_auc=roc_auc(test_labels, model.decision_function(test_latent)),
+        test_confusion=confusion_matrix(test_labels, model.predict(test_latent)),
     )
 
 

@@ -29,7 +29,7 @@ FIGURES = {
     "traces": "Sample traces: calcium and spikes",
     "windows": "Windows with and without a spike",
     "classifier_training": "LSTM classifier: training and validation",
-    "confusion": "LSTM classifier: confusion matrix on held-out neurons",
+    "confusion": "Confusion matrices on held-out neurons: the LSTM classifier and the SVM on VAE latent means",
     "roc": "ROC curves on held-out neurons",
     "errors": "LSTM classifier: false positives and false negatives",
     "toy_latent": "Toy VAE: the 2-d latent space",
@@ -37,6 +37,9 @@ FIGURES = {
     "reconstructions": "Calcium VAE: held-out reconstructions",
     "latent_pca": "Calcium VAE: PCA of latent means",
     "probe_traces": "The decoder along the SVM's weight vector",
+    "tutorial_decoding": "The decoder fed the tutorial SVM's coef_ and -coef_ (the tutorial's construction)",
+    "generated": "Conditional VAE: traces generated for each class, beside real held-out windows",
+    "traversal": "Latent traversals: decoded traces along the first principal component of latent means",
 }
 
 
@@ -123,18 +126,23 @@ def training_curves(history: Sequence[dict[str, float]], title: str) -> Figure:
     return fig
 
 
-def confusion(matrix: np.ndarray, title: str) -> Figure:
-    """The tutorial's confusion matrix: fractions of all windows; rows predicted, columns true."""
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    image = ax.imshow(matrix, cmap="Greys", vmin=0, vmax=max(float(np.max(matrix)), 1e-9))
-    for i in range(2):
-        for j in range(2):
-            ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center",
-                    color="white" if matrix[i, j] > 0.6 * np.max(matrix) else "black", fontsize=12)
-    ax.set_xticks([0, 1], ["spike", "no spike"])
-    ax.set_yticks([0, 1], ["predicted\nspike", "predicted\nno spike"])
-    ax.set_xlabel("true class")
-    fig.colorbar(image, ax=ax, label="fraction of windows")
+def confusion(matrices: dict[str, np.ndarray], title: str) -> Figure:
+    """Confusion matrices side by side (panel title -> matrix): fractions of all windows;
+    rows predicted, columns true."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.9 * len(matrices) + 0.6, 3.6), squeeze=False)
+    top = max(max(float(np.max(m)) for m in matrices.values()), 1e-9)  # one scale for all, as the colour bar says
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        matrix = np.asarray(matrix, dtype=np.float64)
+        image = ax.imshow(matrix, cmap="Greys", vmin=0, vmax=top)
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center",
+                        color="white" if matrix[i, j] > 0.6 * top else "black", fontsize=12)
+        ax.set_xticks([0, 1], ["spike", "no spike"])
+        ax.set_yticks([0, 1], ["predicted\nspike", "predicted\nno spike"])
+        ax.set_xlabel("true class")
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=axes[0, -1], label="fraction of windows")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -187,7 +195,8 @@ def error_examples(
 
 
 def toy_latent(latent: np.ndarray, digits: np.ndarray) -> Figure:
-    """The toy VAE's 2-d latent means, one colour per digit."""
+    """The toy VAE's 2-d latent vectors (drawn by reparameterisation, as the tutorial plotted
+    them, so the spread of each digit shows), one colour per digit."""
     fig, ax = plt.subplots(figsize=(5, 4.4))
     cmap = plt.get_cmap("tab10")
     for digit in np.unique(digits):
@@ -196,7 +205,7 @@ def toy_latent(latent: np.ndarray, digits: np.ndarray) -> Figure:
     ax.set_xlabel("latent dimension 0")
     ax.set_ylabel("latent dimension 1")
     ax.legend(title="digit", frameon=False, fontsize=7, markerscale=2, bbox_to_anchor=(1, 1), loc="upper left")
-    ax.set_title("Toy VAE: latent means of one-hot digits")
+    ax.set_title("Toy VAE: sampled latent vectors of one-hot digits")
     fig.tight_layout()
     return fig
 
