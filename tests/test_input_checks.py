@@ -164,13 +164,13 @@ def test_streamed_inference_equals_whole_array_inference(tmp_path, monkeypatch):
     np.save(tmp_path / "traces.npy", recording.calcium)
     whole, _ = infer_spike_rates(recording)
     chunks: list[int] = []
-    real = infer_module._Estimator.__call__
+    real = infer_module.Estimator.__call__
 
     def counting(self, chunk):
         chunks.append(chunk.neurons)
         return real(self, chunk)
 
-    monkeypatch.setattr(infer_module._Estimator, "__call__", counting)
+    monkeypatch.setattr(infer_module.Estimator, "__call__", counting)
     monkeypatch.setattr(infer_module, "WORKING_BYTES", 2 * 6_000 * infer_module._BYTES_PER_FRAME)
     infer_module.infer(tmp_path / "traces.npy", tmp_path / "out.npy", rate=30.0)
     assert chunks == [2, 2, 1]  # two neurons' frames fit the working budget

@@ -248,14 +248,14 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(s
     script = textwrap.dedent("""
         import os, sys
         import calspike.spikes.files as infer
-        real = infer._Estimator.__call__
+        real = infer.Estimator.__call__
         calls = []
         def dying(self, recording):
             calls.append(1)
             if len(calls) == 2:
                 os._exit(9)
             return real(self, recording)
-        infer._Estimator.__call__ = dying
+        infer.Estimator.__call__ = dying
         infer.infer(sys.argv[1], sys.argv[2], method="oasis")
     """)
     predictions = tmp_path / "predictions"

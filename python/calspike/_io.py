@@ -39,15 +39,16 @@ def _leftover_name(target: Path, kind: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target`, on error it is removed.
 
     The caller writes the temporary path (a file); `target` then appears whole or not at all.
+    `suffix` ends the temporary name, for writers that insist on an extension.
     """
     target = Path(target)
     remove_leftovers(target)
     try:
-        handle, name = tempfile.mkstemp(prefix=_leftover_name(target, "part") + "-", dir=target.parent)
+        handle, name = tempfile.mkstemp(prefix=_leftover_name(target, "part") + "-", suffix=suffix, dir=target.parent)
     except OSError as error:
         raise OSError(error.errno, f"cannot write {target}: {error.strerror}") from None
     os.close(handle)

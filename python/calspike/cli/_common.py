@@ -88,7 +88,7 @@ def run_command(argv: Sequence[str] | None) -> int:
         args = with_config_file(parser, argv, args)
     try:  # each setting was checked as it was parsed (options and --config alike)
         args.check(args)
-    except (UsageError, ValueError) as error:
+    except (UsageError, ValueError, ImportError) as error:  # ImportError: an optional extra is missing
         parser.error(failure(error))
     except OSError as error:  # an input that is missing or unreadable: a data error
         print(f"calspike: error: {failure(error)}", file=sys.stderr)

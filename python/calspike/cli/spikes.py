@@ -20,11 +20,22 @@ def add_commands(commands: Any) -> None:
         "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings, the model, "
         "per-neuron noise levels and the files' SHA-256.")
     infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
-                       "array (neurons x frames), or a suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; "
-                       "ops.npy is a pickle, read with only plain data admitted: no code in it can run)")
+                       "array (neurons x frames), a .zarr array or an HDF5 dataset FILE.h5:/PATH (neurons x frames, "
+                       "read a chunk at a time), an NWB file (its ophys DfOverF or Fluorescence series), or a suite2p "
+                       "plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; ops.npy is a pickle, read with only "
+                       "plain data admitted: no code in it can run)")
     infer.add_argument("-o", "--output", type=Path, required=True,
-                       help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input) or a .npy path; "
-                       "never an input, never a file or folder that calspike did not write")
+                       help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input), a .nwb (for an NWB "
+                       "input: the input plus the spikes), a .zarr or .npy path; never an input, never a file or "
+                       "folder that calspike did not write")
+    cluster = infer.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); .npy, .zarr and "
+                         "HDF5 inputs; needs calspike[dask]")
+    cluster.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                         help="run on a local Dask cluster of N worker processes; same results as one process")
+    infer.add_argument("--series", default=None, help="NWB: the RoiResponseSeries to read (default: DfOverF's, "
+                       "else Fluorescence's)")
     infer.add_argument("--model", type=Path, default=None,
                        help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
     infer.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,10 +78,28 @@ def add_commands(commands: Any) -> None:
     score.set_defaults(handler=_score, check=_check_score)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _check_infer(args: argparse.Namespace) -> None:
     from calspike.spikes.files import check_outputs
 
-    check_outputs(args.input, args.output)
+    layout = check_outputs(args.input, args.output)
+    if (args.scheduler is not None or args.workers is not None) and layout not in ("npy", "zarr"):
+        from calspike._io import UsageError
+
+        raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
+    if args.scheduler is not None or args.workers is not None:
+        from calspike._optional import require
+
+        require("distributed", "--scheduler/--workers")
 
 
 def _check_train_rate(args: argparse.Namespace) -> None:
@@ -104,8 +133,8 @@ def _infer(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     settings = chosen(args)
     all_rois = settings.pop("all_rois")
-    for path in infer(args.input, args.output, model=args.model, cells_only=not all_rois,
-                      progress=not args.no_progress, **settings):
+    for path in infer(args.input, args.output, model=args.model, cells_only=not all_rois, series=args.series,
+                      scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress, **settings):
         print(f"wrote {path}")
     print(f"done in {time.perf_counter() - start:.2f} s")
 

@@ -25,6 +25,8 @@ class NpyRows:
     that is not a numeric 2-D (or 1-D: one row) C-ordered array without pickled objects.
     """
 
+    rate: float | None = None  # a .npy stores no frame rate
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:

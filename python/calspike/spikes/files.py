@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,11 @@ from calspike._io import (
     write_text,
 )
 from calspike.data import Recording, load_recordings, write_spikefinder_csv
-from calspike.data.npy_stream import NpyRows, NpyWriter
-from calspike.data.recording import EmptyNeuronWarning, warn_empty_neurons
+from calspike.data.chunked import Rows, ZarrWriter, is_chunked_source, open_rows, split_hdf5
+from calspike.data.npy_stream import NpyWriter
+from calspike.data.recording import warn_empty_neurons
 from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane, read_suite2p
-from calspike.preprocess import fill_gaps
+from calspike.spikes.estimator import Estimator, dropped_frames, estimates
 
 SIDECAR = "calspike-infer.json"  # in a prediction folder; a file's sidecar is FILE.json
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
@@ -41,29 +40,38 @@ _BYTES_PER_FRAME = 64  # working bytes per input frame and neuron (copies, resam
 
 
 def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) -> str:
-    """The output layout for `source` ("folder", "csv" or "npy"); UsageError before any work when
-    `output` is unusable: an input, a folder or file calspike did not write, the wrong type."""
-    if not source.exists():
-        raise FileNotFoundError(f"input not found: {source}")
-    plane = is_suite2p_plane(source) if suite2p is None else suite2p
-    if source.is_dir() and not plane:
+    """The output layout for `source` ("folder", "csv", "npy", "zarr" or "nwb"); UsageError before
+    any work when `output` is unusable: an input, a folder or file calspike did not write, the wrong type."""
+    hdf5 = split_hdf5(source)
+    if not (hdf5[0] if hdf5 else source).exists():
+        raise FileNotFoundError(f"input not found: {hdf5[0] if hdf5 else source}")
+    plane = False if hdf5 else is_suite2p_plane(source) if suite2p is None else suite2p
+    if source.suffix.lower() == ".nwb":
+        layout = "nwb"
+    elif is_chunked_source(source) and output.suffix.lower() == ".zarr":
+        layout = "zarr"
+    elif is_chunked_source(source):
+        layout = "npy"
+    elif source.is_dir() and not plane:
         layout = "folder"
     elif not plane and source.name.endswith(".calcium.csv"):
         layout = "csv"
     else:
         layout = "npy"
-    check_not_input([output, sidecar_path(output, layout)], [source, *_files_read(source, layout)],
-                    inside_allowed=layout != "folder")
-    if layout == "folder":
+    check_not_input([output, sidecar_path(output, layout)], [hdf5[0] if hdf5 else source,
+                                                             *_files_read(source, layout)],
+                    inside_allowed=layout not in ("folder", "zarr"))
+    if layout in ("folder", "zarr"):
         from calspike._io import check_folder_target
 
-        check_folder_target(output, "output folder")
+        check_folder_target(output, "output folder" if layout == "folder" else "output zarr array")
         return layout
     if output.is_dir():
         raise UsageError(f"output {output} is a folder; give a .{layout} file path")
     if output.suffix != f".{layout}":
-        what = "array or suite2p" if layout == "npy" else "SpikeFinder CSV"
-        raise UsageError(f"output for {what} input must be a .{layout} path, got {output}")
+        what = {"npy": "array or suite2p", "csv": "SpikeFinder CSV", "nwb": "NWB"}[layout]
+        also = " (or a .zarr)" if layout == "npy" and is_chunked_source(source) else ""
+        raise UsageError(f"output for {what} input must be a .{layout} path{also}, got {output}")
     if not output.parent.is_dir():
         raise UsageError(f"output folder does not exist: {output.parent}")
     if output.is_symlink():
@@ -76,6 +84,8 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
 
 def _files_read(source: Path, layout: str) -> list[Path]:
     """Every file an input may be read from: a folder's files, a SpikeFinder CSV's ground truth."""
+    if split_hdf5(source):
+        return []
     if source.is_dir():
         return [entry for entry in source.iterdir() if entry.is_file()]
     if layout == "csv":
@@ -84,7 +94,7 @@ def _files_read(source: Path, layout: str) -> list[Path]:
 
 
 def sidecar_path(output: Path, layout: str) -> Path:
-    """Where the JSON sidecar of an output goes."""
+    """Where the JSON sidecar of an output goes (beside a file or a zarr folder, inside a folder)."""
     return output / SIDECAR if layout == "folder" else output.with_name(output.name + ".json")
 
 
@@ -110,6 +120,9 @@ def infer(
     neuropil: float = NEUROPIL_COEFFICIENT,
     baseline: str = "running-percentile",
     cells_only: bool = True,
+    series: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: bool = False,
 ) -> list[Path]:
     """Infer spikes for every frame of every neuron in `source` and write them to `output`.
@@ -117,19 +130,26 @@ def infer(
     Parameters
     ----------
     source : a SpikeFinder folder or ``N.{train,test}.calcium.csv`` file; a ``.npy``/``.npz``/
-        ``.csv`` array of (neurons, frames) (with `rate`, Hz, unless the file stores one); or a
-        suite2p plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy). NaN frames inside a
-        trace are dropped frames: filled for inference and NaN in the output. A ``.npy`` is
-        read a chunk of neurons at a time, so its size does not count toward memory.
+        ``.csv`` array of (neurons, frames) (with `rate`, Hz, unless the file stores one); a
+        ``.zarr`` array or an HDF5 dataset ``file.h5:/path`` (neurons, frames; the rate from its
+        attributes or `rate`); an NWB file; or a suite2p plane folder (F.npy, Fneu.npy,
+        iscell.npy, ops.npy). NaN frames inside a trace are dropped frames: filled for
+        inference and NaN in the output. A ``.npy``, ``.zarr`` or HDF5 input is read a chunk of
+        neurons at a time, so its size does not count toward memory.
     output : a new (or calspike-written) folder for a SpikeFinder folder (``N.{split}.spikes.csv``
-        per dataset); a ``.csv`` path for one SpikeFinder CSV; a ``.npy`` path otherwise (for
-        suite2p: one row per ROI of F.npy, NaN for ROIs not inferred).
+        per dataset); a ``.csv`` path for one SpikeFinder CSV; a ``.nwb`` path for an NWB input
+        (the input plus a processing module "calspike" with the inferred spikes); a ``.zarr``
+        path (for a .npy, .zarr or HDF5 input) or a ``.npy`` path otherwise (for suite2p: one row
+        per ROI of F.npy, NaN for ROIs not inferred).
     method : "model" (the spike-rate model: expected spikes per frame) or "oasis"
         (calspike.deconvolve: spike amplitude per frame in the trace's units, AR order `p`).
     model : a rate-model checkpoint (`calspike train-rate`); the shipped default when None.
     chunk_neurons : most neurons in memory at once; fewer for long traces (about 256 MiB of
         working memory per chunk).
     neuropil, baseline, cells_only : suite2p only, see `calspike.data.suite2p.read_suite2p`.
+    series : NWB only: the RoiResponseSeries to read (default: DfOverF's, else Fluorescence's).
+    scheduler, workers : run the chunks on the Dask cluster at `scheduler` (an address), or on a
+        local cluster of `workers` processes; for .npy, .zarr and HDF5 inputs. Same results.
 
     Returns the written prediction files. A folder gets one ``calspike-infer.json``, a file
     ``FILE.json``, written last, with the settings, per-neuron noise levels and digests.
@@ -141,15 +161,28 @@ def infer(
     source, output = Path(source), Path(output)
     plane = is_suite2p_plane(source)
     layout = check_outputs(source, output, suite2p=plane)
-    estimator = _Estimator(method, model, device, p, threads, chunk_neurons, progress)
+    if (scheduler is not None or workers is not None) and not (is_chunked_source(source) and layout != "nwb"):
+        raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
+    estimator = Estimator(method, model, device, p, threads, chunk_neurons, progress)
+    estimator.cluster = (scheduler, workers) if scheduler is not None or workers is not None else None
     from calspike._version import __version__
 
     record: dict[str, Any] = {"calspike": __version__, "method": method, "source": str(source),
                               **estimator.settings()}
-    if layout in ("npy", "csv"):  # one file, then its sidecar, written last
-        if layout == "npy":
+    if layout == "nwb":
+        from calspike.spikes.nwb_inference import infer_nwb
+
+        summary, digest = infer_nwb(source, output, rate, estimator, series)
+        record.update(recordings=[summary], files={output.name: digest})
+        write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
+        return [output]
+    if layout in ("npy", "csv", "zarr"):  # one file (or zarr folder), then its sidecar, written last
+        if layout in ("npy", "zarr"):
             summary, digest = _infer_array(source, output, rate, estimator, plane,
-                                           {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only})
+                                           {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only},
+                                           layout)
         else:
             recording = load_recordings(source, rate, gaps=True)[0]
             spikes, summary = _run(estimator, recording, output.name)
@@ -172,28 +205,44 @@ def infer(
     return [output / name for name in files]
 
 
-def _run(estimator: _Estimator, recording: Recording, output_name: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _run(estimator: Estimator, recording: Recording, output_name: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Spikes of one whole recording and its sidecar summary."""
     start = time.perf_counter()
     _warn_empty(recording, 0)
     spikes, details = estimator(recording)
     summary = {"name": recording.name, "output": output_name, "neurons": recording.neurons,
                "frames": recording.frames, "rate_hz": recording.rate,
-               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": _dropped_frames(recording),
+               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped_frames(recording),
                **details}
     return spikes, summary
 
 
-def _infer_array(source: Path, output: Path, rate: float | None, estimator: _Estimator, plane: bool,
-                 suite2p: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Infer an array or suite2p input into a .npy, written chunk by chunk to a temporary file;
-    returns the sidecar summary and the file's SHA-256."""
+def _infer_array(source: Path, output: Path, rate: float | None, estimator: Estimator, plane: bool,
+                 suite2p: dict[str, Any], layout: str = "npy") -> tuple[dict[str, Any], str]:
+    """Infer an array or suite2p input into a .npy (or a .zarr array), written chunk by chunk to a
+    temporary file (folder); returns the sidecar summary and the SHA-256 of the values written."""
     with contextlib.ExitStack() as open_files:  # the input reader is closed however this ends
-        return _infer_array_into(source, output, rate, estimator, plane, suite2p, open_files)
+        return _infer_array_into(source, output, rate, estimator, plane, suite2p, open_files, layout)
 
 
-def _infer_array_into(source: Path, output: Path, rate: float | None, estimator: _Estimator, plane: bool,
-                      suite2p: dict[str, Any], open_files: contextlib.ExitStack) -> tuple[dict[str, Any], str]:
+@contextlib.contextmanager
+def _array_writer(output: Path, layout: str, shape: tuple[int, int], rate: float) -> Iterator[NpyWriter | ZarrWriter]:
+    """A block writer into a temporary .npy file or zarr folder, put in `output`'s place only when whole."""
+    if layout == "zarr":
+        with atomic_folder(output, "output zarr array", {"kind": "predictions"}) as folder:
+            yield ZarrWriter(folder, shape, attributes={"rate": rate, "unit": "spikes per frame"})
+        return
+    with atomic_path(output) as temporary:
+        writer = NpyWriter(temporary, shape)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def _infer_array_into(source: Path, output: Path, rate: float | None, estimator: Estimator, plane: bool,
+                      suite2p: dict[str, Any], open_files: contextlib.ExitStack,
+                      layout: str) -> tuple[dict[str, Any], str]:
     start = time.perf_counter()
     rois: np.ndarray | None = None
     if plane:
@@ -202,39 +251,37 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
         chunks, shape, name = _recording_chunks(read.recording, estimator), (read.total_rois,
                                                                              read.recording.frames), read.recording.name
         rois = read.rois
-    elif source.suffix.lower() == ".npy":
-        if rate is None:
-            raise ValueError(f"{source}: rate (Hz) must be given for this file; it does not store one")
-        reader = NpyRows(source)
+    elif is_chunked_source(source):
+        reader = open_rows(source)
         open_files.callback(reader.close)
-        chunks, shape, name = _npy_chunks(reader, rate, estimator), reader.shape, source.stem
+        rate = rate if rate is not None else reader.rate
+        if rate is None:
+            raise ValueError(f"{source}: rate (Hz) must be given for this input; it does not store one")
+        chunks, shape, name = _npy_chunks(reader, rate, estimator), reader.shape, Path(str(source)).stem
     else:
         recording = load_recordings(source, rate, gaps=True)[0]
         chunks, shape, name = _recording_chunks(recording, estimator), recording.calcium.shape, recording.name
     details: dict[str, list[Any]] = {}
     neurons_seen, dropped, rate_used = 0, 0, float("nan")
-    with atomic_path(output) as temporary:
-        writer = NpyWriter(temporary, (int(shape[0]), int(shape[1])))
-        try:
-            for chunk in chunks:
-                _warn_empty(chunk, neurons_seen)
-                spikes, found = estimator(chunk)
-                if rois is not None:  # suite2p: rows of F.npy, NaN for the ROIs not inferred
-                    mine = rois[neurons_seen : neurons_seen + chunk.neurons]
-                    block = np.full((int(mine[-1]) + 1 - writer.written, shape[1]), np.nan, dtype=np.float32)
-                    block[mine - writer.written] = spikes
-                    spikes = block
-                writer.write(spikes)
-                neurons_seen += chunk.neurons
-                dropped += _dropped_frames(chunk)
-                rate_used = chunk.rate
-                for key, values in found.items():
-                    details.setdefault(key, []).extend(values)
-            if writer.written < shape[0]:  # suite2p: trailing ROIs not inferred
-                writer.write(np.full((shape[0] - writer.written, shape[1]), np.nan, dtype=np.float32))
-            writer.finish()
-        finally:
-            writer.close()
+    with _array_writer(output, layout, (int(shape[0]), int(shape[1])), float(rate or 0.0)) as writer:
+        for chunk, spikes, found in estimates(chunks, estimator, open_files, rate):
+            _warn_empty(chunk, neurons_seen)
+            if rois is not None:  # suite2p: rows of F.npy, NaN for the ROIs not inferred
+                mine = rois[neurons_seen : neurons_seen + chunk.neurons]
+                block = np.full((int(mine[-1]) + 1 - writer.written, shape[1]), np.nan, dtype=np.float32)
+                block[mine - writer.written] = spikes
+                spikes = block
+            writer.write(spikes)
+            neurons_seen += chunk.neurons
+            dropped += dropped_frames(chunk)
+            rate_used = chunk.rate
+            for key, values in found.items():
+                details.setdefault(key, []).extend(values)
+        if writer.written < shape[0]:  # suite2p: trailing ROIs not inferred
+            writer.write(np.full((shape[0] - writer.written, shape[1]), np.nan, dtype=np.float32))
+        if isinstance(writer, ZarrWriter):
+            writer.annotate(rate=rate_used)
+        writer.finish()
     summary: dict[str, Any] = {"name": name, "output": output.name, "neurons": int(shape[0]),
                                "frames": int(shape[1]), "rate_hz": rate_used,
                                "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped,
@@ -245,14 +292,14 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
     return summary, writer.sha256
 
 
-def _neurons_per_chunk(estimator: _Estimator, frames: int, rate: float) -> int:
+def _neurons_per_chunk(estimator: Estimator, frames: int, rate: float) -> int:
     """Neurons that fit WORKING_BYTES at this length (upsampling to the model's rate costs more)."""
     expansion = max(1.0, 25.0 / rate)
     per_neuron = max(1, frames) * _BYTES_PER_FRAME * expansion
     return int(max(1, min(estimator.chunk_neurons, WORKING_BYTES // per_neuron)))
 
 
-def _recording_chunks(recording: Recording, estimator: _Estimator) -> Iterator[Recording]:
+def _recording_chunks(recording: Recording, estimator: Estimator) -> Iterator[Recording]:
     step = _neurons_per_chunk(estimator, recording.frames, recording.rate)
     for start in range(0, recording.neurons, step):
         stop = min(start + step, recording.neurons)
@@ -261,7 +308,7 @@ def _recording_chunks(recording: Recording, estimator: _Estimator) -> Iterator[R
                         name=recording.name, gaps=True)
 
 
-def _npy_chunks(reader: NpyRows, rate: float, estimator: _Estimator) -> Iterator[Recording]:
+def _npy_chunks(reader: Rows, rate: float, estimator: Estimator) -> Iterator[Recording]:
     step = _neurons_per_chunk(estimator, reader.shape[1], rate)
     for start in range(0, reader.shape[0], step):
         stop = min(start + step, reader.shape[0])
@@ -277,72 +324,3 @@ def _warn_empty(recording: Recording, offset: int) -> None:
     assert recording.lengths is not None
     empty = [not np.isfinite(recording.calcium[row, : int(n)]).any() for row, n in enumerate(recording.lengths)]
     warn_empty_neurons(np.array(empty, dtype=bool), recording.name, offset, stacklevel=4)
-
-
-class _Estimator:
-    """The chosen method, loaded once and applied to each recording: (spikes, sidecar details)."""
-
-    def __init__(self, method: str, model: str | os.PathLike[str] | None, device: str, p: int, threads: int,
-                 chunk_neurons: int, progress: bool) -> None:
-        self.method, self.device, self.p, self.threads = method, device, p, threads
-        self.chunk_neurons, self.progress = chunk_neurons, progress
-        self.model_path = None if model is None else Path(model)
-        if method == "model":
-            from calspike.spikes.rate import default_model_path, load_rate_model
-
-            self.model, self.metadata = load_rate_model(self.model_path)
-            self.model_path = self.model_path or default_model_path()
-
-    def settings(self) -> dict[str, Any]:
-        if self.method == "oasis":
-            return {"p": self.p}
-        return {"model": str(self.model_path), "model_config": self.model.config,
-                # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
-                "model_trained_on": self.metadata.get("train_datasets") or self.metadata.get("train_neurons"),
-                "normalised_noise_range": self.metadata.get("normalised_noise_range"),
-                "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"), "device": self.device}
-
-    def __call__(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
-        with warnings.catch_warnings():  # infer warns itself, numbering neurons by input row
-            warnings.simplefilter("ignore", EmptyNeuronWarning)
-            return self._estimate(recording)
-
-    def _estimate(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
-        if self.method == "model":
-            from calspike.spikes.rate import infer_spike_rates
-
-            spikes, info = infer_spike_rates(recording, model=self.model, metadata=self.metadata,
-                                             device=self.device, chunk_neurons=self.chunk_neurons,
-                                             threads=self.threads, progress=self.progress)
-            return spikes, {"noise_level": _values(info["noise_level"]),
-                            "normalised_noise_level": _values(info["normalised_noise_level"])}
-        from calspike.preprocess import noise_levels
-        from calspike.spikes.oasis import deconvolve
-
-        lengths = np.asarray(recording.lengths).copy()
-        empty = np.array([not np.isfinite(recording.calcium[r, : int(n)]).any() for r, n in enumerate(lengths)])
-        lengths[empty] = 0  # no finite frame: nothing to deconvolve, NaN out
-        filled, dropped = fill_gaps(recording.calcium, lengths)
-        result = deconvolve(Recording(filled, recording.rate, lengths=lengths, name=recording.name),
-                            p=self.p, threads=self.threads)
-        spikes = np.array(result.spikes, copy=True)
-        spikes[dropped] = np.nan
-        return spikes, {"noise_level": _values(noise_levels(recording.calcium, recording.rate, recording.lengths)),
-                        "g": _values(result.g), "sn": _values(result.sn), "baseline": _values(result.baseline),
-                        "lambda": _values(result.lam)}
-
-
-def _dropped_frames(recording: Recording) -> int:
-    inside = np.arange(recording.frames) < np.asarray(recording.lengths)[:, None]
-    return int(np.count_nonzero(np.isnan(recording.calcium) & inside))
-
-
-def _values(array: np.ndarray) -> list[Any]:
-    """JSON-ready values: NaN (and rows holding NaN) become null."""
-    out = []
-    for value in np.asarray(array):
-        if np.ndim(value) == 0:
-            out.append(float(value) if math.isfinite(float(value)) else None)
-        else:
-            out.append(np.asarray(value).tolist() if np.all(np.isfinite(value)) else None)
-    return out

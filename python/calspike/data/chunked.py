@@ -1,0 +1,173 @@
+"""Arrays read and written a block of neurons at a time: `.npy` files, zarr arrays and HDF5
+datasets, each (neurons, frames). Memory stays bounded whatever their size.
+
+Sources are named as paths: ``traces.npy``, ``traces.zarr`` (a zarr array folder) or
+``file.h5:/path/to/dataset`` (HDF5, e.g. CaImAn's ``estimates/F_dff``). zarr and h5py are
+optional (`pip install 'calspike[zarr]'`, `'calspike[hdf5]'`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from calspike._optional import require
+from calspike.data.npy_stream import NpyRows
+from calspike.data.recording import DataError, check_numeric_dtype
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+RATE_ATTRIBUTES = ("rate", "frame_rate", "frame_rate_hz", "fr")
+
+
+class Rows(Protocol):
+    """A (neurons, frames) source read by blocks of rows."""
+
+    path: Path
+    shape: tuple[int, int]
+    rate: float | None  # Hz, when the source stores it
+
+    def rows(self, start: int, stop: int) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def split_hdf5(source: str | os.PathLike[str]) -> tuple[Path, str] | None:
+    """("file.h5", "/path/to/dataset") for an HDF5 source written ``file.h5:/path``; None otherwise."""
+    text = os.fspath(source)
+    for suffix in HDF5_SUFFIXES:
+        marker = suffix + ":"
+        if marker in text:
+            file, _, inside = text.partition(marker)
+            return Path(file + suffix), "/" + inside.lstrip("/")
+    return None
+
+
+def is_chunked_source(source: str | os.PathLike[str]) -> bool:
+    """True for the sources this module streams: .npy, .zarr folders and HDF5 ``file.h5:/dataset``."""
+    path = Path(source)
+    return split_hdf5(source) is not None or path.suffix.lower() in (".npy", ".zarr")
+
+
+def open_rows(source: str | os.PathLike[str]) -> Rows:
+    """A block reader of a .npy file, a .zarr array folder or an HDF5 ``file.h5:/dataset``."""
+    hdf5 = split_hdf5(source)
+    if hdf5 is not None:
+        return _HDF5Rows(*hdf5)
+    path = Path(source)
+    if path.suffix.lower() == ".zarr":
+        return _ZarrRows(path)
+    return NpyRows(path)
+
+
+def _rate_from(attributes: Any, where: str) -> float | None:
+    for name in RATE_ATTRIBUTES:
+        if name in attributes:
+            value = np.asarray(attributes[name]).ravel()
+            if value.size != 1 or not np.isfinite(value[0]) or value[0] <= 0:
+                raise DataError(f"{where}: attribute {name} must be one frame rate in Hz, got {attributes[name]!r}")
+            return float(value[0])
+    return None
+
+
+def _check_matrix(shape: tuple[int, ...], dtype: Any, where: str) -> tuple[int, int]:
+    check_numeric_dtype(np.dtype(dtype), where)
+    if len(shape) == 1:
+        return 1, int(shape[0])
+    if len(shape) != 2:
+        raise DataError(f"{where}: expected (neurons, frames), got shape {tuple(shape)}")
+    return int(shape[0]), int(shape[1])
+
+
+class _ZarrRows:
+    def __init__(self, path: Path) -> None:
+        zarr = require("zarr", f"reading {path}")
+        if not path.exists():
+            raise FileNotFoundError(f"input not found: {path}")
+        try:
+            self._array = zarr.open_array(str(path), mode="r")
+        except Exception as error:  # noqa: BLE001 - zarr raises many kinds for a folder that is not an array
+            raise DataError(f"{path}: not a zarr array ({type(error).__name__}: {error})") from None
+        self.path = path
+        self.shape = _check_matrix(self._array.shape, self._array.dtype, str(path))
+        self.rate = _rate_from(self._array.attrs, str(path))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        block = np.asarray(self._array[start:stop] if self._array.ndim == 2 else self._array[None, :])
+        return block.reshape(stop - start, self.shape[1])
+
+    def close(self) -> None:
+        pass
+
+
+class _HDF5Rows:
+    def __init__(self, file: Path, dataset: str) -> None:
+        h5py = require("h5py", f"reading {file}")
+        if not file.is_file():
+            raise FileNotFoundError(f"input not found: {file}")
+        self.path = Path(f"{file}:{dataset}")
+        try:
+            self._file = h5py.File(file, "r")
+        except OSError as error:
+            raise DataError(f"{file}: not a readable HDF5 file ({error})") from None
+        try:
+            if dataset not in self._file or not isinstance(self._file[dataset], h5py.Dataset):
+                raise DataError(f"{file}: no dataset {dataset}")
+            self._data = self._file[dataset]
+            self.shape = _check_matrix(self._data.shape, self._data.dtype, str(self.path))
+            # CaImAn keeps the frame rate in params/data/fr
+            self.rate = _rate_from(self._data.attrs, str(self.path))
+            if self.rate is None and "params/data/fr" in self._file:
+                self.rate = _rate_from({"fr": self._file["params/data/fr"][()]}, f"{file}:/params/data/fr")
+        except BaseException:
+            self._file.close()
+            raise
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        block = self._data[start:stop] if self._data.ndim == 2 else self._data[()][None, :]
+        return np.asarray(block).reshape(stop - start, self.shape[1])
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ZarrWriter:
+    """Writes a (rows, columns) float32 zarr array block by block, rows in order, into a folder
+    (give it a temporary one: `calspike._io.atomic_folder`). Chunks hold `chunk_rows` whole rows."""
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int], chunk_rows: int = 64,
+                 attributes: dict[str, Any] | None = None) -> None:
+        zarr = require("zarr", f"writing {path}")
+        self.path, self.shape, self.written = Path(path), shape, 0
+        self._array = zarr.open_array(str(path), mode="w", shape=shape, dtype="float32",
+                                      chunks=(max(1, min(chunk_rows, shape[0])), max(1, shape[1])),
+                                      fill_value=float("nan"))
+        self._array.attrs.update(attributes or {})
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the float32 values written, row after row."""
+        return self._digest.hexdigest()
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
+            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+        self._array[self.written : self.written + block.shape[0]] = block
+        self._digest.update(block.data)
+        self.written += block.shape[0]
+
+    def annotate(self, **attributes: Any) -> None:
+        """Add attributes (e.g. the frame rate) to the array."""
+        self._array.attrs.update(attributes)
+
+    def finish(self) -> None:
+        if self.written != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
+
+    def close(self) -> None:
+        pass
