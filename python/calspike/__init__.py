@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         load_recordings,
         read_array,
         read_ground_truth,
+        read_nwb,
         read_spikefinder,
+        write_nwb_spikes,
         write_spikefinder_csv,
     )
     from calspike.data.simulate import simulate
@@ -61,8 +63,8 @@ else:
 
 _LAZY = {
     **dict.fromkeys(("DataError", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
-                     "load_recordings", "read_array", "read_ground_truth", "read_spikefinder", "simulate",
-                     "write_spikefinder_csv"), "calspike.data"),
+                     "load_recordings", "read_array", "read_ground_truth", "read_nwb", "read_spikefinder",
+                     "simulate", "write_nwb_spikes", "write_spikefinder_csv"), "calspike.data"),
     "read_suite2p": "calspike.data.suite2p",
     **dict.fromkeys(("aligned_windows", "features"), "calspike.features"),
     **dict.fromkeys(("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"),
@@ -81,7 +83,7 @@ _LAZY = {
     **dict.fromkeys(("cached_partition", "load_windows", "save_windows"), "calspike.windows.store"),
     "__version__": "calspike._version",
 }
-_SUBMODULES = ("config", "data", "models", "preprocess", "spikes", "training", "tutorial", "windows")
+_SUBMODULES = ("config", "dask", "data", "models", "preprocess", "spikes", "training", "tutorial", "windows")
 _NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of the same name
 
 
@@ -168,6 +170,7 @@ __all__ = [
     "partition",
     "read_array",
     "read_ground_truth",
+    "read_nwb",
     "read_spikefinder",
     "read_suite2p",
     "rebin_counts",
@@ -180,5 +183,6 @@ __all__ = [
     "split_by_neuron",
     "train_rate_model",
     "window_view",
+    "write_nwb_spikes",
     "write_spikefinder_csv",
 ]

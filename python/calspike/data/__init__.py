@@ -10,6 +10,7 @@ from pathlib import Path
 from calspike.data.arrays import read_array
 from calspike.data.cascade import is_ground_truth, read_ground_truth
 from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
+from calspike.data.nwb import is_nwb, read_nwb, write_nwb_spikes
 from calspike.data.recording import DataError, EmptyNeuronWarning, Recording
 from calspike.data.simulate import INDICATORS, Indicator, default_recordings, simulate
 from calspike.data.spikefinder import (
@@ -34,10 +35,12 @@ __all__ = [
     "load_recordings",
     "read_array",
     "read_ground_truth",
+    "read_nwb",
     "read_spikefinder",
     "read_spikefinder_csv",
     "read_spikefinder_dataset",
     "simulate",
+    "write_nwb_spikes",
     "write_spikefinder_csv",
 ]
 
@@ -45,7 +48,8 @@ _SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
 
 
 def load_recordings(source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False) -> list[Recording]:
-    """Recordings from a SpikeFinder folder or file, CASCADE ground truth, or a .npy/.npz/.csv array file.
+    """Recordings from a SpikeFinder folder or file, CASCADE ground truth, an NWB file (its DfOverF or
+    Fluorescence series, with spike counts when it holds them: `read_nwb`), or a .npy/.npz/.csv array file.
 
     CASCADE ground truth (a folder of ``DSxx-...`` folders, one of them, or a
     ``CAttached_*.mat`` file) goes to `read_ground_truth` (its frame rates are its own:
@@ -57,6 +61,8 @@ def load_recordings(source: str | os.PathLike[str], rate: float | None = None, g
     path = Path(source)
     if is_ground_truth(path):
         return read_ground_truth(path)
+    if is_nwb(path):  # its rate is the series' own
+        return read_nwb(path)
     spikefinder_rate = SPIKEFINDER_RATE_HZ if rate is None else rate
     if path.is_dir():
         has_train = any(path.glob("*.train.calcium.csv"))
