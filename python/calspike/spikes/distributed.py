@@ -1,0 +1,122 @@
+"""Spike inference on a Dask cluster: each task is a chunk of neurons over whole traces.
+
+The rate model's checkpoint travels to each worker once (scattered, or one shared task of
+the graph), not with every task; a worker loads it once and keeps it. A task gets the
+traces of its chunk and returns their spikes, computed by the same estimator as one
+process uses (`estimator.Estimator`), so results equal the single-process ones for the same
+chunks. Results are written in neuron order as they arrive; a lost worker's tasks are
+rerun by Dask and their results replace nothing, since each chunk has one place.
+dask[distributed] is optional (`pip install 'calspike[dask]'`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calspike._optional import require
+from calspike.data.recording import Recording
+
+_LOADED: dict[tuple[Any, ...], Any] = {}  # per worker process: estimators by (checkpoint digest, settings)
+
+
+def model_payload(method: str, model: str | Path | None) -> bytes:
+    """The checkpoint's bytes (b"" for OASIS): what each worker needs to rebuild the estimator."""
+    if method != "model":
+        return b""
+    from calspike.spikes.rate import default_model_path
+
+    return Path(model or default_model_path()).read_bytes()
+
+
+def _estimator(payload: bytes, method: str, p: int, device: str, threads: int, chunk_neurons: int) -> Any:
+    """The worker's estimator, built once per checkpoint and settings."""
+    from calspike.spikes.estimator import Estimator
+
+    digest = hashlib.sha256(payload).hexdigest()
+    key = (digest, method, p, device, threads, chunk_neurons)
+    if key not in _LOADED:
+        path = None
+        if method == "model":  # loaded through the checkpoint format's own checks
+            path = Path(tempfile.gettempdir()) / f"calspike-model-{digest[:16]}.pt"
+            if not path.is_file():
+                partial = path.with_suffix(f".{time.time_ns()}.part")
+                partial.write_bytes(payload)
+                partial.replace(path)
+        _LOADED[key] = Estimator(method, path, device, p, threads, chunk_neurons, False)
+    return _LOADED[key]
+
+
+def infer_block(traces: np.ndarray, payload: bytes, *, rate: float, method: str = "model", p: int = 1,
+                device: str = "cpu", threads: int = 1, chunk_neurons: int = 256, torch_threads: int | None = None,
+                details: bool = False) -> Any:
+    """Spikes (neurons, frames) float32 of one chunk of traces (neurons, frames) at `rate` Hz;
+    with `details`, (spikes, the sidecar's per-neuron details).
+
+    torch_threads : PyTorch's intra-op threads in the worker (Dask starts workers with one): a
+        sum split over other threads rounds differently, so results equal another process's
+        only with its thread count.
+    """
+    if torch_threads is not None and method == "model":
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    estimator = _estimator(payload, method, p, device, threads, chunk_neurons)
+    recording = Recording(np.ascontiguousarray(traces, dtype=np.float32), rate, gaps=True)
+    spikes, found = estimator(recording)
+    spikes = np.asarray(spikes, dtype=np.float32)
+    return (spikes, found) if details else spikes
+
+
+def client_for(scheduler: str | None, workers: int | None) -> Any:
+    """A distributed Client: of the cluster at `scheduler`, or of a new local cluster of `workers`
+    processes (one thread each, on 127.0.0.1)."""
+    distributed = require("distributed", "--scheduler/--workers")
+    if scheduler is not None:
+        return distributed.Client(scheduler)
+    cluster = distributed.LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    return distributed.Client(cluster)
+
+
+def run_chunks(client: Any, chunks: Iterator[tuple[int, np.ndarray]], payload: bytes, settings: dict[str, Any],
+               in_flight: int) -> Iterator[tuple[int, np.ndarray, dict[str, Any]]]:
+    """(first row, spikes, details) of each chunk of (first row, traces), in row order, computed
+    on the cluster with at most `in_flight` chunks submitted and not yet yielded."""
+    distributed = require("distributed", "--scheduler/--workers")
+    shared = client.scatter(payload, broadcast=True)  # the weights go to each worker once
+    pending: dict[int, Any] = {}
+    done: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+    order: list[int] = []
+    source = iter(chunks)
+    exhausted = False
+    results = distributed.as_completed()
+    while True:
+        while not exhausted and len(pending) + len(done) < in_flight:
+            try:
+                start, traces = next(source)
+            except StopIteration:
+                exhausted = True
+                break
+            future = client.submit(infer_block, traces, shared, details=True, retries=3, pure=False, **settings)
+            pending[start] = future
+            order.append(start)
+            results.add(future)
+        if not order:
+            return
+        while order and order[0] in done:  # yield in row order
+            start = order.pop(0)
+            spikes, found = done.pop(start)
+            yield start, spikes, found
+        if not order:
+            continue
+        future = next(results)
+        start = next(key for key, value in pending.items() if value is future)
+        del pending[start]
+        done[start] = future.result()
