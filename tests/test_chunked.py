@@ -121,3 +121,6 @@ def test_a_missing_extra_names_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(importlib, "import_module", without_zarr)
     with pytest.raises(MissingExtra, match=r"pip install 'calspike\[zarr\]'"):
         require("zarr", "reading t.zarr")
+    source = tmp_path / "t.zarr"
+    source.mkdir()
+    assert main(["infer", str(source), "-o", str(tmp_path / "o.npy"), "--rate", "30"]) == 2  # a usage error

@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 def run_command(argv: Sequence[str] | None) -> int:
     """Parse `argv`, check it, run the command; the exit code (0 done, 1 data error, 2 usage)."""
     from calspike._io import UsageError
+    from calspike._optional import MissingExtra
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -95,7 +96,7 @@ def run_command(argv: Sequence[str] | None) -> int:
         return 1
     try:
         args.handler(args)
-    except UsageError as error:  # found late (an output changed while calspike worked)
+    except (UsageError, MissingExtra) as error:  # found late (an output changed; an extra is missing)
         if args.debug:
             raise
         print(f"calspike: error: {failure(error)}", file=sys.stderr)
