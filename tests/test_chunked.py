@@ -106,6 +106,17 @@ def test_bad_chunked_input_is_named(tmp_path, traces, case, message):
     assert source.split(":")[0].rsplit("/", 1)[-1] in str(error.value)
 
 
+def test_a_zarr_array_with_a_pickle_codec_is_refused_unread(tmp_path):
+    numcodecs = pytest.importorskip("numcodecs")
+    path = tmp_path / "pickled.zarr"
+    array = zarr.open_array(str(path), mode="w", shape=(2, 10), dtype="float64", chunks=(2, 10), zarr_format=2,
+                            filters=[numcodecs.Pickle()])
+    array[:] = np.zeros((2, 10))
+    with pytest.raises(calspike.DataError, match="pickle"):
+        calspike.infer(path, tmp_path / "out.npy", rate=30.0)
+    assert not (tmp_path / "out.npy").exists()
+
+
 def test_a_missing_extra_names_what_to_install(monkeypatch, tmp_path):
     import importlib
 

@@ -8,7 +8,7 @@ optional (`pip install 'calspike[zarr]'`, `'calspike[hdf5]'`).
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from calspike._optional import require
-from calspike.data.npy_stream import NpyRows
+from calspike.data.npy_stream import NpyRows, RowWriter
 from calspike.data.recording import DataError, check_numeric_dtype
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -93,6 +93,10 @@ class _ZarrRows:
             raise DataError(f"{path}: not a zarr array ({type(error).__name__}: {error})") from None
         self.path = path
         self.shape = _check_matrix(self._array.shape, self._array.dtype, str(path))
+        # a pickle codec would run whatever a chunk holds while decoding it: nothing from a data file runs
+        if "pickle" in json.dumps(self._array.metadata.to_dict(), default=str).lower():
+            raise DataError(f"{path}: its codecs include pickle, which could run code held in the file; "
+                            "calspike reads only arrays stored without it")
         self.rate = _rate_from(self._array.attrs, str(path))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
@@ -134,40 +138,23 @@ class _HDF5Rows:
         self._file.close()
 
 
-class ZarrWriter:
+class ZarrWriter(RowWriter):
     """Writes a (rows, columns) float32 zarr array block by block, rows in order, into a folder
-    (give it a temporary one: `calspike._io.atomic_folder`). Chunks hold `chunk_rows` whole rows."""
+    (give it a temporary one: `calspike._io.atomic_folder`). Chunks hold `chunk_rows` whole rows.
+    Its `sha256` is that of the float32 values written, row after row."""
 
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int], chunk_rows: int = 64,
                  attributes: dict[str, Any] | None = None) -> None:
         zarr = require("zarr", f"writing {path}")
-        self.path, self.shape, self.written = Path(path), shape, 0
+        super().__init__(path, shape)
         self._array = zarr.open_array(str(path), mode="w", shape=shape, dtype="float32",
                                       chunks=(max(1, min(chunk_rows, shape[0])), max(1, shape[1])),
                                       fill_value=float("nan"))
         self._array.attrs.update(attributes or {})
-        self._digest = hashlib.sha256()
 
-    @property
-    def sha256(self) -> str:
-        """SHA-256 (hex) of the float32 values written, row after row."""
-        return self._digest.hexdigest()
-
-    def write(self, block: np.ndarray) -> None:
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
-            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+    def _store(self, block: np.ndarray) -> None:
         self._array[self.written : self.written + block.shape[0]] = block
-        self._digest.update(block.data)
-        self.written += block.shape[0]
 
     def annotate(self, **attributes: Any) -> None:
         """Add attributes (e.g. the frame rate) to the array."""
         self._array.attrs.update(attributes)
-
-    def finish(self) -> None:
-        if self.written != self.shape[0]:
-            raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
-
-    def close(self) -> None:
-        pass

@@ -6,6 +6,7 @@ toward the process's resident memory until the kernel drops them, reads do not.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import io
 import os
@@ -79,16 +80,52 @@ class NpyRows:
         self._stream.close()
 
 
-class NpyWriter:
-    """Writes a (rows, columns) float32 ``.npy`` file block by block, rows in order.
-
-    The header is written first for the final shape; `finish()` checks that every row came.
-    Use it on a temporary path (`calspike._io.atomic_path`) so the file appears whole.
-    """
+class RowWriter(abc.ABC):
+    """What every block writer of (rows, columns) float32 arrays shares: rows come in order, each
+    block must fit, the values are hashed as written, and `finish()` checks that every row came."""
 
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int]) -> None:
         self.path, self.shape, self.written = Path(path), shape, 0
         self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the bytes written so far."""
+        return self._digest.hexdigest()
+
+    def write(self, block: np.ndarray) -> None:
+        """Append rows (block.shape == (k, columns)), converted to float32."""
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
+            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+        self._store(block)
+        self._digest.update(block.data)  # hashed as written: the output is never read back for it
+        self.written += block.shape[0]
+
+    @abc.abstractmethod
+    def _store(self, block: np.ndarray) -> None:
+        """Put the checked float32 block at rows written .. written + len(block)."""
+
+    def finish(self) -> None:
+        """Close the output; ValueError unless every row was written."""
+        self.close()
+        if self.written != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
+
+    def close(self) -> None:
+        """Release the output (nothing to release by default)."""
+
+
+class NpyWriter(RowWriter):
+    """Writes a (rows, columns) float32 ``.npy`` file block by block, rows in order.
+
+    The header is written first for the final shape; `finish()` checks that every row came.
+    Use it on a temporary path (`calspike._io.atomic_path`) so the file appears whole. Its
+    `sha256` is the whole file's once `finish` has run.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int]) -> None:
+        super().__init__(path, shape)
         header = io.BytesIO()
         npy_format.write_array_header_1_0(
             header, {"descr": npy_format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
@@ -97,25 +134,8 @@ class NpyWriter:
         self._stream.write(header.getvalue())
         self._digest.update(header.getvalue())
 
-    @property
-    def sha256(self) -> str:
-        """SHA-256 (hex) of the bytes written so far: the whole file once `finish` has run."""
-        return self._digest.hexdigest()
-
-    def write(self, block: np.ndarray) -> None:
-        """Append rows (block.shape == (k, columns)), converted to float32."""
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
-            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+    def _store(self, block: np.ndarray) -> None:
         self._stream.write(block.data)
-        self._digest.update(block.data)  # hashed as written: the file is never read back for it
-        self.written += block.shape[0]
-
-    def finish(self) -> None:
-        """Close the file; ValueError unless every row was written."""
-        self.close()
-        if self.written != self.shape[0]:
-            raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
 
     def close(self) -> None:
         self._stream.close()

@@ -226,11 +226,11 @@ def _infer_array(source: Path, output: Path, rate: float | None, estimator: Esti
 
 
 @contextlib.contextmanager
-def _array_writer(output: Path, layout: str, shape: tuple[int, int], rate: float) -> Iterator[NpyWriter | ZarrWriter]:
+def _array_writer(output: Path, layout: str, shape: tuple[int, int]) -> Iterator[NpyWriter | ZarrWriter]:
     """A block writer into a temporary .npy file or zarr folder, put in `output`'s place only when whole."""
     if layout == "zarr":
         with atomic_folder(output, "output zarr array", {"kind": "predictions"}) as folder:
-            yield ZarrWriter(folder, shape, attributes={"rate": rate, "unit": "spikes per frame"})
+            yield ZarrWriter(folder, shape, attributes={"unit": "spikes per frame"})  # the rate: once known
         return
     with atomic_path(output) as temporary:
         writer = NpyWriter(temporary, shape)
@@ -263,7 +263,7 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
         chunks, shape, name = _recording_chunks(recording, estimator), recording.calcium.shape, recording.name
     details: dict[str, list[Any]] = {}
     neurons_seen, dropped, rate_used = 0, 0, float("nan")
-    with _array_writer(output, layout, (int(shape[0]), int(shape[1])), float(rate or 0.0)) as writer:
+    with _array_writer(output, layout, (int(shape[0]), int(shape[1]))) as writer:
         for chunk, spikes, found in estimates(chunks, estimator, open_files, rate):
             _warn_empty(chunk, neurons_seen)
             if rois is not None:  # suite2p: rows of F.npy, NaN for the ROIs not inferred
@@ -280,7 +280,7 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
         if writer.written < shape[0]:  # suite2p: trailing ROIs not inferred
             writer.write(np.full((shape[0] - writer.written, shape[1]), np.nan, dtype=np.float32))
         if isinstance(writer, ZarrWriter):
-            writer.annotate(rate=rate_used)
+            writer.annotate(rate=rate)  # a zarr output comes only from a chunked input, whose rate is known
         writer.finish()
     summary: dict[str, Any] = {"name": name, "output": output.name, "neurons": int(shape[0]),
                                "frames": int(shape[1]), "rate_hz": rate_used,
