@@ -43,11 +43,14 @@ def add_commands(commands: Any) -> None:
     run.set_defaults(handler=_run, check=_check_run)
 
     prepare = commands.add_parser(
-        "prepare", help="partition recordings into labelled windows, saved as .npz",
+        "prepare", help="partition recordings into labelled windows, saved as .npz or a .zarr store",
         description="Cut recordings into labelled, normalised windows and save them (with their neuron "
-        "names, centre frames and settings) for `calspike train` and `calspike evaluate`.")
+        "names, centre frames and settings) for `calspike train` and `calspike evaluate`. A .zarr output "
+        "is written a block of neurons at a time, so the windows need not fit in memory; a .npy, .zarr or "
+        "HDF5 FILE.h5:/PATH input is then read a block at a time too (windows without labels).")
     _data_arguments(prepare)
-    prepare.add_argument("-o", "--output", type=Path, required=True, help="the .npz file to write")
+    prepare.add_argument("-o", "--output", type=Path, required=True,
+                         help="the .npz file, or the .zarr windows store (a folder; needs calspike[zarr]), to write")
     add_settings(prepare, "prepare")
     prepare.set_defaults(handler=_prepare, check=_check_prepare)
 
@@ -56,7 +59,8 @@ def add_commands(commands: Any) -> None:
         description="Split the prepared windows by neuron (train/validation/test, seeded), train on the "
         "balanced training windows with early stopping, and write a checkpoint. Runs under torchrun "
         "(DistributedDataParallel) unchanged.")
-    train.add_argument("windows", type=Path, help="a .npz written by `calspike prepare`")
+    train.add_argument("windows", type=Path, help="a .npz or .zarr written by `calspike prepare` (a .zarr is "
+                       "read a batch at a time)")
     train.add_argument("--model", choices=("classifier", "vae"), default="classifier", help="which model")
     train.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
@@ -70,7 +74,7 @@ def add_commands(commands: Any) -> None:
         description="Score a classifier checkpoint (accuracy, balanced accuracy, ROC AUC, confusion matrix) "
         "or a VAE checkpoint (explained variance) on the windows of neurons it was not trained on.")
     evaluate.add_argument("checkpoint", type=Path, help="a checkpoint written by `calspike train`")
-    evaluate.add_argument("windows", type=Path, help="a .npz written by `calspike prepare`")
+    evaluate.add_argument("windows", type=Path, help="a .npz or .zarr written by `calspike prepare`")
     evaluate.add_argument("--all-neurons", action="store_true",
                           help="also score neurons the model was trained or validated on")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the scores to this JSON file")
@@ -94,15 +98,21 @@ def _check_run(args: argparse.Namespace) -> None:
 
 
 def _check_prepare(args: argparse.Namespace) -> None:
-    from calspike._io import UsageError, check_file_target, check_not_input
+    from calspike._io import UsageError, check_file_target, check_folder_target, check_not_input
+    from calspike.data.chunked import split_hdf5
     from calspike.windows.store import is_windows_file
 
     _check_windows(chosen(args))
+    hdf5 = None if args.data is None else split_hdf5(args.data)
+    inputs = [hdf5[0] if hdf5 is not None else args.data] if args.data is not None else []
+    if args.output.suffix == ".zarr":
+        check_folder_target(args.output, "-o/--output windows store")
+        check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
+        return
     if args.output.suffix != ".npz":
-        raise UsageError(f"-o/--output: prepared windows are saved as .npz, got {args.output}")
+        raise UsageError(f"-o/--output: prepared windows are saved as .npz or a .zarr store, got {args.output}")
     check_file_target(args.output, "-o/--output", is_windows_file)
-    check_not_input([args.output], [path for path in (args.data,) if path is not None], "-o/--output",
-                    inside_allowed=True)
+    check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
 
 
 def _check_train(args: argparse.Namespace) -> None:
@@ -171,9 +181,29 @@ def _prepare(args: argparse.Namespace) -> None:
     from calspike.windows.store import save_windows
 
     settings = chosen(args)
-    windows = partition(_recordings(args, settings), threads=settings["threads"],
-                        **{name: settings[name] for name in config.WINDOW_SETTINGS})
+    window_settings = {name: settings[name] for name in config.WINDOW_SETTINGS}
+    if args.output.suffix == ".zarr":
+        _prepare_store(args, settings, window_settings)
+        return
+    windows = partition(_recordings(args, settings), threads=settings["threads"], **window_settings)
     print(f"{windows}\nwrote {save_windows(windows, args.output)}")
+
+
+def _prepare_store(args: argparse.Namespace, settings: dict[str, Any], window_settings: dict[str, Any]) -> None:
+    from calspike._io import atomic_folder
+    from calspike._optional import require
+    from calspike.data.chunked import is_chunked_source
+    from calspike.windows.zarr_store import array_blocks, recording_blocks, write_windows_store
+
+    require("zarr", f"writing {args.output}")
+    if args.data is not None and not args.fetch and is_chunked_source(args.data):
+        blocks = array_blocks(args.data, threads=settings["threads"], **window_settings)
+    else:
+        blocks = recording_blocks(_recordings(args, settings), threads=settings["threads"], **window_settings)
+    with atomic_folder(args.output, "-o/--output windows store", {"kind": "windows"}) as folder:
+        summary = write_windows_store(blocks, folder)
+    spikes = "" if summary["spike_windows"] is None else f", {summary['spike_windows']:,} with a spike"
+    print(f"{summary['windows']:,} windows of {summary['neurons']:,} neurons{spikes}; wrote {args.output}")
 
 
 def _train(args: argparse.Namespace) -> None:

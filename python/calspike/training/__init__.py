@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calspike.training.batches import BatchSource
 from calspike.training.checkpoint import (
     CHECKPOINT_FORMAT,
     is_checkpoint,
@@ -13,5 +14,5 @@ from calspike.training.checkpoint import (
 from calspike.training.device import choose_device
 from calspike.training.loop import FitResult, evaluate, fit, predict, write_history
 
-__all__ = ["CHECKPOINT_FORMAT", "FitResult", "choose_device", "evaluate", "fit", "is_checkpoint", "load_checkpoint",
+__all__ = ["CHECKPOINT_FORMAT", "BatchSource", "FitResult", "choose_device", "evaluate", "fit", "is_checkpoint", "load_checkpoint",
            "load_model", "predict", "save_checkpoint", "save_model", "write_history"]

@@ -1,12 +1,13 @@
 """Batches for the fit loop: tensors staged once (pinned, or on the GPU when they fit), slices
-through a seeded permutation, and the ranks of a torchrun (DDP) job.
+through a seeded permutation, sources that read each batch from disk (`BatchSource`), and the
+ranks of a torchrun (DDP) job.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -33,6 +34,34 @@ def _distributed_setup(device: torch.device) -> _Distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         owns = True
     return _Distributed(dist.get_rank(), dist.get_world_size(), owns)
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Training data read a batch at a time (e.g. windows in a zarr store) instead of held whole.
+
+    `fit`, `evaluate` and `predict` take one in place of x (with y None): its items are
+    numbered 0 .. len - 1; `take` returns (x, y or None) of the items at `positions`, on the
+    CPU, y as the model's step expects it; `epoch_order` is one epoch's seeded permutation of
+    all items, ordered so that reads stay local (each chunk on disk read once an epoch).
+    """
+
+    def __len__(self) -> int: ...
+
+    def take(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def epoch_order(self, generator: torch.Generator) -> torch.Tensor: ...
+
+
+class _SourceBatches:
+    """`_Batches` for a BatchSource: each batch read by the source, then moved to `device`."""
+
+    def __init__(self, source: BatchSource, device: torch.device) -> None:
+        self.source, self.device = source, device
+
+    def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x, y = self.source.take(index.numpy())
+        return x.to(self.device, non_blocking=True), None if y is None else y.to(self.device, non_blocking=True)
 
 
 def _to_tensor(name: str, values: Any) -> torch.Tensor:

@@ -24,9 +24,11 @@ from torch import nn
 from calspike._io import atomic_path
 from calspike.models import CalspikeModel
 from calspike.training.batches import (
+    BatchSource,
     _Batches,
     _Distributed,
     _distributed_setup,
+    _SourceBatches,
     _to_tensor,
 )
 from calspike.training.checkpoint import _check_resumable, load_checkpoint, save_training_state
@@ -49,7 +51,7 @@ class FitResult:
 
 def fit(
     model: CalspikeModel,
-    x: torch.Tensor | np.ndarray,
+    x: torch.Tensor | np.ndarray | BatchSource,
     y: torch.Tensor | np.ndarray | None = None,
     *,
     validation: tuple[Any, Any] | None = None,
@@ -74,7 +76,9 @@ def fit(
     Parameters
     ----------
     x : (N, ...) float tensor or array, e.g. a feature stack (N, L, C); y : (N,) labels or None.
-    validation : (x_val, y_val) scored after every epoch; early stopping (`patience`
+        Or x a `BatchSource` (y None: the source gives both), read a batch at a time in its own
+        epoch order, for data larger than memory.
+    validation : (x_val, y_val) scored after every epoch (x_val may be a BatchSource); early stopping (`patience`
         epochs without a lower validation loss) and the returned weights (those of the
         best epoch) use it. Without it the last epoch's weights are returned.
     epochs, batch_size : at most this many passes; windows per optimiser step (global,
@@ -97,25 +101,34 @@ def fit(
     settings = _check_fit_settings(epochs, batch_size, lr, weight_decay, clip, schedule, patience, seed)
     if not isinstance(model, CalspikeModel):
         raise ValueError(f"model must be a calspike model (with step and config), got {type(model).__name__}")
-    x_all = _to_tensor("x", x)
+    source: BatchSource | None = None
+    x_all: torch.Tensor | None = None
+    if isinstance(x, BatchSource):
+        if y is not None:
+            raise ValueError("y must be None when x is a BatchSource (the source gives the labels)")
+        source, count = x, len(x)
+    else:
+        x_all = _to_tensor("x", x)
+        count = x_all.shape[0]
     y_all = None if y is None else _to_tensor("y", y)
-    if y_all is not None and y_all.shape[0] != x_all.shape[0]:
-        raise ValueError(f"x and y must have the same length, got {x_all.shape[0]} and {y_all.shape[0]}")
-    if x_all.shape[0] == 0:
+    if y_all is not None and y_all.shape[0] != count:
+        raise ValueError(f"x and y must have the same length, got {count} and {y_all.shape[0]}")
+    if count == 0:
         raise ValueError("x holds no windows")
     val = None
     if validation is not None:
-        val_x = _to_tensor("validation x", validation[0])
+        val_x = validation[0] if isinstance(validation[0], BatchSource) else _to_tensor("validation x",
+                                                                                          validation[0])
         val_y = None if validation[1] is None else _to_tensor("validation y", validation[1])
-        if val_x.shape[0] == 0:
+        if len(val_x) == 0:
             raise ValueError("the validation set holds no windows")
         val = (val_x, val_y)
 
     target = choose_device(device)
     ranks = _distributed_setup(target)
-    if x_all.shape[0] < ranks.world or batch_size < ranks.world:
+    if count < ranks.world or batch_size < ranks.world:
         raise ValueError(f"{ranks.world} ranks need at least as many windows and a batch_size of at least "
-                         f"{ranks.world}; got {x_all.shape[0]} windows, batch_size {batch_size}")
+                         f"{ranks.world}; got {count} windows, batch_size {batch_size}")
     if ranks.active and target.type == "cuda":
         target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(target)
@@ -127,7 +140,8 @@ def fit(
         )
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = _scheduler(optimiser, schedule, epochs)
-    batches = _Batches(x_all, y_all, target, batch_size)
+    batches: _Batches | _SourceBatches = (_Batches(x_all, y_all, target, batch_size) if x_all is not None
+                                          else _SourceBatches(source, target))  # type: ignore[arg-type]
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
 
@@ -160,9 +174,10 @@ def fit(
             break
         tic = time.perf_counter()
         trained.train()
-        order = torch.randperm(x_all.shape[0], generator=generator)
+        order = (source.epoch_order(generator) if source is not None
+                 else torch.randperm(count, generator=generator))
         sums: dict[str, float] = {}
-        batch_starts = range(0, x_all.shape[0], batch_size)
+        batch_starts = range(0, count, batch_size)
         for start in _progress(batch_starts, show, f"epoch {epoch + 1}", leave=False):
             index = order[start : start + batch_size]
             if index.numel() < ranks.world:  # a last batch too small to give every rank a window
@@ -179,7 +194,7 @@ def fit(
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)
             _accumulate(sums, loss_sum.detach(), stats)
-        train_record = _finish_sums(sums, x_all.shape[0], ranks, target)
+        train_record = _finish_sums(sums, count, ranks, target)
         record: dict[str, float] = {"epoch": epoch + 1, "lr": optimiser.param_groups[0]["lr"]}
         record.update({f"train_{k}": v for k, v in train_record.items()})
         if val is not None:
@@ -276,19 +291,33 @@ def _finish_sums(sums: dict[str, Any], count: int, ranks: _Distributed, device: 
 def evaluate(
     model: CalspikeModel, x: Any, y: Any = None, *, batch_size: int = 4096, device: str | torch.device = "auto"
 ) -> dict[str, float]:
-    """The model's mean loss (and accuracy, reconstruction error ...) over (x, y), in eval mode."""
+    """The model's mean loss (and accuracy, reconstruction error ...) over (x, y), in eval mode
+    (x may be a BatchSource, with y None)."""
     target = choose_device(device) if not isinstance(device, torch.device) else device
-    x_t, y_t = _to_tensor("x", x), None if y is None else _to_tensor("y", y)
     was_training = model.training
     model.eval()
     sums: dict[str, Any] = {}
-    for start in range(0, x_t.shape[0], batch_size):
-        bx = x_t[start : start + batch_size].to(target, non_blocking=True)
-        by = None if y_t is None else y_t[start : start + batch_size].to(target, non_blocking=True)
-        loss_sum, stats = model.step(bx, by)
+    count = 0
+    for bx, by in _batches_in_order(x, y, batch_size):
+        loss_sum, stats = model.step(bx.to(target, non_blocking=True),
+                                     None if by is None else by.to(target, non_blocking=True))
         _accumulate(sums, loss_sum, stats)
+        count += bx.shape[0]
     model.train(was_training)
-    return _finish_sums(sums, x_t.shape[0], _Distributed(), target)
+    return _finish_sums(sums, count, _Distributed(), target)
+
+
+def _batches_in_order(x: Any, y: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(x, y) batches in order, on the CPU, from tensors/arrays or a BatchSource."""
+    if isinstance(x, BatchSource):
+        if y is not None:
+            raise ValueError("y must be None when x is a BatchSource (the source gives the labels)")
+        for start in range(0, len(x), batch_size):
+            yield x.take(np.arange(start, min(start + batch_size, len(x))))
+        return
+    x_t, y_t = _to_tensor("x", x), None if y is None else _to_tensor("y", y)
+    for start in range(0, x_t.shape[0], batch_size):
+        yield x_t[start : start + batch_size], None if y_t is None else y_t[start : start + batch_size]
 
 
 @torch.no_grad()
@@ -296,7 +325,8 @@ def predict(
     function: Callable[[torch.Tensor], torch.Tensor], x: Any, *, batch_size: int = 4096,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """`function` (e.g. ``model.predict_proba`` or ``model.encode``) over x in batches, as one float32 array.
+    """`function` (e.g. ``model.predict_proba`` or ``model.encode``) over x (or a BatchSource's x)
+    in batches, as one float32 array.
 
     Batches go to `device`; None: the device of the model that `function` is a method of
     (the CPU for other functions).
@@ -307,8 +337,7 @@ def predict(
         target = parameter.device if parameter is not None else torch.device("cpu")
     else:
         target = choose_device(device) if not isinstance(device, torch.device) else device
-    x_t = _to_tensor("x", x)
-    parts = [function(x_t[s : s + batch_size].to(target)).float().cpu() for s in range(0, x_t.shape[0], batch_size)]
+    parts = [function(bx.to(target)).float().cpu() for bx, _ in _batches_in_order(x, None, batch_size)]
     if not parts:
         return np.zeros((0,), dtype=np.float32)
     return torch.cat(parts).numpy()

@@ -168,34 +168,45 @@ def explained_variance(model: CalciumVAE, windows: Windows, kinds: list[str] | N
 
 def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.PathLike[str], *, model: str,
                       settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
-    """Train the classifier or the calcium VAE on a prepared windows file (`calspike train`).
+    """Train the classifier or the calcium VAE on prepared windows (`calspike train`): an .npz,
+    loaded whole, or a .zarr windows store, read a batch at a time (`calspike.tutorial.stored`).
 
     The windows are split by neuron (seeded); the training neurons' windows are balanced
-    and capped at max_windows; the validation neurons' decide early stopping. The split
-    and the window settings are stored in the checkpoint for `evaluate_on_prepared`.
+    and capped at max_windows; the validation neurons' (balanced, capped the same way)
+    decide early stopping. The split and the window settings are stored in the checkpoint
+    for `evaluate_on_prepared`.
     """
+    from calspike.tutorial import stored
     from calspike.windows import sampling
     from calspike.windows.store import load_windows
+    from calspike.windows.zarr_store import StoredWindows
 
     if model not in ("classifier", "vae"):
         raise ValueError(f"model must be 'classifier' or 'vae', got {model!r}")
-    windows = load_windows(windows_path)
+    windows: Windows | StoredWindows = (StoredWindows(windows_path) if stored.is_store_path(windows_path)
+                                        else load_windows(windows_path))
     seed = settings["seed"]
     split = sampling.neuron_split(windows, seed)
-    train = windows.subset(sampling.labelled_subset(windows, split["train"], max_windows=settings["max_windows"],
-                                                    seed=seed))
-    val = windows.subset(sampling.labelled_subset(windows, split["val"], seed=seed))
+    train_index = sampling.labelled_subset(windows, split["train"], max_windows=settings["max_windows"], seed=seed)
+    val_index = sampling.labelled_subset(windows, split["val"], max_windows=settings["max_windows"], seed=seed)
     extra = {"windows": windows.params,
              "neurons": {part: [windows.neuron_names[n] for n in ids] for part, ids in split.items()}}
+    kinds = (parse_features(settings["features"]) if model == "classifier"
+             else parse_features(settings["vae_features"], name="vae_features"))
+    if isinstance(windows, StoredWindows):
+        return stored.train_from_store(windows, train_index, val_index, model=model,
+                                       kinds=kinds if model == "classifier" else _vae_kinds(kinds),
+                                       settings=settings, output=output, extra=extra, resume=resume,
+                                       progress=progress)
+    train, val = windows.subset(train_index), windows.subset(val_index)
     common: dict[str, Any] = {"batch_size": settings["batch_size"], "lr": settings["lr"],
                               "patience": settings["patience"], "device": settings["device"], "seed": seed,
                               "checkpoint": output, "progress": progress, "extra": extra, "resume": resume}
     if model == "classifier":
-        return train_classifier(train, val, kinds=parse_features(settings["features"]), hidden=settings["hidden"],
-                                epochs=settings["epochs"], **common)
-    return train_vae(train, val, kinds=parse_features(settings["vae_features"], name="vae_features"),
-                     hidden=settings["hidden"], latent=settings["latent"], beta=settings["beta"],
-                     epochs=settings["epochs"], **common)
+        return train_classifier(train, val, kinds=kinds, hidden=settings["hidden"], epochs=settings["epochs"],
+                                **common)
+    return train_vae(train, val, kinds=kinds, hidden=settings["hidden"], latent=settings["latent"],
+                     beta=settings["beta"], epochs=settings["epochs"], **common)
 
 
 def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str | os.PathLike[str], *,
@@ -204,17 +215,25 @@ def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str |
     it never saw (all neurons with `all_neurons`): a classifier's accuracy, balanced
     accuracy, ROC AUC and confusion matrix, or a VAE's explained variance."""
     from calspike.training import load_checkpoint, load_model
+    from calspike.tutorial import stored
     from calspike.windows.store import load_windows
+    from calspike.windows.zarr_store import StoredWindows
 
     state = load_checkpoint(checkpoint)
     model = load_model(checkpoint)
-    windows = load_windows(windows_path)
+    windows: Windows | StoredWindows = (StoredWindows(windows_path) if stored.is_store_path(windows_path)
+                                        else load_windows(windows_path))
     neurons = state.get("extra", {}).get("neurons", {})
     used = set(neurons.get("train", [])) | set(neurons.get("val", []))
-    keep = np.ones(len(windows), bool) if all_neurons else np.array(
-        [windows.neuron_names[n] not in used for n in windows.neuron], dtype=bool)
+    unused = np.array([name not in used for name in windows.neuron_names], dtype=bool)
+    keep = np.ones(len(windows), bool) if all_neurons else unused[windows.neuron]
     if not keep.any():
         raise ValueError(f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway")
+    if isinstance(windows, StoredWindows):
+        if not isinstance(model, (SpikeClassifier, CalciumVAE)):
+            raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
+        kinds = list(state.get("extra", {}).get("features", ["raw"]))
+        return state["kind"], stored.score_from_store(model, windows, np.flatnonzero(keep), kinds, device)
     scored = windows.subset(np.flatnonzero(keep))
     if isinstance(model, SpikeClassifier):
         kinds = list(state.get("extra", {}).get("features", ["raw"]))

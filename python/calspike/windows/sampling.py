@@ -3,9 +3,29 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
 from calspike.windows import Windows
+
+
+class WindowLabels(Protocol):
+    """What splitting and sampling read of windows: `Windows`, or a store's `StoredWindows`."""
+
+    @property
+    def did_spike(self) -> np.ndarray | None: ...
+
+    @property
+    def neuron(self) -> np.ndarray: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def neuron_names(self) -> tuple[str, ...]: ...
+
+    def __len__(self) -> int: ...
 
 
 def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: int | np.random.Generator = 0) -> np.ndarray:
@@ -87,7 +107,7 @@ def split_by_neuron(
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 
 
-def neuron_split(windows: Windows, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
+def neuron_split(windows: WindowLabels, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
     """Neuron indices of the train, val and test parts (about 70/15/15 % of the windows), seeded."""
     if len(windows) == 0:
         length = int(windows.params.get("len_pre", 0)) + int(windows.params.get("len_post", 0))
@@ -98,7 +118,7 @@ def neuron_split(windows: Windows, seed: int = 0, fractions: tuple[float, ...] =
 
 
 def labelled_subset(
-    windows: Windows, neurons: np.ndarray, *, balanced: bool = True, max_windows: int | None = None, seed: int = 0
+    windows: WindowLabels, neurons: np.ndarray, *, balanced: bool = True, max_windows: int | None = None, seed: int = 0
 ) -> np.ndarray:
     """Indices of the windows of `neurons`: balanced (as many spike as no-spike windows) and at most `max_windows`."""
     if windows.did_spike is None:
