@@ -7,7 +7,12 @@ libraries once): one process (`calspike infer`), and `--workers N` for each N (t
 start-up is inside the time: that is what a user waits for). Outputs are checked equal to
 the single-process one. Prints frames/s and the ratio to one process.
 
-    python benchmarks/bench_dask.py [--neurons 600] [--frames 30000] [--workers 1 2] [--method model]
+    python benchmarks/bench_dask.py [--neurons 600] [--frames 30000] [--workers 1 2] [--threads 2 1]
+                                    [--method model]
+
+--threads: PyTorch's threads per process (OMP_NUM_THREADS), for the one process and for each
+worker alike (workers compute with the client's count, so the output is the one process's to
+the bit); each count is its own comparison. With 2 threads, 2 workers oversubscribe 2 cores.
 
 What is sent per task: the traces of one chunk of neurons (chunk_neurons x frames x 4 bytes)
 and back its spikes (the same size); the model's checkpoint (139 KiB) goes to each worker once.
@@ -31,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 
-def _timed(command: list[str]) -> float:
+def _timed(command: list[str], threads: int) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    subprocess.run(command, check=True, capture_output=True, text=True,
+                   env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     return time.perf_counter() - start
 
 
@@ -42,6 +48,7 @@ def main() -> None:
     parser.add_argument("--neurons", type=int, default=600)
     parser.add_argument("--frames", type=int, default=30_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--method", default="model", choices=("model", "oasis"))
     parser.add_argument("--chunk-neurons", type=int, default=64)
     args = parser.parse_args()
@@ -59,18 +66,21 @@ def main() -> None:
                                        for n in args.workers}
         print(f"calspike {calspike.__version__}, {os.cpu_count()} CPUs; {args.neurons} neurons x {args.frames:,} "
               f"frames ({frames:,} frames), method {args.method}, {args.chunk_neurons} neurons per task")
-        seconds = {}
-        outputs = {}
-        for name, extra in ways.items():
-            out = Path(folder) / f"{name.replace(' ', '_')}.npy"
-            _timed([sys.executable, script, *common, "-o", str(out), *extra])  # warm-up (and the output)
-            seconds[name] = min(_timed([sys.executable, script, *common, "-o", str(out), *extra]) for _ in range(2))
-            outputs[name] = np.load(out)
-        base = seconds["one process"]
-        print(f"  {'way':<14} {'seconds':>8} {'frames/s':>12} {'x one process':>14} {'same output':>12}")
-        for name, value in seconds.items():
-            same = np.array_equal(outputs[name], outputs["one process"], equal_nan=True)
-            print(f"  {name:<14} {value:8.2f} {frames / value:12,.0f} {base / value:14.2f} {same!s:>12}")
+        for threads in args.threads:
+            seconds = {}
+            outputs = {}
+            for name, extra in ways.items():
+                out = Path(folder) / f"{name.replace(' ', '_')}.npy"
+                command = [sys.executable, script, *common, "-o", str(out), *extra]
+                _timed(command, threads)  # warm-up (and the output)
+                seconds[name] = min(_timed(command, threads) for _ in range(2))
+                outputs[name] = np.load(out)
+            base = seconds["one process"]
+            print(f"  PyTorch threads per process: {threads}")
+            print(f"  {'way':<14} {'seconds':>8} {'frames/s':>12} {'x one process':>14} {'same output':>12}")
+            for name, value in seconds.items():
+                same = np.array_equal(outputs[name], outputs["one process"], equal_nan=True)
+                print(f"  {name:<14} {value:8.2f} {frames / value:12,.0f} {base / value:14.2f} {same!s:>12}")
 
 
 if __name__ == "__main__":

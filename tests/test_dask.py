@@ -76,8 +76,10 @@ def test_an_existing_cluster_by_address_and_a_lost_worker(traces, tmp_path):
     cluster, client = _cluster(2)
     try:
         out = tmp_path / "spikes.zarr"
-        assert main(["infer", str(folder / "traces.npy"), "-o", str(out), "--rate", "30", "--method", "oasis",
-                     "--chunk-neurons", str(CHUNK), "--scheduler", cluster.scheduler_address]) == 0
+        # this cluster's workers keep Dask's MALLOC_TRIM_THRESHOLD_=65536, which slows PyTorch: said
+        with pytest.warns(UserWarning, match="2 Dask worker.*MALLOC_TRIM_THRESHOLD_ below 1 MiB"):
+            assert main(["infer", str(folder / "traces.npy"), "-o", str(out), "--rate", "30", "--method",
+                         "oasis", "--chunk-neurons", str(CHUNK), "--scheduler", cluster.scheduler_address]) == 0
         zarr = pytest.importorskip("zarr")
         assert np.array_equal(np.asarray(zarr.open_array(str(out), mode="r")[:]), reference["oasis"], equal_nan=True)
 
@@ -93,6 +95,25 @@ def test_an_existing_cluster_by_address_and_a_lost_worker(traces, tmp_path):
         assert np.array_equal(np.concatenate([spikes for _, spikes, _ in got]), reference["oasis"], equal_nan=True)
     finally:
         client.close()
+        cluster.close()
+
+
+def test_local_workers_start_without_dasks_small_malloc_trim_threshold():
+    from calspike.spikes.distributed import _worker_trim, client_for
+
+    client = client_for(None, 2)
+    try:
+        assert set(client.run(_worker_trim).values()) == {None}  # glibc's own, as in a plain process
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    _, plain = _cluster(1)  # what Dask's nanny does by default
+    try:
+        assert set(plain.run(_worker_trim).values()) == {"65536"}
+    finally:
+        cluster = plain.cluster
+        plain.close()
         cluster.close()
 
 
