@@ -54,7 +54,8 @@ def test_a_store_written_in_blocks_holds_exactly_the_in_memory_windows(tmp_path,
 
 
 def test_a_chunked_array_is_cut_a_block_at_a_time(tmp_path, recordings):
-    traces = np.asarray(recordings[0].calcium)
+    traces = np.array(recordings[0].calcium)
+    traces[3, 15:] = np.nan  # too short for a window: skipped, and named by its place in the file
     np.save(tmp_path / "traces.npy", traces)
     write_windows_store(array_blocks(tmp_path / "traces.npy", neurons_per_block=2, **SETTINGS), tmp_path / "a.zarr")
     store = StoredWindows(tmp_path / "a.zarr")
@@ -62,6 +63,7 @@ def test_a_chunked_array_is_cut_a_block_at_a_time(tmp_path, recordings):
     assert store.did_spike is None and store.neuron_names == tuple(f"traces/{n}" for n in range(5))
     np.testing.assert_array_equal(store.load().windows, whole.windows)
     np.testing.assert_array_equal(store.neuron, whole.neuron)
+    assert store.skipped.tolist() == whole.skipped.tolist() == [3]
 
 
 def test_an_epoch_reads_each_chunk_once_in_a_seeded_order(tmp_path, recordings):

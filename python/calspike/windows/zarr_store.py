@@ -79,7 +79,7 @@ def array_blocks(source: str | os.PathLike[str], *, neurons_per_block: int = 256
             except ValueError as error:
                 raise DataError(f"{rows.path}, neurons {start}-{stop - 1}: {error}") from None
             names = tuple(f"{stem}/{n}" for n in range(start, stop))
-            yield Windows(windows.windows, None, windows.neuron, windows.frame, names, windows.skipped + start,
+            yield Windows(windows.windows, None, windows.neuron, windows.frame, names, windows.skipped,
                           windows.params)
     finally:
         rows.close()
