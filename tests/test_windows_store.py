@@ -140,6 +140,11 @@ def test_prepare_train_evaluate_through_a_store(tmp_path, capsys):
     # prepare again over its own store: replaced whole
     assert main(["prepare", "-o", str(store), "--skip", "20"]) == 0
     assert StoredWindows(store).params["skip"] == 20
+    # windows cut otherwise than the model was trained on: named, not a shape error from torch
+    capsys.readouterr()
+    assert main(["evaluate", str(vae), str(store)]) == 1
+    err = capsys.readouterr().err
+    assert "other window settings" in err and "skip 20 (trained: 10)" in err
 
 
 def test_a_store_is_never_written_over_a_users_folder_and_bad_stores_are_named(tmp_path, capsys):

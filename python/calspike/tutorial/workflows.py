@@ -223,6 +223,13 @@ def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str |
     model = load_model(checkpoint)
     windows: Windows | StoredWindows = (StoredWindows(windows_path) if stored.is_store_path(windows_path)
                                         else load_windows(windows_path))
+    trained_on = state.get("extra", {}).get("windows")
+    if trained_on is not None and trained_on != windows.params:
+        differ = ", ".join(f"{k} {windows.params.get(k)} (trained: {trained_on.get(k)})"
+                           for k in sorted(set(trained_on) | set(windows.params))
+                           if trained_on.get(k) != windows.params.get(k))
+        raise ValueError(f"{windows_path}: cut with other window settings than {checkpoint} was trained on: "
+                         f"{differ}; prepare them with the same settings")
     neurons = state.get("extra", {}).get("neurons", {})
     used = set(neurons.get("train", [])) | set(neurons.get("val", []))
     unused = np.array([name not in used for name in windows.neuron_names], dtype=bool)
