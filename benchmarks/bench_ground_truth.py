@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--balance", type=float, default=RECIPE["balance"])
     parser.add_argument("--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation")
     parser.add_argument("--model-rate", type=float, default=RECIPE["rate"], help="the model's internal frame rate (Hz)")
+    parser.add_argument("--subframes", type=int, default=RECIPE["subframes"],
+                        help="input frames per model frame (the input rate is the model rate x this)")
+    parser.add_argument("--channels", type=int, default=RECIPE["channels"], help="channels of each network")
+    parser.add_argument("--members", type=int, default=RECIPE["members"], help="networks in the ensemble")
     parser.add_argument("--dilations", default=",".join(str(d) for d in RECIPE["dilations"]))
     parser.add_argument("--smooth-ms", type=float, default=1000 * RECIPE["smooth_s"],
                         help="Gaussian sigma of the counts in the correlation loss")
@@ -130,7 +134,7 @@ def main() -> None:
     folds = args.datasets or datasets
     print(f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
           f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
-          f"{args.noise}, model rate {args.model_rate:g} Hz, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms; torch {torch.__version__}, {args.threads} threads", flush=True)
+          f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms; torch {torch.__version__}, {args.threads} threads", flush=True)
 
     # the derivative's width is chosen per fold on the other datasets: score every width once
     derivative: dict[float, dict[str, np.ndarray]] = {}
@@ -150,7 +154,8 @@ def main() -> None:
             torch.manual_seed(args.seed)
             model = train_rate_model([r for r in training if dataset_of(r) != held_out], validation=None,
                                      model=recipe_model(args.model_rate, args.dilations, args.noise,
-                                                        args.smooth_ms / 1000),
+                                                        args.smooth_ms / 1000, args.subframes, args.channels,
+                                                        args.members),
                                      epochs=args.fold_epochs,
                                      samples=args.samples, balance=args.balance, seed=args.seed, device="cpu",
                                      progress=False).model

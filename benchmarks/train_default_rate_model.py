@@ -29,14 +29,18 @@ from calspike.spikes.rate import default_model_path
 from calspike.spikes.rate_training import export_rate_model, train_rate_model
 
 RECIPE = {"epochs": 12, "fold_epochs": 4, "samples": 32_768, "balance": 0.5, "noise": 1.0, "batch_size": 64,
-          "lr": 3e-3, "rate": 25.0, "dilations": (1, 2, 4, 8, 16, 32), "smooth_s": 0.0}
+          "lr": 3e-3, "rate": 25.0, "dilations": (1, 2, 4, 8, 16, 32), "smooth_s": 0.0, "subframes": 4,
+          "channels": 32, "members": 1}
 
 
-def recipe_model(rate: float, dilations: str | tuple[int, ...], noise: float, smooth_s: float) -> SpikeRateModel:
-    """A fresh SpikeRateModel at `rate` Hz whose correlation loss smooths the counts over `smooth_s` s."""
+def recipe_model(rate: float, dilations: str | tuple[int, ...], noise: float, smooth_s: float,
+                 subframes: int = 1, channels: int = 32, members: int = 1) -> SpikeRateModel:
+    """A fresh SpikeRateModel at `rate` Hz (input `subframes` x finer; `members` networks of
+    `channels` channels) whose correlation loss smooths the counts over `smooth_s` s."""
     if isinstance(dilations, str):
         dilations = tuple(int(d) for d in dilations.split(","))
-    return SpikeRateModel(rate=rate, dilations=dilations, noise=noise, smooth=smooth_s * rate)
+    return SpikeRateModel(rate=rate, dilations=dilations, noise=noise, smooth=smooth_s * rate, subframes=subframes,
+                          channels=channels, members=members)
 PACKAGE_WEIGHTS = Path(__file__).parents[1] / "python" / "calspike" / "spikes" / "weights" / default_model_path().name
 
 
@@ -58,7 +62,8 @@ def main() -> None:
     recordings = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
     start = time.perf_counter()
     torch.manual_seed(args.seed)
-    model = recipe_model(RECIPE["rate"], RECIPE["dilations"], RECIPE["noise"], RECIPE["smooth_s"])
+    model = recipe_model(RECIPE["rate"], RECIPE["dilations"], RECIPE["noise"], RECIPE["smooth_s"],
+                         RECIPE["subframes"], RECIPE["channels"], RECIPE["members"])
     result = train_rate_model(recordings, model=model, validation=None,
                               epochs=RECIPE["epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
                               batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], seed=args.seed,

@@ -26,7 +26,8 @@ from calspike.cli._common import failure as _failure
 from calspike.data import DataError
 from calspike.data.recording import EmptyNeuronWarning
 from calspike.preprocess import fill_gaps, noise_levels, rebin_counts, resample, resampled_length
-from calspike.spikes.rate import infer_spike_rates
+from calspike.spikes import budget
+from calspike.spikes.rate import infer_spike_rates, load_rate_model
 from calspike.spikes.score import NoGroundTruthWarning, score_files
 from calspike.windows.sampling import neuron_split
 
@@ -171,7 +172,9 @@ def test_streamed_inference_equals_whole_array_inference(tmp_path, monkeypatch):
         return real(self, chunk)
 
     monkeypatch.setattr(infer_module.Estimator, "__call__", counting)
-    monkeypatch.setattr(infer_module, "WORKING_BYTES", 2 * 6_000 * infer_module._BYTES_PER_FRAME)
+    input_rate = load_rate_model()[0].input_rate  # the model works at its input rate: that costs memory too
+    per_neuron = 6_000 * (budget.BYTES_PER_FRAME + budget.BYTES_PER_MODEL_FRAME * input_rate / 30.0)
+    monkeypatch.setattr(infer_module, "WORKING_BYTES", int(2.5 * per_neuron))
     infer_module.infer(tmp_path / "traces.npy", tmp_path / "out.npy", rate=30.0)
     assert chunks == [2, 2, 1]  # two neurons' frames fit the working budget
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), whole, rtol=1e-6, atol=1e-7)

@@ -158,6 +158,67 @@ def test_inference_is_independent_of_tiles_and_chunks(default_model):
         np.testing.assert_allclose(out, reference, rtol=1e-4, atol=1e-6)
 
 
+def test_subframes_are_each_output_frames_own_channels():
+    """With subframes s the input is s times finer: input frame s * (j + radius) + k is channel k of output j."""
+    torch.manual_seed(0)
+    model = SpikeRateModel(subframes=2, dilations=(1,)).eval()
+    assert model.input_rate == 50.0 and model.radius == 4
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        model.inlet.weight[:, 1, 3] = 1.0  # the centre tap of the second subframe only
+        model.outlet.weight.fill_(1.0)
+    frames = 20
+    quiet = model(torch.zeros(1, 2 * (frames + 2 * model.radius)))[0]
+    for j, k in ((0, 1), (7, 1), (7, 0), (19, 1)):
+        x = torch.zeros(1, 2 * (frames + 2 * model.radius))
+        x[0, 2 * (j + model.radius) + k] = 1.0
+        changed = torch.nonzero(model(x)[0] != quiet).flatten().tolist()
+        assert changed == ([j] if k == 1 else [])
+    with pytest.raises(ValueError, match="2 x"):
+        model(torch.zeros(1, 2 * (frames + 2 * model.radius) + 1))
+
+
+def test_an_ensemble_is_its_members_mean_and_trains_each_on_its_own_loss():
+    torch.manual_seed(2)
+    ensemble = SpikeRateModel(subframes=2, channels=8, members=3, dilations=(1, 2)).eval()
+    singles = [SpikeRateModel(subframes=2, channels=8, dilations=(1, 2)).eval() for _ in range(3)]
+    with torch.no_grad():  # member k's weights are the k-th slice of every grouped layer
+        for k, single in enumerate(singles):
+            rows = slice(8 * k, 8 * (k + 1))
+            for name, parameter in single.named_parameters():
+                whole = dict(ensemble.named_parameters())[name]
+                parameter.copy_(whole[k : k + 1] if name.startswith("outlet") else whole[rows])
+    x = torch.randn(4, 2 * (30 + 2 * ensemble.radius))
+    y = torch.poisson(torch.full((4, 30), 0.3))
+    members = torch.stack([single(x) for single in singles], dim=1)
+    torch.testing.assert_close(ensemble.member_rates(x), members)
+    torch.testing.assert_close(ensemble(x), members.mean(dim=1))
+    losses = torch.stack([single.step(x, y)[0] for single in singles])
+    torch.testing.assert_close(ensemble.step(x, y)[0], losses.mean())
+    assert not torch.allclose(members[:, 0], members[:, 1])  # initialised apart
+
+
+def test_subframes_inference_and_training_chunks():
+    torch.manual_seed(1)
+    model = SpikeRateModel(subframes=2).eval()
+    recording = calspike.simulate(3, 7_001, rate=97.0, seed=5)
+    reference, info = spike_rate.infer_spike_rates(recording, model=model, device="cpu")
+    assert reference.shape == (3, 7_001) and np.isfinite(reference).all()
+    assert np.isfinite(info["normalised_noise_level"]).all()  # measured at the 50 Hz input
+    tiled, _ = spike_rate.infer_spike_rates(recording, model=model, device="cpu", tile=100, chunk_neurons=2)
+    np.testing.assert_allclose(tiled, reference, rtol=1e-4, atol=1e-6)
+    chunks = rate_training.rate_training_set([recording], 25.0, 10, chunk=128, stride=64, augment_rates=(),
+                                             subframes=2)
+    assert chunks.inputs.shape[1] == 2 * (128 + 20) and chunks.counts.shape[1] == 128
+    # the first chunk: the trace at 50 Hz, normalised, its first value repeated 2 x 10 times before it
+    fine, _ = resample(recording.calcium[:1], 97.0, 50.0)
+    length = min(fine.shape[1] // 2, resampled_length(7_001, 97.0, 25.0))
+    normalised = preprocess.robust_normalise(fine[:, : 2 * length], [2 * length])[0]
+    np.testing.assert_allclose(chunks.inputs[0, 20:], normalised[: 2 * 128 + 20], rtol=1e-6, atol=1e-6)
+    assert (chunks.inputs[0, :20] == chunks.inputs[0, 20]).all()
+
+
 def test_inference_conserves_expected_spikes_across_frame_rates(default_model):
     model, metadata = default_model
     recording = calspike.simulate(4, 30_000, rate=100.0, seed=6)
@@ -247,18 +308,20 @@ def test_cli_train_rate_then_infer_with_it(tmp_path, capsys):
     np.savez(tmp_path / "train.npz", calcium=recording.calcium, spikes=recording.spikes, rate=50.0)
     checkpoint, small = tmp_path / "rate.pt", tmp_path / "small.pt"
     assert main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), "--epochs", "2",
-                 "--validation", "0.25", "--channels", "8", "--export", str(small), "--no-progress",
-                 "--device", "cpu"]) == 0
+                 "--validation", "0.25", "--channels", "8", "--members", "2", "--subframes", "2",
+                 "--export", str(small), "--no-progress", "--device", "cpu"]) == 0
     assert "2 epochs" in capsys.readouterr().out and small.stat().st_size < checkpoint.stat().st_size
     np.save(tmp_path / "calcium.npy", recording.calcium)
     assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "50",
                  "--model", str(small), "--no-progress"]) == 0
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
     assert sidecar["model_config"]["channels"] == 8 and len(sidecar["recordings"][0]["noise_level"]) == 4
+    assert sidecar["model_config"]["members"] == 2 and sidecar["model_config"]["subframes"] == 2
     assert np.load(tmp_path / "out.npy").shape == (4, 6_000)
     assert main(["train-rate", str(tmp_path / "calcium.npy"), "-o", str(checkpoint), "--rate", "50"]) == 1
     assert "spike counts" in capsys.readouterr().err
-    for bad in (["--epochs", "0"], ["--validation", "1.5"], ["--channels", "two"], ["--rate", "-3"]):
+    for bad in (["--epochs", "0"], ["--validation", "1.5"], ["--channels", "two"], ["--rate", "-3"],
+                ["--members", "0"], ["--subframes", "17"]):
         with pytest.raises(SystemExit) as code:
             main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), *bad])
         assert code.value.code == 2 and bad[0] in capsys.readouterr().err

@@ -183,6 +183,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("validation", float, 0.15, "fraction of neurons held out for early stopping (0: none)", "", 0.0,
                 0.95),
         Setting("channels", int, 32, "convolution channels of the spike-rate model", "", 1, 1024),
+        Setting("members", int, 1, "networks in the spike-rate model: an ensemble of this many, initialised"
+                " apart, predicting their mean (training and inference cost this many times more)", "", 1, 64),
+        Setting("subframes", int, 1, "input frames per frame of the spike-rate model: its input is sampled this"
+                " many times finer than its output, so where in a frame a fast indicator rises still counts (the"
+                " shipped model, trained on 16 datasets, uses 4; trained on two, 4 generalised worse than 1)",
+                "frames", 1, 16),
         Setting("simulated", int, 0, "simulated neurons per indicator added to the training set", "neurons", 0,
                 100_000),
         Setting("balance", float, 0.5, "evens out the datasets: dataset d's share of the training chunks"
@@ -207,7 +213,7 @@ _GROUPS = {
     "tutorial models": ("train_skip", "features", "vae_features", "epochs", "vae_epochs", "batch_size", "lr",
                         "patience", "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows"),
     "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta", "toy_loss"),
-    "spike-rate model": ("channels", "validation", "simulated"),
+    "spike-rate model": ("channels", "members", "subframes", "validation", "simulated"),
     "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois"),
     "data": ("rate",),
     "machine": ("threads", "device", "seed"),
@@ -240,8 +246,8 @@ TRAIN_SETTINGS = ("train_skip", "features", "vae_features", "epochs", "vae_epoch
                   "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows", "device")
 TOY_SETTINGS = _GROUPS["toy VAE"]
 INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
-TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "simulated",
-                       "balance", "samples", "seed", "device")
+TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "members",
+                       "subframes", "simulated", "balance", "samples", "seed", "device")
 
 # Which settings each command takes (the CLI adds these options, --config may set them).
 COMMANDS: dict[str, tuple[str, ...]] = {

@@ -16,11 +16,11 @@ from calspike.models.base import CalspikeModel, _check_positive
 class _DilatedBlock(nn.Module):
     """x -> x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))), cropping d frames each side (no padding)."""
 
-    def __init__(self, channels: int, dilation: int) -> None:
+    def __init__(self, channels: int, dilation: int, groups: int = 1) -> None:
         super().__init__()
         self.dilation = dilation
-        self.wide = nn.Conv1d(channels, channels, 3, dilation=dilation)
-        self.mix = nn.Conv1d(channels, channels, 1)
+        self.wide = nn.Conv1d(channels, channels, 3, dilation=dilation, groups=groups)
+        self.mix = nn.Conv1d(channels, channels, 1, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :, self.dilation : -self.dilation] + self.mix(F.relu(self.wide(x)))  # type: ignore[no-any-return]
@@ -39,12 +39,17 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
 class SpikeRateModel(CalspikeModel):
     """Normalised calcium traces -> expected spikes per frame, at the model's frame ``rate`` (Hz).
 
-    Fully convolutional without padding: an input (N, L + 2 R) gives (N, L) outputs, R =
-    ``radius`` frames of context on each side, so a trace of any length is processed in
+    The input is sampled ``subframes`` times finer than the output (``input_rate`` =
+    ``rate`` x ``subframes``): each output frame sees its ``subframes`` input frames as
+    channels, so where in the frame a fast indicator rises still counts.
+    Fully convolutional without padding: an input (N, subframes x (L + 2 R)) gives (N, L)
+    outputs, R = ``radius`` output frames of context on each side, so a trace of any length is processed in
     tiles with identical results and memory that grows with frames only
     (`calspike.spikerate` pads the trace's edges with its edge values). Layers:
-    Conv(1 -> C, 7) -> ReLU -> blocks x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))) for d in
-    ``dilations`` -> ReLU -> Conv1x1(C -> 1) -> softplus.
+    Conv(subframes -> C, 7) -> ReLU -> blocks x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))) for d in
+    ``dilations`` -> ReLU -> Conv1x1(C -> 1) -> softplus. With ``members`` k > 1 the model is an
+    ensemble of k such networks, initialised apart and each trained on its own loss (grouped
+    convolutions: k times the cost); its prediction is their mean.
 
     Loss per chunk: mean Poisson negative log-likelihood of the counts per frame plus
     ``correlation_weight`` * (1 - Pearson r) of prediction and counts (the SpikeFinder
@@ -63,6 +68,7 @@ class SpikeRateModel(CalspikeModel):
     def __init__(
         self, rate: float = 25.0, channels: int = 32, dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
         correlation_weight: float = 5.0, noise: float = 1.0, gain: float = 1.5, smooth: float = 0.0,
+        subframes: int = 1, members: int = 1,
     ) -> None:
         super().__init__()
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6:
@@ -76,23 +82,35 @@ class SpikeRateModel(CalspikeModel):
         self.config = {
             "rate": float(rate), "channels": _check_positive("channels", channels), "dilations": dilations,
             "correlation_weight": float(correlation_weight), "noise": float(noise), "gain": float(gain),
-            "smooth": float(smooth),
+            "smooth": float(smooth), "subframes": _check_positive("subframes", subframes),
+            "members": _check_positive("members", members),
         }
         self.rate = float(rate)
+        self.subframes = int(subframes)
+        self.input_rate = self.rate * self.subframes
         self.radius = 3 + sum(dilations)
-        self.inlet = nn.Conv1d(1, channels, 7)
-        self.blocks = nn.Sequential(*(_DilatedBlock(channels, d) for d in dilations))
-        self.outlet = nn.Conv1d(channels, 1, 1)
+        self.members = int(members)
+        width = channels * self.members
+        self.inlet = nn.Conv1d(self.subframes, width, 7)
+        self.blocks = nn.Sequential(*(_DilatedBlock(width, d, self.members) for d in dilations))
+        self.outlet = nn.Conv1d(width, self.members, 1, groups=self.members)
         self.smoothing: torch.Tensor
         self.register_buffer("smoothing", _gaussian_kernel(float(smooth)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Expected spikes per frame (N, L) of normalised traces (N, L + 2 * radius)."""
-        if x.dim() != 2 or x.shape[1] <= 2 * self.radius:
-            raise ValueError(f"expected traces (N, L + {2 * self.radius}) with L >= 1, got {tuple(x.shape)}")
-        hidden = self.blocks(F.relu(self.inlet(x.unsqueeze(1))))
-        rate: torch.Tensor = F.softplus(self.outlet(F.relu(hidden)))
-        return rate.squeeze(1)
+        """Expected spikes per frame (N, L) of normalised traces (N, subframes * (L + 2 * radius))."""
+        return self.member_rates(x).mean(dim=1)
+
+    def member_rates(self, x: torch.Tensor) -> torch.Tensor:
+        """Each member's expected spikes per frame (N, members, L); see `forward`."""
+        s = self.subframes
+        if x.dim() != 2 or x.shape[1] <= 2 * self.radius * s or x.shape[1] % s:
+            raise ValueError(f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}")
+        # (N, s * frames) -> (N, s, frames): the s input frames of each output frame as channels
+        framed = x.reshape(x.shape[0], -1, s).transpose(1, 2)
+        hidden = self.blocks(F.relu(self.inlet(framed)))
+        rates: torch.Tensor = F.softplus(self.outlet(F.relu(hidden)))
+        return rates
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -109,22 +127,21 @@ class SpikeRateModel(CalspikeModel):
         if y is None:
             raise ValueError("SpikeRateModel needs spike counts y (N, L)")
         inputs = self._augment(x.float()) if self.training else x
-        rate = self(inputs).float()
-        counts = y.float()
-        if rate.shape != counts.shape:
-            raise ValueError(f"counts {tuple(counts.shape)} must match the output {tuple(rate.shape)}")
-        poisson = (rate - counts * torch.log(rate + 1e-6)).mean(dim=1)
-        centred_rate = rate - rate.mean(dim=1, keepdim=True)
+        rate = self.member_rates(inputs).float()  # (N, members, L): each member answers for its own loss
+        counts = y.float().unsqueeze(1)
+        if rate.shape[::2] != counts.shape[::2]:
+            raise ValueError(f"counts {tuple(y.shape)} must match the output {(rate.shape[0], rate.shape[2])}")
+        poisson = (rate - counts * torch.log(rate + 1e-6)).mean(dim=2)
+        centred_rate = rate - rate.mean(dim=2, keepdim=True)
         smoothed = counts
         if self.smoothing.numel() > 1:  # correlate with smoothed counts: tolerant of timing shifts
             half = self.smoothing.numel() // 2
-            smoothed = F.conv1d(F.pad(counts.unsqueeze(1), (half, half), mode="replicate"),
-                                self.smoothing.view(1, 1, -1)).squeeze(1)
-        centred_counts = smoothed - smoothed.mean(dim=1, keepdim=True)
+            smoothed = F.conv1d(F.pad(counts, (half, half), mode="replicate"), self.smoothing.view(1, 1, -1))
+        centred_counts = smoothed - smoothed.mean(dim=2, keepdim=True)
         # eps inside the roots: a constant prediction has a finite gradient, not 0/0
-        norms = (centred_rate.square().sum(dim=1) + 1e-6).sqrt() * (centred_counts.square().sum(dim=1) + 1e-6).sqrt()
-        has_spikes = (counts.sum(dim=1) > 0).float()
-        correlation = (centred_rate * centred_counts).sum(dim=1) / norms * has_spikes
-        loss = poisson + self.config["correlation_weight"] * (1 - correlation) * has_spikes
-        return loss.sum(), {"poisson": poisson.detach().sum(), "correlation": correlation.detach().sum(),
-                            "with_spikes": has_spikes.sum()}
+        norms = (centred_rate.square().sum(dim=2) + 1e-6).sqrt() * (centred_counts.square().sum(dim=2) + 1e-6).sqrt()
+        has_spikes = (counts.sum(dim=2) > 0).float()
+        correlation = (centred_rate * centred_counts).sum(dim=2) / norms * has_spikes
+        loss = (poisson + self.config["correlation_weight"] * (1 - correlation) * has_spikes).mean(dim=1)
+        return loss.sum(), {"poisson": poisson.detach().mean(dim=1).sum(),
+                            "correlation": correlation.detach().mean(dim=1).sum(), "with_spikes": has_spikes.sum()}

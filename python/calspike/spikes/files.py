@@ -32,11 +32,11 @@ from calspike.data.chunked import Rows, ZarrWriter, is_chunked_source, open_rows
 from calspike.data.npy_stream import NpyWriter
 from calspike.data.recording import warn_empty_neurons
 from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane, read_suite2p
+from calspike.spikes import budget
 from calspike.spikes.estimator import Estimator, dropped_frames, estimates
 
 SIDECAR = "calspike-infer.json"  # in a prediction folder; a file's sidecar is FILE.json
-WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
-_BYTES_PER_FRAME = 64  # working bytes per input frame and neuron (copies, resampled traces, outputs)
+WORKING_BYTES = budget.WORKING_BYTES  # per chunk of neurons
 
 
 def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) -> str:
@@ -293,10 +293,9 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
 
 
 def _neurons_per_chunk(estimator: Estimator, frames: int, rate: float) -> int:
-    """Neurons that fit WORKING_BYTES at this length (upsampling to the model's rate costs more)."""
-    expansion = max(1.0, 25.0 / rate)
-    per_neuron = max(1, frames) * _BYTES_PER_FRAME * expansion
-    return int(max(1, min(estimator.chunk_neurons, WORKING_BYTES // per_neuron)))
+    """Neurons that fit WORKING_BYTES at this length (upsampling to the model's input rate costs more)."""
+    input_rate = estimator.model.input_rate if estimator.method == "model" else rate
+    return budget.neurons_per_chunk(frames, rate, input_rate, estimator.chunk_neurons, WORKING_BYTES)
 
 
 def _recording_chunks(recording: Recording, estimator: Estimator) -> Iterator[Recording]:

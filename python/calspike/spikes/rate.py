@@ -30,7 +30,15 @@ from calspike.data.recording import (
     warn_empty_neurons,
 )
 from calspike.models import SpikeRateModel
-from calspike.preprocess import fill_gaps, noise_levels, rebin_counts, resample, robust_normalise
+from calspike.preprocess import (
+    fill_gaps,
+    noise_levels,
+    rebin_counts,
+    resample,
+    resampled_length,
+    robust_normalise,
+)
+from calspike.spikes.budget import neurons_per_chunk
 from calspike.training import choose_device, load_checkpoint, load_model
 
 DEFAULT_MODEL = "spike_rate_default.pt"
@@ -61,34 +69,42 @@ def load_rate_model(path: str | os.PathLike[str] | None = None) -> tuple[SpikeRa
 
 
 def _to_model_rate(
-    traces: np.ndarray, lengths: np.ndarray, rate: float, model_rate: float, threads: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(normalised traces at the model's rate, their lengths, the dropped-frame mask at the input's rate)."""
+    traces: np.ndarray, lengths: np.ndarray, rate: float, model: SpikeRateModel, threads: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(normalised traces at the model's input rate, their lengths, the lengths of the model's
+    output at its rate, the dropped-frame mask at the input's rate)."""
     filled, dropped = fill_gaps(traces, lengths)
-    resampled, model_lengths = resample(filled, rate, model_rate, lengths, threads)
-    return robust_normalise(resampled, model_lengths), model_lengths, dropped
+    fine, fine_lengths = resample(filled, rate, model.input_rate, lengths, threads)
+    model_lengths = np.array([resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64)
+    return robust_normalise(fine, fine_lengths), fine_lengths, model_lengths, dropped
 
 
-def _edge_padded(trace: np.ndarray, radius: int) -> np.ndarray:
-    return np.pad(trace, radius, mode="edge")
+def model_input(normalised: np.ndarray, frames: int, radius: int, subframes: int) -> np.ndarray:
+    """One normalised trace at the model's input rate -> the input for `frames` output frames:
+    ``subframes * (frames + 2 radius)`` values, the trace cut or extended with its edge values
+    to ``subframes * frames`` and padded with them by ``subframes * radius`` on each side."""
+    body = normalised[: subframes * frames]
+    pad = subframes * radius
+    return np.pad(body, (pad, pad + subframes * frames - body.size), mode="edge")
 
 
 @torch.inference_mode()
 def _rates_at_model_rate(
-    model: SpikeRateModel, normalised: np.ndarray, lengths: np.ndarray, device: torch.device, tile: int,
-    frames_per_batch: int,
+    model: SpikeRateModel, normalised: np.ndarray, fine_lengths: np.ndarray, lengths: np.ndarray,
+    device: torch.device, tile: int, frames_per_batch: int,
 ) -> np.ndarray:
-    """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length."""
-    radius = model.radius
-    out = np.zeros(normalised.shape, dtype=np.float32)
+    """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length, of
+    `normalised` traces at the model's input rate (lengths `fine_lengths`)."""
+    radius, s = model.radius, model.subframes
+    out = np.zeros((normalised.shape[0], int(lengths.max(initial=0))), dtype=np.float32)
     pieces: list[tuple[int, int, int, np.ndarray]] = []  # (row, start, stop, input)
     for row, n in enumerate(lengths):
         if n == 0:
             continue
-        padded = _edge_padded(normalised[row, : int(n)], radius)
+        padded = model_input(normalised[row, : int(fine_lengths[row])], int(n), radius, s)
         for start in range(0, int(n), tile):
             stop = min(start + tile, int(n))
-            pieces.append((row, start, stop, padded[start : stop + 2 * radius]))
+            pieces.append((row, start, stop, padded[s * start : s * (stop + 2 * radius)]))
     per_batch = max(1, frames_per_batch // (tile + 2 * radius))
     for first in range(0, len(pieces), per_batch):
         batch = pieces[first : first + per_batch]
@@ -125,8 +141,9 @@ def infer_spike_rates(
     rate : the traces' frame rate in Hz (any rate: resampled to the model's and back).
     model, metadata : a SpikeRateModel and its training metadata (`load_rate_model`); the
         shipped default model when None.
-    chunk_neurons, tile : neurons processed together, and model frames per tile; memory is
-        bounded by the chunk, not by the recording. The model runs on batches of about 32,768
+    chunk_neurons, tile : most neurons processed together (fewer for long traces: about 256 MiB
+        of working memory a chunk, `calspike.spikes.budget`), and model frames per tile; memory
+        is bounded by the chunk, not by the recording. The model runs on batches of about 32,768
         frames: small enough to stay in the CPU's caches (3-4x faster than 1M-frame batches).
 
     Returns (spikes float32 (neurons, frames): expected spike counts per input frame, NaN on
@@ -164,18 +181,20 @@ def infer_spike_rates(
     neurons, frames = values.shape
     spikes = np.full((neurons, frames), np.nan, dtype=np.float32)
     levels, normalised_levels = np.full(neurons, np.nan), np.full(neurons, np.nan)
-    chunks = range(0, neurons, chunk_neurons)
+    step = neurons_per_chunk(frames, rate, model.input_rate, chunk_neurons)
+    chunks = range(0, neurons, step)
     if progress:
         from tqdm.auto import tqdm
 
-        chunks = tqdm(chunks, desc="neurons", unit="chunk", total=math.ceil(neurons / chunk_neurons))
+        chunks = tqdm(chunks, desc="neurons", unit="chunk", total=math.ceil(neurons / step))
     for start in chunks:
-        stop = min(start + chunk_neurons, neurons)
+        stop = min(start + step, neurons)
         chunk, chunk_lengths = values[start:stop], lengths[start:stop]
         levels[start:stop] = noise_levels(chunk, rate, chunk_lengths)
-        normalised, model_lengths, dropped = _to_model_rate(chunk, chunk_lengths, rate, model.rate, threads)
-        normalised_levels[start:stop] = noise_levels(normalised, model.rate, model_lengths)
-        model_counts = _rates_at_model_rate(model, normalised, model_lengths, target, tile, 1 << 15)
+        normalised, fine_lengths, model_lengths, dropped = _to_model_rate(chunk, chunk_lengths, rate, model, threads)
+        normalised_levels[start:stop] = noise_levels(normalised, model.input_rate, fine_lengths)
+        model_counts = _rates_at_model_rate(model, normalised, fine_lengths, model_lengths, target, tile,
+                                            1 << 15)
         counts = rebin_counts(model_counts, model.rate, rate, chunk_lengths, model_lengths, threads)
         counts[dropped[:, : counts.shape[1]]] = np.nan
         spikes[start:stop, : counts.shape[1]] = counts

@@ -24,7 +24,7 @@ from calspike.preprocess import (
     resampled_length,
     robust_normalise,
 )
-from calspike.spikes.rate import _edge_padded
+from calspike.spikes.rate import model_input
 from calspike.training import FitResult, fit, load_checkpoint, save_model
 
 AUGMENT_RATES_HZ = (60.0, 30.0, 15.0, 7.5)  # acquisition rates simulated in training (besides the data's own)
@@ -32,7 +32,8 @@ AUGMENT_RATES_HZ = (60.0, 30.0, 15.0, 7.5)  # acquisition rates simulated in tra
 
 @dataclass
 class RateTrainingSet:
-    """Chunks for the rate model: inputs (N, chunk + 2 radius), counts (N, chunk), and where they come from."""
+    """Chunks for the rate model: inputs (N, subframes x (chunk + 2 radius)), counts (N, chunk), and where
+    they come from."""
 
     inputs: np.ndarray
     counts: np.ndarray
@@ -66,9 +67,10 @@ def dataset_of(recording: Recording) -> str:
 
 def rate_training_set(
     recordings: Iterable[Recording], model_rate: float, radius: int, *, chunk: int = 256, stride: int = 64,
-    augment_rates: Sequence[float] = AUGMENT_RATES_HZ, threads: int = 0,
+    augment_rates: Sequence[float] = AUGMENT_RATES_HZ, threads: int = 0, subframes: int = 1,
 ) -> RateTrainingSet:
-    """Cut every neuron with ground truth into overlapping chunks at the model's rate.
+    """Cut every neuron with ground truth into overlapping chunks at the model's rate: inputs
+    (N, subframes x (chunk + 2 radius)) at the model's input rate, counts (N, chunk).
 
     Each neuron appears once as recorded and once per rate in `augment_rates` below its
     own (the trace resampled to that rate and back: what a slower acquisition would
@@ -98,17 +100,17 @@ def rate_training_set(
             for kind, acquisition in enumerate((recording.rate, *slower)):
                 slow = trace if acquisition == recording.rate else resample(trace, recording.rate, acquisition,
                                                                             threads=threads)[0]
-                at_model, model_lengths = resample(slow, acquisition, model_rate, threads=threads)
-                length = min(int(model_lengths[0]), truth_length)
-                normalised = robust_normalise(at_model[:, :length], [length])[0]
-                noise.append(noise_levels(normalised, model_rate)[0])
-                padded = _edge_padded(normalised, radius)
+                fine, fine_lengths = resample(slow, acquisition, model_rate * subframes, threads=threads)
+                length = min(int(fine_lengths[0]) // subframes, truth_length)
+                normalised = robust_normalise(fine[:, : subframes * length], [subframes * length])[0]
+                noise.append(noise_levels(normalised, model_rate * subframes)[0])
+                padded = model_input(normalised, length, radius, subframes)
                 # a dropped frame spoils the chunks whose context (radius frames) reaches it
-                spoiled = np.concatenate([[0], np.cumsum(_edge_padded(unusable[:length], radius))])
+                spoiled = np.concatenate([[0], np.cumsum(model_input(unusable[:length], length, radius, 1))])
                 for start in range(0, length - chunk + 1, stride):
                     if spoiled[start + chunk + 2 * radius] - spoiled[start] > 0:
                         continue
-                    inputs.append(padded[start : start + chunk + 2 * radius])
+                    inputs.append(padded[subframes * start : subframes * (start + chunk + 2 * radius)])
                     counts.append(truth[start : start + chunk])
                     neuron.append(len(names) - 1)
                     version.append(kind)
@@ -171,6 +173,8 @@ def train_rate_model(
 ) -> FitResult:
     """Train a SpikeRateModel on recordings with ground truth (`calspike train-rate`).
 
+    model : the model to train; when None, a fresh SpikeRateModel() (input and output at 25 Hz;
+        the shipped model's recipe, benchmarks/train_default_rate_model.py, uses subframes=4).
     validation : recordings scored after every epoch for early stopping, or the fraction of
         neurons (seeded, by neuron) held out for it, or None (train on everything, no early
         stopping). Validation chunks are not augmented in noise, gain or rate.
@@ -198,7 +202,8 @@ def train_rate_model(
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
-    train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates)
+    train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates,
+                              subframes=model.subframes)
     val_set: RateTrainingSet | None = None
     if isinstance(validation, float):
         if not 0 <= validation < 1:
@@ -210,13 +215,14 @@ def train_rate_model(
             val_set = train.subset(as_recorded)
             train = train.subset(keep)
     elif validation is not None:
-        val_set = rate_training_set(validation, model.rate, model.radius, chunk=chunk, augment_rates=())
+        val_set = rate_training_set(validation, model.rate, model.radius, chunk=chunk, augment_rates=(),
+                                    subframes=model.subframes)
     if len(train.inputs) == 0:
         raise ValueError("no training chunks left after holding out the validation neurons")
     if simulated:
         extra_neurons = simulated_neurons(simulated, seed)
         train = train.joined(rate_training_set(extra_neurons, model.rate, model.radius, chunk=chunk,
-                                               augment_rates=augment_rates))
+                                               augment_rates=augment_rates, subframes=model.subframes))
     noise = train.normalised_noise
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
@@ -274,7 +280,8 @@ def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str |
     recordings = without_datasets(recordings, exclude)
     torch.manual_seed(settings["seed"])
     return train_rate_model(
-        recordings, validation=settings["validation"] or None, model=SpikeRateModel(channels=settings["channels"]),
+        recordings, validation=settings["validation"] or None, model=SpikeRateModel(
+            channels=settings["channels"], subframes=settings["subframes"], members=settings["members"]),
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
         resume=resume, progress=progress, simulated=settings["simulated"], balance=settings["balance"],
