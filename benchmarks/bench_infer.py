@@ -9,8 +9,11 @@ infers spikes for every frame:
   - oasis-deconv: oasis.functions.deconvolve(y, penalty=1), AR(1) with its parameters
     estimated, one neuron after another, on the first --oasis-neurons neurons of the same
     array (it is far slower; its frames/s is per frame all the same).
-Each child reports frames/s and its peak resident memory above what it held once the input
-was loaded (VmHWM; ru_maxrss carries the parent's peak across fork and exec). Goal: >= 1,000,000 frames/s on 2 CPU cores, peak <= input + 1 GB.
+Each method gets one short warm-up, then --repeats timed runs (3); each child reports the
+median frames/s, its slowest and fastest run (shared virtual machines vary by 10-20 % from
+run to run), and its peak resident memory above what it held once the input was loaded
+(VmHWM; ru_maxrss carries the parent's peak across fork and exec). Goal: >= 1,000,000
+frames/s on 2 CPU cores, peak <= input + 1 GB.
 
 Part (b), files larger than the working budget: `calspike infer BIG.npy -o OUT.npy` (2,000 x
 200,000 float32 by default, 1.6 GB; traces tiled from 100 simulated neurons, written in
@@ -23,7 +26,7 @@ about 20 minutes on 2 cores; the in-memory way needs as long again).
 On a GPU (the issue's measurement: 10,000 neurons x 100,000 frames): --neurons 10000 --frames
 100000 --device cuda --skip-file, which also prints the GPU's peak memory.
 
-    python benchmarks/bench_infer.py [--neurons 1000] [--frames 100000] [--threads 2] [--device cpu]
+    python benchmarks/bench_infer.py [--neurons 1000] [--frames 100000] [--threads 2] [--device cpu] [--repeats 3]
                                      [--file-neurons 2000] [--file-frames 200000] [--skip-file]
                                      [--only-file] [--file-ways streamed,in-memory]
 """
@@ -53,7 +56,7 @@ def _max_rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def _child(method: str, path: str, neurons: int, threads: int, device: str) -> None:
+def _child(method: str, path: str, neurons: int, threads: int, device: str, repeats: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -64,25 +67,35 @@ def _child(method: str, path: str, neurons: int, threads: int, device: str) -> N
         from calspike.spikes.rate import infer_spike_rates, load_rate_model
 
         model, metadata = load_rate_model()
+
+        def infer() -> None:
+            spikes, _ = infer_spike_rates(traces, 30.0, model=model, metadata=metadata, device=device,
+                                          threads=threads)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            assert spikes.shape == traces.shape and np.isfinite(spikes).all()
+
         infer_spike_rates(traces[:4, :2000], 30.0, model=model, device=device, threads=threads)  # warm-up
         if device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
-        spikes, _ = infer_spike_rates(traces, 30.0, model=model, metadata=metadata, device=device,
-                                      threads=threads)
-        seconds = time.perf_counter() - start
-        assert spikes.shape == traces.shape and np.isfinite(spikes).all()
-        if device.startswith("cuda"):  # the GPU's own peak, beside the host's
-            print(json.dumps({"gpu": torch.cuda.get_device_name(), "gpu_peak_bytes": torch.cuda.max_memory_allocated()}))
     else:
         from oasis.functions import deconvolve
 
+        def infer() -> None:
+            for row in traces:
+                deconvolve(row.astype(np.float64), penalty=1)
+
+        deconvolve(traces[0, :2000].astype(np.float64), penalty=1)  # the same warm-up
+    seconds = []
+    for _ in range(repeats):
         start = time.perf_counter()
-        for row in traces:
-            deconvolve(row.astype(np.float64), penalty=1)
-        seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "frames": int(traces.size), "input_bytes": int(traces.nbytes),
+        infer()
+        seconds.append(time.perf_counter() - start)
+    if method == "calspike" and device.startswith("cuda"):  # the GPU's own peak, beside the host's
+        print(json.dumps({"gpu": torch.cuda.get_device_name(), "gpu_peak_bytes": torch.cuda.max_memory_allocated()}))
+    print(json.dumps({"seconds": float(np.median(seconds)), "fastest": min(seconds), "slowest": max(seconds),
+                      "frames": int(traces.size), "input_bytes": int(traces.nbytes),
                       "extra_bytes": _max_rss_bytes() - loaded}))
 
 
@@ -170,10 +183,10 @@ def _time_v_peak(report: str) -> int:
     raise RuntimeError(f"/usr/bin/time -v printed no peak memory:\n{report[-2000:]}")
 
 
-def _run(method: str, path: Path, neurons: int, threads: int, device: str) -> dict[str, float] | None:
+def _run(method: str, path: Path, neurons: int, threads: int, device: str, repeats: int) -> dict[str, float] | None:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run([sys.executable, __file__, "--child", method, "--input", str(path), "--neurons",
-                           str(neurons), "--threads", str(threads), "--device", device],
+                           str(neurons), "--threads", str(threads), "--device", device, "--repeats", str(repeats)],
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         if "No module named 'oasis'" in done.stderr:
@@ -193,6 +206,8 @@ def main() -> None:
     parser.add_argument("--oasis-neurons", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs of each method after one warm-up; the median is reported")
     parser.add_argument("--file-neurons", type=int, default=2000)
     parser.add_argument("--file-frames", type=int, default=200_000)
     parser.add_argument("--file-ways", default="streamed,in-memory",
@@ -204,7 +219,7 @@ def main() -> None:
     parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.input, args.neurons, args.threads, args.device)
+        _child(args.child, args.input, args.neurons, args.threads, args.device, args.repeats)
         return
     if args.file_child:
         _file_child(args.file_child, args.input, args.threads)
@@ -223,16 +238,18 @@ def main() -> None:
         path = Path(folder) / "calcium.npy"
         np.save(path, recording.calcium)
         del recording
-        ours = _run("calspike", path, args.neurons, args.threads, args.device)
-        oasis = _run("oasis", path, min(args.oasis_neurons, args.neurons), args.threads, args.device)
+        ours = _run("calspike", path, args.neurons, args.threads, args.device, args.repeats)
+        oasis = _run("oasis", path, min(args.oasis_neurons, args.neurons), args.threads, args.device, args.repeats)
     assert ours is not None
     rows = [("calspike (rate model)", args.neurons, ours)]
     if oasis is not None:
         rows.append(("oasis-deconv deconvolve AR(1)", min(args.oasis_neurons, args.neurons), oasis))
-    print(f"\n{'method':<32}{'neurons':>9}{'seconds':>10}{'frames/s':>14}{'peak - input':>15}")
+    print(f"\n{args.repeats} timed run(s) of each after a warm-up: the median, and the slowest and fastest run")
+    print(f"{'method':<32}{'neurons':>9}{'seconds':>10}{'frames/s':>14}{'slowest-fastest':>24}{'peak - input':>15}")
     for name, neurons, result in rows:
+        spread = f"{result['frames'] / result['slowest']:,.0f}-{result['frames'] / result['fastest']:,.0f}"
         print(f"{name:<32}{neurons:>9,}{result['seconds']:>10.1f}{result['frames'] / result['seconds']:>14,.0f}"
-              f"{result['extra_bytes'] / 2**20:>11,.0f} MiB")
+              f"{spread:>24}{result['extra_bytes'] / 2**20:>11,.0f} MiB")
     speed = ours["frames"] / ours["seconds"]
     print(f"\ncalspike: {speed:,.0f} frames/s on {args.threads} threads ({args.device}; goal >= 1,000,000): "
           f"{'met' if speed >= 1e6 else 'MISSED'}; peak memory input + {ours['extra_bytes'] / 2**30:.2f} GiB "

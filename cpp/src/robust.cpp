@@ -77,7 +77,7 @@ Buffer<float> robust_normalise_rows(const MatrixView<T>& traces, const std::vect
 #pragma omp parallel num_threads(resolve_threads(threads))
     {
         std::vector<double> trace, scratch;  // this thread's, reused across rows
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(dynamic, 1)
         for (std::int64_t r = 0; r < traces.rows; ++r) {
             const std::int64_t n = lengths[static_cast<std::size_t>(r)];
             float* row = out.data() + r * traces.cols;
@@ -100,7 +100,7 @@ std::vector<double> standard_noise_levels(const MatrixView<T>& traces, const std
 #pragma omp parallel num_threads(resolve_threads(threads))
     {
         std::vector<double> trace, scratch;
-#pragma omp for schedule(dynamic, 16)
+#pragma omp for schedule(dynamic, 1)
         for (std::int64_t r = 0; r < traces.rows; ++r) {
             load_row(traces, r, lengths[static_cast<std::size_t>(r)], trace);
             levels[static_cast<std::size_t>(r)] =

