@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
     parser.add_argument("--samples", type=int, default=RECIPE["samples"], help="training chunks drawn (each epoch passes over them)")
     parser.add_argument("--balance", type=float, default=RECIPE["balance"])
+    parser.add_argument("--warps", type=float, nargs="*", default=list(RECIPE["warps"]),
+                        help="time-stretch factors: each training neuron also read as if recorded at w x its rate")
     parser.add_argument("--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation")
     parser.add_argument("--model-rate", type=float, default=RECIPE["rate"], help="the model's internal frame rate (Hz)")
     parser.add_argument("--subframes", type=int, default=RECIPE["subframes"],
@@ -134,7 +136,8 @@ def main() -> None:
     folds = args.datasets or datasets
     print(f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
           f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
-          f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms; torch {torch.__version__}, {args.threads} threads", flush=True)
+          f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms, "
+          f"time warps {args.warps or 'none'}; torch {torch.__version__}, {args.threads} threads", flush=True)
 
     # the derivative's width is chosen per fold on the other datasets: score every width once
     derivative: dict[float, dict[str, np.ndarray]] = {}
@@ -158,7 +161,7 @@ def main() -> None:
                                                         args.members),
                                      epochs=args.fold_epochs,
                                      samples=args.samples, balance=args.balance, seed=args.seed, device="cpu",
-                                     progress=False).model
+                                     warps=args.warps, progress=False).model
             predictions["calspike"] = [infer_spike_rates(r, model=model, device="cpu")[0] for r in test]
         if "oasis" in methods:
             predictions["oasis"] = [oasis_spikes(r) for r in test]

@@ -4,6 +4,7 @@ CLI's sources and exclusions, and the warnings about recordings unlike the train
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,11 +15,10 @@ from calspike.cli import main
 from calspike.data import Recording
 from calspike.spikes import rate_training
 from calspike.spikes.rate import FrameRateWarning, NoiseWarning, infer_spike_rates, load_rate_model
+from calspike.training import load_checkpoint
 
 
 def _named(recording: Recording, dataset: str) -> Recording:
-    from dataclasses import replace
-
     return replace(recording, metadata={"dataset": dataset})
 
 
@@ -35,6 +35,26 @@ def test_balanced_draw_evens_out_datasets():
         np.testing.assert_allclose(share, expected, atol=0.01)
     with pytest.raises(ValueError, match="balance"):
         rate_training.balanced_draw(chunks, 10, 1.5, seed=0)
+
+
+def test_a_time_warp_reads_the_recording_at_a_stretched_rate(tmp_path):
+    recording = calspike.simulate(2, 6_000, rate=100.0, seed=3)
+    settings = {"chunk": 64, "stride": 32, "augment_rates": (), "subframes": 2}
+    warped = rate_training.rate_training_set([recording], 25.0, 10, warps=(0.5,), **settings)
+    assert sorted(np.unique(warped.version).tolist()) == [0, 1]
+    # the warped version is, by definition, the same arrays recorded at 0.5 x 100 Hz: slower kinetics
+    slower = rate_training.rate_training_set([replace(recording, rate=50.0)], 25.0, 10, **settings)
+    np.testing.assert_array_equal(warped.inputs[warped.version == 1], slower.inputs)
+    np.testing.assert_array_equal(warped.counts[warped.version == 1], slower.counts)
+    as_recorded = rate_training.rate_training_set([recording], 25.0, 10, **settings)
+    np.testing.assert_array_equal(warped.inputs[warped.version == 0], as_recorded.inputs)
+    for bad in (0.0, -1.0, 20.0, True):
+        with pytest.raises(ValueError, match="warps"):
+            rate_training.rate_training_set([recording], 25.0, 10, warps=(bad,), **settings)
+    rate_training.train_rate_model([recording], validation=None, epochs=1, samples=64, warps=(0.5, 1.5), augment_rates=(),
+                                   device="cpu", progress=False, checkpoint=tmp_path / "warped.pt")
+    extra = load_checkpoint(tmp_path / "warped.pt")["extra"]
+    assert extra["time_warps"] == [0.5, 1.5] and extra["frame_rate_range_hz"] == [50.0, 150.0]
 
 
 def test_chunks_never_cross_a_dropped_frame():

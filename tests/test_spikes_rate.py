@@ -21,6 +21,7 @@ from calspike.preprocess import fill_gaps, rebin_counts, resample, resampled_len
 from calspike.spikes import rate as spike_rate
 from calspike.spikes import rate_training
 from calspike.spikes.score import poisson_information_gain, score_neurons
+from calspike.training import load_checkpoint
 
 # ---------------------------------------------------------------- resampling (C++)
 
@@ -309,7 +310,7 @@ def test_cli_train_rate_then_infer_with_it(tmp_path, capsys):
     checkpoint, small = tmp_path / "rate.pt", tmp_path / "small.pt"
     assert main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), "--epochs", "2",
                  "--validation", "0.25", "--channels", "8", "--members", "2", "--subframes", "2",
-                 "--export", str(small), "--no-progress", "--device", "cpu"]) == 0
+                 "--warps", "0.8, 1.25", "--export", str(small), "--no-progress", "--device", "cpu"]) == 0
     assert "2 epochs" in capsys.readouterr().out and small.stat().st_size < checkpoint.stat().st_size
     np.save(tmp_path / "calcium.npy", recording.calcium)
     assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "50",
@@ -317,11 +318,12 @@ def test_cli_train_rate_then_infer_with_it(tmp_path, capsys):
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
     assert sidecar["model_config"]["channels"] == 8 and len(sidecar["recordings"][0]["noise_level"]) == 4
     assert sidecar["model_config"]["members"] == 2 and sidecar["model_config"]["subframes"] == 2
+    assert load_checkpoint(checkpoint)["extra"]["time_warps"] == [0.8, 1.25]
     assert np.load(tmp_path / "out.npy").shape == (4, 6_000)
     assert main(["train-rate", str(tmp_path / "calcium.npy"), "-o", str(checkpoint), "--rate", "50"]) == 1
     assert "spike counts" in capsys.readouterr().err
     for bad in (["--epochs", "0"], ["--validation", "1.5"], ["--channels", "two"], ["--rate", "-3"],
-                ["--members", "0"], ["--subframes", "17"]):
+                ["--members", "0"], ["--subframes", "17"], ["--warps", "fast"], ["--warps", "0.5,20"]):
         with pytest.raises(SystemExit) as code:
             main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), *bad])
         assert code.value.code == 2 and bad[0] in capsys.readouterr().err

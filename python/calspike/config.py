@@ -87,6 +87,8 @@ class Setting:
             allowed = ", ".join(self.choices)
         elif self.name == "rate":
             allowed = f"[{_number(RATE_RANGE_HZ[0])}, {_number(RATE_RANGE_HZ[1])}]"
+        elif self.name == "warps":
+            allowed = f"factors in [{_number(WARP_RANGE[0])}, {_number(WARP_RANGE[1])}], or none"
         elif self.items or self.pattern:
             allowed = self.help.split(": ")[-1] if self.items else self.help
         else:
@@ -103,6 +105,23 @@ def _number(x: float) -> str:
 _MAX_SIDE = 2**24
 MAX_THREADS = 1024  # the C++ core refuses more (calspike/threads.hpp); OpenMP dies near 32,768
 RATE_RANGE_HZ = (0.1, 10_000.0)  # frame rates calspike accepts, wherever a rate enters
+
+
+WARP_RANGE = (0.1, 10.0)  # time-stretch factors of the rate model's training data
+
+
+def check_warps(value: Any, name: str = "warps") -> str:
+    """`value`: comma-separated time-stretch factors in WARP_RANGE, or "" for none; ValueError naming `name`."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be comma-separated numbers, got {value!r}")
+    parts = [part.strip() for part in value.split(",")] if value.strip() else []
+    try:
+        factors = [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers, got {value!r}") from None
+    if any(not WARP_RANGE[0] <= w <= WARP_RANGE[1] for w in factors):
+        raise ValueError(f"{name} must lie in [{_number(WARP_RANGE[0])}, {_number(WARP_RANGE[1])}], got {value!r}")
+    return ",".join(parts)
 
 
 def check_rate(value: Any, name: str = "rate") -> float:
@@ -194,6 +213,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("balance", float, 0.5, "evens out the datasets: dataset d's share of the training chunks"
                 " is proportional to its size ** (1 - balance); 0 keeps the data's proportions, 1 makes them equal",
                 "", 0.0, 1.0),
+        Setting("warps", str, "", "time-stretch factors, comma-separated: every training neuron is also read as if"
+                " recorded at w x its rate (kinetics no indicator in the data has); e.g. 0.67,1.5",
+                checker=lambda value, name: check_warps(value, name)),
         Setting("samples", int, 0, "training chunks drawn (with replacement; each epoch passes over them), 0: as many as there are", "chunks", 0, 2**31),
         # inference
         Setting("method", str, "model", "model: the spike-rate model (expected spikes per frame); oasis: OASIS"
@@ -247,7 +269,7 @@ TRAIN_SETTINGS = ("train_skip", "features", "vae_features", "epochs", "vae_epoch
 TOY_SETTINGS = _GROUPS["toy VAE"]
 INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
 TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "members",
-                       "subframes", "simulated", "balance", "samples", "seed", "device")
+                       "subframes", "simulated", "balance", "warps", "samples", "seed", "device")
 
 # Which settings each command takes (the CLI adds these options, --config may set them).
 COMMANDS: dict[str, tuple[str, ...]] = {

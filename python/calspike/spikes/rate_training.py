@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from calspike.config import WARP_RANGE
 from calspike.data.recording import Recording
 from calspike.models import SpikeRateModel
 from calspike.preprocess import (
@@ -38,7 +39,7 @@ class RateTrainingSet:
     inputs: np.ndarray
     counts: np.ndarray
     neuron: np.ndarray  # index into `names`
-    version: np.ndarray  # 0: as recorded; k: resampled via the k-th augmentation rate
+    version: np.ndarray  # 0: as recorded; then one per slower acquisition rate, then one per time warp
     names: list[str] = field(default_factory=list)
     normalised_noise: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per neuron and rate version
     group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # index into `groups`, per chunk
@@ -68,6 +69,7 @@ def dataset_of(recording: Recording) -> str:
 def rate_training_set(
     recordings: Iterable[Recording], model_rate: float, radius: int, *, chunk: int = 256, stride: int = 64,
     augment_rates: Sequence[float] = AUGMENT_RATES_HZ, threads: int = 0, subframes: int = 1,
+    warps: Sequence[float] = (),
 ) -> RateTrainingSet:
     """Cut every neuron with ground truth into overlapping chunks at the model's rate: inputs
     (N, subframes x (chunk + 2 radius)) at the model's input rate, counts (N, chunk).
@@ -75,9 +77,15 @@ def rate_training_set(
     Each neuron appears once as recorded and once per rate in `augment_rates` below its
     own (the trace resampled to that rate and back: what a slower acquisition would
     have given). Spike counts are rebinned to the model's rate, conserving counts.
+    With `warps`, each neuron also appears once per factor w with its time axis stretched: read
+    as if recorded at w x its rate, so that the indicator's rise and decay and the firing are
+    w times faster (w < 1: slower), an indicator with other kinetics than any in the data.
     Dropped (NaN) frames are filled for resampling, and chunks that touch one are left out.
     Chunks are grouped by dataset (`dataset_of`).
     """
+    for w in warps:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not WARP_RANGE[0] <= w <= WARP_RANGE[1]:
+            raise ValueError(f"warps must be time-stretch factors in {list(WARP_RANGE)}, got {w!r}")
     inputs, counts, neuron, version, names, noise, group = [], [], [], [], [], [], []
     groups: dict[str, int] = {}
     for recording in recordings:
@@ -92,14 +100,17 @@ def rate_training_set(
             names.append(f"{recording.name}/{recording.neuron_name(row)}" if recording.neuron_names
                          else recording.neuron_name(row))
             trace, dropped = fill_gaps(recording.calcium[row : row + 1, :n])
-            truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], recording.rate, model_rate, threads)
-            # a model frame is unusable when any input frame it overlaps was dropped
-            unusable = rebin_counts(dropped.astype(np.float32), recording.rate, model_rate, [truth_length],
-                                    threads=threads)[0] > 0
-            slower = [r for r in augment_rates if r < recording.rate]
-            for kind, acquisition in enumerate((recording.rate, *slower)):
-                slow = trace if acquisition == recording.rate else resample(trace, recording.rate, acquisition,
-                                                                            threads=threads)[0]
+            # (the rate the trace is read at, the acquisition rate it is resampled through)
+            views = [(recording.rate, recording.rate)]
+            views += [(recording.rate, r) for r in augment_rates if r < recording.rate]
+            views += [(recording.rate * w, recording.rate * w) for w in warps if w != 1]
+            for kind, (read_rate, acquisition) in enumerate(views):
+                truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], read_rate, model_rate, threads)
+                # a model frame is unusable when any input frame it overlaps was dropped
+                unusable = rebin_counts(dropped.astype(np.float32), read_rate, model_rate, [truth_length],
+                                        threads=threads)[0] > 0
+                slow = trace if acquisition == read_rate else resample(trace, read_rate, acquisition,
+                                                                       threads=threads)[0]
                 fine, fine_lengths = resample(slow, acquisition, model_rate * subframes, threads=threads)
                 length = min(int(fine_lengths[0]) // subframes, truth_length)
                 normalised = robust_normalise(fine[:, : subframes * length], [subframes * length])[0]
@@ -170,6 +181,7 @@ def train_rate_model(
     simulated: int = 0,
     balance: float = 0.5,
     samples: int = 0,
+    warps: Sequence[float] | str = "",
 ) -> FitResult:
     """Train a SpikeRateModel on recordings with ground truth (`calspike train-rate`).
 
@@ -185,6 +197,9 @@ def train_rate_model(
         with replacement, dataset d's share proportional to n_d ** (1 - balance)
         (`balanced_draw`); every epoch passes over them in a new order with new augmentation.
         With balance 0 and samples 0, every chunk once instead.
+    warps : time-stretch factors (or the CLI's comma-separated text of them): every training
+        neuron also read as if recorded at w x its rate (`rate_training_set`), for kinetics
+        that no indicator in the data has.
 
     The checkpoint's ``extra`` records the training neurons and datasets, the model rate,
     and the ranges of normalised noise level and frame rate seen in training
@@ -198,12 +213,14 @@ def train_rate_model(
                   **({"patience": patience} if patience is not None else {}),
                   **({"device": device} if isinstance(device, str) else {}),
                   **({"validation": validation} if isinstance(validation, float) else {})})
+    if isinstance(warps, str):
+        warps = [float(w) for w in config.check_warps(warps).split(",") if w]
     recordings = list(recordings)
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
     train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates,
-                              subframes=model.subframes)
+                              subframes=model.subframes, warps=warps)
     val_set: RateTrainingSet | None = None
     if isinstance(validation, float):
         if not 0 <= validation < 1:
@@ -222,16 +239,17 @@ def train_rate_model(
     if simulated:
         extra_neurons = simulated_neurons(simulated, seed)
         train = train.joined(rate_training_set(extra_neurons, model.rate, model.radius, chunk=chunk,
-                                               augment_rates=augment_rates, subframes=model.subframes))
+                                               augment_rates=augment_rates, subframes=model.subframes, warps=warps))
     noise = train.normalised_noise
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
-    rates = [r.rate for r in recordings]
+    rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
     extra = {"model_rate_hz": model.rate, "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
              "train_datasets": _datasets_summary(recordings, set(train.groups)),
              "normalised_noise_range": noise_range,
              "frame_rate_range_hz": [min([*rates, *[a for a in augment_rates if a < max(rates)]]), max(rates)],
-             "chunk": chunk, "augment_rates_hz": list(augment_rates), "balance": balance}
+             "chunk": chunk, "augment_rates_hz": list(augment_rates), "balance": balance,
+             "time_warps": [float(w) for w in warps]}
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
     return fit(model, train.inputs, train.counts,
@@ -285,7 +303,7 @@ def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str |
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
         resume=resume, progress=progress, simulated=settings["simulated"], balance=settings["balance"],
-        samples=settings["samples"])
+        samples=settings["samples"], warps=settings["warps"])
 
 
 def without_datasets(recordings: Sequence[Recording], exclude: Sequence[str]) -> list[Recording]:
