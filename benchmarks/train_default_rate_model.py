@@ -7,7 +7,8 @@ CASCADE datasets (212 neurons, 29 h) and SpikeFinder datasets 4, 5, 6 (24 neuron
 Reproducible: seed 0, 2 CPU threads (or `--device cuda`), the recipe below. The training
 set is RECIPE["samples"] chunks drawn with replacement, each dataset's share proportional
 to the square root of its size (balance 0.5: the jGCaMP8 datasets hold over 60 % of the chunks and
-would drown the small ones), augmented in acquisition rate, noise, gain and offset; no
+would drown the small ones), augmented in acquisition rate, noise, gain and offset, every
+neuron also read at 0.67 and 1.5 times its frame rate (RECIPE["warps"]: other kinetics); no
 validation split (the recipe was chosen by leave-one-dataset-out cross-validation,
 benchmarks/bench_ground_truth.py, which trains its folds with the same recipe and
 RECIPE["fold_epochs"] epochs). A resumable checkpoint is written after every epoch
@@ -30,7 +31,7 @@ from calspike.spikes.rate_training import export_rate_model, train_rate_model
 
 RECIPE = {"epochs": 12, "fold_epochs": 4, "samples": 32_768, "balance": 0.5, "noise": 1.0, "batch_size": 64,
           "lr": 3e-3, "rate": 25.0, "dilations": (1, 2, 4, 8, 16, 32), "smooth_s": 0.0, "subframes": 4,
-          "channels": 32, "members": 1}
+          "channels": 32, "members": 1, "warps": (0.67, 1.5)}
 
 
 def recipe_model(rate: float, dilations: str | tuple[int, ...], noise: float, smooth_s: float,
@@ -66,7 +67,7 @@ def main() -> None:
                          RECIPE["subframes"], RECIPE["channels"], RECIPE["members"])
     result = train_rate_model(recordings, model=model, validation=None,
                               epochs=RECIPE["epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
-                              batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], seed=args.seed,
+                              batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], seed=args.seed, warps=RECIPE["warps"],
                               device=args.device, checkpoint=args.checkpoint, resume=args.resume, progress=True)
     export_rate_model(args.checkpoint, args.output)
     last = result.history[-1]
