@@ -23,8 +23,8 @@ class _DilatedBlock(nn.Module):
         self.mix = nn.Conv1d(channels, channels, 1, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # in place on the convolutions' fresh outputs (their backward needs neither): about 10 %
-        # of inference time on the CPU went to allocating and writing these two
+        # in place on the convolutions' fresh outputs (their backward needs neither): saves two
+        # allocations per block (ReLU and add took about 13 % of CPU inference; ~2 % faster)
         mixed: torch.Tensor = self.mix(F.relu(self.wide(x), inplace=True))
         return mixed.add_(x[:, :, self.dilation : -self.dilation])
 
