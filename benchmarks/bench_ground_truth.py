@@ -68,20 +68,23 @@ def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np
                              recording.rate, SCORE_RATE_HZ, lengths, recording.lengths)
     truth = np.where(np.isnan(predicted), np.nan, truth)  # dropped frames count on neither side
     scores = score_neurons(truth, predicted, bins=1, rate=SCORE_RATE_HZ)
-    return {"r": scores["correlation"], "info_gain": scores["info_gain"],
-            "lag_ms": np.array([lag_ms(t, q) for t, q in zip(truth, predicted)])}
+    lags = np.array([best_lag(t, q) for t, q in zip(truth, predicted)]).reshape(-1, 2)
+    return {"r": scores["correlation"], "info_gain": scores["info_gain"], "lag_ms": lags[:, 0],
+            "r_best_lag": lags[:, 1]}
 
 
-def lag_ms(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> float:
+def best_lag(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> tuple[float, float]:
     """The shift of the prediction (ms, 40 ms steps, within +-200) that correlates best with the
-    truth at 25 Hz: positive when the prediction comes late."""
+    truth at 25 Hz (positive when the prediction comes late), and r at that shift: how much of
+    a dataset's score its timing costs (a diagnostic; the score is r unshifted)."""
     keep = np.isfinite(truth) & np.isfinite(predicted)
     t, q = truth[keep], predicted[keep]
     if t.size < 4 * most_bins or t.std() == 0 or q.std() == 0:
-        return float("nan")
+        return float("nan"), float("nan")
     shifts = range(-most_bins, most_bins + 1)
     r = [np.corrcoef(t[max(0, -k): t.size - max(0, k)], q[max(0, k): q.size - max(0, -k)])[0, 1] for k in shifts]
-    return float(list(shifts)[int(np.nanargmax(r))] * 1000 / SCORE_RATE_HZ)
+    best = int(np.nanargmax(r))
+    return float(list(shifts)[best] * 1000 / SCORE_RATE_HZ), float(r[best])
 
 
 def positive_derivative(recording: Recording, sigma_s: float) -> np.ndarray:
@@ -180,11 +183,14 @@ def main() -> None:
                     entry[m] = float(scored[m][k]["r"][row])
                     entry[f"{m}_info_gain"] = float(scored[m][k]["info_gain"][row])
                     entry[f"{m}_lag_ms"] = float(scored[m][k]["lag_ms"][row])
+                    entry[f"{m}_r_best_lag"] = float(scored[m][k]["r_best_lag"][row])
                 rows.append(entry)
         mine = [e for e in rows if e["dataset"] == held_out]
         line = ", ".join(f"{m} {np.nanmean([e[m] for e in mine]):.3f}" for m in predictions)
         lags = ", ".join(f"{m} {np.nanmedian([e[m + '_lag_ms'] for e in mine]):+.0f}" for m in predictions)
-        print(f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags} "
+        shifted = ", ".join(f"{m} {np.nanmean([e[m + '_r_best_lag'] for e in mine]):.3f}" for m in predictions)
+        print(f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; r at each neuron's best lag "
+              f"{shifted} "
               f"({time.perf_counter() - fold_start:.0f} s)", flush=True)
     print(f"{len(folds)} folds in {(time.perf_counter() - started) / 60:.1f} min\n")
     report(rows, [m for m in METHODS if m in methods])
