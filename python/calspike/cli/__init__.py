@@ -7,13 +7,44 @@ lands inside `main` and ends in one line, not a traceback.
 
 import sys
 
+INTERRUPTS: "list[int]" = []  # SIGINTs received while `main` runs (see `main`)
+
 
 def main(argv: "list[str] | None" = None) -> int:
-    """Entry point of the `calspike` command: 0 done, 1 data error, 2 usage error, 130 interrupted."""
+    """Entry point of the `calspike` command: 0 done, 1 data error, 2 usage error, 130 interrupted.
+
+    A Ctrl-C is remembered as well as raised: code that runs while modules load can lose the
+    KeyboardInterrupt (Python drops one raised in a weakref callback, as its import machinery
+    runs when it frees a module lock; compiled modules may clear it or turn it into an
+    ImportError). The command then stops before it starts its work (`run_command`) and ends
+    as interrupted.
+    """
+    previous_handler = None
+    INTERRUPTS.clear()
     try:
+        import signal
+
+        def remember_and_raise(signum: int, frame: object) -> None:
+            INTERRUPTS.append(signum)
+            raise KeyboardInterrupt
+
+        try:
+            previous_handler = signal.signal(signal.SIGINT, remember_and_raise)
+        except ValueError:  # not the main thread: Python's own handler stays
+            pass
         from calspike.cli._common import run_command
 
-        return run_command(argv)
-    except KeyboardInterrupt:  # at any moment, start-up included: one line, no traceback
+        code = run_command(argv)
+        if INTERRUPTS:
+            raise KeyboardInterrupt
+        return code
+    except BaseException as error:  # at any moment, start-up included: one line, no traceback
+        if not (INTERRUPTS or isinstance(error, KeyboardInterrupt)):
+            raise
         print("calspike: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous_handler is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous_handler)

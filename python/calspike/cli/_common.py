@@ -90,20 +90,33 @@ def run_command(argv: Sequence[str] | None) -> int:
     try:  # each setting was checked as it was parsed (options and --config alike)
         args.check(args)
     except (UsageError, ValueError, ImportError) as error:  # ImportError: an optional extra is missing
+        _raise_if_interrupted()
         parser.error(failure(error))
     except OSError as error:  # an input that is missing or unreadable: a data error
+        _raise_if_interrupted()
         print(f"calspike: error: {failure(error)}", file=sys.stderr)
         return 1
+    _raise_if_interrupted()  # one that start-up lost
     try:
         args.handler(args)
     except (UsageError, MissingExtra) as error:  # found late (an output changed; an extra is missing)
+        _raise_if_interrupted()
         if args.debug:
             raise
         print(f"calspike: error: {failure(error)}", file=sys.stderr)
         return 2
     except Exception as error:  # one line for users; --debug shows where
+        _raise_if_interrupted()
         if args.debug:
             raise
         print(f"calspike: error: {failure(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _raise_if_interrupted() -> None:
+    """A Ctrl-C that start-up lost or a library turned into another error ends as one (`calspike.cli.main`)."""
+    from calspike.cli import INTERRUPTS
+
+    if INTERRUPTS:
+        raise KeyboardInterrupt
