@@ -144,3 +144,61 @@ def test_the_sidecar_says_what_the_model_was_trained_on(tmp_path):
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
     assert sidecar["model_trained_on"]["DS31"]["indicator"] == "jGCaMP8m"
     assert sidecar["frame_rate_range_hz"] == load_rate_model()[1]["frame_rate_range_hz"]
+
+
+def _late_labels(seed: int, neurons: int = 6) -> Recording:
+    """Simulated neurons whose recorded spikes come 80 ms after the ones that made the
+    fluorescence (as in a recording whose electrophysiology clock lags the microscope's)."""
+    recording = calspike.simulate(neurons, 12_000, rate=100.0, seed=seed)
+    assert recording.spikes is not None
+    late = np.zeros_like(recording.spikes)
+    late[:, 8:] = recording.spikes[:, :-8]
+    return replace(recording, spikes=late, metadata={"dataset": "DS93"})
+
+
+def _r_at_25hz(recording: Recording, model: calspike.models.SpikeRateModel) -> float:
+    predicted, _ = infer_spike_rates(recording, model=model, device="cpu")
+    assert recording.spikes is not None
+    pairs = [(t.reshape(-1, 4).sum(1), p.reshape(-1, 4).sum(1)) for t, p in zip(recording.spikes, predicted)]
+    return float(np.mean([np.corrcoef(t, p)[0, 1] for t, p in pairs]))
+
+
+def test_fine_tuning_teaches_the_shipped_model_a_recording_s_timing(tmp_path):
+    base, base_extra = load_rate_model()
+    tuned = rate_training.train_rate_model([_late_labels(21)], init="default", validation=None, epochs=3,
+                                           samples=1_024, lr=1e-3, device="cpu", progress=False,
+                                           checkpoint=tmp_path / "tuned.pt")
+    assert tuned.model.config == base.config
+    unseen = _late_labels(22)  # other neurons of the same "recording"
+    assert _r_at_25hz(unseen, tuned.model) > _r_at_25hz(unseen, base) + 0.3  # measured: 0.12 -> 0.73
+    extra = load_checkpoint(tmp_path / "tuned.pt")["extra"]
+    assert list(extra["train_datasets"]) == ["DS93"]
+    assert extra["initialised_from"]["model"] == "default" and "DS31" in extra["initialised_from"]["train_datasets"]
+    # it keeps much of what it knew, so it warns no sooner than the model it started from
+    assert extra["frame_rate_range_hz"] == base_extra["frame_rate_range_hz"]
+    assert extra["normalised_noise_range"][0] <= base_extra["normalised_noise_range"][0]
+    again = rate_training.train_rate_model([_late_labels(23, 2)], init=tmp_path / "tuned.pt", validation=None,
+                                           epochs=1, samples=64, device="cpu", progress=False,
+                                           checkpoint=tmp_path / "again.pt")
+    assert again.model.config == base.config
+    assert load_checkpoint(tmp_path / "again.pt")["extra"]["initialised_from"]["model"] == str(tmp_path / "tuned.pt")
+    with pytest.raises(ValueError, match="not both"):
+        rate_training.train_rate_model([_late_labels(23, 2)], init="default", model=base, progress=False)
+    with pytest.raises(FileNotFoundError, match="no spike-rate model"):
+        rate_training.train_rate_model([_late_labels(23, 2)], init=tmp_path / "none.pt", progress=False)
+
+
+def test_cli_train_rate_init_fine_tunes(tmp_path, capsys):
+    recording = _late_labels(24, 2)
+    np.savez(tmp_path / "mine.npz", calcium=recording.calcium, spikes=recording.spikes, rate=100.0)
+    common = ["train-rate", str(tmp_path / "mine.npz"), "-o", str(tmp_path / "tuned.pt"), "--epochs", "1",
+              "--samples", "64", "--validation", "0", "--no-progress", "--device", "cpu"]
+    assert main([*common, "--init", "default", "--lr", "0.001", "--export", str(tmp_path / "small.pt")]) == 0
+    model, extra = load_rate_model(tmp_path / "small.pt")
+    assert model.config == load_rate_model()[0].config and extra["initialised_from"]["model"] == "default"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as code:
+        main([*common, "--init", "default", "--channels", "8", "--subframes", "2"])
+    assert code.value.code == 2 and "drop --channels, --subframes" in capsys.readouterr().err
+    assert main([*common, "--init", str(tmp_path / "none.pt")]) == 1
+    assert "no spike-rate model" in capsys.readouterr().err

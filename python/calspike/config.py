@@ -169,7 +169,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("vae_features", str, "raw,delta,quad", "comma-separated feature channels of the calcium VAEs' encoders,"
                 " raw first (the channel they reconstruct): raw, delta, quad, delta_quad",
                 items=("raw", "delta", "quad", "delta_quad", "tutorial_delta")),
-        Setting("epochs", int, 15, "most passes over the classifier's training windows", "epochs", 1, 100_000),
+        Setting("epochs", int, 15, "most passes over the training data (train: the classifier's windows; "
+                "train-rate: its chunks)", "epochs", 1, 100_000),
         Setting("vae_epochs", int, 15, "most passes over the calcium VAE's training windows", "epochs", 1,
                 100_000),
         Setting("batch_size", int, 256, "windows per optimiser step", "windows", 1, 2**24),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from calspike.cli._common import add_settings, chosen
+from calspike.cli._common import add_settings, chosen, given
 
 
 def add_commands(commands: Any) -> None:
@@ -61,6 +61,11 @@ def add_commands(commands: Any) -> None:
     train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
     train_rate.add_argument("--export", type=Path, default=None,
                             help="also write a small inference-only copy of the model here")
+    train_rate.add_argument("--init", default=None, metavar="MODEL",
+                            help="fine-tune: start from this rate model (a checkpoint, or 'default' for the "
+                            "shipped one) and keep its architecture, e.g. to teach it your indicator and "
+                            "timing from a few neurons with ground truth (a lower --lr, such as 0.001, keeps "
+                            "more of what it knew)")
     train_rate.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_settings(train_rate, "train-rate", "train-rate")
     train_rate.set_defaults(handler=_train_rate, check=_check_train_rate)
@@ -112,6 +117,10 @@ def _check_train_rate(args: argparse.Namespace) -> None:
 
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
+    if args.init is not None:
+        fixed = sorted(f"--{name}" for name in ("channels", "subframes", "members") if name in given(args))
+        if fixed:
+            raise UsageError(f"--init keeps the architecture of the model it starts from; drop {', '.join(fixed)}")
     check_file_target(args.output, "-o/--output", is_checkpoint)
     check_not_input([args.output], args.data, "-o/--output", inside_allowed=True)
     if args.export is not None:
@@ -143,7 +152,7 @@ def _train_rate(args: argparse.Namespace) -> None:
     from calspike.spikes.rate_training import export_rate_model, train_rate_on_files
 
     result = train_rate_on_files(args.data, args.output, settings=chosen(args), exclude=args.exclude,
-                                 resume=args.resume, progress=not args.no_progress)
+                                 resume=args.resume, progress=not args.no_progress, init=args.init)
     last = result.history[-1]
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")

@@ -182,6 +182,7 @@ def train_rate_model(
     balance: float = 0.5,
     samples: int = 0,
     warps: Sequence[float] | str = "",
+    init: str | os.PathLike[str] | None = None,
 ) -> FitResult:
     """Train a SpikeRateModel on recordings with ground truth (`calspike train-rate`).
 
@@ -200,6 +201,11 @@ def train_rate_model(
     warps : time-stretch factors (or the CLI's comma-separated text of them): every training
         neuron also read as if recorded at w x its rate (`rate_training_set`), for kinetics
         that no indicator in the data has.
+    init : fine-tuning: start from this rate model's weights (a checkpoint, or "default" for
+        the shipped model) instead of `model`, keeping its architecture and rates, e.g. to
+        teach it one's own indicator and timing from a few neurons with ground truth. Its
+        checkpoint records where it started (``initialised_from``), and its noise and
+        frame-rate ranges are widened to the starting model's.
 
     The checkpoint's ``extra`` records the training neurons and datasets, the model rate,
     and the ranges of normalised noise level and frame rate seen in training
@@ -216,6 +222,13 @@ def train_rate_model(
     if isinstance(warps, str):
         warps = [float(w) for w in config.check_warps(warps).split(",") if w]
     recordings = list(recordings)
+    base: dict[str, Any] | None = None
+    if init is not None:
+        if model is not None:
+            raise ValueError("give a model to train or one to start from (init), not both")
+        from calspike.spikes.rate import load_rate_model
+
+        model, base = load_rate_model(None if str(init) == "default" else init)
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
@@ -250,12 +263,26 @@ def train_rate_model(
              "frame_rate_range_hz": [min([*rates, *[a for a in augment_rates if a < max(rates)]]), max(rates)],
              "chunk": chunk, "augment_rates_hz": list(augment_rates), "balance": balance,
              "time_warps": [float(w) for w in warps]}
+    if base is not None:
+        extra = _fine_tuned(extra, base, str(init))
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
     return fit(model, train.inputs, train.counts,
                validation=None if val_set is None or len(val_set.inputs) == 0 else (val_set.inputs, val_set.counts),
                epochs=epochs, batch_size=batch_size, lr=lr, patience=patience if val_set is not None else None,
                seed=seed, device=device, checkpoint=checkpoint, resume=resume, progress=progress, extra=extra)
+
+
+def _fine_tuned(extra: dict[str, Any], base: dict[str, Any], init: str) -> dict[str, Any]:
+    """A fine-tuned model's metadata: the ranges widened to its starting model's (it keeps much of
+    what that one learned), and where it started."""
+    merged = dict(extra)
+    for key in ("normalised_noise_range", "frame_rate_range_hz"):
+        if key in base:
+            low, high = (float(v) for v in base[key])
+            merged[key] = [min(extra[key][0], low), max(extra[key][1], high)]
+    merged["initialised_from"] = {"model": init, "train_datasets": sorted(base.get("train_datasets", {}))}
+    return merged
 
 
 def _datasets_summary(recordings: Sequence[Recording], kept: set[str]) -> dict[str, dict[str, Any]]:
@@ -288,18 +315,19 @@ def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLik
 
 def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
                         settings: dict[str, Any], exclude: Sequence[str] = (), resume: bool = False,
-                        progress: bool = True) -> FitResult:
+                        progress: bool = True, init: str | os.PathLike[str] | None = None) -> FitResult:
     """`calspike train-rate`: load every source's recordings with ground truth (CASCADE folders or
     files, SpikeFinder folders or files, arrays), leave out the `exclude` datasets and train a
-    fresh SpikeRateModel (settings: the "train-rate" profile of calspike.config) into `output`."""
+    fresh SpikeRateModel (settings: the "train-rate" profile of calspike.config), or fine-tune
+    the model `init` (a checkpoint or "default"; its architecture kept), into `output`."""
     from calspike.data import load_recordings
 
     recordings = [recording for source in sources for recording in load_recordings(source, settings["rate"])]
     recordings = without_datasets(recordings, exclude)
     torch.manual_seed(settings["seed"])
     return train_rate_model(
-        recordings, validation=settings["validation"] or None, model=SpikeRateModel(
-            channels=settings["channels"], subframes=settings["subframes"], members=settings["members"]),
+        recordings, validation=settings["validation"] or None, init=init, model=None if init is not None else
+        SpikeRateModel(channels=settings["channels"], subframes=settings["subframes"], members=settings["members"]),
         epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
         patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
         resume=resume, progress=progress, simulated=settings["simulated"], balance=settings["balance"],

@@ -1,0 +1,112 @@
+"""What a few neurons of one's own ground truth are worth: fine-tuning (`calspike train-rate --init`).
+
+For each chosen dataset D: a model is trained with the default recipe on the other 15 ground-truth
+datasets (D never seen: the fold of benchmarks/bench_ground_truth.py, same recipe and budget).
+D's neurons are then split in two halves (alternating, in file order); the fold model is
+fine-tuned on one half (`train_rate_model(init=...)`, the settings below, fixed before any
+run) and scored on the other, and the other way round. Printed per dataset, on the same
+neurons: the fold model (never saw D), the fine-tuned one (saw other neurons of D), and
+calspike's OASIS AR(1); SpikeFinder metric at 25 Hz (mean r), with the median best lag.
+
+This measures a user who records ground truth for a few of their own neurons (their
+indicator, their microscope, their timing) and fine-tunes the shipped model on it; it is
+not a left-out score.
+
+    python benchmarks/bench_fine_tune.py --cascade ../shared/data/cascade_gt \\
+        --spikefinder ../shared/data/spikefinder --datasets SF4 SF5 DS32
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calspike.data import Recording, read_ground_truth, read_spikefinder
+from calspike.spikes.rate import NoiseWarning, infer_spike_rates
+from calspike.spikes.rate_training import dataset_of, train_rate_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_ground_truth import oasis_spikes, scores_at_25hz
+from train_default_rate_model import RECIPE, recipe_model
+
+FINE_TUNE = {"epochs": 4, "samples": 4096, "lr": 1e-3, "balance": 0.0}  # chosen before any run, not tuned
+
+
+def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
+    """Every other neuron of the dataset (in file order, across its recordings), starting at `half`."""
+    picked, seen = [], 0
+    for recording in recordings:
+        rows = [k for k in range(recording.neurons) if (seen + k) % 2 == half]
+        seen += recording.neurons
+        if rows:
+            assert recording.spikes is not None and recording.lengths is not None
+            names = recording.neuron_names or tuple(f"{recording.name}/{k}" for k in range(recording.neurons))
+            picked.append(replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
+                                  lengths=recording.lengths[rows], neuron_names=tuple(names[k] for k in rows)))
+    return picked
+
+
+def mean_scores(recordings: list[Recording], predictions: list[np.ndarray]) -> tuple[list[float], list[float]]:
+    scored = [scores_at_25hz(r, p) for r, p in zip(recordings, predictions)]
+    return ([float(x) for s in scored for x in s["r"]], [float(x) for s in scored for x in s["lag_ms"]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
+    parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
+    parser.add_argument("--datasets", nargs="+", default=["SF4", "SF5", "DS32"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.cascade is None or args.spikefinder is None:
+        parser.error("pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)")
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore", NoiseWarning)
+    training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
+    testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(args.spikefinder)
+    print(f"fold models: the default recipe, {RECIPE['fold_epochs']} epochs x {RECIPE['samples']} chunks; "
+          f"fine-tuning: {FINE_TUNE}; torch {torch.__version__}, {args.threads} threads", flush=True)
+    lines = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for held_out in args.datasets:
+            start = time.perf_counter()
+            torch.manual_seed(args.seed)
+            fold_path = Path(scratch) / f"fold_{held_out}.pt"  # with its ranges, which fine-tuning widens
+            fold = train_rate_model(
+                [r for r in training if dataset_of(r) != held_out], validation=None, device="cpu", progress=False,
+                model=recipe_model(RECIPE["rate"], RECIPE["dilations"], RECIPE["noise"], RECIPE["smooth_s"],
+                                   RECIPE["subframes"], RECIPE["channels"], RECIPE["members"]),
+                epochs=RECIPE["fold_epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
+                warps=RECIPE["warps"], seed=args.seed, checkpoint=fold_path)
+            mine = [r for r in testing if dataset_of(r) == held_out]
+            r_fold, r_tuned, r_oasis, lag_fold, lag_tuned = [], [], [], [], []
+            for half in (0, 1):
+                scored, tuning = rows_of(mine, half), rows_of(mine, 1 - half)
+                tuned = train_rate_model(tuning, validation=None, init=fold_path, device="cpu", progress=False,
+                                         seed=args.seed, **FINE_TUNE).model
+                for model, rs, lags in ((fold.model, r_fold, lag_fold), (tuned, r_tuned, lag_tuned)):
+                    r, lag = mean_scores(scored, [infer_spike_rates(s, model=model, device="cpu")[0] for s in scored])
+                    rs += r
+                    lags += lag
+                r_oasis += mean_scores(scored, [oasis_spikes(s) for s in scored])[0]
+            line = (f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}  {np.nanmean(r_tuned):>10.3f}  "
+                    f"{np.nanmean(r_oasis):>8.3f}  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned):>+9.0f}")
+            lines.append(line)
+            print(f"  {line}  ({time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"\n{'dataset':<8} {'n':>3}  {'left out':>10}  {'fine-tuned':>10}  {'oasis':>8}  "
+          f"{'lag (ms)':>9}  {'tuned lag':>9}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
