@@ -3,8 +3,8 @@
 For each chosen dataset D: a model is trained with the default recipe on the other 15 ground-truth
 datasets (D never seen: the fold of benchmarks/bench_ground_truth.py, same recipe and budget).
 D's neurons are then split in two halves (alternating, in file order); the fold model is
-fine-tuned on one half (`train_rate_model(init=...)`, the settings below, fixed before any
-run) and scored on the other, and the other way round. Printed per dataset, on the same
+fine-tuned on one half, or on its first `--neurons` K (`train_rate_model(init=...)`, the
+settings below, fixed before any run) and scored on the other half, and the other way round. Printed per dataset, on the same
 neurons: the fold model (never saw D), the fine-tuned one (saw other neurons of D), and
 calspike's OASIS AR(1); SpikeFinder metric at 25 Hz (mean r), with the median best lag.
 
@@ -55,6 +55,22 @@ def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
     return picked
 
 
+def first_rows(recordings: list[Recording], count: int) -> list[Recording]:
+    """The first `count` neurons of `recordings` (all of them for 0)."""
+    if count == 0:
+        return recordings
+    picked = []
+    for recording in recordings:
+        rows = list(range(min(count - sum(r.neurons for r in picked), recording.neurons)))
+        if rows:
+            assert recording.spikes is not None and recording.lengths is not None
+            picked.append(replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
+                                  lengths=recording.lengths[rows],
+                                  neuron_names=None if recording.neuron_names is None else
+                                  tuple(recording.neuron_names[k] for k in rows)))
+    return picked
+
+
 def mean_scores(recordings: list[Recording], predictions: list[np.ndarray]) -> tuple[list[float], list[float]]:
     scored = [scores_at_25hz(r, p) for r, p in zip(recordings, predictions)]
     return ([float(x) for s in scored for x in s["r"]], [float(x) for s in scored for x in s["lag_ms"]])
@@ -65,6 +81,8 @@ def main() -> None:
     parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
     parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
     parser.add_argument("--datasets", nargs="+", default=["SF4", "SF5", "DS32"])
+    parser.add_argument("--neurons", type=int, nargs="+", default=[0],
+                        help="fine-tune on this many neurons of the other half (0: all of it); one column each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -89,22 +107,28 @@ def main() -> None:
                 epochs=RECIPE["fold_epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
                 warps=RECIPE["warps"], seed=args.seed, checkpoint=fold_path)
             mine = [r for r in testing if dataset_of(r) == held_out]
-            r_fold, r_tuned, r_oasis, lag_fold, lag_tuned = [], [], [], [], []
+            r_fold, r_oasis, lag_fold = [], [], []
+            r_tuned: dict[int, list[float]] = {k: [] for k in args.neurons}
+            lag_tuned: list[float] = []
             for half in (0, 1):
                 scored, tuning = rows_of(mine, half), rows_of(mine, 1 - half)
-                tuned = train_rate_model(tuning, validation=None, init=fold_path, device="cpu", progress=False,
-                                         seed=args.seed, **FINE_TUNE).model
-                for model, rs, lags in ((fold.model, r_fold, lag_fold), (tuned, r_tuned, lag_tuned)):
-                    r, lag = mean_scores(scored, [infer_spike_rates(s, model=model, device="cpu")[0] for s in scored])
-                    rs += r
-                    lags += lag
+                r, lag = mean_scores(scored, [infer_spike_rates(s, model=fold.model, device="cpu")[0] for s in scored])
+                r_fold, lag_fold = r_fold + r, lag_fold + lag
                 r_oasis += mean_scores(scored, [oasis_spikes(s) for s in scored])[0]
-            line = (f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}  {np.nanmean(r_tuned):>10.3f}  "
-                    f"{np.nanmean(r_oasis):>8.3f}  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned):>+9.0f}")
+                for k in args.neurons:
+                    tuned = train_rate_model(first_rows(tuning, k), validation=None, init=fold_path, device="cpu",
+                                             progress=False, seed=args.seed, **FINE_TUNE).model
+                    r, lag = mean_scores(scored, [infer_spike_rates(s, model=tuned, device="cpu")[0] for s in scored])
+                    r_tuned[k] += r
+                    if k == 0:
+                        lag_tuned += lag
+            cells = "".join(f"  {np.nanmean(r_tuned[k]):>10.3f}" for k in args.neurons)
+            line = (f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}{cells}  {np.nanmean(r_oasis):>8.3f}"
+                    f"  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned) if lag_tuned else np.nan:>+9.0f}")
             lines.append(line)
             print(f"  {line}  ({time.perf_counter() - start:.0f} s)", flush=True)
-    print(f"\n{'dataset':<8} {'n':>3}  {'left out':>10}  {'fine-tuned':>10}  {'oasis':>8}  "
-          f"{'lag (ms)':>9}  {'tuned lag':>9}")
+    tuned_heads = "".join(f"  {'tuned, ' + (str(k) if k else 'half'):>10}" for k in args.neurons)
+    print(f"\n{'dataset':<8} {'n':>3}  {'left out':>10}{tuned_heads}  {'oasis':>8}  {'lag (ms)':>9}  {'tuned lag':>9}")
     print("\n".join(lines))
 
 
