@@ -19,7 +19,6 @@ not a left-out score.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from calspike.spikes.rate_training import dataset_of, train_rate_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_ground_truth import oasis_spikes, scores_at_25hz
+from ground_truth_args import add_data_arguments, parse_with_data
 from train_default_rate_model import RECIPE, recipe_model
 
 FINE_TUNE = {"epochs": 4, "samples": 4096, "lr": 1e-3, "balance": 0.0}  # chosen before any run, not tuned
@@ -78,16 +78,13 @@ def mean_scores(recordings: list[Recording], predictions: list[np.ndarray]) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
-    parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
+    add_data_arguments(parser)
     parser.add_argument("--datasets", nargs="+", default=["SF4", "SF5", "DS32"])
     parser.add_argument("--neurons", type=int, nargs="+", default=[0],
                         help="fine-tune on this many neurons of the other half (0: all of it); one column each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    if args.cascade is None or args.spikefinder is None:
-        parser.error("pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)")
+    args = parse_with_data(parser)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", NoiseWarning)
     training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)

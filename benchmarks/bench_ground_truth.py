@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -43,6 +42,7 @@ from calspike.spikes.rate_training import dataset_of, train_rate_model
 from calspike.spikes.score import score_neurons
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ground_truth_args import add_data_arguments, parse_with_data
 from train_default_rate_model import RECIPE, recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
@@ -105,8 +105,7 @@ def oasis_spikes(recording: Recording) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
-    parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
+    add_data_arguments(parser)
     parser.add_argument("--datasets", nargs="*", default=None, help="only these folds (default: all 16)")
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
     parser.add_argument("--samples", type=int, default=RECIPE["samples"], help="training chunks drawn (each epoch passes over them)")
@@ -126,9 +125,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write every neuron's scores here")
-    args = parser.parse_args()
-    if args.cascade is None or args.spikefinder is None:
-        parser.error("pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)")
+    args = parse_with_data(parser)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", NoiseWarning)  # ranges differ between fold models; not what is measured here
     methods = [m.strip() for m in args.methods.split(",")]

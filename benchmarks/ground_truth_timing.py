@@ -14,10 +14,9 @@ or early whatever the model (SpikeFinder dataset 4: -60 ms, every other dataset 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
+from ground_truth_args import add_data_arguments, parse_with_data
 
 from calspike.data import Recording, read_ground_truth, read_spikefinder
 from calspike.spikes.rate_training import dataset_of
@@ -46,11 +45,8 @@ def steepest_rise_ms(recording: Recording, row: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
-    parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
-    args = parser.parse_args()
-    if args.cascade is None or args.spikefinder is None:
-        parser.error("pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)")
+    add_data_arguments(parser)
+    args = parse_with_data(parser)
     rises: dict[str, list[float]] = {}
     for recording in read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder):
         for row in range(recording.neurons):

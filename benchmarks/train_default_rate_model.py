@@ -18,11 +18,11 @@ RECIPE["fold_epochs"] epochs). A resumable checkpoint is written after every epo
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import torch
+from ground_truth_args import add_data_arguments, parse_with_data
 
 from calspike.data import read_ground_truth, read_spikefinder
 from calspike.models import SpikeRateModel
@@ -47,8 +47,7 @@ PACKAGE_WEIGHTS = Path(__file__).parents[1] / "python" / "calspike" / "spikes" /
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
-    parser.add_argument("--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
+    add_data_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, default=PACKAGE_WEIGHTS, help="the inference-only model")
     parser.add_argument("--checkpoint", type=Path, default=Path("rate_default_training.pt"),
                         help="the full, resumable training checkpoint")
@@ -56,9 +55,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    if args.cascade is None or args.spikefinder is None:
-        parser.error("pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)")
+    args = parse_with_data(parser)
     torch.set_num_threads(args.threads)
     recordings = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
     start = time.perf_counter()
