@@ -4,9 +4,10 @@ For each chosen dataset D: a model is trained with the default recipe on the oth
 datasets (D never seen: the fold of benchmarks/bench_ground_truth.py, same recipe and budget).
 D's neurons are then split in two halves (alternating, in file order); the fold model is
 fine-tuned on one half, or on its first `--neurons` K (`train_rate_model(init=...)`, the
-settings below, fixed before any run) and scored on the other half, and the other way round. Printed per dataset, on the same
-neurons: the fold model (never saw D), the fine-tuned one (saw other neurons of D), and
-calspike's OASIS AR(1); SpikeFinder metric at 25 Hz (mean r), with the median best lag.
+settings below, fixed before any run), and scored on the other half; then the other way
+round. Printed per dataset, on the same neurons: the fold model (never saw D), the
+fine-tuned ones (saw other neurons of D), and calspike's OASIS AR(1); SpikeFinder metric at
+25 Hz (mean r), with the median best lag.
 
 This measures a user who records ground truth for a few of their own neurons (their
 indicator, their microscope, their timing) and fine-tunes the shipped model on it; it is
@@ -41,6 +42,14 @@ from train_default_rate_model import RECIPE, recipe_model
 FINE_TUNE = {"epochs": 4, "samples": 4096, "lr": 1e-3, "balance": 0.0}  # chosen before any run, not tuned
 
 
+def some_rows(recording: Recording, rows: list[int]) -> Recording:
+    """The recording with only these neurons."""
+    assert recording.spikes is not None and recording.lengths is not None
+    names = recording.neuron_names or tuple(f"{recording.name}/{k}" for k in range(recording.neurons))
+    return replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
+                   lengths=recording.lengths[rows], neuron_names=tuple(names[k] for k in rows))
+
+
 def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
     """Every other neuron of the dataset (in file order, across its recordings), starting at `half`."""
     picked, seen = [], 0
@@ -48,26 +57,17 @@ def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
         rows = [k for k in range(recording.neurons) if (seen + k) % 2 == half]
         seen += recording.neurons
         if rows:
-            assert recording.spikes is not None and recording.lengths is not None
-            names = recording.neuron_names or tuple(f"{recording.name}/{k}" for k in range(recording.neurons))
-            picked.append(replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
-                                  lengths=recording.lengths[rows], neuron_names=tuple(names[k] for k in rows)))
+            picked.append(some_rows(recording, rows))
     return picked
 
 
 def first_rows(recordings: list[Recording], count: int) -> list[Recording]:
     """The first `count` neurons of `recordings` (all of them for 0)."""
-    if count == 0:
-        return recordings
-    picked = []
+    picked: list[Recording] = []
     for recording in recordings:
-        rows = list(range(min(count - sum(r.neurons for r in picked), recording.neurons)))
-        if rows:
-            assert recording.spikes is not None and recording.lengths is not None
-            picked.append(replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
-                                  lengths=recording.lengths[rows],
-                                  neuron_names=None if recording.neuron_names is None else
-                                  tuple(recording.neuron_names[k] for k in rows)))
+        left = recording.neurons if count == 0 else count - sum(r.neurons for r in picked)
+        if left > 0:
+            picked.append(some_rows(recording, list(range(min(left, recording.neurons)))))
     return picked
 
 
