@@ -3,6 +3,7 @@ CLI's sources and exclusions, and the warnings about recordings unlike the train
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 
@@ -136,8 +137,6 @@ def test_the_shipped_model_learned_from_every_ground_truth_dataset():
 
 
 def test_the_sidecar_says_what_the_model_was_trained_on(tmp_path):
-    import json
-
     np.save(tmp_path / "traces.npy", calspike.simulate(2, 3_000, rate=30.0, seed=8).calcium)
     assert main(["infer", str(tmp_path / "traces.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "30",
                  "--no-progress", "--device", "cpu"]) == 0
@@ -196,6 +195,12 @@ def test_cli_train_rate_init_fine_tunes(tmp_path, capsys):
     assert main([*common, "--init", "default", "--lr", "0.001", "--export", str(tmp_path / "small.pt")]) == 0
     model, extra = load_rate_model(tmp_path / "small.pt")
     assert model.config == load_rate_model()[0].config and extra["initialised_from"]["model"] == "default"
+    np.save(tmp_path / "calcium.npy", recording.calcium)
+    assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "100",
+                 "--model", str(tmp_path / "small.pt"), "--no-progress"]) == 0
+    sidecar = json.loads((tmp_path / "out.npy.json").read_text())
+    assert list(sidecar["model_trained_on"]) == ["mine"]  # the .npz file's name
+    assert "DS31" in sidecar["model_initialised_from"]["train_datasets"]
     capsys.readouterr()
     with pytest.raises(SystemExit) as code:
         main([*common, "--init", "default", "--channels", "8", "--subframes", "2"])

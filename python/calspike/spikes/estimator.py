@@ -39,6 +39,9 @@ class Estimator:
         return {"model": str(self.model_path), "model_config": self.model.config,
                 # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
                 "model_trained_on": self.metadata.get("train_datasets") or self.metadata.get("train_neurons"),
+                # a fine-tuned model: what it started from (`calspike train-rate --init`)
+                **({"model_initialised_from": self.metadata["initialised_from"]}
+                   if "initialised_from" in self.metadata else {}),
                 "normalised_noise_range": self.metadata.get("normalised_noise_range"),
                 "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"), "device": self.device}
 
