@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,8 +184,9 @@ def test_fine_tuning_teaches_the_shipped_model_a_recording_s_timing(tmp_path):
     assert load_checkpoint(tmp_path / "again.pt")["extra"]["initialised_from"]["model"] == str(tmp_path / "tuned.pt")
     with pytest.raises(ValueError, match="not both"):
         rate_training.train_rate_model([_late_labels(23, 2)], init="default", model=base, progress=False)
-    with pytest.raises(FileNotFoundError, match="no spike-rate model"):
-        rate_training.train_rate_model([_late_labels(23, 2)], init=tmp_path / "none.pt", progress=False)
+    for missing in (tmp_path / "none.pt", Path("default")):  # a path, even one named default, is a file's
+        with pytest.raises(FileNotFoundError, match="no spike-rate model"):
+            rate_training.train_rate_model([_late_labels(23, 2)], init=missing, progress=False)
 
 
 def test_cli_train_rate_init_fine_tunes(tmp_path, capsys):

@@ -201,8 +201,8 @@ def train_rate_model(
     warps : time-stretch factors (or the CLI's comma-separated text of them): every training
         neuron also read as if recorded at w x its rate (`rate_training_set`), for kinetics
         that no indicator in the data has.
-    init : fine-tuning: start from this rate model's weights (a checkpoint, or "default" for
-        the shipped model) instead of `model`, keeping its architecture and rates, e.g. to
+    init : fine-tuning: start from this rate model's weights (a checkpoint, or the string
+        "default" for the shipped model) instead of `model`, keeping its architecture and rates, e.g. to
         teach it one's own indicator and timing from a few neurons with ground truth. Its
         checkpoint records where it started (``initialised_from``), and its noise and
         frame-rate ranges are widened to the starting model's.
@@ -228,7 +228,7 @@ def train_rate_model(
             raise ValueError("give a model to train or one to start from (init), not both")
         from calspike.spikes.rate import load_rate_model
 
-        model, base = load_rate_model(None if str(init) == "default" else init)
+        model, base = load_rate_model(None if isinstance(init, str) and init == "default" else init)
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
