@@ -209,3 +209,12 @@ def test_cli_train_rate_init_fine_tunes(tmp_path, capsys):
     assert code.value.code == 2 and "drop --channels, --subframes" in capsys.readouterr().err
     assert main([*common, "--init", str(tmp_path / "none.pt")]) == 1
     assert "no spike-rate model" in capsys.readouterr().err
+    (tmp_path / "notes.pt").write_text("a,b\n")
+    assert main([*common, "--init", str(tmp_path / "notes.pt")]) == 1
+    assert "notes.pt: not a readable calspike checkpoint" in capsys.readouterr().err
+    before = (tmp_path / "small.pt").read_bytes()
+    for where in (["-o", str(tmp_path / "small.pt")], ["--export", str(tmp_path / "small.pt")]):
+        with pytest.raises(SystemExit) as code:  # the model it starts from is never written over
+            main([*common, "--init", str(tmp_path / "small.pt"), *where])
+        assert code.value.code == 2 and "is the input" in capsys.readouterr().err
+    assert (tmp_path / "small.pt").read_bytes() == before

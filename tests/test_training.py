@@ -116,6 +116,9 @@ def test_bad_checkpoint_names_the_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt: not a readable calspike checkpoint"):
         load_checkpoint(bad)
+    bad.write_text("a,b\n")  # a CSV: the weights-only unpickler raised IndexError, "pop from empty list"
+    with pytest.raises(ValueError, match="bad.pt: not a readable calspike checkpoint"):
+        load_checkpoint(bad)
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt: not a calspike checkpoint"):
         load_model(tmp_path / "other.pt")

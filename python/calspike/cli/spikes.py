@@ -121,11 +121,12 @@ def _check_train_rate(args: argparse.Namespace) -> None:
         fixed = sorted(f"--{name}" for name in ("channels", "subframes", "members") if name in given(args))
         if fixed:
             raise UsageError(f"--init keeps the architecture of the model it starts from; drop {', '.join(fixed)}")
+    starts_from = [] if args.init in (None, "default") else [Path(args.init)]  # never written over
     check_file_target(args.output, "-o/--output", is_checkpoint)
-    check_not_input([args.output], args.data, "-o/--output", inside_allowed=True)
+    check_not_input([args.output], [*args.data, *starts_from], "-o/--output", inside_allowed=True)
     if args.export is not None:
         check_file_target(args.export, "--export", is_checkpoint)
-        check_not_input([args.export], [args.output, *args.data], "--export", inside_allowed=True)
+        check_not_input([args.export], [args.output, *args.data, *starts_from], "--export", inside_allowed=True)
 
 
 def _check_score(args: argparse.Namespace) -> None:

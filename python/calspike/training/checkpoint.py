@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +102,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{path}: not a readable calspike checkpoint ({error})") from None
+    except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on other files in many ways
+        raise ValueError(f"{path}: not a readable calspike checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(state, dict) or "format" not in state:
         raise DataError(f"{path}: not a calspike checkpoint")
     if state["format"] != CHECKPOINT_FORMAT:
