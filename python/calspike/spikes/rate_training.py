@@ -104,11 +104,15 @@ def rate_training_set(
             views = [(recording.rate, recording.rate)]
             views += [(recording.rate, r) for r in augment_rates if r < recording.rate]
             views += [(recording.rate * w, recording.rate * w) for w in warps if w != 1]
+            at_rate: dict[float, tuple[np.ndarray, int, np.ndarray]] = {}  # per read rate: counts, length, unusable
             for kind, (read_rate, acquisition) in enumerate(views):
-                truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], read_rate, model_rate, threads)
-                # a model frame is unusable when any input frame it overlaps was dropped
-                unusable = rebin_counts(dropped.astype(np.float32), read_rate, model_rate, [truth_length],
-                                        threads=threads)[0] > 0
+                if read_rate not in at_rate:
+                    truth, truth_length = _counts_at(recording.spikes[row : row + 1, :n], read_rate, model_rate,
+                                                     threads)
+                    # a model frame is unusable when any input frame it overlaps was dropped
+                    at_rate[read_rate] = (truth, truth_length, rebin_counts(
+                        dropped.astype(np.float32), read_rate, model_rate, [truth_length], threads=threads)[0] > 0)
+                truth, truth_length, unusable = at_rate[read_rate]
                 slow = trace if acquisition == read_rate else resample(trace, read_rate, acquisition,
                                                                        threads=threads)[0]
                 fine, fine_lengths = resample(slow, acquisition, model_rate * subframes, threads=threads)
@@ -202,10 +206,10 @@ def train_rate_model(
         neuron also read as if recorded at w x its rate (`rate_training_set`), for kinetics
         that no indicator in the data has.
     init : fine-tuning: start from this rate model's weights (a checkpoint, or the string
-        "default" for the shipped model) instead of `model`, keeping its architecture and rates, e.g. to
-        teach it one's own indicator and timing from a few neurons with ground truth. Its
-        checkpoint records where it started (``initialised_from``), and its noise and
-        frame-rate ranges are widened to the starting model's.
+        "default" for the shipped model) instead of `model`, keeping its architecture and
+        rates, e.g. to teach it one's own indicator and timing from a few neurons with ground
+        truth. Its checkpoint records where it started (``initialised_from``), and its noise
+        and frame-rate ranges are widened to the starting model's.
 
     The checkpoint's ``extra`` records the training neurons and datasets, the model rate,
     and the ranges of normalised noise level and frame rate seen in training
