@@ -88,9 +88,11 @@ _NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of th
 
 
 class _PackageFace(_ModuleType):
-    """The package object. Python binds a submodule onto its package when it is first imported,
-    which would replace `calspike.features` (the function) by `calspike.features` (the module);
-    this keeps the function."""
+    """The package object, which keeps `calspike.features` the function.
+
+    Python binds a submodule onto its package when it is first imported, which would replace
+    `calspike.features` (the function) by `calspike.features` (the module).
+    """
 
     def __setattr__(self, name: str, value: "Any") -> None:
         if name in _NAMED_LIKE_A_MODULE and isinstance(value, _ModuleType):
@@ -131,7 +133,19 @@ def __dir__() -> list[str]:
 
 
 def build_info() -> dict[str, object]:
-    """How the C++ core was built: version, openmp (bool), openmp_version, max_threads, compiler."""
+    """Describe how the C++ core was built.
+
+    Returns
+    -------
+    dict
+        ``version``, ``openmp`` (bool), ``openmp_version``, ``max_threads``,
+        ``compiler``, ``cplusplus`` (the C++ standard) and ``assertions`` (bool).
+
+    Raises
+    ------
+    ImportError
+        When the compiled extension (calspike._core) is missing or does not load.
+    """
     return dict(_load_core().build_info())
 
 

@@ -102,8 +102,11 @@ def check_folder_target(target: Path, what: str) -> None:
 
 
 def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | None = None) -> None:
-    """UsageError unless a file may be written at `target`: its folder exists, and nothing is there
-    or what is there is calspike's (`ours(target)` is True)."""
+    """UsageError unless a file may be written at `target`.
+
+    It may when its folder exists, and nothing is there or what is there is calspike's
+    (`ours(target)` is True).
+    """
     if target.is_symlink():
         raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
     parent = target.parent if str(target.parent) else Path(".")
@@ -133,8 +136,11 @@ def json_written_by_calspike(keys: set[str]) -> Callable[[Path], bool]:
 
 def check_not_input(outputs: Iterable[Path], inputs: Iterable[Path], what: str = "output", *,
                     inside_allowed: bool = False) -> None:
-    """UsageError when an output is or contains an input (symbolic links followed), or, unless
-    `inside_allowed`, lies inside an input folder (a folder output replaces what it holds)."""
+    """UsageError when an output is or contains an input (symbolic links followed).
+
+    Unless `inside_allowed`, also when it lies inside an input folder (a folder output
+    replaces what it holds).
+    """
     resolved_inputs = [Path(p).resolve() for p in inputs]
     for output in outputs:
         out = Path(output).resolve()

@@ -1,6 +1,7 @@
-"""THE settings schema: every option of every command, declared once with its type, range,
-default, unit, group and help; the profiles (per-command defaults) and which command
-takes which settings.
+"""THE settings schema: every option of every command, declared once.
+
+Each with its type, range, default, unit, group and help; the profiles (per-command
+defaults) and which command takes which settings.
 
 The CLI builds its options from these declarations, `--config FILE.toml` is read through
 them, the Python API validates its arguments with them and the report lists them, so
@@ -75,6 +76,7 @@ class Setting:
         return value
 
     def range_text(self) -> str:
+        """The allowed range as text, e.g. "[0, inf]"."""
         low = "-inf" if self.low is None else _number(self.low)
         high = "inf" if self.high is None else _number(self.high)
         return f"[{low}, {high}]"

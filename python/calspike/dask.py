@@ -25,8 +25,10 @@ from calspike._optional import require
 
 def infer(array: Any, rate: float, *, method: str = "model", model: str | os.PathLike[str] | None = None,
           p: int = 1, device: str = "cpu", threads: int = 1) -> Any:
-    """A lazy Dask array of spikes (neurons, frames), float32, from a Dask array of traces (neurons,
-    frames) at `rate` Hz, chunked over neurons (the frames are joined into whole traces per chunk).
+    """Infer spikes lazily: a Dask array of spikes from a Dask array of traces.
+
+    The spikes are float32 (neurons, frames), from traces (neurons, frames) at `rate` Hz,
+    chunked over neurons (the frames are joined into whole traces per chunk).
 
     method, model, p : as `calspike.infer` (the rate model, or OASIS of order p). Each chunk is
     computed exactly as one process computes a chunk of the same neurons.
@@ -47,8 +49,10 @@ def infer(array: Any, rate: float, *, method: str = "model", model: str | os.Pat
 
 
 def partition(array: Any, rate: float, spikes: Any = None, **window_settings: Any) -> list[Any]:
-    """Windows of a Dask array of traces (neurons, frames), one delayed `calspike.Windows` per chunk
-    of neurons (with `spikes`, a Dask array of counts chunked alike, they carry labels).
+    """Cut windows from a Dask array of traces (neurons, frames), one delayed Windows per chunk.
+
+    One delayed `calspike.Windows` per chunk of neurons (with `spikes`, a Dask array of counts
+    chunked alike, they carry labels).
 
     window_settings : as `calspike.partition` (len_pre, len_post, skip, spike_n, normalize).
     Neuron names are global ("dask/<row>"); `dask.compute(*parts)` gives the Windows.

@@ -17,15 +17,43 @@ TUTORIAL_DELTA = "tutorial_delta"  # the tutorial's DeltaFeature, for `calspike 
 def features(
     windows: Windows | np.ndarray, kinds: Sequence[str] = FEATURES, *, threads: int = 0
 ) -> np.ndarray:
-    """Stack per-frame features of windows into a float32 (count, length, channels) array.
+    """Stack per-frame features of windows, computed in C++.
 
-    ``kinds`` picks the channels in order: "raw" x[t]; "delta" d[t] = x[t] - x[t-1] with
-    d[0] = 0 (a real temporal difference); "quad" x[t]**2; "delta_quad" d[t]**2; and
-    "tutorial_delta", the tutorial's DeltaFeature (x minus a zero sequence whose last frame
-    holds x[0]: x[t] for t < L-1, x[L-1] - x[0] at the last frame), which is not a temporal
-    difference and exists only to reproduce the tutorial exactly.
-    A (count, length) array that is not float32 C-ordered is converted once. The result
-    is allocated in C++ and handed over without a copy (`torch.from_numpy` shares it).
+    Parameters
+    ----------
+    windows : Windows or array_like, shape (count, length)
+        The windows (`partition`), or their values; an array that is not float32 C-ordered
+        is converted once.
+    kinds : sequence of str or str
+        The channels, in order: "raw" x[t]; "delta" d[t] = x[t] - x[t-1] with d[0] = 0 (a
+        real temporal difference); "quad" x[t]**2; "delta_quad" d[t]**2; and
+        "tutorial_delta", the tutorial's DeltaFeature (x minus a zero sequence whose last
+        frame holds x[0]: x[t] for t < L-1, x[L-1] - x[0] at the last frame), which is not a
+        temporal difference and exists only to reproduce the tutorial exactly.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    ndarray, shape (count, length, len(kinds)), float32
+        The feature stack, allocated in C++ and handed over without a copy
+        (`torch.from_numpy` shares it).
+
+    Raises
+    ------
+    ValueError
+        For windows that are not 2-D or have no frame, an empty or unknown `kinds`, or a bad
+        `threads`.
+    DataError
+        For non-numeric windows or values beyond float32's range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import calspike
+    >>> stack = calspike.features(np.ones((5, 20)), ["raw", "delta"])
+    >>> stack.shape, stack.dtype
+    ((5, 20, 2), dtype('float32'))
     """
     values = windows.windows if isinstance(windows, Windows) else np.asarray(windows)
     check_numeric_dtype(values.dtype, "windows")
@@ -48,13 +76,30 @@ def features(
 
 
 def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    """The frames of each window cut from other per-neuron traces, float32 (count, length).
+    """Cut the frames of each window from other per-neuron traces.
 
-    Row k is ``traces[neuron[k]][frame[k] - len_pre : frame[k] + len_post]``: for example the
-    spike rates that `calspike.spikes.rate.infer_spike_rates` gives for the same recordings, to stack as
-    an extra channel next to `features(windows)`. ``traces`` is a (neurons, frames) array or
-    one 1-D trace per neuron (in `windows.neuron_names` order), in the windows' frames.
-    A trace too short for a window, or a non-finite value inside a window, is a ValueError.
+    For example the spike rates that `infer_spike_rates` gives for the same recordings,
+    to stack as an extra channel next to ``features(windows)``.
+
+    Parameters
+    ----------
+    windows : Windows
+        Windows from `partition`: their neurons, centre frames and ``len_pre``/``len_post``
+        are used.
+    traces : ndarray, shape (neurons, frames), or sequence of 1-D arrays
+        One trace per neuron of the windows (in ``windows.neuron_names`` order), in the
+        windows' frames.
+
+    Returns
+    -------
+    ndarray, shape (count, len_pre + len_post), float32
+        Row k is ``traces[neuron[k]][frame[k] - len_pre : frame[k] + len_post]``.
+
+    Raises
+    ------
+    ValueError
+        For a number of traces other than the windows' neurons, a trace that is not
+        numeric, not 1-D or too short for a window, or a non-finite value inside a window.
     """
     names = windows.neuron_names
     if isinstance(traces, np.ndarray) and traces.ndim != 2:

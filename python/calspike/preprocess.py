@@ -1,6 +1,7 @@
-"""Preprocessing of traces, one implementation each: frame-rate conversion (anti-aliased
-resampling, count-conserving rebinning), gap filling, robust normalisation and noise
-levels (in C++), and running-percentile dF/F baselines.
+"""Preprocessing of traces, one implementation each.
+
+Frame-rate conversion (anti-aliased resampling, count-conserving rebinning), gap filling,
+robust normalisation and noise levels (in C++), and running-percentile dF/F baselines.
 
 Frame k of a recording at rate r (Hz) covers [k / r, (k + 1) / r) seconds.
 """
@@ -28,14 +29,39 @@ def resample(
     traces: np.ndarray, rate_in: float, rate_out: float, lengths: Sequence[int] | np.ndarray | None = None,
     threads: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Resample (neurons, frames) traces from `rate_in` to `rate_out` Hz, anti-aliased.
+    """Resample traces from `rate_in` to `rate_out` Hz, anti-aliased.
 
     A triangle kernel as wide as the longer of the two frame periods: linear interpolation
     when upsampling, a low-pass average when downsampling, so a trace keeps its mean and
-    high frequencies do not fold back. float32 or float64 input (any strides, no copy).
+    high frequencies do not fold back.
 
-    Returns (float32 (neurons, frames'), int64 lengths (neurons,)): NaN beyond each length.
-    NaN inside a trace spreads to its neighbours: fill gaps first (`fill_gaps`).
+    Parameters
+    ----------
+    traces : array_like, shape (neurons, frames) or (frames,)
+        The traces; float32 or float64 are read in place (any strides, no copy), other
+        numbers converted to float64. NaN inside a trace spreads to its neighbours: fill
+        gaps first (`fill_gaps`).
+    rate_in, rate_out : float
+        Frame rates in Hz of the input and of the output.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; all frames when None.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    resampled : ndarray, shape (neurons, frames_out), float32
+        The traces at `rate_out`, NaN beyond each length.
+    lengths : ndarray, shape (neurons,), int64
+        Valid frames of each resampled trace.
+
+    Raises
+    ------
+    ValueError
+        For traces that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, or
+        bad `lengths`.
+    DataError
+        For non-numeric traces or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
@@ -47,13 +73,38 @@ def rebin_counts(
     counts: np.ndarray, rate_in: float, rate_out: float, out_lengths: Sequence[int] | np.ndarray,
     lengths: Sequence[int] | np.ndarray | None = None, threads: int = 0,
 ) -> np.ndarray:
-    """Map spike counts per frame (neurons, frames) at `rate_in` to `out_lengths` frames at `rate_out`.
+    """Map spike counts per frame from `rate_in` to `rate_out` Hz, conserving counts.
 
     Each frame's count is shared among the frames its interval overlaps, in proportion to
-    the overlap, so counts are conserved: each row's total is kept whenever the output
-    covers the input (e.g. 100 Hz -> 25 Hz sums groups of 4 frames exactly; 25 Hz -> 100 Hz
-    gives each of the 4 frames a quarter). Returns float32 (neurons, max(out_lengths)), NaN
-    beyond each row's length.
+    the overlap, so each row's total is kept whenever the output covers the input (e.g.
+    100 Hz -> 25 Hz sums groups of 4 frames exactly; 25 Hz -> 100 Hz gives each of the 4
+    frames a quarter).
+
+    Parameters
+    ----------
+    counts : array_like, shape (neurons, frames) or (frames,)
+        Spike counts per frame at `rate_in`.
+    rate_in, rate_out : float
+        Frame rates in Hz of the input and of the output.
+    out_lengths : array_like of int, shape (neurons,)
+        Output frames of each row.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid input frames of each row; all frames when None.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    ndarray, shape (neurons, max(out_lengths)), float32
+        Counts per output frame, NaN beyond each row's length.
+
+    Raises
+    ------
+    ValueError
+        For counts that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, or
+        bad `out_lengths` or `lengths`.
+    DataError
+        For non-numeric counts or values beyond float32's range.
     """
     values = _matrix("counts", counts)
     rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
@@ -63,12 +114,31 @@ def rebin_counts(
 
 
 def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN frames inside each trace by linear interpolation between their finite neighbours.
+    """Fill NaN frames inside each trace by linear interpolation between finite neighbours.
 
     Frames before the first or after the last finite frame take the nearest finite value.
-    Returns (float32 filled copy, bool mask of the filled frames), both (neurons, frames);
-    padding beyond `lengths` stays NaN and is not in the mask. A trace with no finite frame
-    raises ValueError naming it.
+
+    Parameters
+    ----------
+    traces : array_like, shape (neurons, frames) or (frames,)
+        The traces, NaN on dropped frames.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; all frames when None. Padding beyond them stays NaN.
+
+    Returns
+    -------
+    filled : ndarray, shape (neurons, frames), float32
+        A filled copy of the traces.
+    mask : ndarray, shape (neurons, frames), bool
+        True on the filled frames (never on padding).
+
+    Raises
+    ------
+    ValueError
+        For traces of more than 2 dimensions, bad `lengths`, or a trace with no finite frame
+        (naming it).
+    DataError
+        For non-numeric traces or values beyond float32's range.
     """
     given = np.asarray(traces)
     if given.ndim > 2:
@@ -130,11 +200,32 @@ def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np
 
 def robust_normalise(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None,
                      threads: int = 0) -> np.ndarray:
-    """(x - median) / (MAD_TO_SIGMA * MAD) per neuron over its valid frames, float32 (neurons, frames).
+    """Normalise each trace by its median and MAD over its valid frames, in C++.
 
-    The statistics `partition(normalize="neuron")` uses (C++, calspike/robust.hpp): a trace
-    whose MAD is 0 is divided by its population std, a constant one by 1. Frames beyond
-    `lengths` keep their values. MAD_TO_SIGMA = 1.482602218505602 (1 / Phi^-1(3/4)).
+    The statistics ``partition(normalize="neuron")`` uses (C++, calspike/robust.hpp):
+    (x - median) / (MAD_TO_SIGMA * MAD), MAD_TO_SIGMA = 1.482602218505602 (1 / Phi^-1(3/4));
+    a trace whose MAD is 0 is divided by its population std, a constant one by 1.
+
+    Parameters
+    ----------
+    traces : array_like, shape (neurons, frames) or (frames,)
+        The traces.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; all frames when None. Frames beyond keep their values.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    ndarray, shape (neurons, frames), float32
+        The normalised traces (unitless).
+
+    Raises
+    ------
+    ValueError
+        For traces that are not 1-D or 2-D, bad `lengths` or `threads`.
+    DataError
+        For non-numeric traces or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     return _core.robust_normalise(values, _lengths(lengths, values), config.check({"threads": threads})["threads"])
@@ -142,10 +233,32 @@ def robust_normalise(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | N
 
 def noise_levels(traces: np.ndarray, rate: float, lengths: Sequence[int] | np.ndarray | None = None,
                  threads: int = 0) -> np.ndarray:
-    """The standard noise level per neuron: median |x[t+1] - x[t]| / sqrt(rate), float64 (neurons,).
+    """Compute the standard noise level of each trace: ``median(|x[t+1] - x[t]|) / sqrt(rate)``.
 
-    In the traces' units per sqrt(Hz) (x 100 gives CASCADE's percent for dF/F traces).
-    Differences next to NaN frames are left out; NaN for a trace with no usable pair.
+    Parameters
+    ----------
+    traces : array_like, shape (neurons, frames) or (frames,)
+        The traces. Differences next to NaN frames are left out.
+    rate : float
+        Frame rate in Hz.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; all frames when None.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    ndarray, shape (neurons,), float64
+        Noise levels in the traces' units per sqrt(Hz) (x 100 gives CASCADE's percent for
+        dF/F traces); NaN for a trace with no usable pair of frames.
+
+    Raises
+    ------
+    ValueError
+        For traces that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, bad
+        `lengths` or `threads`.
+    DataError
+        For non-numeric traces or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     return np.asarray(_core.noise_levels(values, check_rate(rate, "rate"), _lengths(lengths, values),

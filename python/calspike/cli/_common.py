@@ -1,5 +1,7 @@
-"""What every command shares: options built from calspike.config, --config files, the usage
-checks' helpers, one-line errors and the dispatch of `calspike COMMAND`.
+"""What every command shares, and the dispatch of `calspike COMMAND`.
+
+Options built from calspike.config, --config files, the usage checks' helpers and one-line
+errors.
 
 Exit codes: 0 success, 2 usage errors (found before any data is read), 1 data or runtime
 errors (one line; --debug for a traceback).

@@ -1,5 +1,8 @@
-"""The inference commands: infer (spikes for every frame of every neuron), train-rate (the
-spike-rate model on ground truth) and score (predictions against ground truth)."""
+"""The inference commands: infer, train-rate and score.
+
+infer: spikes for every frame of every neuron; train-rate: the spike-rate model on ground
+truth; score: predictions against ground truth.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The tutorial's commands: run (the whole pipeline and its report), prepare (windows),
-train (a model on prepared windows) and evaluate (a checkpoint on held-out neurons)."""
+"""The tutorial's commands: run, prepare, train and evaluate.
+
+run: the whole pipeline and its report; prepare: windows; train: a model on prepared
+windows; evaluate: a checkpoint on held-out neurons.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Recordings and where they come from: SpikeFinder files, CASCADE ground truth, plain arrays,
-downloads, the simulator."""
+"""Recordings and where they come from.
+
+SpikeFinder files, CASCADE ground truth, NWB files, plain arrays, downloads, the simulator.
+"""
 
 from __future__ import annotations
 
@@ -48,15 +50,39 @@ _SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
 
 
 def load_recordings(source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False) -> list[Recording]:
-    """Recordings from a SpikeFinder folder or file, CASCADE ground truth, an NWB file (its DfOverF or
-    Fluorescence series, with spike counts when it holds them: `read_nwb`), or a .npy/.npz/.csv array file.
+    """Read recordings from any supported source, choosing the reader by what `source` is.
 
     CASCADE ground truth (a folder of ``DSxx-...`` folders, one of them, or a
     ``CAttached_*.mat`` file) goes to `read_ground_truth` (its frame rates are its own:
-    `rate` does not apply). Another folder is read as SpikeFinder training data (test data when it has no training
-    files); ``N.{split}.calcium.csv`` reads that dataset (at ``rate``, 100 Hz when None);
-    other files go to `read_array`, which needs ``rate`` (Hz) unless the file stores one.
-    `gaps` accepts NaN frames inside traces (dropped frames, for inference).
+    `rate` does not apply); an ``.nwb`` file to `read_nwb` (its DfOverF or Fluorescence
+    series, with spike counts when it holds them; its rate is its own). Another folder is
+    read as SpikeFinder training data (test data when it has no training files);
+    ``N.{split}.calcium.csv`` reads that dataset; other files (.npy/.npz/.csv arrays) go
+    to `read_array`.
+
+    Parameters
+    ----------
+    source : path-like
+        A SpikeFinder folder or file, CASCADE ground truth, an NWB file or an array file.
+    rate : float, optional
+        Frame rate in Hz: SpikeFinder files are read at it (100 Hz when None); arrays need
+        it unless the file stores one.
+    gaps : bool
+        Accept NaN frames inside traces (dropped frames, for inference).
+
+    Returns
+    -------
+    list of Recording
+        The recordings read.
+
+    Raises
+    ------
+    FileNotFoundError
+        For missing files.
+    ValueError
+        For a missing or bad `rate`, or an unsupported file type.
+    DataError
+        For malformed files, naming them.
     """
     path = Path(source)
     if is_ground_truth(path):

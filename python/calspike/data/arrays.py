@@ -18,16 +18,36 @@ def read_array(
 ) -> Recording:
     """Read a (neurons, frames) array file into a Recording.
 
+    NaN at the end of a trace marks padding; its frames are excluded via ``lengths``.
+
     Parameters
     ----------
-    path : ``.npy`` (calcium), ``.npz`` (key ``calcium``; optional ``spikes``, ``lengths``,
+    path : path-like
+        ``.npy`` (calcium), ``.npz`` (key ``calcium``; optional ``spikes``, ``lengths``,
         ``rate``) or headerless ``.csv``/``.txt`` (one row per neuron, one column per frame;
         empty cells at the end of a row are padding).
-    rate : frame rate in Hz; required unless an ``.npz`` holds ``rate``.
-    spikes : optional file of spike counts in the same format and shape.
-    gaps : accept NaN frames inside traces as dropped frames (for inference).
+    rate : float, optional
+        Frame rate in Hz; required unless an ``.npz`` holds ``rate``.
+    spikes : path-like, optional
+        A file of spike counts in the same format and shape.
+    gaps : bool
+        Accept NaN frames inside traces as dropped frames (for inference).
 
-    NaN at the end of a trace marks padding; its frames are excluded via ``lengths``.
+    Returns
+    -------
+    Recording
+        Named after the file's stem.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a file does not exist.
+    ValueError
+        For an unsupported file type, a missing `rate`, or data that do not make a
+        Recording (naming the file).
+    DataError
+        For an unreadable file, an ``.npz`` without ``calcium`` or with a bad ``rate``, or
+        malformed values (naming the file).
     """
     path = Path(path)
     if not path.is_file():

@@ -1,5 +1,7 @@
-"""Arrays read and written a block of neurons at a time: `.npy` files, zarr arrays and HDF5
-datasets, each (neurons, frames). Memory stays bounded whatever their size.
+"""Arrays read and written a block of neurons at a time.
+
+`.npy` files, zarr arrays and HDF5 datasets, each (neurons, frames). Memory stays bounded
+whatever their size.
 
 Sources are named as paths: ``traces.npy``, ``traces.zarr`` (a zarr array folder) or
 ``file.h5:/path/to/dataset`` (HDF5, e.g. CaImAn's ``estimates/F_dff``). zarr and h5py are
@@ -30,9 +32,11 @@ class Rows(Protocol):
     shape: tuple[int, int]
     rate: float | None  # Hz, when the source stores it
 
-    def rows(self, start: int, stop: int) -> np.ndarray: ...
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 as a new (stop - start, frames) array."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the source's file."""
 
 
 def split_hdf5(source: str | os.PathLike[str]) -> tuple[Path, str] | None:
@@ -139,9 +143,11 @@ class _HDF5Rows:
 
 
 class ZarrWriter(RowWriter):
-    """Writes a (rows, columns) float32 zarr array block by block, rows in order, into a folder
-    (give it a temporary one: `calspike._io.atomic_folder`). Chunks hold `chunk_rows` whole rows.
-    Its `sha256` is that of the float32 values written, row after row."""
+    """Writes a (rows, columns) float32 zarr array block by block, rows in order, into a folder.
+
+    Give it a temporary folder (`calspike._io.atomic_folder`). Chunks hold `chunk_rows` whole
+    rows. Its `sha256` is that of the float32 values written, row after row.
+    """
 
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int], chunk_rows: int = 64,
                  attributes: dict[str, Any] | None = None) -> None:

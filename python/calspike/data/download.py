@@ -35,7 +35,7 @@ _CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
-    """calspike's per-user cache: $CALSPIKE_CACHE_DIR, else $XDG_CACHE_HOME/calspike, else ~/.cache/calspike.
+    """The per-user cache: $CALSPIKE_CACHE_DIR, else $XDG_CACHE_HOME/calspike, else ~/.cache/calspike.
 
     Nothing is created here; only explicit downloads and caches write.
     """
@@ -55,16 +55,35 @@ def fetch_spikefinder(
 ) -> Path:
     """Download (once) and extract a SpikeFinder archive; returns the folder holding its CSVs.
 
+    The archive and its SHA-256 are recorded in the cache, and extracted once; a later
+    call returns the folder without downloading again.
+
     Parameters
     ----------
-    split : "train" or "test", choosing the official URL.
-    url : another URL of a zip with the same layout (a mirror).
-    cache : cache folder; `cache_dir()` when None.
-    progress : show a progress bar.
-    timeout_s : network timeout per read, seconds.
+    split : {"train", "test"}
+        Chooses the official URL.
+    url : str, optional
+        Another URL of a zip with the same layout (a mirror).
+    cache : path-like, optional
+        Cache folder; `calspike.data.cache_dir` when None.
+    progress : bool
+        Show a progress bar.
+    timeout_s : float
+        Network timeout per read, seconds.
 
-    A truncated download raises DataError and keeps the partial file, so the next call
-    resumes it; a corrupted archive raises DataError and is deleted.
+    Returns
+    -------
+    pathlib.Path
+        The folder holding the archive's ``N.{split}.calcium.csv`` files (for
+        `read_spikefinder`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown `split` or a `url` that does not name a .zip file.
+    DataError
+        For a truncated download, which keeps the partial file so that the next call
+        resumes it, or a corrupted archive, which is deleted.
     """
     if split not in OFFICIAL_URLS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

@@ -77,12 +77,16 @@ class NpyRows:
         return values.reshape(stop - start, columns).astype(self.dtype.newbyteorder("="), copy=False)
 
     def close(self) -> None:
+        """Close the file."""
         self._stream.close()
 
 
 class RowWriter(abc.ABC):
-    """What every block writer of (rows, columns) float32 arrays shares: rows come in order, each
-    block must fit, the values are hashed as written, and `finish()` checks that every row came."""
+    """What every block writer of (rows, columns) float32 arrays shares.
+
+    Rows come in order, each block must fit, the values are hashed as written, and `finish()`
+    checks that every row came.
+    """
 
     def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int]) -> None:
         self.path, self.shape, self.written = Path(path), shape, 0
@@ -138,4 +142,5 @@ class NpyWriter(RowWriter):
         self._stream.write(block.data)
 
     def close(self) -> None:
+        """Close the file (`finish` first, to check that every row came)."""
         self._stream.close()

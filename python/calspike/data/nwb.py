@@ -33,6 +33,7 @@ OUTPUT_SERIES = "inferred_spikes"
 
 
 def is_nwb(path: str | os.PathLike[str]) -> bool:
+    """True for a path ending in .nwb (any case)."""
     return Path(path).suffix.lower() == ".nwb"
 
 
@@ -110,11 +111,33 @@ def _roi_names(series: Any) -> tuple[str, ...]:
 
 
 def read_nwb(path: str | os.PathLike[str], series: str | None = None) -> list[Recording]:
-    """The traces of an NWB file as one Recording (neurons = the series' ROIs, in its order).
+    """Read the traces of an NWB file as one Recording (neurons = the series' ROIs, in its order).
 
-    series : the RoiResponseSeries' name (default: DfOverF's first, else Fluorescence's).
-    metadata holds the series, the file's identifier and session description; neuron names
-    are the ROI table's ids. DataError naming the file and series for missing or malformed data.
+    Needs pynwb (``pip install calspike[nwb]``). Spike counts are read when the file holds
+    a series "spike_counts" (in 'ophys' or acquisition).
+
+    Parameters
+    ----------
+    path : path-like
+        The NWB file; its 'ophys' processing module holds the traces.
+    series : str, optional
+        The RoiResponseSeries' name (default: DfOverF's first, else Fluorescence's).
+
+    Returns
+    -------
+    list of Recording
+        One Recording, dropped (NaN) frames allowed; its ``metadata`` holds the series, the
+        file's identifier and session description; neuron names are the ROI table's ids.
+        The rate is the series' own (or from regular timestamps).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    DataError
+        Naming the file and series for missing or malformed data.
+    MissingExtra
+        (An ImportError) When pynwb is not installed.
     """
     path = Path(path)
     io, nwbfile = _open(path)
@@ -133,10 +156,35 @@ def read_nwb(path: str | os.PathLike[str], series: str | None = None) -> list[Re
 
 def write_nwb_spikes(source: str | os.PathLike[str], output: str | os.PathLike[str], spikes: np.ndarray, *,
                      series: str | None = None, description: dict[str, Any] | None = None) -> None:
-    """Write `output`: the NWB file `source` plus processing module "calspike" holding `spikes`
-    (neurons, frames: expected spikes per frame) as the RoiResponseSeries "inferred_spikes" over
-    the same ROIs and times as the series read. `description` (model, settings, noise levels)
-    is stored as JSON in the series' comments. The source is only read."""
+    """Write a copy of an NWB file with the inferred spikes added.
+
+    `output` is the NWB file `source` plus a processing module "calspike" holding `spikes`
+    as the RoiResponseSeries "inferred_spikes" over the same ROIs and times as the series
+    read. The source is only read; the output appears atomically.
+
+    Parameters
+    ----------
+    source : path-like
+        The NWB file the traces were read from (`read_nwb`).
+    output : path-like
+        The NWB file to write.
+    spikes : ndarray, shape (neurons, frames)
+        Expected spikes per frame, one row per ROI of the series.
+    series : str, optional
+        The RoiResponseSeries read, as for `read_nwb`.
+    description : dict, optional
+        Model, settings, noise levels...: stored as JSON in the series' comments.
+
+    Raises
+    ------
+    ValueError
+        When `spikes` does not have the series' shape.
+    DataError
+        For a source that is not a readable NWB file, lacks the series, or already holds a
+        "calspike" module.
+    MissingExtra
+        (An ImportError) When pynwb is not installed.
+    """
     pynwb = require("pynwb", f"writing {output}")
     from pynwb.ophys import RoiResponseSeries
 

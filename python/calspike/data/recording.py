@@ -34,29 +34,56 @@ def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel
 class Recording:
     """Calcium traces of one recording session, validated and read-only.
 
-    Attributes
+    Every parameter is kept as the attribute of the same name, converted as described.
+
+    Parameters
     ----------
-    calcium : float32 ndarray, shape (neurons, frames)
-        Fluorescence (dF/F or as given), C-contiguous: each neuron's trace is contiguous.
-        Frames from ``lengths[n]`` on are padding (NaN in files) and are ignored.
+    calcium : array_like, shape (neurons, frames)
+        Fluorescence (dF/F or as given), stored as float32 in C order: each neuron's trace
+        is contiguous. Frames from ``lengths[n]`` on are padding (NaN in files) and are ignored.
     rate : float
         Frame rate in Hz.
-    spikes : float32 ndarray, shape (neurons, frames), or None
-        Spike counts per frame (ground truth), finite and >= 0 inside each valid length.
-    lengths : int64 ndarray, shape (neurons,)
-        Valid frames of each neuron. When not given: the frames before each trace's NaN tail.
+    spikes : array_like, shape (neurons, frames), optional
+        Spike counts per frame (ground truth), finite and >= 0 inside each valid length;
+        stored as float32.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each neuron, stored as int64. When not given: the frames before
+        each trace's NaN tail.
     name : str
         A label for tables and plots.
     gaps : bool
         When True, NaN calcium inside a valid length is accepted as a dropped frame
         (spike inference fills and masks it; windowing refuses such traces).
-    neuron_names : tuple of str, one per row, or None (rows are then named by number).
-    metadata : what the source says about the recording (e.g. dataset, indicator,
-        species for CASCADE ground truth); a copy of the mapping given.
+    neuron_names : sequence of str, optional
+        One name per row, stored as a tuple; None names the rows by number.
+    metadata : mapping
+        What the source says about the recording (e.g. dataset, indicator, species for
+        CASCADE ground truth); a copy of the mapping given is kept.
 
+    Raises
+    ------
+    ValueError
+        For arrays that are not 2-D, are empty or differ in shape, a bad `rate`, `lengths`,
+        `name`, `neuron_names` or `metadata`.
+    DataError
+        For non-numeric arrays, values beyond float32's range, and non-finite calcium or
+        negative or non-finite spikes inside a valid length (naming the neuron and frame).
+
+    Notes
+    -----
     The arrays are converted to float32 C order at most once. When the given array
     already is, the Recording shares its memory (through a read-only view): do not
     modify it afterwards.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import calspike
+    >>> recording = calspike.Recording(np.zeros((2, 100)), rate=30.0, name="demo")
+    >>> recording
+    Recording(name='demo', neurons=2, frames=100, rate=30 Hz, no spikes)
+    >>> recording.trace(0).shape, recording.valid_frames
+    ((100,), 200)
     """
 
     calcium: np.ndarray
@@ -127,11 +154,34 @@ class Recording:
         return float(self.lengths.max(initial=0)) / self.rate  # type: ignore[union-attr]
 
     def neuron_name(self, neuron: int) -> str:
-        """Row `neuron`'s name: from `neuron_names`, else ``"{name}/{neuron}"``."""
+        """Name of one row.
+
+        Parameters
+        ----------
+        neuron : int
+            Row index.
+
+        Returns
+        -------
+        str
+            ``neuron_names[neuron]`` when the recording has neuron names, else
+            ``"{name}/{neuron}"``.
+        """
         return self.neuron_names[neuron] if self.neuron_names is not None else f"{self.name}/{neuron}"
 
     def trace(self, neuron: int) -> np.ndarray:
-        """Valid calcium of one neuron, shape (lengths[neuron],), float32, read-only view."""
+        """Valid calcium of one neuron.
+
+        Parameters
+        ----------
+        neuron : int
+            Row index.
+
+        Returns
+        -------
+        ndarray, shape (lengths[neuron],), float32
+            A read-only view of the neuron's valid frames (no padding).
+        """
         return self.calcium[neuron, : self.lengths[neuron]]  # type: ignore[index]
 
     def __repr__(self) -> str:
@@ -146,8 +196,10 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_numeric_dtype(dtype: np.dtype[Any] | type, what: str) -> None:
-    """DataError unless `dtype` is real numbers (float, int or bool): complex, strings, objects,
-    dates and records are refused rather than cast."""
+    """DataError unless `dtype` is real numbers (float, int or bool).
+
+    Complex, strings, objects, dates and records are refused rather than cast.
+    """
     kind = np.dtype(dtype)
     if not (np.issubdtype(kind, np.floating) or np.issubdtype(kind, np.integer) or kind == np.bool_):
         raise DataError(f"{what} must be numeric (real numbers), got dtype {kind}")

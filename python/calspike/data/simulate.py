@@ -68,16 +68,40 @@ def simulate(
 
     Parameters
     ----------
-    neurons, frames : output shape (neurons, frames).
-    rate : frame rate in Hz.
-    indicator : one of INDICATORS ("GCaMP6s", "GCaMP6f", "OGB-1").
-    snr : single-spike peak dF/F over the noise standard deviation per frame.
-    amplitude : typical single-spike peak dF/F; the indicator's value when None.
-    noise_correlation_s : correlation time of the noise in seconds (0: white). Traces
-        acquired slowly and resampled, as SpikeFinder's were, have correlated noise.
-    seed : an int seed or a numpy Generator; the same seed gives the same recording.
+    neurons, frames : int
+        Output shape (neurons, frames).
+    rate : float
+        Frame rate in Hz.
+    indicator : {"GCaMP6s", "GCaMP6f", "OGB-1"}
+        The indicator's kinetics, one of `calspike.data.INDICATORS`.
+    snr : float
+        Single-spike peak dF/F over the noise standard deviation per frame (> 0).
+    amplitude : float, optional
+        Typical single-spike peak dF/F (> 0); the indicator's value when None.
+    noise_correlation_s : float
+        Correlation time of the noise in seconds (0: white). Traces acquired slowly and
+        resampled, as SpikeFinder's were, have correlated noise.
+    seed : int or numpy.random.Generator
+        The same seed gives the same recording.
+    name : str, optional
+        The recording's name; "simulated {indicator}" when None.
 
-    Returns a Recording with float32 calcium (dF/F) and float32 spike counts per frame.
+    Returns
+    -------
+    Recording
+        Float32 calcium (dF/F) and float32 spike counts per frame, (neurons, frames).
+
+    Raises
+    ------
+    ValueError
+        For a bad size, rate, indicator, snr, amplitude or noise correlation time.
+
+    Examples
+    --------
+    >>> import calspike
+    >>> recording = calspike.simulate(neurons=3, frames=1_000, rate=30.0, indicator="GCaMP6f")
+    >>> recording.calcium.shape, recording.spikes.shape
+    ((3, 1000), (3, 1000))
     """
     if isinstance(neurons, bool) or not isinstance(neurons, (int, np.integer)) or neurons < 1:
         raise ValueError(f"neurons must be an integer >= 1, got {neurons!r}")
@@ -123,12 +147,22 @@ def simulate(
 
 
 def default_recordings(seed: int = 0) -> list[Recording]:
-    """calspike's built-in data: three simulated recordings shaped like SpikeFinder 4, 5 and 6.
+    """Simulate calspike's built-in data: three recordings shaped like SpikeFinder 4, 5 and 6.
 
     100 Hz; an OGB-1 recording (6 neurons x 27,763 frames), a GCaMP6s one (9 x 16,919)
     and a GCaMP6f one (9 x 24,000) whose traces have different lengths (NaN tails).
     Amplitudes, noise levels and noise correlation are set to resemble those files
     (docs/simulator_vs_real.png compares them).
+
+    Parameters
+    ----------
+    seed : int
+        The same seed gives the same recordings.
+
+    Returns
+    -------
+    list of Recording
+        The three recordings, with calcium (dF/F) and spike counts.
     """
     rng = np.random.default_rng(seed)
     ogb = simulate(6, 27_763, 100.0, "OGB-1", snr=1.5, amplitude=0.35, noise_correlation_s=0.08,

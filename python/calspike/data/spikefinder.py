@@ -34,14 +34,30 @@ def read_spikefinder(
 
     Parameters
     ----------
-    directory : folder holding ``N.{split}.calcium.csv`` (and ``N.{split}.spikes.csv``).
-    split : "train" (spikes required) or "test" (spikes read when present).
-    datasets : dataset numbers to read; all found when None.
-    rate : frame rate in Hz (100 for the challenge's files).
-    gaps : accept empty (NaN) calcium cells inside a column as dropped frames (for inference).
+    directory : path-like
+        Folder holding ``N.{split}.calcium.csv`` (and ``N.{split}.spikes.csv``).
+    split : {"train", "test"}
+        "train" (spikes required) or "test" (spikes read when present).
+    datasets : iterable of int, optional
+        Dataset numbers to read; all found when None.
+    rate : float
+        Frame rate in Hz (100 for the challenge's files).
+    gaps : bool
+        Accept empty (NaN) calcium cells inside a column as dropped frames (for inference).
 
-    Raises FileNotFoundError for a missing folder, dataset or training spikes file, and
-    DataError naming file, line and column for malformed content.
+    Returns
+    -------
+    list of Recording
+        Calcium (and spikes) of each dataset, float32 (neurons, frames), NaN-padded.
+
+    Raises
+    ------
+    ValueError
+        For an unknown `split`.
+    FileNotFoundError
+        For a missing folder, dataset or training spikes file.
+    DataError
+        Naming file, line and column for malformed content.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -142,8 +158,27 @@ def write_spikefinder_csv(
 ) -> Path:
     """Write (neurons, frames) values as a SpikeFinder CSV (frames x neurons, header 0..n-1).
 
-    Frames from ``lengths[n]`` on are written as empty cells. The file appears
-    atomically: a reader never sees half of it.
+    The file appears atomically: a reader never sees half of it.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file to write.
+    values : array_like, shape (neurons, frames)
+        E.g. spike counts or expected spikes per frame.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each neuron: frames from ``lengths[n]`` on are written as empty
+        cells.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        For values that are not 2-D, or lengths of the wrong shape or out of range.
     """
     matrix = np.asarray(values, dtype=np.float64)
     if matrix.ndim != 2:

@@ -55,15 +55,44 @@ def read_suite2p(
 
     Parameters
     ----------
-    rate : frame rate in Hz; when None it is ``ops.npy``'s ``fs``. ops.npy is a pickle: it
-        is read with an unpickler that admits only plain data (dicts, lists, strings,
-        numbers, NumPy arrays and scalars), so a crafted file cannot run code.
-    neuropil : F - neuropil * Fneu (0: no neuropil subtraction).
-    baseline : "running-percentile": dF/F = (F - F0) / F0, F0 the `baseline_percentile`
-        percentile of F over a centred window of `baseline_window_s` seconds; "none": F
-        after neuropil subtraction, unchanged. F0 below 10 % of the ROI's median raw F is
-        raised to it, so that a neuropil-dominated ROI does not divide by ~0.
-    cells_only : keep the ROIs that iscell.npy marks as cells (all when it is missing).
+    folder : path-like
+        A suite2p plane folder (``suite2p/plane0``): ``F.npy`` and ``Fneu.npy`` (ROIs x
+        frames), ``iscell.npy`` and ``ops.npy``.
+    rate : float, optional
+        Frame rate in Hz; when None it is ``ops.npy``'s ``fs``. ops.npy is a pickle: it is
+        read with an unpickler that admits only plain data (dicts, lists, strings, numbers,
+        NumPy arrays and scalars), so a crafted file cannot run code.
+    neuropil : float
+        Coefficient in [0, 2]: F - neuropil * Fneu (0: no neuropil subtraction).
+    baseline : {"running-percentile", "none"}
+        "running-percentile": dF/F = (F - F0) / F0, F0 the `baseline_percentile` percentile
+        of F over a centred window of `baseline_window_s` seconds; "none": F after neuropil
+        subtraction, unchanged. F0 below 10 % of the ROI's median raw F is raised to it, so
+        that a neuropil-dominated ROI does not divide by ~0.
+    baseline_percentile : float
+        Percentile in (0, 100) of the running baseline.
+    baseline_window_s : float
+        Width in seconds (> 0) of the running baseline's window.
+    cells_only : bool
+        Keep the ROIs that iscell.npy marks as cells (all when it is missing).
+
+    Returns
+    -------
+    Suite2pPlane
+        ``recording``: the Recording of the chosen ROIs (dF/F, float32 (neurons, frames),
+        dropped frames allowed); ``rois``: int64 (neurons,), each neuron's row in F.npy;
+        ``total_rois``: the rows of F.npy.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder holds no F.npy, or `rate` is None and there is no ops.npy.
+    ValueError
+        For a bad `baseline`, `neuropil`, `baseline_percentile`, `baseline_window_s` or
+        `rate`.
+    DataError
+        For malformed files, no ROI marked as a cell, an ops dict without a frame rate, or
+        a median fluorescence <= 0 with the running-percentile baseline.
     """
     path = Path(folder)
     if not is_suite2p_plane(path):
@@ -124,8 +153,10 @@ _OPS_GLOBALS = {
 
 
 class _OpsUnpickler(pickle.Unpickler):
-    """Unpickles dicts, lists, tuples, strings, numbers and NumPy arrays/scalars, nothing else:
-    a crafted ops.npy cannot run code."""
+    """Unpickles dicts, lists, tuples, strings, numbers and NumPy arrays/scalars, nothing else.
+
+    So a crafted ops.npy cannot run code.
+    """
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _OPS_GLOBALS:

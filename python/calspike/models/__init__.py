@@ -9,7 +9,8 @@ from typing import Any
 
 from calspike.models.base import CalspikeModel, gaussian_kl, reparameterise
 from calspike.models.rate_model import SpikeRateModel
-from calspike.models.window_models import CalciumVAE, SpikeClassifier, ToyVAE, one_hot_digits
+from calspike.models.toy_vae import ToyVAE, one_hot_digits
+from calspike.models.window_models import CalciumVAE, SpikeClassifier
 
 __all__ = ["CalciumVAE", "CalspikeModel", "SpikeClassifier", "SpikeRateModel", "ToyVAE", "build_model",
            "gaussian_kl", "one_hot_digits", "reparameterise"]

@@ -1,5 +1,7 @@
-"""What every calspike model shares: the base class (kind, config, step), argument checks,
-the LSTM encoder and the variational pieces (reparameterisation, KL term) written once.
+"""What every calspike model shares, written once.
+
+The base class (kind, config, step), argument checks, the LSTM encoder and the variational
+pieces (reparameterisation, KL term).
 """
 
 from __future__ import annotations

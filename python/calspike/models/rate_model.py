@@ -1,5 +1,4 @@
-"""The spike-rate model: dilated convolutions over whole traces at one internal frame rate.
-"""
+"""The spike-rate model: dilated convolutions over whole traces at one internal frame rate."""
 
 from __future__ import annotations
 
@@ -40,30 +39,65 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
 
 
 class SpikeRateModel(CalspikeModel):
-    """Normalised calcium traces -> expected spikes per frame, at the model's frame ``rate`` (Hz).
+    """Spike-rate model: normalised calcium traces -> expected spikes per frame at ``rate`` Hz.
 
     The input is sampled ``subframes`` times finer than the output (``input_rate`` =
     ``rate`` x ``subframes``): each output frame sees its ``subframes`` input frames as
-    channels, so where in the frame a fast indicator rises still counts.
-    Fully convolutional without padding: an input (N, subframes x (L + 2 R)) gives (N, L)
-    outputs, R = ``radius`` output frames of context on each side, so a trace of any length is processed in
-    tiles with identical results and memory that grows with frames only
-    (`calspike.spikerate` pads the trace's edges with its edge values). Layers:
-    Conv(subframes -> C, 7) -> ReLU -> blocks x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))) for d in
-    ``dilations`` -> ReLU -> Conv1x1(C -> 1) -> softplus. With ``members`` k > 1 the model is an
-    ensemble of k such networks, initialised apart and each trained on its own loss (grouped
-    convolutions: k times the cost); its prediction is their mean.
+    channels, so where in the frame a fast indicator rises still counts. Fully
+    convolutional without padding: an input (N, subframes x (L + 2 R)) gives (N, L)
+    outputs, R = ``radius`` output frames of context on each side, so a trace of any length
+    is processed in tiles with identical results and memory that grows with frames only
+    (`infer_spike_rates` pads the trace's edges with its edge values). Layers:
+    Conv(subframes -> C, 7) -> ReLU -> blocks x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d)))
+    for d in ``dilations`` -> ReLU -> Conv1x1(C -> 1) -> softplus.
 
     Loss per chunk: mean Poisson negative log-likelihood of the counts per frame plus
     ``correlation_weight`` * (1 - Pearson r) of prediction and counts (the SpikeFinder
     score at 25 Hz; chunks without spikes add no correlation term), the counts optionally
-    smoothed by a Gaussian of ``smooth`` frames. No smoothing is the default: on
-    datasets left out of training, smoothing by 80 ms (the earlier default) cost 0.16-0.20
-    in mean r on fast, high-rate recordings (DS31 jGCaMP8m, DS13 Allen GCaMP6s) and
-    changed DS07 and SpikeFinder 5 by less than 0.02 (benchmarks/bench_ground_truth.py). In training mode,
-    ``step`` augments each chunk: gain in [1 / ``gain``, ``gain``], white noise of standard
-    deviation s up to ``noise`` (normalised units) and an offset, then divides by
-    sqrt(1 + s^2), as the normalisation of a noisier recording would.
+    smoothed by a Gaussian of ``smooth`` frames. In training mode, `step` augments each
+    chunk: gain in [1 / ``gain``, ``gain``], white noise of standard deviation s up to
+    ``noise`` (normalised units) and an offset, then divides by sqrt(1 + s^2), as the
+    normalisation of a noisier recording would.
+
+    Parameters
+    ----------
+    rate : float
+        Output frame rate in Hz.
+    channels : int
+        Convolution channels C of each member.
+    dilations : sequence of int
+        Dilations of the residual blocks, in order.
+    correlation_weight : float
+        Weight (>= 0) of the correlation term of the loss.
+    noise : float
+        Largest standard deviation (>= 0) of the noise added in training, normalised units.
+    gain : float
+        Largest gain factor (>= 1) of the augmentation.
+    smooth : float
+        Standard deviation in frames (>= 0) of the Gaussian that smooths the counts for the
+        correlation term. No smoothing is the default: on datasets left out of training,
+        smoothing by 80 ms (the earlier default) cost 0.16-0.20 in mean r on fast,
+        high-rate recordings (DS31 jGCaMP8m, DS13 Allen GCaMP6s) and changed DS07 and
+        SpikeFinder 5 by less than 0.02 (benchmarks/bench_ground_truth.py).
+    subframes : int
+        Input frames per output frame.
+    members : int
+        With k > 1 the model is an ensemble of k such networks, initialised apart and each
+        trained on its own loss (grouped convolutions: k times the cost); its prediction is
+        their mean.
+
+    Attributes
+    ----------
+    input_rate : float
+        ``rate * subframes``, the input's frame rate in Hz.
+    radius : int
+        R, the output frames of context the model needs on each side.
+
+    Raises
+    ------
+    ValueError
+        For a rate that is not a frame rate in Hz, a size or dilation that is not an
+        integer >= 1, or a weight, noise, smoothing or gain out of range.
     """
 
     kind: ClassVar[str] = "SpikeRateModel"
@@ -101,11 +135,43 @@ class SpikeRateModel(CalspikeModel):
         self.register_buffer("smoothing", _gaussian_kernel(float(smooth)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Expected spikes per frame (N, L) of normalised traces (N, subframes * (L + 2 * radius))."""
+        """Compute the expected spikes per frame: the mean over the members.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
+            Normalised traces at ``input_rate``, with `radius` frames of context each side.
+
+        Returns
+        -------
+        torch.Tensor, shape (N, L)
+            Expected spikes per output frame (>= 0).
+
+        Raises
+        ------
+        ValueError
+            For an input of another shape.
+        """
         return self.member_rates(x).mean(dim=1)
 
     def member_rates(self, x: torch.Tensor) -> torch.Tensor:
-        """Each member's expected spikes per frame (N, members, L); see `forward`."""
+        """Compute each member's expected spikes per frame.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
+            As for `forward`.
+
+        Returns
+        -------
+        torch.Tensor, shape (N, members, L)
+            Expected spikes per output frame of each member.
+
+        Raises
+        ------
+        ValueError
+            For an input of another shape.
+        """
         s = self.subframes
         if x.dim() != 2 or x.shape[1] <= 2 * self.radius * s or x.shape[1] % s:
             raise ValueError(f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}")
@@ -127,6 +193,29 @@ class SpikeRateModel(CalspikeModel):
         return augmented
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Compute the training loss of a batch of chunks (augmented in training mode).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
+            Normalised chunks, as for `forward`.
+        y : torch.Tensor, shape (N, L)
+            Spike counts per output frame.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Poisson negative log-likelihood + ``correlation_weight`` * (1 - r), each
+            member's mean, summed over the batch.
+        stats : dict of str to torch.Tensor
+            ``poisson``, ``correlation`` and ``with_spikes`` (chunks with spikes), summed
+            over the batch.
+
+        Raises
+        ------
+        ValueError
+            When `y` is None or does not match the output's shape.
+        """
         if y is None:
             raise ValueError("SpikeRateModel needs spike counts y (N, L)")
         inputs = self._augment(x.float()) if self.training else x

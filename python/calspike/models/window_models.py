@@ -1,5 +1,4 @@
-"""The tutorial's models of windows: the LSTM spike classifier, the calcium VAE and the toy VAE.
-"""
+"""The tutorial's models of windows: the LSTM spike classifier and the calcium VAE."""
 
 from __future__ import annotations
 
@@ -19,15 +18,30 @@ from calspike.models.base import (
     reparameterise,
 )
 
-TOY_LOSSES = ("squared_error", "cross_entropy")
-
 
 class SpikeClassifier(CalspikeModel):
-    """Feature windows (N, L, C) -> one spike logit per window (N,).
+    """LSTM spike classifier: feature windows (N, L, C) -> one spike logit per window (N,).
 
-    LSTM (``hidden`` units, ``layers``, optionally bidirectional, ``dropout`` between
-    layers and before the head) -> final state -> Linear -> logit. Trained with
-    binary cross-entropy on logits; ``predict_proba`` applies the sigmoid.
+    LSTM -> final state -> Linear -> logit. Trained with binary cross-entropy on logits
+    (`fit`); `predict_proba` applies the sigmoid.
+
+    Parameters
+    ----------
+    channels : int
+        Features per frame, C (``len(kinds)`` of `features`).
+    hidden : int
+        LSTM units.
+    layers : int
+        Stacked LSTM layers.
+    bidirectional : bool
+        Read the windows in both directions.
+    dropout : float
+        In [0, 1): dropout between LSTM layers and before the head.
+
+    Raises
+    ------
+    ValueError
+        For a size that is not an integer >= 1, or a dropout outside [0, 1).
     """
 
     kind: ClassVar[str] = "SpikeClassifier"
@@ -47,15 +61,59 @@ class SpikeClassifier(CalspikeModel):
         self.head = nn.Linear(self.encoder.out_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute one spike logit per window.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L, C) or (N, L)
+            Feature windows.
+
+        Returns
+        -------
+        torch.Tensor, shape (N,)
+            Logits: > 0 predicts a spike.
+        """
         logit: torch.Tensor = self.head(self.dropout(self.encoder(_as_sequence(x))))
         return logit.squeeze(-1)
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Spike probability per window, (N,)."""
+        """Compute the spike probability of each window, without gradients.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L, C) or (N, L)
+            Feature windows.
+
+        Returns
+        -------
+        torch.Tensor, shape (N,), float32
+            The sigmoid of the logits.
+        """
         return torch.sigmoid(self(x).float())
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Compute the training loss of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L, C) or (N, L)
+            Feature windows.
+        y : torch.Tensor, shape (N,)
+            Labels: 1 spike, 0 no spike.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Binary cross-entropy on the logits, summed over the batch.
+        stats : dict of str to torch.Tensor
+            ``correct``: the number of windows classified correctly.
+
+        Raises
+        ------
+        ValueError
+            When `y` is None.
+        """
         if y is None:
             raise ValueError("SpikeClassifier needs labels y")
         logits = self(x).float()
@@ -74,11 +132,37 @@ class CalciumVAE(CalspikeModel):
     per window: squared error summed over the L frames / L (the mean squared error)
     + ``beta`` * KL(q(z|x) || N(0, I)).
 
-    With ``conditional=True`` the window's spike label (1 spike, 0 no spike) enters the
-    encoder as one more input channel and the decoder concatenated to the latent vector
-    at every step, as the tutorial's text describes: the decoder then draws calcium for a
-    chosen class (`sample(n, did_spike=...)`), and the latent space is left to carry what
-    the label does not. Every call (`encode`, `decode`, `forward`, `step`) then takes the labels.
+    Parameters
+    ----------
+    length : int
+        Frames per window, L.
+    channels : int
+        Features per frame, C; channel 0 is reconstructed.
+    hidden : int
+        LSTM units of the encoder and the decoder.
+    latent : int
+        Latent dimensions.
+    layers : int
+        Stacked LSTM layers of the encoder.
+    bidirectional : bool
+        Encode the windows in both directions.
+    dropout : float
+        In [0, 1): dropout between the encoder's LSTM layers.
+    beta : float
+        Weight (>= 0) of the KL term.
+    conditional : bool
+        The window's spike label (1 spike, 0 no spike) enters the encoder as one more
+        input channel and the decoder concatenated to the latent vector at every step, as
+        the tutorial's text describes: the decoder then draws calcium for a chosen class
+        (``sample(n, did_spike=...)``), and the latent space is left to carry what the
+        label does not. Every call (`encode`, `decode`, `forward`, `step`) then takes the
+        labels.
+
+    Raises
+    ------
+    ValueError
+        For a size that is not an integer >= 1, a dropout outside [0, 1), a negative
+        `beta` or a `conditional` that is not a bool.
     """
 
     kind: ClassVar[str] = "CalciumVAE"
@@ -122,9 +206,26 @@ class CalciumVAE(CalspikeModel):
         return label.reshape(n, 1)
 
     def encode(self, x: torch.Tensor, return_log_var: bool = False, did_spike: Any = None) -> Any:
-        """Latent means (N, latent) of windows (N, L) or (N, L, C); with their log-variances on request.
+        """Encode windows into latent means (and log-variances).
 
-        did_spike : (N,) labels (or one for all), for a conditional VAE only.
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L) or (N, L, C)
+            Windows.
+        return_log_var : bool
+            Also return the log-variances.
+        did_spike : array_like, shape (N,), or bool, optional
+            The spike labels (or one for all): for a conditional VAE, and only for one.
+
+        Returns
+        -------
+        torch.Tensor, shape (N, latent), or a tuple of two
+            The latent means; with `return_log_var`, (means, log-variances).
+
+        Raises
+        ------
+        ValueError
+            For labels missing, given to an unconditional VAE, or not one per window.
         """
         sequence = _as_sequence(x)
         label = self._label(did_spike, sequence.shape[0])
@@ -136,7 +237,25 @@ class CalciumVAE(CalspikeModel):
         return (mean, self.log_var(state)) if return_log_var else mean
 
     def decode(self, z: torch.Tensor, did_spike: Any = None) -> torch.Tensor:
-        """Traces (N, L) generated from latent vectors (N, latent) (and labels, if conditional)."""
+        """Decode latent vectors into traces.
+
+        Parameters
+        ----------
+        z : torch.Tensor, shape (N, latent)
+            Latent vectors.
+        did_spike : array_like, shape (N,), or bool, optional
+            The spike labels (or one for all): for a conditional VAE, and only for one.
+
+        Returns
+        -------
+        torch.Tensor, shape (N, L)
+            Generated traces, in the units of the input's channel 0.
+
+        Raises
+        ------
+        ValueError
+            For latent vectors of the wrong shape, or labels as for `encode`.
+        """
         if z.dim() != 2 or z.shape[1] != self.latent:
             raise ValueError(f"latent vectors must have shape (N, {self.latent}), got {tuple(z.shape)}")
         label = self._label(did_spike, z.shape[0])
@@ -148,9 +267,27 @@ class CalciumVAE(CalspikeModel):
     @torch.no_grad()
     def sample(self, n_or_z: int | torch.Tensor, generator: torch.Generator | None = None,
                did_spike: Any = None) -> torch.Tensor:
-        """Traces (N, L) decoded from `n` draws of the prior, or from the given latent vectors.
+        """Generate traces from draws of the prior N(0, I), without gradients.
 
-        did_spike : the class to draw (True/False, or one label per trace), conditional VAE only.
+        Parameters
+        ----------
+        n_or_z : int or torch.Tensor, shape (N, latent)
+            How many traces to draw, or the latent vectors to decode.
+        generator : torch.Generator, optional
+            Random source of the draws.
+        did_spike : bool or array_like, shape (N,), optional
+            The class to draw (True/False, or one label per trace): for a conditional VAE,
+            and only for one.
+
+        Returns
+        -------
+        torch.Tensor, shape (N, L)
+            Generated traces.
+
+        Raises
+        ------
+        ValueError
+            For an `n` that is not an integer >= 1, or labels as for `encode`.
         """
         if isinstance(n_or_z, torch.Tensor):
             z = n_or_z.to(self.mean.weight.device, self.mean.weight.dtype)
@@ -160,12 +297,48 @@ class CalciumVAE(CalspikeModel):
         return self.decode(z, did_spike)
 
     def forward(self, x: torch.Tensor, did_spike: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(reconstruction (N, L), mean, log-variance), with z drawn by reparameterisation in training."""
+        """Reconstruct windows, with z drawn by reparameterisation in training (the mean in eval).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L) or (N, L, C)
+            Windows.
+        did_spike : array_like, shape (N,), optional
+            The spike labels, for a conditional VAE only.
+
+        Returns
+        -------
+        reconstruction : torch.Tensor, shape (N, L)
+            The reconstructed channel 0.
+        mean, log_var : torch.Tensor, shape (N, latent)
+            The latent means and log-variances.
+        """
         mean, log_var = self.encode(x, return_log_var=True, did_spike=did_spike)
         z = reparameterise(mean, log_var, self.training)
         return self.decode(z, did_spike), mean, log_var
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Compute the training loss of a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, L) or (N, L, C)
+            Windows.
+        y : torch.Tensor, shape (N,), optional
+            The spike labels: required by a conditional VAE, ignored otherwise.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Summed over the batch: mean squared error of channel 0 + ``beta`` * KL.
+        stats : dict of str to torch.Tensor
+            ``mse`` and ``kl``, summed over the batch.
+
+        Raises
+        ------
+        ValueError
+            When a conditional VAE gets no labels.
+        """
         if self.conditional and y is None:
             raise ValueError("a conditional CalciumVAE needs the spike labels y")
         target = _as_sequence(x)[..., 0].float()
@@ -174,72 +347,3 @@ class CalciumVAE(CalspikeModel):
         squared_error = ((reconstruction.float() - target) ** 2).mean(dim=1).sum()
         kl = gaussian_kl(mean, log_var)
         return squared_error + self.beta * kl, {"mse": squared_error.detach(), "kl": kl.detach()}
-
-
-class ToyVAE(CalspikeModel):
-    """The tutorial's one-hot demo: 10 -> 20 (tanh) -> 2-d latent -> 20 (tanh) -> 20 (tanh) -> 10.
-
-    Input: one-hot vectors (N, 10) (or labels (N,) in 0..9). Loss per digit: the
-    reconstruction error + ``beta`` * KL, the error being the tutorial's squared error
-    (mean over the 10 outputs; ``loss="squared_error"``) or the cross-entropy of the 10
-    outputs as logits (``loss="cross_entropy"``, which weighs the KL term far less).
-    A digit counts as reconstructed when the largest output is its own.
-    """
-
-    kind: ClassVar[str] = "ToyVAE"
-
-    def __init__(self, classes: int = 10, hidden: int = 20, latent: int = 2, beta: float = 1e-2,
-                 loss: str = "squared_error") -> None:
-        super().__init__()
-        if loss not in TOY_LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(TOY_LOSSES)}, got {loss!r}")
-        self.config = {
-            "classes": _check_positive("classes", classes), "hidden": _check_positive("hidden", hidden),
-            "latent": _check_positive("latent", latent), "beta": float(beta), "loss": loss,
-        }
-        self.classes, self.beta, self.loss = classes, float(beta), loss
-        self.encoder = nn.Sequential(nn.Linear(classes, hidden), nn.Tanh())
-        self.mean = nn.Linear(hidden, latent)
-        self.log_var = nn.Linear(hidden, latent)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, classes)
-        )
-
-    def _one_hot(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 1:
-            return F.one_hot(x.long(), self.classes).float()
-        return x.float()
-
-    def encode(self, x: torch.Tensor, return_log_var: bool = False) -> Any:
-        """Latent means (N, latent) of one-hot vectors (N, classes) or labels (N,)."""
-        state = self.encoder(self._one_hot(x))
-        mean = self.mean(state)
-        return (mean, self.log_var(state)) if return_log_var else mean
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Outputs (N, classes) of latent vectors (N, latent): the reconstructed one-hot vectors (logits
-        with the cross-entropy loss)."""
-        return self.decoder(z)  # type: ignore[no-any-return]
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mean, log_var = self.encode(x, return_log_var=True)
-        z = reparameterise(mean, log_var, self.training)
-        return self.decode(z), mean, log_var
-
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        one_hot = self._one_hot(x)
-        logits, mean, log_var = self(one_hot)
-        digit = one_hot.argmax(dim=1)
-        if self.loss == "squared_error":
-            reconstruction = ((logits.float() - one_hot) ** 2).mean(dim=1).sum()
-        else:
-            reconstruction = F.cross_entropy(logits.float(), digit, reduction="sum")
-        kl = gaussian_kl(mean, log_var)
-        correct = (logits.argmax(dim=1) == digit).sum().float()
-        return reconstruction + self.beta * kl, {"correct": correct, "kl": kl.detach()}
-
-
-def one_hot_digits(count: int = 10_000, classes: int = 10, seed: int = 0) -> torch.Tensor:
-    """The toy VAE's training data: `count` random one-hot vectors (count, classes), float32, seeded."""
-    generator = torch.Generator().manual_seed(seed)
-    return F.one_hot(torch.randint(0, classes, (count,), generator=generator), classes).float()

@@ -1,3 +1,5 @@
-"""The inference wing: spike rates for every frame of every neuron (the rate model, its
-training, OASIS), inference on files, and scoring against ground truth. It imports the
-foundation only, never the tutorial wing."""
+"""The inference wing: spike rates, inference on files, scoring against ground truth.
+
+Spike rates for every frame of every neuron (the rate model, its training, OASIS). It imports
+the foundation only, never the tutorial wing.
+"""

@@ -11,7 +11,9 @@ BYTES_PER_MODEL_FRAME = 16  # and per frame at the model's input rate (resampled
 
 
 def neurons_per_chunk(frames: int, rate: float, input_rate: float, most: int, budget: int = WORKING_BYTES) -> int:
-    """Neurons of `frames` frames at `rate` Hz whose working memory fits `budget` bytes when the
-    method works at `input_rate` Hz (upsampling costs more); at least 1, at most `most`."""
+    """Neurons of `frames` frames at `rate` Hz whose working memory fits `budget` bytes.
+
+    When the method works at `input_rate` Hz (upsampling costs more); at least 1, at most `most`.
+    """
     per_neuron = max(1, frames) * (BYTES_PER_FRAME + BYTES_PER_MODEL_FRAME * input_rate / rate)
     return int(max(1, min(most, budget // per_neuron)))

@@ -56,8 +56,9 @@ def _estimator(payload: bytes, method: str, p: int, device: str, threads: int, c
 def infer_block(traces: np.ndarray, payload: bytes, *, rate: float, method: str = "model", p: int = 1,
                 device: str = "cpu", threads: int = 1, chunk_neurons: int = 256, torch_threads: int | None = None,
                 details: bool = False) -> Any:
-    """Spikes (neurons, frames) float32 of one chunk of traces (neurons, frames) at `rate` Hz;
-    with `details`, (spikes, the sidecar's per-neuron details).
+    """Spikes (neurons, frames) float32 of one chunk of traces (neurons, frames) at `rate` Hz.
+
+    With `details`, (spikes, the sidecar's per-neuron details).
 
     torch_threads : PyTorch's intra-op threads in the worker (Dask starts workers with one): a
         sum split over other threads rounds differently, so results equal another process's
@@ -79,8 +80,9 @@ _SMALL_TRIM_BYTES = 1 << 20
 
 
 def client_for(scheduler: str | None, workers: int | None) -> Any:
-    """A distributed Client: of the cluster at `scheduler`, or of a new local cluster of `workers`
-    processes (one thread each, on 127.0.0.1).
+    """A distributed Client of the cluster at `scheduler`, or of a new local cluster.
+
+    The local cluster has `workers` processes (one thread each, on 127.0.0.1).
 
     Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's mmap
     threshold too: every large buffer PyTorch frees goes back to the kernel and the next is
@@ -136,8 +138,10 @@ def _warn_small_trim(client: Any) -> None:
 
 def run_chunks(client: Any, chunks: Iterator[tuple[int, np.ndarray]], payload: bytes, settings: dict[str, Any],
                in_flight: int) -> Iterator[tuple[int, np.ndarray, dict[str, Any]]]:
-    """(first row, spikes, details) of each chunk of (first row, traces), in row order, computed
-    on the cluster with at most `in_flight` chunks submitted and not yet yielded."""
+    """(first row, spikes, details) of each chunk of (first row, traces), in row order.
+
+    Computed on the cluster with at most `in_flight` chunks submitted and not yet yielded.
+    """
     distributed = require("distributed", "--scheduler/--workers")
     shared = client.scatter(payload, broadcast=True)  # the weights go to each worker once
     pending: dict[int, Any] = {}

@@ -1,6 +1,8 @@
-"""The spike estimators `calspike infer` applies to each chunk of neurons: the rate model or
-OASIS, loaded once, returning spikes and the sidecar's per-neuron details; and the loop that
-runs them here or on a Dask cluster."""
+"""The spike estimators `calspike infer` applies to each chunk of neurons.
+
+The rate model or OASIS, loaded once, returning spikes and the sidecar's per-neuron details;
+and the loop that runs them here or on a Dask cluster.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Estimator:
             self.model_path = self.model_path or default_model_path()
 
     def settings(self) -> dict[str, Any]:
+        """The method's settings and model as the sidecar records them."""
         if self.method == "oasis":
             return {"p": self.p}
         return {"model": str(self.model_path), "model_config": self.model.config,
@@ -46,6 +49,7 @@ class Estimator:
                 "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"), "device": self.device}
 
     def __call__(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
+        """(spikes (neurons, frames), the sidecar's per-neuron details) of a recording."""
         with warnings.catch_warnings():  # infer warns itself, numbering neurons by input row
             warnings.simplefilter("ignore", EmptyNeuronWarning)
             return self._estimate(recording)
@@ -76,6 +80,7 @@ class Estimator:
 
 
 def dropped_frames(recording: Recording) -> int:
+    """The number of NaN frames inside the recording's valid lengths."""
     inside = np.arange(recording.frames) < np.asarray(recording.lengths)[:, None]
     return int(np.count_nonzero(np.isnan(recording.calcium) & inside))
 

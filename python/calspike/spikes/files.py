@@ -40,8 +40,11 @@ WORKING_BYTES = budget.WORKING_BYTES  # per chunk of neurons
 
 
 def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) -> str:
-    """The output layout for `source` ("folder", "csv", "npy", "zarr" or "nwb"); UsageError before
-    any work when `output` is unusable: an input, a folder or file calspike did not write, the wrong type."""
+    """The output layout for `source`: "folder", "csv", "npy", "zarr" or "nwb".
+
+    UsageError before any work when `output` is unusable: an input, a folder or file calspike
+    did not write, the wrong type.
+    """
     hdf5 = split_hdf5(source)
     if not (hdf5[0] if hdf5 else source).exists():
         raise FileNotFoundError(f"input not found: {hdf5[0] if hdf5 else source}")
@@ -127,32 +130,88 @@ def infer(
 ) -> list[Path]:
     """Infer spikes for every frame of every neuron in `source` and write them to `output`.
 
+    The settings are those of ``calspike infer`` (`calspike.config`), with the same
+    defaults.
+
     Parameters
     ----------
-    source : a SpikeFinder folder or ``N.{train,test}.calcium.csv`` file; a ``.npy``/``.npz``/
+    source : path-like
+        A SpikeFinder folder or ``N.{train,test}.calcium.csv`` file; a ``.npy``/``.npz``/
         ``.csv`` array of (neurons, frames) (with `rate`, Hz, unless the file stores one); a
-        ``.zarr`` array or an HDF5 dataset ``file.h5:/path`` (neurons, frames; the rate from its
-        attributes or `rate`); an NWB file; or a suite2p plane folder (F.npy, Fneu.npy,
+        ``.zarr`` array or an HDF5 dataset ``file.h5:/path`` (neurons, frames; the rate from
+        its attributes or `rate`); an NWB file; or a suite2p plane folder (F.npy, Fneu.npy,
         iscell.npy, ops.npy). NaN frames inside a trace are dropped frames: filled for
-        inference and NaN in the output. A ``.npy``, ``.zarr`` or HDF5 input is read a chunk of
-        neurons at a time, so its size does not count toward memory.
-    output : a new (or calspike-written) folder for a SpikeFinder folder (``N.{split}.spikes.csv``
-        per dataset); a ``.csv`` path for one SpikeFinder CSV; a ``.nwb`` path for an NWB input
-        (the input plus a processing module "calspike" with the inferred spikes); a ``.zarr``
-        path (for a .npy, .zarr or HDF5 input) or a ``.npy`` path otherwise (for suite2p: one row
-        per ROI of F.npy, NaN for ROIs not inferred).
-    method : "model" (the spike-rate model: expected spikes per frame) or "oasis"
-        (calspike.deconvolve: spike amplitude per frame in the trace's units, AR order `p`).
-    model : a rate-model checkpoint (`calspike train-rate`); the shipped default when None.
-    chunk_neurons : most neurons in memory at once; fewer for long traces (about 256 MiB of
-        working memory per chunk).
-    neuropil, baseline, cells_only : suite2p only, see `calspike.data.suite2p.read_suite2p`.
-    series : NWB only: the RoiResponseSeries to read (default: DfOverF's, else Fluorescence's).
-    scheduler, workers : run the chunks on the Dask cluster at `scheduler` (an address), or on a
-        local cluster of `workers` processes; for .npy, .zarr and HDF5 inputs. Same results.
+        inference and NaN in the output. A ``.npy``, ``.zarr`` or HDF5 input is read a chunk
+        of neurons at a time, so its size does not count toward memory.
+    output : path-like
+        A new (or calspike-written) folder for a SpikeFinder folder (``N.{split}.spikes.csv``
+        per dataset); a ``.csv`` path for one SpikeFinder CSV; a ``.nwb`` path for an NWB
+        input (the input plus a processing module "calspike" with the inferred spikes); a
+        ``.zarr`` path (for a .npy, .zarr or HDF5 input) or a ``.npy`` path otherwise (for
+        suite2p: one row per ROI of F.npy, NaN for ROIs not inferred).
+    method : {"model", "oasis"}
+        "model": the spike-rate model, expected spikes per frame; "oasis": `deconvolve`,
+        spike amplitude per frame in the trace's units, AR order `p`.
+    rate : float, optional
+        Frame rate in Hz, for inputs that do not store one (SpikeFinder files: 100 Hz).
+    model : path-like, optional
+        A rate-model checkpoint (``calspike train-rate``); the shipped default when None.
+    device : str
+        "auto", "cpu", "cuda" or "cuda:i", for the model.
+    p : {1, 2}
+        AR order for ``method="oasis"``.
+    threads : int
+        C++ threads; 0 uses all cores.
+    chunk_neurons : int
+        Most neurons in memory at once; fewer for long traces (about 256 MiB of working
+        memory per chunk).
+    neuropil : float
+        Suite2p input only: the neuropil coefficient (`read_suite2p`).
+    baseline : {"running-percentile", "none"}
+        Suite2p input only: the dF/F baseline (`read_suite2p`).
+    cells_only : bool
+        Suite2p input only: keep the ROIs marked as cells (`read_suite2p`).
+    series : str, optional
+        NWB input only: the RoiResponseSeries to read (default: DfOverF's, else
+        Fluorescence's).
+    scheduler : str, optional
+        Run the chunks on the Dask cluster at this address; for .npy, .zarr and HDF5 inputs.
+        Same results.
+    workers : int, optional
+        Run the chunks on a local Dask cluster of this many processes; for .npy, .zarr and
+        HDF5 inputs. Same results.
+    progress : bool
+        Show a progress bar.
 
-    Returns the written prediction files. A folder gets one ``calspike-infer.json``, a file
-    ``FILE.json``, written last, with the settings, per-neuron noise levels and digests.
+    Returns
+    -------
+    list of pathlib.Path
+        The prediction files written. A folder also gets one ``calspike-infer.json``, a
+        file ``FILE.json``, written last, with the settings, per-neuron noise levels and
+        SHA-256 digests of the files.
+
+    Raises
+    ------
+    ValueError
+        For a bad setting (naming it).
+    UsageError
+        (A ValueError) Before any data is read, when `output` is unusable: an input, a
+        folder or file calspike did not write, or of the wrong type for the input; or
+        `scheduler`/`workers` for an input that cannot be read in chunks.
+    FileNotFoundError
+        When `source` does not exist.
+    DataError
+        For malformed input files.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import calspike
+    >>> traces = calspike.simulate(neurons=2, frames=3_000, rate=30.0, seed=0).calcium
+    >>> np.save("traces.npy", traces)
+    >>> written = calspike.infer("traces.npy", "spikes.npy", rate=30.0)
+    >>> np.load("spikes.npy").shape
+    (2, 3000)
     """
     from calspike import config
 
@@ -219,8 +278,11 @@ def _run(estimator: Estimator, recording: Recording, output_name: str) -> tuple[
 
 def _infer_array(source: Path, output: Path, rate: float | None, estimator: Estimator, plane: bool,
                  suite2p: dict[str, Any], layout: str = "npy") -> tuple[dict[str, Any], str]:
-    """Infer an array or suite2p input into a .npy (or a .zarr array), written chunk by chunk to a
-    temporary file (folder); returns the sidecar summary and the SHA-256 of the values written."""
+    """Infer an array or suite2p input into a .npy (or a .zarr array), chunk by chunk.
+
+    Written to a temporary file (folder); returns the sidecar summary and the SHA-256 of the
+    values written.
+    """
     with contextlib.ExitStack() as open_files:  # the input reader is closed however this ends
         return _infer_array_into(source, output, rate, estimator, plane, suite2p, open_files, layout)
 

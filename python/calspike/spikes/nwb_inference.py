@@ -1,5 +1,8 @@
-"""`calspike infer` on an NWB file: read the traces, infer spikes chunk by chunk, write a new NWB
-file that is the input plus the inferred spikes (`calspike.data.nwb`)."""
+"""`calspike infer` on an NWB file.
+
+Read the traces, infer spikes chunk by chunk, write a new NWB file that is the input plus the
+inferred spikes (`calspike.data.nwb`).
+"""
 
 from __future__ import annotations
 

@@ -14,17 +14,26 @@ from calspike.data.recording import Recording, warn_empty_neurons
 class Deconvolution:
     """Result of `deconvolve`.
 
+    Neurons without a valid frame have NaN everywhere.
+
     Attributes
     ----------
-    calcium : float32 (neurons, frames): denoised calcium c, baseline removed; NaN in padding.
-    spikes : float32 (neurons, frames): s_t = c_t - g c_(t-1) >= 0, spike amplitude per frame
-        in the calcium's units (0 inside quiet stretches and at frame 0); NaN in padding.
-    baseline : float64 (neurons,): the baseline b subtracted from the trace.
-    g : float64 (neurons, p): AR coefficients, c_t = g[0] c_(t-1) (+ g[1] c_(t-2)) + s_t.
-    sn : float64 (neurons,): noise standard deviation (NaN when a fixed `lam` was given and
-        sn was neither given nor needed).
-    lam : float64 (neurons,): the sparsity penalty lambda used.
-    rate : frame rate in Hz, or None for arrays given without one.
+    calcium : ndarray, shape (neurons, frames), float32
+        Denoised calcium c, baseline removed; NaN in padding.
+    spikes : ndarray, shape (neurons, frames), float32
+        s_t = c_t - g c_(t-1) >= 0, spike amplitude per frame in the calcium's units (0
+        inside quiet stretches and at frame 0); NaN in padding.
+    baseline : ndarray, shape (neurons,), float64
+        The baseline b subtracted from the trace.
+    g : ndarray, shape (neurons, p), float64
+        AR coefficients, c_t = g[0] c_(t-1) (+ g[1] c_(t-2)) + s_t.
+    sn : ndarray, shape (neurons,), float64
+        Noise standard deviation (NaN when a fixed `lam` was given and sn was neither
+        given nor needed).
+    lam : ndarray, shape (neurons,), float64
+        The sparsity penalty lambda used.
+    rate : float or None
+        Frame rate in Hz, or None for arrays given without one.
     """
 
     calcium: np.ndarray
@@ -37,7 +46,11 @@ class Deconvolution:
 
     @property
     def tau_s(self) -> np.ndarray:
-        """Decay time constant per neuron in seconds, -1 / (rate * ln d), d the slowest root."""
+        """Decay time constant per neuron in seconds, shape (neurons,).
+
+        -1 / (rate * ln d), d the slowest root of the AR model. Raises ValueError when the
+        frame rate is not known (an array deconvolved without `rate`).
+        """
         if self.rate is None:
             raise ValueError("tau_s needs the frame rate: pass rate= to deconvolve for arrays")
         if self.g.shape[1] == 1:
@@ -69,7 +82,7 @@ def deconvolve(
 ) -> Deconvolution:
     """Deconvolve calcium traces into spikes with OASIS (AR(1) or AR(2) calcium dynamics).
 
-    Solves per neuron  min 1/2 |y - b - c|^2 + lam * sum(s)  subject to s >= 0, where
+    Solves per neuron ``min 1/2 |y - b - c|^2 + lam * sum(s)`` subject to s >= 0, where
     s_t = c_t - g c_(t-1) (p = 1; c_0 >= 0) or s_t = c_t - g1 c_(t-1) - g2 c_(t-2) (p = 2, which
     also models the indicator's rise; zero history). Both are solved exactly: the result
     equals a generic convex solver's. AR(1) uses OASIS's pool algorithm, which is exact;
@@ -80,25 +93,65 @@ def deconvolve(
 
     Parameters
     ----------
-    data : a Recording, or a float array (neurons, frames) or (frames,); NaN tails are padding.
-    p : order of the autoregressive calcium model, 1 or 2.
-    g : AR coefficients: for p = 1 a number in [0, 1) or one per neuron; for p = 2 a pair
-        (g1, g2) or a (neurons, 2) array whose roots are real, distinct and in (-1, 1).
-        Estimated from the autocovariance (noise-corrected Yule-Walker, roots scaled by
-        `fudge`) when None.
-    sn : noise standard deviation; estimated from the power spectral density's upper half
-        (0.25..0.5 cycles per frame, Welch) when None.
-    baseline : b, subtracted from the trace; the `baseline_percentile`-th percentile of each
-        trace when None.
-    lam : sparsity penalty; when None, the noise-constrained variant picks the smallest lam
-        with |y - b - c|^2 = sn^2 T (lam = 0 when the unpenalised fit is already that loose).
-    s_min : minimal spike size (>= 0) for frames t >= 1; with the noise-constrained variant
+    data : Recording or array_like, shape (neurons, frames) or (frames,)
+        The calcium traces; NaN tails of an array are padding.
+    p : {1, 2}
+        Order of the autoregressive calcium model.
+    g : float or array_like, optional
+        AR coefficients: for p = 1 a number in [0, 1) or one per neuron, shape (neurons,);
+        for p = 2 a pair (g1, g2) or a (neurons, 2) array whose roots are real, distinct
+        and in (-1, 1). Estimated from the autocovariance (noise-corrected Yule-Walker,
+        roots scaled by `fudge`) when None.
+    sn : float or array_like, shape (neurons,), optional
+        Noise standard deviation, in the calcium's units; estimated from the power spectral
+        density's upper half (0.25..0.5 cycles per frame, Welch) when None.
+    baseline : float or array_like, shape (neurons,), optional
+        The baseline b, subtracted from the trace; the `baseline_percentile`-th percentile
+        of each trace when None.
+    lam : float or array_like, shape (neurons,), optional
+        Sparsity penalty (>= 0); when None, the noise-constrained variant picks the smallest
+        lam with ``|y - b - c|^2 = sn^2 T`` (lam = 0 when the unpenalised fit is already that
+        loose).
+    s_min : float
+        Minimal spike size (>= 0) for frames t >= 1; with the noise-constrained variant
         (lam None) the pools are solved again with the lam it found, as OASIS does.
-    exact : for p = 2, solve the convex problem exactly (True) or keep OASIS's greedy pools.
-    rate : frame rate in Hz for arrays (a Recording carries its own); only used for `tau_s`.
-    threads : C++ threads; 0 uses all cores.
+    exact : bool
+        For p = 2, solve the convex problem exactly (True) or keep OASIS's greedy pools.
+    rate : float, optional
+        Frame rate in Hz for arrays (a Recording carries its own); only used for `tau_s`.
+    baseline_percentile : float
+        Percentile in [0, 100] of each trace taken as the baseline when `baseline` is None.
+    fudge : float
+        Factor in (0, 1] that scales the roots of the estimated AR coefficients.
+    threads : int
+        C++ threads; 0 uses all cores.
 
-    Returns a Deconvolution whose arrays were allocated in C++ and handed over without copy.
+    Returns
+    -------
+    Deconvolution
+        Denoised calcium, spikes and the parameters used; its arrays were allocated in C++
+        and handed over without a copy.
+
+    Raises
+    ------
+    ValueError
+        For a `p` other than 1 or 2, AR coefficients out of range, negative `sn` or `lam`,
+        values of the wrong shape, non-finite or out-of-range `s_min`,
+        `baseline_percentile` or `fudge`, or ``s_min > 0`` with ``p=2, exact=True`` (a
+        non-convex problem).
+
+    Warns
+    -----
+    EmptyNeuronWarning
+        For neurons without a valid frame (length 0): their outputs are NaN.
+
+    Examples
+    --------
+    >>> import calspike
+    >>> recording = calspike.simulate(neurons=3, frames=2_000, rate=30.0, seed=0)
+    >>> result = calspike.deconvolve(recording, p=1)
+    >>> result.spikes.shape, result.tau_s.shape
+    ((3, 2000), (3,))
     """
     if isinstance(p, bool) or p not in (1, 2):
         raise ValueError(f"p must be 1 (AR(1)) or 2 (AR(2)), got {p!r}")

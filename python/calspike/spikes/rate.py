@@ -58,7 +58,29 @@ def default_model_path() -> Path:
 
 
 def load_rate_model(path: str | os.PathLike[str] | None = None) -> tuple[SpikeRateModel, dict[str, Any]]:
-    """(model in eval mode on the CPU, its training metadata) from a checkpoint; the default model when None."""
+    """Load a spike-rate model and its training metadata from a checkpoint.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A rate-model checkpoint (`train_rate_model`, ``calspike train-rate``); the shipped
+        default model when None.
+
+    Returns
+    -------
+    model : SpikeRateModel
+        The model, in eval mode on the CPU.
+    metadata : dict
+        Its checkpoint's ``extra``: training neurons and datasets, the ranges of normalised
+        noise level and frame rate seen in training (`infer_spike_rates` warns outside them).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no file at `path`.
+    ValueError
+        When the file is not a calspike checkpoint or holds another kind of model.
+    """
     source = default_model_path() if path is None else Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"no spike-rate model at {source}")
@@ -71,8 +93,11 @@ def load_rate_model(path: str | os.PathLike[str] | None = None) -> tuple[SpikeRa
 def _to_model_rate(
     traces: np.ndarray, lengths: np.ndarray, rate: float, model: SpikeRateModel, threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(normalised traces at the model's input rate, their lengths, the lengths of the model's
-    output at its rate, the dropped-frame mask at the input's rate)."""
+    """Traces prepared for the model.
+
+    (normalised traces at the model's input rate, their lengths, the lengths of the model's
+    output at its rate, the dropped-frame mask at the input's rate).
+    """
     filled, dropped = fill_gaps(traces, lengths)
     fine, fine_lengths = resample(filled, rate, model.input_rate, lengths, threads)
     model_lengths = np.array([resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64)
@@ -80,9 +105,11 @@ def _to_model_rate(
 
 
 def model_input(normalised: np.ndarray, frames: int, radius: int, subframes: int) -> np.ndarray:
-    """One normalised trace at the model's input rate -> the input for `frames` output frames:
+    """One normalised trace at the model's input rate -> the input for `frames` output frames.
+
     ``subframes * (frames + 2 radius)`` values, the trace cut or extended with its edge values
-    to ``subframes * frames`` and padded with them by ``subframes * radius`` on each side."""
+    to ``subframes * frames`` and padded with them by ``subframes * radius`` on each side.
+    """
     body = normalised[: subframes * frames]
     pad = subframes * radius
     return np.pad(body, (pad, pad + subframes * frames - body.size), mode="edge")
@@ -93,8 +120,10 @@ def _rates_at_model_rate(
     model: SpikeRateModel, normalised: np.ndarray, fine_lengths: np.ndarray, lengths: np.ndarray,
     device: torch.device, tile: int, frames_per_batch: int,
 ) -> np.ndarray:
-    """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length, of
-    `normalised` traces at the model's input rate (lengths `fine_lengths`)."""
+    """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length.
+
+    Of `normalised` traces at the model's input rate (lengths `fine_lengths`).
+    """
     radius, s = model.radius, model.subframes
     out = np.zeros((normalised.shape[0], int(lengths.max(initial=0))), dtype=np.float32)
     pieces: list[tuple[int, int, int, np.ndarray]] = []  # (row, start, stop, input)
@@ -132,26 +161,69 @@ def infer_spike_rates(
     threads: int = 0,
     progress: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Expected spikes in every frame of every neuron.
+    """Infer the expected spikes in every frame of every neuron with the spike-rate model.
 
     Parameters
     ----------
-    traces : (neurons, frames) calcium (dF/F or as recorded), NaN for dropped frames and
-        tail padding; or a Recording (its rate and lengths are used).
-    rate : the traces' frame rate in Hz (any rate: resampled to the model's and back).
-    model, metadata : a SpikeRateModel and its training metadata (`load_rate_model`); the
-        shipped default model when None.
-    chunk_neurons, tile : most neurons processed together (fewer for long traces: about 256 MiB
-        of working memory a chunk, `calspike.spikes.budget`), and model frames per tile; memory
-        is bounded by the chunk, not by the recording. The model runs on batches of about 32,768
-        frames: small enough to stay in the CPU's caches (3-4x faster than 1M-frame batches).
+    traces : Recording or array_like, shape (neurons, frames)
+        Calcium (dF/F or as recorded), NaN for dropped frames and tail padding; or a
+        Recording (its rate and lengths are used).
+    rate : float, optional
+        The traces' frame rate in Hz (any rate: resampled to the model's and back); required
+        for an array.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; for an array, the frames before its NaN tail when None.
+    model : SpikeRateModel, optional
+        The model (`load_rate_model`); the shipped default model when None.
+    metadata : dict, optional
+        The model's training metadata (`load_rate_model`), for the warnings below.
+    device : str or torch.device
+        "auto", "cpu", "cuda" or "cuda:i".
+    chunk_neurons : int
+        Most neurons processed together (fewer for long traces: about 256 MiB of working
+        memory a chunk, `calspike.spikes.budget`); memory is bounded by the chunk, not by
+        the recording.
+    tile : int
+        Model frames per tile. The model runs on batches of about 32,768 frames: small
+        enough to stay in the CPU's caches (3-4x faster than 1M-frame batches).
+    threads : int
+        C++ threads; 0 uses all cores.
+    progress : bool
+        Show a progress bar over the chunks of neurons.
 
-    Returns (spikes float32 (neurons, frames): expected spike counts per input frame, NaN on
-    dropped frames and padding; info: per-neuron ``noise_level`` (standard definition, the
-    traces' units / sqrt(Hz)), ``normalised_noise_level`` (the same on the model's
-    normalised input) and the model's rate). Warns (NoiseWarning) for neurons whose
-    normalised noise level lies outside the model's training range, and (FrameRateWarning)
-    when `rate` lies outside the frame rates it was trained on.
+    Returns
+    -------
+    spikes : ndarray, shape (neurons, frames), float32
+        Expected spike counts per input frame, NaN on dropped frames and padding.
+    info : dict
+        Per-neuron ``noise_level`` (standard definition, the traces' units / sqrt(Hz)) and
+        ``normalised_noise_level`` (the same on the model's normalised input), the
+        ``lengths`` used and the model's rate (``model_rate_hz``).
+
+    Raises
+    ------
+    ValueError
+        For traces that are not 2-D or hold infinite values, a missing or bad `rate`, bad
+        `lengths`, `chunk_neurons`, `tile` or `threads`.
+    DataError
+        For non-numeric traces or values beyond float32's range.
+
+    Warns
+    -----
+    NoiseWarning
+        For neurons whose normalised noise level lies outside the model's training range.
+    FrameRateWarning
+        When `rate` lies outside the frame rates the model was trained on.
+    EmptyNeuronWarning
+        For neurons without a valid frame: their outputs are NaN.
+
+    Examples
+    --------
+    >>> import calspike
+    >>> recording = calspike.simulate(neurons=2, frames=3_000, rate=30.0, seed=0)
+    >>> spikes, info = calspike.infer_spike_rates(recording, device="cpu")
+    >>> spikes.shape, info["noise_level"].shape
+    ((2, 3000), (2,))
     """
     if isinstance(traces, Recording):
         rate, lengths, values = traces.rate, traces.lengths, traces.calcium

@@ -1,6 +1,9 @@
-"""Scoring spike predictions the SpikeFinder way: the per-neuron metrics (Pearson r of counts
-in 40 ms bins, Spearman r, ROC AUC, Poisson information gain) and the scoring of prediction
-files against ground truth files, one row per prediction and dataset."""
+"""Scoring spike predictions the SpikeFinder way.
+
+The per-neuron metrics (Pearson r of counts in 40 ms bins, Spearman r, ROC AUC, Poisson
+information gain) and the scoring of prediction files against ground truth files, one row
+per prediction and dataset.
+"""
 
 from __future__ import annotations
 
@@ -37,13 +40,45 @@ class ScoreRow:
 def score_files(
     truth: str | os.PathLike[str], predictions: list[str | os.PathLike[str]], rate: float = 100.0
 ) -> list[ScoreRow]:
-    """Score each prediction (folder or file) against `truth` (folder or file), per dataset and overall.
+    """Score spike predictions against ground truth the SpikeFinder way.
 
-    `rate` (Hz, SpikeFinder's 100 by default) converts the information gain to bits/s.
+    Per neuron: Pearson r of the counts in 40 ms bins (SpikeFinder's official score),
+    Spearman r, ROC AUC and the Poisson information gain; averaged per dataset and, for
+    several datasets, over all of them. Folders are matched by dataset number:
+    ``N.*spikes.csv`` in the prediction folder against ``N.*spikes.csv`` in the truth
+    folder. A prediction that `infer` wrote is checked against its sidecar's SHA-256 first.
 
-    Folders are matched by dataset number: ``N.*spikes.csv`` in the prediction folder against
-    ``N.*spikes.csv`` in the truth folder. Single files: SpikeFinder CSVs or ``.npy`` arrays of
-    (neurons, frames) with the truth's shape.
+    Parameters
+    ----------
+    truth : path-like
+        A folder of ``N.*spikes.csv`` files, or one file: a SpikeFinder CSV or a ``.npy``
+        array of spike counts, shape (neurons, frames).
+    predictions : list of path-like
+        Prediction folders or files laid out as `truth`, with the truth's shapes.
+    rate : float
+        Frame rate in Hz (SpikeFinder's 100 by default); converts the information gain to
+        bits/s.
+
+    Returns
+    -------
+    list of ScoreRow
+        One row per prediction and dataset (and a row "all" per prediction of several
+        datasets): prediction, dataset, neurons, correlation, spearman, auc and info_gain
+        (bits/s), means over the neurons with ground truth.
+
+    Raises
+    ------
+    FileNotFoundError
+        For a missing file or folder, a folder without spike files, or a dataset of the
+        truth without a prediction.
+    DataError
+        For malformed files, shapes that differ from the truth's, neurons with ground truth
+        but no finite prediction, or a prediction that no longer matches its sidecar.
+
+    Warns
+    -----
+    NoGroundTruthWarning
+        Naming neurons without ground truth: they score NaN and are left out of the means.
     """
     truth_files = _spike_files(Path(truth))
     truth_values: dict[Path, np.ndarray] = {}  # each truth file is parsed once, whatever the predictions
@@ -82,8 +117,11 @@ class NoGroundTruthWarning(UserWarning):
 
 
 def _check_neurons(truth: np.ndarray, prediction: np.ndarray, truth_path: Path, prediction_path: Path) -> None:
-    """DataError for neurons with ground truth but no finite prediction on its frames (they would
-    silently drop out of the mean); NoGroundTruthWarning naming neurons without ground truth."""
+    """DataError for neurons with ground truth but no finite prediction on its frames.
+
+    (They would silently drop out of the mean.) NoGroundTruthWarning naming neurons without
+    ground truth.
+    """
     has_truth = np.isfinite(truth)
     no_truth = np.flatnonzero(~has_truth.any(axis=1))
     missing = np.flatnonzero(has_truth.any(axis=1) & ~(has_truth & np.isfinite(prediction)).any(axis=1))
@@ -100,8 +138,11 @@ def _listed(neurons: np.ndarray) -> str:
 
 
 def verify_against_sidecar(path: Path) -> None:
-    """DataError when `calspike infer` wrote `path` and its sidecar's SHA-256 no longer matches it
-    (an interrupted run, or a file changed since). Files without a sidecar are taken as they are."""
+    """DataError when `calspike infer` wrote `path` and its sidecar's SHA-256 no longer matches it.
+
+    That is an interrupted run, or a file changed since. Files without a sidecar are taken as
+    they are.
+    """
     from calspike._io import file_digest
     from calspike.spikes.files import SIDECAR
 
@@ -135,6 +176,7 @@ def format_rows(rows: list[ScoreRow]) -> str:
 
 
 def rows_as_dicts(rows: list[ScoreRow]) -> list[dict[str, object]]:
+    """Score rows as plain dicts for JSON (NaN as None)."""
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(row).items()} for row in rows]
 
 
@@ -185,8 +227,11 @@ SPIKEFINDER_BINS = 4  # 100 Hz summed in groups of 4: 25 Hz
 
 
 def _unit_scaled(values: np.ndarray) -> np.ndarray:
-    """`values` scaled by a power of two to a largest magnitude in [0.5, 1), so sums of squares cannot
-    overflow. A power of two scales exactly: equal sums stay equal (ranks and ties are kept)."""
+    """`values` scaled by a power of two to a largest magnitude in [0.5, 1).
+
+    So sums of squares cannot overflow. A power of two scales exactly: equal sums stay equal
+    (ranks and ties are kept).
+    """
     largest = float(np.max(np.abs(values))) if values.size else 0.0
     if not (largest > 0 and np.isfinite(largest)):
         return values
@@ -266,8 +311,10 @@ def poisson_information_gain(
 def score_neurons(
     truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS, rate: float = 100.0
 ) -> dict[str, np.ndarray]:
-    """Per-neuron correlation, spearman, auc and info_gain (bits/s; `rate` in Hz) for (neurons, frames)
-    arrays (NaN padding allowed)."""
+    """Per-neuron correlation, spearman, auc and info_gain (bits/s; `rate` in Hz).
+
+    Of (neurons, frames) arrays (NaN padding allowed).
+    """
     truth, prediction = np.atleast_2d(truth), np.atleast_2d(prediction)
     if truth.shape != prediction.shape:
         raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same shape")

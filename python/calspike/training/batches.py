@@ -1,6 +1,7 @@
-"""Batches for the fit loop: tensors staged once (pinned, or on the GPU when they fit), slices
-through a seeded permutation, sources that read each batch from disk (`BatchSource`), and the
-ranks of a torchrun (DDP) job.
+"""Batches for the fit loop, and the ranks of a torchrun (DDP) job.
+
+Tensors staged once (pinned, or on the GPU when they fit), slices through a seeded
+permutation, sources that read each batch from disk (`BatchSource`).
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ class BatchSource(Protocol):
 
     def __len__(self) -> int: ...
 
-    def take(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+    def take(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x, y or None) of the items at `positions`, on the CPU."""
 
-    def epoch_order(self, generator: torch.Generator) -> torch.Tensor: ...
+    def epoch_order(self, generator: torch.Generator) -> torch.Tensor:
+        """One epoch's seeded permutation of all items."""
 
 
 class _SourceBatches:

@@ -1,5 +1,7 @@
-"""The checkpoint format, owned here alone: what a checkpoint holds, its checksum, saving
-(atomic) and loading (weights only, checksum verified).
+"""The checkpoint format, owned here alone.
+
+What a checkpoint holds, its checksum, saving (atomic) and loading (weights only, checksum
+verified).
 """
 
 from __future__ import annotations
@@ -77,8 +79,11 @@ def save_training_state(
 
 def save_model(model: CalspikeModel, path: str | os.PathLike[str], extra: dict[str, Any] | None = None,
                weights: dict[str, torch.Tensor] | None = None) -> None:
-    """An inference-only checkpoint: kind, config, weights (the model's, or `weights`) and
-    plain `extra` data; no optimiser state or history. What ships and what reports keep."""
+    """Save an inference-only checkpoint: what ships and what reports keep.
+
+    Kind, config, weights (the model's, or `weights`) and plain `extra` data; no optimiser
+    state or history.
+    """
     state = weights if weights is not None else model.state_dict()
     save_checkpoint({"kind": model.kind, "model_config": dict(model.config),
                      "model": {key: value.detach().clone() for key, value in state.items()},
@@ -86,8 +91,10 @@ def save_model(model: CalspikeModel, path: str | os.PathLike[str], extra: dict[s
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """torch.save `state` (with the current format and a checksum of its contents) to `path`,
-    atomically (a temporary file renamed into place)."""
+    """torch.save `state` to `path`, atomically (a temporary file renamed into place).
+
+    With the current format and a checksum of its contents.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = {key: value for key, value in state.items() if key != "checksum"}
@@ -127,7 +134,28 @@ def is_checkpoint(path: str | os.PathLike[str]) -> bool:
 
 
 def load_model(path: str | os.PathLike[str]) -> CalspikeModel:
-    """The model stored in a checkpoint, with its final (best) weights, in eval mode on the CPU."""
+    """Load the model stored in a checkpoint, with its final (best) weights.
+
+    Parameters
+    ----------
+    path : path-like
+        A checkpoint written by `fit` (``checkpoint=``), `train_rate_model` or a report
+        (``models/*.pt``); read with ``weights_only=True``, so no code runs.
+
+    Returns
+    -------
+    CalspikeModel
+        The model (e.g. a `SpikeClassifier` or `SpikeRateModel`) in eval mode on the CPU.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        Naming the file when it is not a readable calspike checkpoint.
+    DataError
+        When its format, checksum or contents do not make a usable model.
+    """
     state = load_checkpoint(path)
     try:
         model = build_model(state["kind"], state["model_config"])

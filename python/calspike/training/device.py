@@ -1,5 +1,4 @@
-"""Where models run: the device choice (CUDA when available).
-"""
+"""Where models run: the device choice (CUDA when available)."""
 
 from __future__ import annotations
 

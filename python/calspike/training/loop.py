@@ -1,5 +1,7 @@
-"""One fit loop for every model: AdamW, gradient clipping, a schedule, early stopping on a
-validation loss, resumable checkpoints, a progress bar, DDP; and evaluate/predict.
+"""One fit loop for every model.
+
+AdamW, gradient clipping, a schedule, early stopping on a validation loss, resumable
+checkpoints, a progress bar, DDP. Evaluation and prediction are in `calspike.training.evaluation`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from calspike.models import CalspikeModel
 from calspike.training.batches import (
     BatchSource,
     _Batches,
-    _Distributed,
     _distributed_setup,
     _SourceBatches,
     _to_tensor,
 )
 from calspike.training.checkpoint import _check_resumable, load_checkpoint, save_training_state
 from calspike.training.device import choose_device
+from calspike.training.evaluation import _accumulate, _finish_sums, evaluate
 
 SCHEDULES = ("cosine", "plateau", "constant")
 
@@ -71,32 +73,76 @@ def fit(
     callback: Callable[[int, dict[str, float]], None] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> FitResult:
-    """Train `model` (any of calspike.models) on windows `x` with labels `y` (None for VAEs).
+    """Train a calspike model with AdamW, gradient clipping, a schedule and early stopping.
 
     Parameters
     ----------
-    x : (N, ...) float tensor or array, e.g. a feature stack (N, L, C); y : (N,) labels or None.
-        Or x a `BatchSource` (y None: the source gives both), read a batch at a time in its own
-        epoch order, for data larger than memory.
-    validation : (x_val, y_val) scored after every epoch (x_val may be a BatchSource); early stopping (`patience`
+    model : CalspikeModel
+        Any of calspike.models: `SpikeClassifier`, `CalciumVAE`, `ToyVAE`, `SpikeRateModel`.
+    x : torch.Tensor, ndarray or BatchSource
+        Float windows, shape (N, ...), e.g. a feature stack (N, L, C); or a `BatchSource`
+        (with `y` None: the source gives both), read a batch at a time in its own epoch
+        order, for data larger than memory.
+    y : torch.Tensor or ndarray, shape (N,), optional
+        Labels (spike counts (N, L) for a `SpikeRateModel`); None for VAEs.
+    validation : tuple (x_val, y_val), optional
+        Scored after every epoch (x_val may be a BatchSource). Early stopping (`patience`
         epochs without a lower validation loss) and the returned weights (those of the
         best epoch) use it. Without it the last epoch's weights are returned.
-    epochs, batch_size : at most this many passes; windows per optimiser step (global,
-        over all DDP ranks).
-    lr, weight_decay, clip : AdamW's settings; gradient norm clipping (None: off).
-    schedule : "cosine" (annealed to 0 over `epochs`), "plateau" (halved after 2 epochs
-        without a better validation loss) or "constant".
-    seed : fixes batch order, dropout and sampling; build the model after
+    epochs : int
+        At most this many passes over the data.
+    batch_size : int
+        Windows per optimiser step (global, over all DDP ranks).
+    lr, weight_decay : float
+        AdamW's learning rate and weight decay.
+    clip : float or None
+        Maximal gradient norm; None: no clipping.
+    schedule : {"cosine", "plateau", "constant"}
+        "cosine": annealed to 0 over `epochs`; "plateau": halved after 2 epochs without a
+        better validation loss; "constant".
+    patience : int or None
+        Epochs without a lower validation loss before stopping; None: never stop early.
+    seed : int
+        Fixes batch order, dropout and sampling; build the model after
         ``torch.manual_seed(seed)`` to fix its initialisation too.
-    device : "auto", "cpu", "cuda" or "cuda:i". On CUDA, bf16 autocast.
-    checkpoint : saved atomically after every epoch (model, config, optimiser,
-        scheduler, epoch, RNG states, history); `resume=True` continues from it, ending
-        with the weights an uninterrupted run would have.
-    history_path : the history as .json or .csv, rewritten after every epoch.
-    callback : called as callback(epoch, record) after every epoch (and its checkpoint).
-    extra : plain data stored in the checkpoint under "extra" (e.g. the features used).
+    device : str or torch.device
+        "auto", "cpu", "cuda" or "cuda:i". On CUDA, bf16 autocast.
+    checkpoint : path-like, optional
+        Saved atomically after every epoch (model, config, optimiser, scheduler, epoch, RNG
+        states, history).
+    resume : bool
+        Continue from `checkpoint` when it exists, ending with the weights an uninterrupted
+        run would have.
+    history_path : path-like, optional
+        The history as .json or .csv, rewritten after every epoch.
+    progress : bool
+        Show progress bars.
+    callback : callable, optional
+        Called as ``callback(epoch, record)`` after every epoch (and its checkpoint).
+    extra : dict, optional
+        Plain data stored in the checkpoint under "extra" (e.g. the features used).
 
-    Returns a FitResult. Under torchrun (WORLD_SIZE > 1) every rank returns the same.
+    Returns
+    -------
+    FitResult
+        The model (best weights loaded, in eval mode), the history (one record per epoch:
+        losses and statistics), the best epoch, whether it stopped early, the device and
+        the seconds taken. Under torchrun (WORLD_SIZE > 1) every rank returns the same.
+
+    Raises
+    ------
+    ValueError
+        For a bad setting (naming it), an `x` and `y` of different lengths, no windows, or a
+        checkpoint to resume that another model or other settings wrote.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import calspike
+    >>> x, y = torch.randn(64, 20, 1), (torch.rand(64) < 0.5).float()
+    >>> result = calspike.fit(calspike.SpikeClassifier(), x, y, epochs=2, progress=False)
+    >>> len(result.history)
+    2
     """
     settings = _check_fit_settings(epochs, batch_size, lr, weight_decay, clip, schedule, patience, seed)
     if not isinstance(model, CalspikeModel):
@@ -268,79 +314,6 @@ class _Quiet:
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         pass
-
-
-def _accumulate(sums: dict[str, Any], loss_sum: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
-    sums["loss"] = sums.get("loss", 0.0) + loss_sum.float()
-    for key, value in stats.items():
-        sums[key] = sums.get(key, 0.0) + value.detach().float()
-
-
-def _finish_sums(sums: dict[str, Any], count: int, ranks: _Distributed, device: torch.device) -> dict[str, float]:
-    keys = sorted(sums)
-    values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=device) for k in keys])
-    if ranks.active:
-        dist.all_reduce(values)
-    record = {}
-    for key, value in zip(keys, values.tolist()):
-        record["accuracy" if key == "correct" else key] = value / count
-    return record
-
-
-@torch.no_grad()
-def evaluate(
-    model: CalspikeModel, x: Any, y: Any = None, *, batch_size: int = 4096, device: str | torch.device = "auto"
-) -> dict[str, float]:
-    """The model's mean loss (and accuracy, reconstruction error ...) over (x, y), in eval mode
-    (x may be a BatchSource, with y None)."""
-    target = choose_device(device) if not isinstance(device, torch.device) else device
-    was_training = model.training
-    model.eval()
-    sums: dict[str, Any] = {}
-    count = 0
-    for bx, by in _batches_in_order(x, y, batch_size):
-        loss_sum, stats = model.step(bx.to(target, non_blocking=True),
-                                     None if by is None else by.to(target, non_blocking=True))
-        _accumulate(sums, loss_sum, stats)
-        count += bx.shape[0]
-    model.train(was_training)
-    return _finish_sums(sums, count, _Distributed(), target)
-
-
-def _batches_in_order(x: Any, y: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(x, y) batches in order, on the CPU, from tensors/arrays or a BatchSource."""
-    if isinstance(x, BatchSource):
-        if y is not None:
-            raise ValueError("y must be None when x is a BatchSource (the source gives the labels)")
-        for start in range(0, len(x), batch_size):
-            yield x.take(np.arange(start, min(start + batch_size, len(x))))
-        return
-    x_t, y_t = _to_tensor("x", x), None if y is None else _to_tensor("y", y)
-    for start in range(0, x_t.shape[0], batch_size):
-        yield x_t[start : start + batch_size], None if y_t is None else y_t[start : start + batch_size]
-
-
-@torch.no_grad()
-def predict(
-    function: Callable[[torch.Tensor], torch.Tensor], x: Any, *, batch_size: int = 4096,
-    device: str | torch.device | None = None,
-) -> np.ndarray:
-    """`function` (e.g. ``model.predict_proba`` or ``model.encode``) over x (or a BatchSource's x)
-    in batches, as one float32 array.
-
-    Batches go to `device`; None: the device of the model that `function` is a method of
-    (the CPU for other functions).
-    """
-    if device is None:
-        owner = getattr(function, "__self__", None)
-        parameter = next(owner.parameters(), None) if isinstance(owner, nn.Module) else None
-        target = parameter.device if parameter is not None else torch.device("cpu")
-    else:
-        target = choose_device(device) if not isinstance(device, torch.device) else device
-    parts = [function(bx.to(target)).float().cpu() for bx, _ in _batches_in_order(x, None, batch_size)]
-    if not parts:
-        return np.zeros((0,), dtype=np.float32)
-    return torch.cat(parts).numpy()
 
 
 def _check_fit_settings(

@@ -1,2 +1,5 @@
-"""The tutorial wing (`calspike run`): training steps, analysis, figures, the pipeline and its
-HTML page. It imports the foundation only, never the inference wing."""
+"""The tutorial wing (`calspike run`).
+
+Training steps, analysis, figures, the pipeline and its HTML page. It imports the foundation
+only, never the inference wing.
+"""

@@ -1,5 +1,7 @@
-"""The report's page: index.html with every figure embedded (and linked), the metrics, the
-settings, versions and timings."""
+"""The report's page: index.html.
+
+Every figure embedded (and linked), the metrics, the settings, versions and timings.
+"""
 
 from __future__ import annotations
 

@@ -34,7 +34,15 @@ def check_report_target(target: Path, data: str | os.PathLike[str] | None) -> No
 
 @dataclass(frozen=True)
 class RunResult:
-    """What `run` returns: the numbers of metrics.json and the report folder."""
+    """What `run` returns.
+
+    Attributes
+    ----------
+    metrics : dict
+        The numbers of the report's metrics.json.
+    path : pathlib.Path
+        The report folder.
+    """
 
     metrics: dict[str, Any]
     path: Path
@@ -45,19 +53,59 @@ def run(
     fetch: bool = False, quick: bool = False, tutorial: bool = False, rate: float | None = None,
     progress: bool = True, log: Callable[[str], None] | None = print, **settings: Any,
 ) -> RunResult:
-    """Run the tutorial pipeline and write its report; returns the metrics and the report path.
+    """Run the tutorial pipeline end to end and write its report folder (``calspike run``).
 
-    data : a SpikeFinder folder or file, or an array file (see `calspike.load_recordings`);
-        None: the built-in simulated recordings (or, with fetch=True, the official
-        SpikeFinder training data, downloaded once into the cache).
-    quick : small models and few epochs (under 2 minutes on 2 CPU cores); explicit
-        settings still win.
-    tutorial : the tutorial's exact settings (`calspike.config.PROFILES["tutorial"]`: per-window
-        z-score, raw + tutorial_delta + quad, its window counts, batch 32, constant Adam 1e-3,
-        5 + 100 epochs without early stopping, its SVM and its weight-vector decoding), with
-        the tutorial's printed numbers beside this run's on the page.
-    settings : any of `calspike.config.SETTINGS` used by the run (window, training, seed,
-        threads, device); unknown names raise ValueError.
+    The report (index.html, figures/*.png, metrics.json, config.json, models/*.pt) is
+    built under a temporary name and renamed into place at the end, so an interrupted run
+    never leaves a report that looks complete.
+
+    Parameters
+    ----------
+    data : path-like, optional
+        A SpikeFinder folder or file, or an array file (see `load_recordings`); None: the
+        built-in simulated recordings (or, with `fetch`, the official SpikeFinder training
+        data, downloaded once into the cache).
+    out : path-like
+        The report folder: new, empty, or an earlier report (replaced).
+    fetch : bool
+        With `data` None, download the SpikeFinder training data (`fetch_spikefinder`).
+    quick : bool
+        Small models and few epochs (under 2 minutes on 2 CPU cores); explicit settings
+        still win.
+    tutorial : bool
+        The tutorial's exact settings (``calspike.config.PROFILES["tutorial"]``: per-window
+        z-score, raw + tutorial_delta + quad, its window counts, batch 32, constant Adam
+        1e-3, 5 + 100 epochs without early stopping, its SVM and its weight-vector
+        decoding), with the tutorial's printed numbers beside this run's on the page.
+    rate : float, optional
+        Frame rate in Hz of `data`, for files that do not store one.
+    progress : bool
+        Show progress bars.
+    log : callable, optional
+        Called with each progress message (`print` by default); None: silent.
+    **settings
+        Any of `calspike.config.SETTINGS` used by the run (window, training, seed, threads,
+        device).
+
+    Returns
+    -------
+    RunResult
+        The metrics (as in metrics.json) and the report folder.
+
+    Raises
+    ------
+    ValueError
+        For unknown or bad settings (naming them).
+    UsageError
+        (A ValueError) When `out` cannot take the report: a folder calspike did not
+        write, or `data` itself.
+
+    Examples
+    --------
+    >>> import calspike
+    >>> result = calspike.run(out="report", quick=True, log=None)  # doctest: +SKIP
+    >>> result.path  # doctest: +SKIP
+    PosixPath('report')
     """
     unknown = sorted(set(settings) - set(RUN_SETTINGS))
     if unknown:

@@ -49,8 +49,10 @@ def _window_time(length: int, len_pre: int, rate: float) -> np.ndarray:
 
 
 def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, seconds: float = 30.0) -> Figure:
-    """Calcium (green) with its spikes (black ticks below) for the first few neurons of each recording
-    that hold finite frames (empty neurons, all NaN, are passed over)."""
+    """Calcium (green) with its spikes (black ticks below) for a few neurons of each recording.
+
+    The first few that hold finite frames (empty neurons, all NaN, are passed over).
+    """
     rows = [(r, int(n)) for r in recordings for n in _neurons_with_frames(r)[:per_recording]]
     if not rows:
         raise ValueError("no recording has a neuron with finite frames to plot")
@@ -127,8 +129,10 @@ def training_curves(history: Sequence[dict[str, float]], title: str) -> Figure:
 
 
 def confusion(matrices: dict[str, np.ndarray], title: str) -> Figure:
-    """Confusion matrices side by side (panel title -> matrix): fractions of all windows;
-    rows predicted, columns true."""
+    """Confusion matrices side by side (panel title -> matrix).
+
+    Fractions of all windows; rows predicted, columns true.
+    """
     fig, axes = plt.subplots(1, len(matrices), figsize=(3.9 * len(matrices) + 0.6, 3.6), squeeze=False)
     top = max(max(float(np.max(m)) for m in matrices.values()), 1e-9)  # one scale for all, as the colour bar says
     for ax, (name, matrix) in zip(axes[0], matrices.items()):
@@ -195,8 +199,10 @@ def error_examples(
 
 
 def toy_latent(latent: np.ndarray, digits: np.ndarray) -> Figure:
-    """The toy VAE's 2-d latent vectors (drawn by reparameterisation, as the tutorial plotted
-    them, so the spread of each digit shows), one colour per digit."""
+    """The toy VAE's 2-d latent vectors, one colour per digit.
+
+    Drawn by reparameterisation, as the tutorial plotted them, so the spread of each digit shows.
+    """
     fig, ax = plt.subplots(figsize=(5, 4.4))
     cmap = plt.get_cmap("tab10")
     for digit in np.unique(digits):

@@ -1,5 +1,6 @@
-"""Scores of window classifiers: accuracy, balanced accuracy, ROC AUC and the tutorial's
-confusion matrix.
+"""Scores of window classifiers: accuracy, balanced accuracy, ROC AUC, confusion matrix.
+
+The confusion matrix is the tutorial's.
 """
 
 from __future__ import annotations

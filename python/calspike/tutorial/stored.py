@@ -1,6 +1,7 @@
-"""Training and scoring on a windows store (`calspike train|evaluate windows.zarr`): feature
-stacks built a batch at a time from windows read off disk, so memory holds one batch, a few
-decoded chunks and the per-window labels, whatever the store's size.
+"""Training and scoring on a windows store (`calspike train|evaluate windows.zarr`).
+
+Feature stacks built a batch at a time from windows read off disk, so memory holds one batch,
+a few decoded chunks and the per-window labels, whatever the store's size.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ BUFFER_CHUNKS = 8  # chunks whose windows are shuffled together in an epoch
 
 
 class StoreBatches:
-    """A `calspike.training.BatchSource` of the store's windows at `index`, taken in store order
-    (sorted): x the feature stack float32 (batch, length, channels) of `kinds`, y the spike
-    labels (bool) when `labels`.
+    """A `calspike.training.BatchSource` of the store's windows at `index`, in store order.
+
+    The index is sorted. x: the feature stack float32 (batch, length, channels) of `kinds`;
+    y: the spike labels (bool) when `labels`.
 
     An epoch visits the chunks in a seeded random order, `buffer_chunks` at a time, and
     shuffles the windows within each group: every chunk is decoded once an epoch and
@@ -68,8 +70,10 @@ class StoreBatches:
 def train_from_store(store: StoredWindows, train_index: np.ndarray, val_index: np.ndarray, *, model: str,
                      kinds: list[str], settings: dict[str, Any], output: str | os.PathLike[str],
                      extra: dict[str, Any], resume: bool, progress: bool) -> FitResult:
-    """Fit the classifier or the calcium VAE on the store's windows at `train_index`, early-stopped
-    on those at `val_index`, reading a batch at a time; checkpoint to `output`."""
+    """Fit the classifier or the calcium VAE on the store's windows at `train_index`.
+
+    Early-stopped on those at `val_index`, reading a batch at a time; checkpoint to `output`.
+    """
     torch.manual_seed(settings["seed"])
     network: SpikeClassifier | CalciumVAE
     if model == "classifier":
@@ -87,8 +91,10 @@ def train_from_store(store: StoredWindows, train_index: np.ndarray, val_index: n
 
 def score_from_store(network: torch.nn.Module, store: StoredWindows, index: np.ndarray, kinds: list[str],
                      device: str | None) -> dict[str, Any]:
-    """A classifier's scores, or a VAE's explained variance, on the store's windows at `index`,
-    a batch at a time."""
+    """A classifier's scores, or a VAE's explained variance, on the store's windows at `index`.
+
+    Read a batch at a time.
+    """
     where = choose_device(device) if device is not None else next(network.parameters()).device
     network.to(where)
     if isinstance(network, SpikeClassifier):

@@ -1,5 +1,7 @@
-"""Figures of what the calcium VAEs generate: traces per class, latent traversals and the
-tutorial's weight-vector decoding. Colours as in `plots`: spike red, no spike blue.
+"""Figures of what the calcium VAEs generate.
+
+Traces per class, latent traversals and the tutorial's weight-vector decoding. Colours as in
+`plots`: spike red, no spike blue.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ def _band(ax: Axes, time: np.ndarray, traces: np.ndarray, colour: str, label: st
 
 def generated(spike: np.ndarray, no_spike: np.ndarray, real: np.ndarray, real_labels: np.ndarray, len_pre: int,
               rate: float) -> Figure:
-    """Left: traces the conditional VAE generates for "spike" and "no spike" (mean, +/- 1 sd,
+    """Generated traces per class (left) beside real held-out windows of each class (right).
+
+    Left: traces the conditional VAE generates for "spike" and "no spike" (mean, +/- 1 sd,
     a few samples). Right: real held-out windows of each class, the same way and scale
-    (the windows it models: each minus its own mean)."""
+    (the windows it models: each minus its own mean).
+    """
     time = _window_time(spike.shape[1], len_pre, rate)
     labels = np.asarray(real_labels, bool)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -48,8 +53,11 @@ def generated(spike: np.ndarray, no_spike: np.ndarray, real: np.ndarray, real_la
 
 
 def traversal(panels: dict[str, Traversal], len_pre: int, rate: float) -> Figure:
-    """One panel per traversal (and per class of a conditional one): decoded traces coloured
-    from the negative end of the first principal component (light) to the positive (dark)."""
+    """One panel per traversal (and per class of a conditional one).
+
+    Decoded traces coloured from the negative end of the first principal component (light) to
+    the positive (dark).
+    """
     columns = [(f"{title}: {name}" if name else title, walk, name)
                for title, walk in panels.items() for name in walk.traces]
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.4), sharey=True, squeeze=False)

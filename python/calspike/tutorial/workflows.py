@@ -1,5 +1,6 @@
-"""The tutorial's training and scoring steps, shared by `calspike run` and the train and
-evaluate commands.
+"""The tutorial's training and scoring steps.
+
+Shared by `calspike run` and the train and evaluate commands.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def train_classifier(
     resume: bool = False, stacks: tuple[np.ndarray, np.ndarray | None] | None = None, schedule: str = "cosine",
     clip: float | None = 1.0,
 ) -> FitResult:
-    """A SpikeClassifier fitted on the feature stacks of `train`, early-stopped on `val`
-    (None: no validation, the last epoch's weights).
+    """A SpikeClassifier fitted on the feature stacks of `train`, early-stopped on `val`.
+
+    `val` None: no validation, the last epoch's weights.
 
     stacks : the (train, val) feature stacks when the caller has them already (`features`).
     schedule, clip : the learning-rate schedule and gradient clipping of `calspike.fit`.
@@ -53,8 +55,9 @@ def train_vae(
     resume: bool = False, schedule: str = "cosine", clip: float | None = 1.0,
     stacks: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> FitResult:
-    """A CalciumVAE fitted on the feature stacks (`kinds`, the first "raw") of `train`'s
-    windows, early-stopped on `val` (None: no validation, the last epoch's weights).
+    """A CalciumVAE fitted on the feature stacks of `train`'s windows, early-stopped on `val`.
+
+    The stacks of `kinds`, the first "raw"; `val` None: no validation, the last epoch's weights.
 
     conditional : a label-conditioned VAE (the windows' spike labels enter its encoder and decoder).
     stacks : the (train, val) feature stacks when the caller has them already.
@@ -143,8 +146,10 @@ def classifier_probability(
     model: SpikeClassifier, windows: Windows, kinds: list[str], device: str | None = None,
     stack: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Spike probability (N,) of each window, computed on `device` (None: where the model is);
-    `stack`: the windows' feature stack when the caller has it already."""
+    """Spike probability (N,) of each window, computed on `device` (None: where the model is).
+
+    `stack`: the windows' feature stack when the caller has it already.
+    """
     x = stack if stack is not None else features(windows, kinds)
     return predict(model.predict_proba, x, device=_placed(model, device))
 
@@ -168,8 +173,10 @@ def explained_variance(model: CalciumVAE, windows: Windows, kinds: list[str] | N
 
 def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.PathLike[str], *, model: str,
                       settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
-    """Train the classifier or the calcium VAE on prepared windows (`calspike train`): an .npz,
-    loaded whole, or a .zarr windows store, read a batch at a time (`calspike.tutorial.stored`).
+    """Train the classifier or the calcium VAE on prepared windows (`calspike train`).
+
+    An .npz, loaded whole, or a .zarr windows store, read a batch at a time
+    (`calspike.tutorial.stored`).
 
     The windows are split by neuron (seeded); the training neurons' windows are balanced
     and capped at max_windows; the validation neurons' (balanced, capped the same way)
@@ -211,9 +218,11 @@ def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.Pat
 
 def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str | os.PathLike[str], *,
                          all_neurons: bool = False, device: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(model kind, scores) of a `train_on_prepared` checkpoint on the windows of the neurons
-    it never saw (all neurons with `all_neurons`): a classifier's accuracy, balanced
-    accuracy, ROC AUC and confusion matrix, or a VAE's explained variance."""
+    """(model kind, scores) of a `train_on_prepared` checkpoint on the neurons it never saw.
+
+    All neurons with `all_neurons`. Scores: a classifier's accuracy, balanced accuracy, ROC AUC
+    and confusion matrix, or a VAE's explained variance.
+    """
     from calspike.training import load_checkpoint, load_model
     from calspike.tutorial import stored
     from calspike.windows.store import load_windows

@@ -20,18 +20,27 @@ WINDOW_SETTINGS = config.WINDOW_SETTINGS
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Windows:
-    """Labelled windows and where each came from.
+    """Labelled windows and where each came from, as `partition` returns them.
+
+    ``len(windows)`` is the number of windows.
 
     Attributes
     ----------
-    windows : float32 (count, len_pre + len_post), window k = calcium[neuron[k], frame[k] - len_pre :
-        frame[k] + len_post], normalised as `params["normalize"]` says.
-    did_spike : bool (count,), or None when the input had no spikes.
-    neuron : int32 (count,), index into `neuron_names`.
-    frame : int64 (count,), the centre frame i of each window.
-    neuron_names : one label per input neuron, "recording/index" (or "index" for arrays).
-    skipped : int64 indices of neurons too short to yield any window (length <= len_pre + len_post).
-    params : the window settings used.
+    windows : ndarray, shape (count, len_pre + len_post), float32
+        Window k is ``calcium[neuron[k], frame[k] - len_pre : frame[k] + len_post]``,
+        normalised as ``params["normalize"]`` says.
+    did_spike : ndarray, shape (count,), bool, or None
+        Whether a spike falls near each window's centre; None when the input had no spikes.
+    neuron : ndarray, shape (count,), int32
+        Index into `neuron_names`.
+    frame : ndarray, shape (count,), int64
+        The centre frame i of each window.
+    neuron_names : tuple of str
+        One label per input neuron, "recording/index" (or "index" for arrays).
+    skipped : ndarray, int64
+        Indices of neurons too short to yield any window (length <= len_pre + len_post).
+    params : dict
+        The window settings used.
     """
 
     windows: np.ndarray
@@ -47,13 +56,25 @@ class Windows:
 
     @property
     def spike_fraction(self) -> float:
-        """Fraction of windows labelled as spike windows (NaN when there are no labels or windows)."""
+        """Fraction of windows labelled as spike windows (NaN without labels or windows)."""
         if self.did_spike is None or len(self) == 0:
             return float("nan")
         return float(np.count_nonzero(self.did_spike)) / len(self)
 
     def subset(self, index: np.ndarray) -> Windows:
-        """The windows at `index` (an integer or boolean array), in that order; copies."""
+        """Select windows.
+
+        Parameters
+        ----------
+        index : ndarray of int or bool
+            The windows to keep: indices (in that order) or a mask of shape (count,).
+
+        Returns
+        -------
+        Windows
+            Copies of the selected windows with their labels and origins; the same
+            `neuron_names`, `skipped` and `params`.
+        """
         return Windows(
             windows=self.windows[index],
             did_spike=None if self.did_spike is None else self.did_spike[index],
@@ -86,24 +107,53 @@ def partition(
 
     For each neuron with valid length T and ``i in range(len_pre, T - len_post, skip)``:
     window = calcium[i - len_pre : i + len_post]; did_spike = any(spikes[i - spike_n :
-    i + spike_n] > 0). ``normalize``: "window" z-scores each window as the tutorial did,
-    (w - mean) / (std + 1e-7), population std, in float64, bit for bit equal to NumPy;
-    "neuron" uses (x - median) / (1.4826 MAD) of the neuron's whole valid trace (the
-    population std when MAD is 0), keeping amplitudes comparable across windows; "none"
-    keeps raw values.
+    i + spike_n] > 0).
 
     Parameters
     ----------
-    data : a Recording, a sequence of Recordings (their neurons are stacked, padding with
-        NaN, which costs one copy of the input), or a float32/float64 (neurons, frames)
-        array in C or Fortran order, read in place without conversion. A trailing run of
-        NaN in a row is padding.
-    spikes : (neurons, frames) spike counts for an array `data`; ints are converted once.
-    len_pre, len_post, skip, spike_n : frames; see `calspike.config.SETTINGS`.
-    threads : C++ threads; 0 uses all cores.
+    data : Recording, sequence of Recording, or array_like, shape (neurons, frames)
+        A Recording; a sequence of Recordings (their neurons are stacked, padding with NaN,
+        which costs one copy of the input); or a float32/float64 array in C or Fortran
+        order, read in place without conversion (other numbers are converted once). A
+        trailing run of NaN in a row is padding.
+    spikes : array_like, shape (neurons, frames), optional
+        Spike counts per frame for an array `data` (Recordings carry their own); integers
+        are converted once.
+    len_pre, len_post : int
+        Frames of each window before and from its centre frame.
+    skip : int
+        Frames between the centres of successive windows.
+    spike_n : int
+        Frames on each side of the centre searched for a spike; at most
+        min(len_pre, len_post). See `calspike.config.SETTINGS` for every setting.
+    normalize : {"window", "neuron", "none"}
+        "window" z-scores each window as the tutorial did, (w - mean) / (std + 1e-7),
+        population std, in float64, bit for bit equal to NumPy; "neuron" uses
+        (x - median) / (1.4826 MAD) of the neuron's whole valid trace (the population std
+        when MAD is 0), keeping amplitudes comparable across windows; "none" keeps raw values.
+    threads : int
+        C++ threads; 0 uses all cores.
 
-    Returns Windows whose arrays were allocated once in C++ and are handed over without a copy.
-    Raises ValueError naming the argument, or the neuron and frame of a NaN inside a trace.
+    Returns
+    -------
+    Windows
+        The windows, labels and origins; the arrays were allocated once in C++ and are
+        handed over without a copy.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument at fault, or the neuron and frame of a NaN inside a trace.
+    DataError
+        For non-numeric arrays or values beyond float32's range.
+
+    Examples
+    --------
+    >>> import calspike
+    >>> recording = calspike.simulate(neurons=2, frames=1_000, rate=100.0, seed=0)
+    >>> windows = calspike.partition(recording, len_pre=10, len_post=10, skip=10)
+    >>> windows.windows.shape
+    (196, 20)
     """
     params = config.check(
         {"len_pre": len_pre, "len_post": len_post, "skip": skip, "spike_n": spike_n, "normalize": normalize}
@@ -124,13 +174,30 @@ def partition(
 def window_view(
     calcium: np.ndarray, *, len_pre: int = 10, len_post: int = 10, skip: int = 10
 ) -> np.ndarray:
-    """Raw windows as a read-only strided view of `calcium`: no allocation, no copy.
+    """Return raw windows as a read-only strided view of `calcium`: no allocation, no copy.
 
-    Returns shape (neurons, count, len_pre + len_post) with view[n, k] = calcium[n,
-    k*skip : k*skip + len_pre + len_post], the window centred on frame len_pre + k*skip, and
-    count = the window count of the full frame axis. A neuron whose valid length is
-    shorter has windows reaching into its padding: keep those with
-    ``len_pre + k*skip < lengths[n] - len_post``. Works for any memory layout.
+    Parameters
+    ----------
+    calcium : array_like, shape (neurons, frames)
+        The traces, in any memory layout.
+    len_pre, len_post : int
+        Frames of each window before and from its centre frame.
+    skip : int
+        Frames between the centres of successive windows.
+
+    Returns
+    -------
+    ndarray, shape (neurons, count, len_pre + len_post)
+        ``view[n, k] = calcium[n, k*skip : k*skip + len_pre + len_post]``, the window
+        centred on frame ``len_pre + k*skip``; count is the window count of the full frame
+        axis. A neuron whose valid length is shorter has windows reaching into its
+        padding: keep those with ``len_pre + k*skip < lengths[n] - len_post``.
+
+    Raises
+    ------
+    ValueError
+        For a `calcium` that is not 2-D, bad window settings, or a `skip` too large for a
+        strided view.
     """
     params = config.check({"len_pre": len_pre, "len_post": len_post, "skip": skip})
     array = np.asarray(calcium)

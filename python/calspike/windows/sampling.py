@@ -1,5 +1,4 @@
-"""Choosing windows: balanced classes, and splits by neuron so that no neuron is on two sides.
-"""
+"""Choosing windows: balanced classes, and splits by neuron so that no neuron is on two sides."""
 
 from __future__ import annotations
 
@@ -14,26 +13,48 @@ class WindowLabels(Protocol):
     """What splitting and sampling read of windows: `Windows`, or a store's `StoredWindows`."""
 
     @property
-    def did_spike(self) -> np.ndarray | None: ...
+    def did_spike(self) -> np.ndarray | None:
+        """The spike label of each window, bool (count,); None without labels."""
 
     @property
-    def neuron(self) -> np.ndarray: ...
+    def neuron(self) -> np.ndarray:
+        """The neuron of each window, (count,), an index into `neuron_names`."""
 
     @property
-    def params(self) -> dict[str, Any]: ...
+    def params(self) -> dict[str, Any]:
+        """The window settings."""
 
     @property
-    def neuron_names(self) -> tuple[str, ...]: ...
+    def neuron_names(self) -> tuple[str, ...]:
+        """One label per neuron."""
 
     def __len__(self) -> int: ...
 
 
 def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """Indices of an equal number of spike and no-spike windows, shuffled.
+    """Draw indices of an equal number of spike and no-spike windows, shuffled.
 
-    ``per_class`` defaults to the size of the smaller class, drawn without replacement;
-    a larger request draws without replacement while a class has enough windows and
-    completes the rest with replacement. Seeded: the same seed gives the same indices.
+    Parameters
+    ----------
+    did_spike : ndarray, shape (count,), bool
+        The windows' labels.
+    per_class : int, optional
+        Windows drawn from each class. None: the size of the smaller class, drawn without
+        replacement; a larger request draws without replacement while a class has enough
+        windows and completes the rest with replacement.
+    seed : int or numpy.random.Generator
+        The same seed gives the same indices.
+
+    Returns
+    -------
+    ndarray, shape (2 * per_class,), int
+        Indices into `did_spike`, shuffled.
+
+    Raises
+    ------
+    ValueError
+        For labels that are not a 1-D bool array, a `per_class` that is not an integer
+        >= 0, or a class without windows (unless `per_class` is 0).
     """
     labels = np.asarray(did_spike)
     if labels.ndim != 1 or labels.dtype != np.bool_:
@@ -64,7 +85,27 @@ def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: 
 
 
 def balance(windows: Windows, per_class: int | None = None, seed: int | np.random.Generator = 0) -> Windows:
-    """A balanced, shuffled subset of labelled windows (see `balanced_indices`)."""
+    """Take a balanced, shuffled subset of labelled windows.
+
+    Parameters
+    ----------
+    windows : Windows
+        Labelled windows (`partition` with spikes).
+    per_class : int, optional
+        Windows of each class; as for `balanced_indices`.
+    seed : int or numpy.random.Generator
+        The same seed gives the same subset.
+
+    Returns
+    -------
+    Windows
+        As many spike as no-spike windows, in random order (copies).
+
+    Raises
+    ------
+    ValueError
+        For windows without labels, and as `balanced_indices` does.
+    """
     if windows.did_spike is None:
         raise ValueError("windows has no spike labels to balance")
     return windows.subset(balanced_indices(windows.did_spike, per_class, seed))
@@ -73,11 +114,39 @@ def balance(windows: Windows, per_class: int | None = None, seed: int | np.rando
 def split_by_neuron(
     neuron: np.ndarray, fractions: tuple[float, ...] = (0.7, 0.15, 0.15), seed: int = 0
 ) -> tuple[np.ndarray, ...]:
-    """Index arrays, one per fraction, such that no neuron has windows in two of them.
+    """Split windows into parts such that no neuron has windows in two of them.
 
     Neurons are shuffled (seeded) and dealt greedily to the part furthest below its
     share of windows, so parts hold about `fractions` of the windows. Every part gets at
-    least one neuron when there are enough neurons; ValueError otherwise.
+    least one neuron.
+
+    Parameters
+    ----------
+    neuron : ndarray, shape (count,)
+        The neuron of each window (e.g. ``Windows.neuron``).
+    fractions : tuple of float
+        The parts' shares of the windows (normalised to sum to 1).
+    seed : int
+        The same seed gives the same split.
+
+    Returns
+    -------
+    tuple of ndarray
+        One array of window indices per fraction.
+
+    Raises
+    ------
+    ValueError
+        For a `neuron` that is not 1-D, fractions that are not positive numbers, or fewer
+        neurons than parts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import calspike
+    >>> train, test = calspike.split_by_neuron(np.repeat(np.arange(4), 10), (0.5, 0.5))
+    >>> len(train), len(test)
+    (20, 20)
     """
     neuron = np.asarray(neuron)
     if neuron.ndim != 1:

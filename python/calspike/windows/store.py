@@ -1,5 +1,6 @@
-"""Windows on disk: prepared .npz files (`calspike prepare`) and the cache of a SpikeFinder
-folder's windows, keyed by a hash of the files and the settings.
+"""Windows on disk: prepared .npz files (`calspike prepare`) and a cache.
+
+The cache of a SpikeFinder folder's windows, keyed by a hash of the files and the settings.
 """
 
 from __future__ import annotations
@@ -31,11 +32,40 @@ def cached_partition(
     threads: int = 0,
     **params: Any,
 ) -> Windows:
-    """`partition` of a SpikeFinder folder, cached on disk as an .npz.
+    """Partition a SpikeFinder folder, cached on disk as an .npz.
 
     The cache key hashes the content of every input file, the window settings and the
     cache format. A cache file that fails to load, is incomplete or holds another key
     is rebuilt, never trusted. Writes are atomic.
+
+    Parameters
+    ----------
+    directory : path-like
+        A SpikeFinder folder (``N.{split}.calcium.csv`` files, `read_spikefinder`).
+    split : {"train", "test"}
+        Which files to read.
+    cache : path-like, optional
+        Cache folder; `calspike.data.cache_dir` when None. The windows go to its
+        ``windows/`` folder.
+    threads : int
+        C++ threads; 0 uses all cores.
+    **params
+        Window settings of `partition` (len_pre, len_post, skip, spike_n, normalize);
+        their defaults otherwise.
+
+    Returns
+    -------
+    Windows
+        As ``partition(read_spikefinder(directory, split), **params)``.
+
+    Raises
+    ------
+    ValueError
+        For unknown or bad window settings.
+    FileNotFoundError
+        When the folder holds no ``*.{split}.*.csv`` files.
+    DataError
+        For malformed files (as `read_spikefinder`).
     """
     if set(params) - set(WINDOW_SETTINGS):
         raise ValueError(f"unknown window settings: {', '.join(sorted(set(params) - set(WINDOW_SETTINGS)))}")
@@ -77,7 +107,25 @@ def _load_cached(target: Path, key: str) -> Windows | None:
 
 
 def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
-    """Write windows, labels, origins and settings to an .npz file, atomically; returns its path."""
+    """Write windows, labels, origins and settings to an .npz file, atomically.
+
+    Parameters
+    ----------
+    windows : Windows
+        The windows to save.
+    path : path-like
+        The file to write, ending in ``.npz``; its folder is created when missing.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        When `path` does not end in ``.npz``.
+    """
     target = Path(path)
     if target.suffix != ".npz":
         raise ValueError(f"prepared windows are saved as .npz, got {target}")
@@ -93,7 +141,25 @@ def is_windows_file(path: str | os.PathLike[str]) -> bool:
 
 
 def load_windows(path: str | os.PathLike[str]) -> Windows:
-    """Windows written by `save_windows` (or cached); ValueError naming the file when it is not one."""
+    """Read windows written by `save_windows` (or by the cache of `cached_partition`).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npz`` file.
+
+    Returns
+    -------
+    Windows
+        The windows, labels, origins and settings saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        Naming the file when it is not a calspike windows file.
+    """
     target = Path(path)
     if not target.is_file():
         raise FileNotFoundError(f"no such file: {target}")

@@ -1,5 +1,7 @@
-"""Prepared windows in a zarr store, written and read a chunk at a time, so that a dataset's
-windows need not fit in memory (`calspike prepare -o windows.zarr`, `calspike train windows.zarr`).
+"""Prepared windows in a zarr store, written and read a chunk at a time.
+
+So that a dataset's windows need not fit in memory (`calspike prepare -o windows.zarr`,
+`calspike train windows.zarr`).
 
 A store is a zarr group (a folder) holding, for `count` windows of `length` frames:
 ``windows`` float32 (count, length) in chunks of whole windows; ``did_spike`` bool (count,)
@@ -45,8 +47,10 @@ def is_windows_store(path: str | os.PathLike[str]) -> bool:
 def recording_blocks(
     recordings: Iterable[Recording], *, neurons_per_block: int = 256, threads: int = 0, **settings: Any
 ) -> Iterator[Windows]:
-    """`partition` of each recording a block of neurons at a time (names as `partition` gives them),
-    so that only one block's windows are in memory."""
+    """`partition` of each recording a block of neurons at a time.
+
+    Names as `partition` gives them; only one block's windows are in memory.
+    """
     if neurons_per_block < 1:
         raise ValueError(f"neurons_per_block must be >= 1, got {neurons_per_block}")
     for recording in recordings:
@@ -64,8 +68,11 @@ def recording_blocks(
 
 def array_blocks(source: str | os.PathLike[str], *, neurons_per_block: int = 256, threads: int = 0,
                  **settings: Any) -> Iterator[Windows]:
-    """`partition` of a .npy, .zarr or HDF5 ``file.h5:/dataset`` (neurons, frames) read a block of
-    neurons at a time (`calspike.data.chunked`); no labels, neurons named ``stem/index``."""
+    """`partition` of a .npy, .zarr or HDF5 ``file.h5:/dataset`` (neurons, frames), by blocks.
+
+    Read a block of neurons at a time (`calspike.data.chunked`); no labels, neurons named
+    ``stem/index``.
+    """
     from calspike.data.chunked import open_rows, split_hdf5
 
     rows = open_rows(source)
@@ -87,8 +94,10 @@ def array_blocks(source: str | os.PathLike[str], *, neurons_per_block: int = 256
 
 def write_windows_store(blocks: Iterable[Windows], folder: str | os.PathLike[str], *,
                         chunk_windows: int = CHUNK_WINDOWS) -> dict[str, Any]:
-    """Write blocks of windows (each from its own neurons, as `recording_blocks` gives them) into a
-    new zarr store in `folder` (give it a temporary one: `calspike._io.atomic_folder`).
+    """Write blocks of windows into a new zarr store in `folder`.
+
+    Each block from its own neurons, as `recording_blocks` gives them. Give it a temporary
+    folder (`calspike._io.atomic_folder`).
 
     Neuron indices are renumbered across blocks; every block must share the window settings
     and either all carry spike labels or none. Returns {"windows", "neurons", "spike_windows"}.
@@ -131,8 +140,10 @@ def write_windows_store(blocks: Iterable[Windows], folder: str | os.PathLike[str
 
 
 class StoredWindows:
-    """The windows of a store: labels, neurons and centre frames in memory, window values read on
-    demand (`read`), a chunk at a time, keeping the last `cache_chunks` chunks decoded.
+    """The windows of a store: labels, neurons and centre frames in memory, values on demand.
+
+    Window values are read on demand (`read`), a chunk at a time, keeping the last
+    `cache_chunks` chunks decoded.
 
     Has the attributes of `Windows` that sampling needs (did_spike, neuron, frame,
     neuron_names, skipped, params, len()), so `calspike.windows.sampling` works on it unchanged.
