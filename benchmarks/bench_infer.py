@@ -19,9 +19,9 @@ Part (b), files larger than the working budget: `calspike infer BIG.npy -o OUT.n
 200,000 float32 by default, 1.6 GB; traces tiled from 100 simulated neurons, written in
 blocks) against the in-memory way on the same file (np.load, infer_spike_rates, np.save),
 each in a fresh process run under `/usr/bin/time -v`, whose "Maximum resident set size" is its
-whole peak memory (torch included). The README promises input + 1 GB; streamed, the input does
-not count at all. The issue's 4 GB case: --file-frames 500000 (--file-ways streamed alone takes
-about 20 minutes on 2 cores; the in-memory way needs as long again).
+whole peak memory (torch included). docs/spike-inference.md promises input + 1 GB; streamed,
+the input does not count at all. The issue's 4 GB case: --file-frames 500000 (--file-ways
+streamed alone takes about 20 minutes on 2 cores; the in-memory way needs as long again).
 
 On a GPU (the issue's measurement: 10,000 neurons x 100,000 frames): --neurons 10000 --frames
 100000 --device cuda --skip-file, which also prints the GPU's peak memory.

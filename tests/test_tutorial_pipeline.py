@@ -183,15 +183,3 @@ def test_bad_settings_are_named():
         calspike.run(features="raw,wavelet")
     with pytest.raises(ValueError, match=r"epochs must be in \[1, "):
         calspike.run(epochs=0)
-
-
-def test_the_readme_states_every_departure_with_its_effect():
-    from calspike.tutorial.departures import DEPARTURES
-
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("### Departures from the tutorial", 1)[1].split("\n## ", 1)[0]
-    flat = " ".join(section.split())
-    for d in DEPARTURES:
-        assert f"**{d.topic}.**" in flat, d.topic
-        for text in (d.tutorial, d.calspike, d.why, d.effect, d.in_tutorial_mode):
-            assert " ".join(text.split()) in flat, (d.topic, text)
