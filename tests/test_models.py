@@ -11,6 +11,7 @@ from calspike.models import (
     build_model,
     one_hot_digits,
 )
+from calspike.models.base import repeated_input_lstm
 from calspike.training import evaluate, fit
 
 
@@ -134,3 +135,17 @@ def test_toy_vae_squared_error_is_the_mean_over_the_outputs():
     x = one_hot_digits(8, seed=1)
     loss, _ = model.step(x, None)
     torch.testing.assert_close(loss, ((model.decode(model.encode(x)) - x) ** 2).mean(dim=1).sum())
+
+
+def test_the_decoder_lstm_shortcut_equals_the_lstm_fed_the_same_input_at_each_step():
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 4, batch_first=True)
+    steps = torch.randn(3, 5, requires_grad=True)
+    expected = lstm(steps.unsqueeze(1).expand(-1, 7, -1))[0]
+    got = repeated_input_lstm(lstm, steps, 7)
+    assert got.shape == (3, 7, 4)
+    torch.testing.assert_close(got, expected)
+    weights = [steps, *lstm.parameters()]
+    for ours, theirs in zip(torch.autograd.grad(got.square().sum(), weights),
+                            torch.autograd.grad(expected.square().sum(), weights)):
+        torch.testing.assert_close(ours, theirs)

@@ -16,6 +16,7 @@ from calspike.models.base import (
     _LSTMEncoder,
     gaussian_kl,
     reparameterise,
+    repeated_input_lstm,
 )
 
 
@@ -260,8 +261,7 @@ class CalciumVAE(CalspikeModel):
             raise ValueError(f"latent vectors must have shape (N, {self.latent}), got {tuple(z.shape)}")
         label = self._label(did_spike, z.shape[0])
         steps = z if label is None else torch.cat([z, label.to(z.dtype)], dim=1)
-        sequence, _ = self.decoder(steps.unsqueeze(1).expand(-1, self.length, -1))
-        trace: torch.Tensor = self.output(sequence)
+        trace: torch.Tensor = self.output(repeated_input_lstm(self.decoder, steps, self.length))
         return trace.squeeze(-1)
 
     @torch.no_grad()

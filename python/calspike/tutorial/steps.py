@@ -1,6 +1,7 @@
-"""The steps of `calspike run`, each a method of `Report`: recordings, windows and split,
-the LSTM classifier, the toy VAE, the calcium VAE, the SVM on its latents, decoding the
-SVM's direction and the label-conditioned VAE; the report's files at the end.
+"""The steps of `calspike run`, each a method of `Report`.
+
+Recordings, windows and split, the LSTM classifier, the toy VAE, the calcium VAE, the SVM on its
+latents, decoding the SVM's direction and the label-conditioned VAE; the report's files at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from calspike.data import Recording, default_recordings, fetch_spikefinder, load_recordings
 from calspike.tutorial.html import page
+from calspike.tutorial.timing import SIMULATED_FRAMES, StepClock, bytes_in, say_duration
 from calspike.windows import WINDOW_SETTINGS, Windows, partition
 
 TUTORIAL_FRESH_WINDOWS = 1_000  # the tutorial's PCA and SVM windows (`--tutorial`)
@@ -41,8 +43,8 @@ class Report:
             (folder / sub).mkdir()
 
     @contextmanager
-    def step(self, number: int, name: str) -> Iterator[None]:
-        self.say(f"[{number}/{self.STEPS}] {name}")
+    def step(self, number: int, name: str, expected_s: float) -> Iterator[None]:
+        self.say(f"[{number}/{self.STEPS}] {name} (expected: {say_duration(expected_s)})")
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 3)
@@ -93,22 +95,26 @@ class Report:
         started = time.perf_counter()
         self.device = str(choose_device(self.params["device"]))
         source = "simulated" if data is None and not fetch else str(data or "SpikeFinder (fetched)")
-        with self.step(1, "recordings"):
-            recordings = self._recordings(data, fetch, rate, source)
-        with self.step(2, "partition and split"):
-            self._windows(recordings)
-        with self.step(3, "LSTM classifier"):
-            self._classifier()
-        with self.step(4, "toy VAE"):
-            self._toy_vae()
-        with self.step(5, "calcium VAE"):
-            self._calcium_vae()
-        with self.step(6, "linear SVM on latent means"):
-            self._svm()
-        with self.step(7, "decoding the SVM's direction"):
-            self._decoding()
-        with self.step(8, "conditional VAE"):
-            self._conditional_vae()
+        if fetch and data is None:
+            data = fetch_spikefinder("train")
+        p, clock = self.params, StepClock()
+        plan: list[tuple[str, Callable[[], float], Callable[[], None]]] = [
+            ("recordings", lambda: clock.expect("simulation", SIMULATED_FRAMES) if data is None
+             else clock.expect("read", bytes_in(data)), lambda: self._recordings(data, rate, source)),
+            ("partition and split", lambda: clock.expect("partition", self.frames), self._windows),
+            ("LSTM classifier", lambda: clock.expect("classifier", len(self.train) * p["epochs"]), self._classifier),
+            ("toy VAE", lambda: clock.expect("toy", 10_000 * p["toy_epochs"]), self._toy_vae),
+            ("calcium VAE", lambda: clock.expect("vae", len(self.vae_train) * p["vae_epochs"]), self._calcium_vae),
+            ("linear SVM on latent means", lambda: clock.expect("svm", len(self.fresh or self.svm_train)), self._svm),
+            ("decoding the SVM's direction", lambda: clock.expect("decoding", 1), self._decoding),
+            ("conditional VAE", lambda: clock.expect("conditional", len(self.vae_train) * p["vae_epochs"]),
+             self._conditional_vae)]
+        for number, (name, expected, run) in enumerate(plan, 1):
+            expected_s = expected()
+            with self.step(number, name, expected_s):
+                run()
+            if name == "LSTM classifier":  # its real speed rescales the later steps' estimates
+                clock.calibrate(expected_s, self.timings[name])
         if self.tutorial:
             from calspike.tutorial.departures import reproduction_rows
 
@@ -123,12 +129,9 @@ class Report:
         (self.folder / "config.json").write_text(json.dumps(settings, indent=2))
         (self.folder / "index.html").write_text(page(self.folder, self.metrics, settings))
 
-    def _recordings(self, data: str | os.PathLike[str] | None, fetch: bool, rate: float | None,
-                    source: str) -> list[Recording]:
+    def _recordings(self, data: str | os.PathLike[str] | None, rate: float | None, source: str) -> None:
         from calspike.tutorial import plots
 
-        if fetch and data is None:
-            data = fetch_spikefinder("train")
         recordings: list[Recording] = (default_recordings(self.params["seed"]) if data is None
                                        else load_recordings(data, rate))
         if any(r.spikes is None for r in recordings):
@@ -137,9 +140,11 @@ class Report:
         self.rate = recordings[0].rate if len(rates) == 1 else float("nan")
         self.frame_rate = self.rate if np.isfinite(self.rate) else 100.0
         self.figure("traces", plots.sample_traces(recordings))
-        return recordings
+        self.recordings = recordings
+        self.frames = sum(int(np.asarray(r.calcium).size) for r in recordings)
 
-    def _windows(self, recordings: list[Recording]) -> None:
+    def _windows(self) -> None:
+        recordings = self.recordings
         from calspike.tutorial import plots
         from calspike.windows import sampling
 
@@ -274,9 +279,12 @@ class Report:
                                                    self.params["len_pre"], self.frame_rate))
 
     def _svm_scores(self, vae: Any, draw_seed: int | None = None, centre: bool = False) -> dict[str, Any]:
-        """The SVM on a VAE's latent means (draws from q(z|x) with `draw_seed`), scored on held-out
-        neurons: the tutorial's SVC on the fresh windows (also scored there) in tutorial mode,
-        else calspike's standardised probe. `centre`: the VAE models centred windows."""
+        """The SVM on a VAE's latent means, scored on held-out neurons.
+
+        Latent means drawn from q(z|x) with `draw_seed`. The tutorial's SVC on the fresh windows
+        (also scored there) in tutorial mode, else calspike's standardised probe. `centre`: the
+        VAE models centred windows.
+        """
         from calspike.tutorial import analysis, generative, workflows
 
         def latent(windows: Windows) -> np.ndarray:
@@ -350,8 +358,8 @@ class Report:
              "conditional VAE": generative.traverse(conditional, conditional_latent)}, p["len_pre"], self.frame_rate))
 
     def _data_table(self, recordings: list[Recording], windows: Windows) -> list[dict[str, Any]]:
-        rows = []
-        start = 0
+        rows: list[dict[str, Any]] = []
+        start = 0  # the first neuron of the recording, in the windows' numbering
         for recording in recordings:
             mine = (windows.neuron >= start) & (windows.neuron < start + recording.neurons)
             start += recording.neurons
@@ -368,8 +376,7 @@ class Report:
 
         from calspike.tutorial.scores import classification_scores
 
-        x_train = train_stack.reshape(len(self.train), -1)
-        x_test = test_stack.reshape(len(self.test), -1)
+        x_train, x_test = train_stack.reshape(len(self.train), -1), test_stack.reshape(len(self.test), -1)
         # standardised inputs: quad's squares span orders of magnitude more than raw values
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x_train, _labels(self.train))
         probability = model.predict_proba(x_test)[:, 1]
@@ -387,5 +394,4 @@ def _roc_points(labels: np.ndarray, scores: np.ndarray, auc: float) -> tuple[np.
 
     fpr, tpr, _ = roc_curve(labels, scores)
     return fpr, tpr, auc
-
 
