@@ -80,10 +80,11 @@ def test_frames_without_time_are_cut_at_the_ends_and_kept_as_dropped_frames_insi
 
 
 @pytest.mark.parametrize(("build", "message"), [
-    (lambda d: d.__setitem__("events_AP", np.array([[1.0], [np.nan]])), "NaN"),
+    (lambda d: d.__setitem__("events_AP", np.array([[1.0], [np.inf]])), "infinite spike times"),
     (lambda d: d.pop("fluo_time"), "no field fluo_time"),
     (lambda d: d["fluo_time"].__setitem__((0, 10), 0.0), "does not increase"),
-    (lambda d: d.__setitem__("fluo_mean", np.zeros((1, 50), np.float32)), "fluo_mean 50"),
+    (lambda d: d.__setitem__("fluo_mean", np.zeros((1, 50), np.float32)), "fluo_mean only 50"),
+    (lambda d: d["fluo_time"].__setitem__((0, 10), np.inf), "infinite values"),
 ])
 def test_malformed_segments_name_the_file_and_segment(tmp_path, build, message):
     bad = segment(100, 30.0, [1.0])
@@ -113,7 +114,7 @@ def test_files_that_are_not_ground_truth_are_data_errors(tmp_path):
     (tmp_path / "x.csv").write_text("1,2\n")
     with pytest.raises(DataError, match="x.csv: not a MATLAB .mat file"):
         read_ground_truth(tmp_path / "x.csv")
-    with pytest.raises(DataError, match="no CAttached_"):
+    with pytest.raises(DataError, match="no CASCADE neuron files"):
         read_ground_truth(_empty(tmp_path))
 
 
@@ -133,17 +134,107 @@ def test_load_recordings_and_the_package_face_read_ground_truth(tmp_path):
     assert dataset_metadata("DS31-GCaMP8m-m-V1")["indicator"] == "jGCaMP8m"
 
 
+def test_every_mini_file_is_a_neuron_whatever_its_prefix(tmp_path):
+    folder = tmp_path / "DS24-GCaMP6f-m-PV-V1"
+    write_neuron(folder / "CAttachedPVVitro05_Cell01_mini.mat", [segment(300, 27.0, [1.0])])
+    write_neuron(folder / "CAttached_b_mini.mat", [segment(300, 27.0, [2.0])])
+    write_neuron(folder / "other_mini.mat", [segment(300, 27.0, [3.0])])
+    (folder / "notes.txt").write_text("not a neuron")
+    [recording] = read_ground_truth(tmp_path)
+    assert recording.neuron_names == ("PVVitro05_Cell01/seg1", "b/seg1", "other/seg1")
+    meta = recording.metadata
+    assert (meta["dataset"], meta["indicator"], meta["area"]) == ("DS24", "GCaMP6f", "PV-V1")
+    assert load_recordings(tmp_path)[0].neurons == 3  # the folder is recognised as ground truth
+
+
+@pytest.mark.parametrize(("folder", "expected"), [
+    ("DS02-OGB1-2-m-V1", ("DS02", "OGB-1", "mouse", "V1")),
+    ("DS18-R-CaMP-m-CA3", ("DS18", "R-CaMP1.07", "mouse", "CA3")),
+    ("DS40-GCaMP6s-spinal-cord-excitatory", ("DS40", "GCaMP6s", "unknown", "spinal-cord-excitatory")),
+    ("DS13-GCaMP6s-m-V1-neuropil-corrected", ("DS13", "GCaMP6s", "mouse", "V1")),
+])
+def test_dataset_folder_names_with_hyphens_in_their_parts(folder, expected):
+    meta = dataset_metadata(folder)
+    assert (meta["dataset"], meta["indicator"], meta["species"], meta["area"]) == expected
+
+
+def test_fluo_mean_longer_than_fluo_time_is_cut_to_it_and_counted(tmp_path):
+    long = segment(100, 8.0, [1.0, 5.0])
+    long["fluo_mean"] = np.arange(180, dtype=np.float32)[None, :]  # 80 values past the last time
+    [recording] = read_ground_truth(write_neuron(tmp_path / "DS04-OGB1-zf-pDp" / "CAttached_a_mini.mat", [long]))
+    assert recording.lengths.tolist() == [100] and recording.calcium[0, 99] == 99
+    assert recording.metadata["fluo_mean_values_cut"] == 80 and recording.spikes.sum() == 2
+
+
+def test_nan_spike_times_are_dropped_counted_and_named_in_a_warning(tmp_path):
+    data = segment(200, 60.0, [0.5, 1.0, 2.0])
+    data["events_AP"] = np.array([[5000.0], [np.nan], [10000.0], [np.nan], [20000.0]])
+    path = write_neuron(tmp_path / "DS15-GCaMP6s-m-V1" / "CAttached_c_mini.mat", [segment(100, 60.0, []), data])
+    with pytest.warns(calspike.DataWarning, match=r"CAttached_c_mini.mat: dropped 2 NaN spike times .*segment 2\)"):
+        [recording] = read_ground_truth(path)
+    assert recording.spikes.sum() == 3 and recording.metadata["nan_spike_times_dropped"] == 2
+
+
+def test_segments_without_imaging_are_passed_over_and_counted(tmp_path):
+    ephys = segment(100, 30.0, [1.0])
+    ephys["fluo_time"], ephys["fluo_mean"] = np.zeros((1, 0)), np.zeros((1, 0), np.float32)
+    unimaged = segment(100, 30.0, [1.0], calcium=np.full(100, np.nan, np.float32))
+    folder = tmp_path / "DS40-GCaMP6s-spinal-cord-excitatory"
+    write_neuron(folder / "CAttached_d_mini.mat", [ephys, segment(90, 30.0, [1.0]), unimaged])
+    [recording] = read_ground_truth(folder)
+    assert recording.neuron_names == ("d/seg1",) and recording.lengths.tolist() == [90]
+    assert recording.metadata["segments_without_imaging"] == 2
+    write_neuron(tmp_path / "only_ephys" / "CAttached_e_mini.mat", [ephys])
+    with pytest.raises(DataError, match="only_ephys: no segment of its 1 files holds imaging"):
+        read_ground_truth(tmp_path / "only_ephys")
+
+
+def test_a_repeated_last_frame_time_is_cut_and_counted(tmp_path):
+    data = segment(100, 27.0, [1.0])
+    data["fluo_time"][0, -1] = data["fluo_time"][0, -2]  # DS24-DS27's last frame repeats its time
+    [recording] = read_ground_truth(write_neuron(tmp_path / "CAttached_f_mini.mat", [data]))
+    assert recording.lengths.tolist() == [99] and recording.metadata["end_frames_with_repeated_time_cut"] == 1
+
+
+def test_segments_of_one_neuron_at_slow_and_fast_rates(tmp_path):
+    folder = tmp_path / "DS41-GCaMP6s-spinal-cord-inhibitory"
+    write_neuron(folder / "CAttached_g_mini.mat", [segment(50, 2.5, [3.0, 10.0]), segment(5000, 500.0, [1.0])])
+    slow, fast = read_ground_truth(folder)
+    assert (slow.rate, fast.rate) == (pytest.approx(2.5), pytest.approx(500.0))
+    assert slow.name == "DS41@2.5Hz" and slow.spikes.sum() == 2 and fast.spikes.sum() == 1
+
+
+def _readme_table(cascade_dir: Path) -> dict[str, tuple[int, int]]:
+    """(neurons, spikes) of each dataset folder, from the collection's README table."""
+    table = {}
+    for line in (cascade_dir / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| DS") and len(cells) >= 6:
+            table[cells[0]] = (int(cells[3]), int(cells[5].replace(",", "")))
+    return table
+
+
 def test_the_real_ground_truth_reads_whole(cascade_dir):
-    recordings = read_ground_truth(cascade_dir)
-    datasets = {r.metadata["dataset"] for r in recordings}
-    assert len(datasets) == 13
+    with pytest.warns(calspike.DataWarning, match="NaN spike times"):  # DS15's, named
+        recordings = read_ground_truth(cascade_dir)
+    table = _readme_table(cascade_dir)
+    assert len(table) == 33
+    neurons: dict[str, set[str]] = {}
+    spikes: dict[str, float] = {}
+    for r in recordings:
+        folder = r.metadata["folder"]
+        neurons.setdefault(folder, set()).update(n.split("/")[0] for n in r.neuron_names)
+        spikes[folder] = (spikes.get(folder, 0) + r.spikes.sum() + r.metadata["spikes_outside_imaging"]
+                          + r.metadata["nan_spike_times_dropped"])  # the README counts every entry
+    assert {folder: len(names) for folder, names in neurons.items()} == {f: n for f, (n, _) in table.items()}
+    assert spikes == {f: s for f, (_, s) in table.items()}
     hours = sum(r.lengths.sum() / r.rate for r in recordings) / 3600
-    assert 29.0 < hours < 29.9  # the README's 1,766 minutes
-    inside = sum(r.spikes.sum() for r in recordings)
+    assert 58.6 < hours < 58.9  # the README's 3,527 minutes
     outside = sum(r.metadata["spikes_outside_imaging"] for r in recordings)
-    assert inside + outside == 97_380  # every spike accounted for
-    assert 0.01 < outside / (inside + outside) < 0.03  # "about 2 %"
-    neurons = {(r.metadata["dataset"], n.split("/")[0]) for r in recordings for n in r.neuron_names}
-    assert len(neurons) == 212
-    assert {r.metadata["indicator"] for r in recordings} == {"GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f",
-                                                            "jGCaMP8m", "jGCaMP8s"}
+    assert 0.005 < outside / sum(spikes.values()) < 0.03  # "about 2 %"
+    assert sum(r.metadata["fluo_mean_values_cut"] for r in recordings) > 0  # DS04, DS05
+    rates = [r.rate for r in recordings]
+    assert min(rates) < 3 and max(rates) > 450  # 2.5 Hz to 500 Hz
+    assert {r.metadata["indicator"] for r in recordings} == {
+        "OGB-1", "Cal-520", "GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s", "R-CaMP1.07",
+        "jRCaMP1a", "jRGECO1a", "XCaMP-Gf", "jGCaMP7f/8f/8m/8s, XCaMP-Gf"}  # the last: DS33's interneurons

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from calspike._version import __version__
     from calspike.data import (
         DataError,
+        DataWarning,
         EmptyNeuronWarning,
         Recording,
         default_recordings,
@@ -62,7 +63,7 @@ else:
     _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 _LAZY = {
-    **dict.fromkeys(("DataError", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
+    **dict.fromkeys(("DataError", "DataWarning", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
                      "load_recordings", "read_array", "read_ground_truth", "read_nwb", "read_spikefinder",
                      "simulate", "write_nwb_spikes", "write_spikefinder_csv"), "calspike.data"),
     "read_suite2p": "calspike.data.suite2p",
@@ -152,6 +153,7 @@ def build_info() -> dict[str, object]:
 __all__ = [
     "CalciumVAE",
     "DataError",
+    "DataWarning",
     "Deconvolution",
     "EmptyNeuronWarning",
     "FrameRateWarning",

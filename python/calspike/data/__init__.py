@@ -13,7 +13,7 @@ from calspike.data.arrays import read_array
 from calspike.data.cascade import is_ground_truth, read_ground_truth
 from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
 from calspike.data.nwb import is_nwb, read_nwb, write_nwb_spikes
-from calspike.data.recording import DataError, EmptyNeuronWarning, Recording
+from calspike.data.recording import DataError, DataWarning, EmptyNeuronWarning, Recording
 from calspike.data.simulate import INDICATORS, Indicator, default_recordings, simulate
 from calspike.data.spikefinder import (
     SPIKEFINDER_RATE_HZ,
@@ -28,6 +28,7 @@ __all__ = [
     "OFFICIAL_URLS",
     "SPIKEFINDER_RATE_HZ",
     "DataError",
+    "DataWarning",
     "EmptyNeuronWarning",
     "Indicator",
     "Recording",

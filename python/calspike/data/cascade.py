@@ -1,11 +1,23 @@
-"""CASCADE ground truth: one MATLAB v5 file per neuron, ``CAttached_*.mat``, in dataset folders
-named ``DSxx-<indicator>-<species>-<area>[-neuropil-corrected]``.
+"""CASCADE ground truth: one MATLAB v5 file per neuron, ``CAttached_*_mini.mat``.
+
+The files lie in dataset folders named ``DSxx-<indicator>-<species>-<area>[-neuropil-corrected]``.
 
 Each file holds ``CAttached``, a 1 x n cell array of structs, one per recording segment:
 ``fluo_time`` (1 x T, s, the clock restarts in each segment), ``fluo_mean`` (1 x T, dF/F)
 and ``events_AP`` (k x 1, action potential times in units of 1e-4 s on the same clock).
 
-What the reader does with real data's quirks:
+What the reader does with real data's quirks (as CASCADE's own loader, where it has a rule):
+- every ``*_mini.mat`` or ``CAttached*.mat`` file of a dataset folder is a neuron (DS24-DS27
+  name theirs ``CAttachedPV...``, ``CAttachedSOM...``);
+- ``fluo_mean`` longer than ``fluo_time`` (DS04, DS05) is cut to ``fluo_time``'s length, and
+  the values cut are counted (``metadata["fluo_mean_values_cut"]``); shorter is a DataError;
+- NaN spike times in ``events_AP`` (DS15) are dropped, counted
+  (``metadata["nan_spike_times_dropped"]``) and named in a DataWarning;
+- segments without imaging (``fluo_time`` or ``fluo_mean`` empty or all NaN: electrophysiology
+  only) are passed over and counted (``metadata["segments_without_imaging"]``);
+- last frames whose time repeats an earlier frame's (DS24-DS27 repeat the last time) are cut
+  and counted (``metadata["end_frames_with_repeated_time_cut"]``); elsewhere a time that does
+  not increase is a DataError;
 - a spike belongs to the frame whose time is nearest (bin edges halfway between frame
   times, half a frame beyond the first and last); spikes outside are dropped and counted
   (``metadata["spikes_outside_imaging"]``);
@@ -24,6 +36,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +44,16 @@ from typing import Any
 
 import numpy as np
 
-from calspike.data.recording import DataError, Recording
+from calspike.data.recording import DataError, DataWarning, Recording
 
 AP_TIME_UNIT_S = 1e-4  # events_AP counts in tenths of a millisecond
-_DATASET = re.compile(r"^(?P<id>DS\d+)-(?P<indicator>[^-]+)-(?P<species>[^-]+)-(?P<area>[^-]+)"
-                      r"(?P<corrected>-neuropil-corrected)?$")
+_DATASET = re.compile(r"^(?P<id>DS\d+)-(?P<rest>.+?)(?P<corrected>-neuropil-corrected)?$")
 _SPECIES = {"m": "mouse", "zf": "zebrafish", "r": "rat"}
-_INDICATORS = {"GCaMP7f": "jGCaMP7f", "GCaMP8f": "jGCaMP8f", "GCaMP8m": "jGCaMP8m", "GCaMP8s": "jGCaMP8s"}
+# the folder names' indicators, as the papers name them
+_INDICATORS = {"GCaMP7f": "jGCaMP7f", "GCaMP8f": "jGCaMP8f", "GCaMP8m": "jGCaMP8m", "GCaMP8s": "jGCaMP8s",
+               "OGB1": "OGB-1", "OGB1-2": "OGB-1", "Cal520": "Cal-520", "R-CaMP": "R-CaMP1.07",
+               "jGECO1a": "jRGECO1a", "XCaMPgf": "XCaMP-Gf", "Interneurons2023": "jGCaMP7f/8f/8m/8s, XCaMP-Gf"}
+NEURON_FILES = ("CAttached*.mat", "*_mini.mat")  # CASCADE's loader reads every *_mini.mat of a folder
 
 
 @dataclass
@@ -47,6 +63,21 @@ class _Segment:
     spikes: np.ndarray  # float32 (T,) counts per frame
     rate: float
     outside: int  # spikes that fall in no frame
+    cut: int = 0  # fluo_mean values beyond fluo_time's length
+    nan_spikes: int = 0  # NaN spike times dropped
+    repeated: int = 0  # last frames cut because their time repeats an earlier frame's
+
+
+@dataclass
+class _Skipped:
+    """A segment without imaging (electrophysiology only): passed over, counted."""
+
+    neuron: str
+
+
+def neuron_files(folder: Path) -> list[Path]:
+    """The neurons' files of a CASCADE dataset folder, sorted (see NEURON_FILES)."""
+    return sorted({f for pattern in NEURON_FILES for f in folder.glob(pattern) if f.is_file()})
 
 
 def dataset_metadata(folder_name: str) -> dict[str, Any]:
@@ -59,32 +90,60 @@ def dataset_metadata(folder_name: str) -> dict[str, Any]:
     if match is None:
         return {"dataset": folder_name, "folder": folder_name, "indicator": "unknown", "species": "unknown",
                 "area": "unknown", "neuropil_corrected": False, "source": "CASCADE ground truth"}
-    return {"dataset": match["id"], "folder": folder_name,
-            "indicator": _INDICATORS.get(match["indicator"], match["indicator"]),
-            "species": _SPECIES.get(match["species"], match["species"]), "area": match["area"],
+    # <indicator>-<species>-<area>, where the indicator may hold a hyphen (R-CaMP, OGB1-2) and
+    # the species may be missing (DS40-GCaMP6s-spinal-cord-excitatory)
+    parts = match["rest"].split("-")
+    at = next((i for i, part in enumerate(parts) if i > 0 and part in _SPECIES), None)
+    indicator = "-".join(parts[:at]) if at is not None else parts[0]
+    area = "-".join(parts[at + 1 :] if at is not None else parts[1:]) or "unknown"
+    return {"dataset": match["id"], "folder": folder_name, "indicator": _INDICATORS.get(indicator, indicator),
+            "species": _SPECIES[parts[at]] if at is not None else "unknown", "area": area,
             "neuropil_corrected": match["corrected"] is not None, "source": "CASCADE ground truth"}
 
 
 def is_ground_truth(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` is a CASCADE ``CAttached_*.mat`` file, a folder of them or a folder of such folders."""
+    """Whether `path` is a CASCADE ``.mat`` file, a folder of them or a folder of such folders."""
     path = Path(path)
     if path.is_file():
         return path.suffix == ".mat"
-    return path.is_dir() and (any(path.glob("CAttached_*.mat")) or any(path.glob("*/CAttached_*.mat")))
+    return path.is_dir() and (bool(neuron_files(path)) or any(neuron_files(sub) for sub in path.iterdir()
+                                                             if sub.is_dir()))
 
 
 def read_ground_truth(
     path: str | os.PathLike[str], *, segments: str = "separate", gap_s: float = 10.0,
 ) -> list[Recording]:
-    """Read CASCADE ground truth: a folder of dataset folders, one dataset folder or one ``.mat`` file.
+    """Read CASCADE ground truth: a folder of dataset folders, a dataset folder or a ``.mat`` file.
 
-    Returns Recordings with calcium (dF/F) and spike counts per frame (float32, (rows, frames),
-    NaN-padded), one per dataset and frame rate, sorted by dataset then rate. Rows are
-    segments (``segments="separate"``) or neurons (``"joined"``: segments at one rate joined
-    with `gap_s` s of NaN between them). ``neuron_names`` come from the file names;
-    ``metadata`` holds the dataset, indicator, species, area, neuropil correction, the
-    frame rates found and the count of spikes outside the imaging window.
-    Raises DataError naming the file and segment for malformed input.
+    Parameters
+    ----------
+    path : path-like
+        A folder of CASCADE dataset folders (``DSxx-...``), one of them, or one
+        ``CAttached_*.mat`` file (MATLAB v5).
+    segments : {"separate", "joined"}
+        Rows of the recordings: one per recorded segment, or one per neuron (its segments
+        at one rate joined with `gap_s` seconds of NaN between them).
+    gap_s : float
+        Seconds of NaN between joined segments, in (0, 3600].
+
+    Returns
+    -------
+    list of Recording
+        One per dataset and frame rate, sorted by dataset then rate, with calcium (dF/F)
+        and spike counts per frame, float32 (rows, frames), NaN-padded. ``neuron_names``
+        come from the file names; ``metadata`` holds the dataset, indicator, species, area,
+        neuropil correction, the frame rates found and the count of spikes outside the
+        imaging window.
+
+    Raises
+    ------
+    ValueError
+        For a bad `segments` or `gap_s`.
+    FileNotFoundError
+        When `path` does not exist.
+    DataError
+        Naming the file and segment for malformed input, or when there is no
+        ``CAttached_*.mat`` file.
     """
     if segments not in ("separate", "joined"):
         raise ValueError(f"segments must be 'separate' or 'joined', got {segments!r}")
@@ -95,21 +154,25 @@ def read_ground_truth(
         raise FileNotFoundError(f"no CASCADE ground truth at {root}")
     if root.is_file():
         groups = {root.parent: [root]}
-    elif any(root.glob("CAttached_*.mat")):
-        groups = {root: sorted(root.glob("CAttached_*.mat"))}
+    elif neuron_files(root):
+        groups = {root: neuron_files(root)}
     else:
-        groups = {folder: sorted(folder.glob("CAttached_*.mat")) for folder in sorted(root.iterdir())
-                  if folder.is_dir() and any(folder.glob("CAttached_*.mat"))}
+        groups = {folder: neuron_files(folder) for folder in sorted(root.iterdir())
+                  if folder.is_dir() and neuron_files(folder)}
     if not groups:
-        raise DataError(f"{root}: no CAttached_*.mat files in it or in its sub-folders")
+        raise DataError(f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its sub-folders")
     recordings = []
     for folder, files in groups.items():
-        found = [segment for file in files for segment in _read_file(file)]
-        recordings += _recordings(found, dataset_metadata(folder.name), segments, gap_s)
+        read = [segment for file in files for segment in _read_file(file)]
+        found = [segment for segment in read if isinstance(segment, _Segment)]
+        if not found:
+            raise DataError(f"{folder}: no segment of its {len(files)} files holds imaging")
+        metadata = {**dataset_metadata(folder.name), "segments_without_imaging": len(read) - len(found)}
+        recordings += _recordings(found, metadata, segments, gap_s)
     return recordings
 
 
-def _read_file(path: str | os.PathLike[str]) -> list[_Segment]:
+def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
     """The segments of one ``CAttached_*.mat`` file (DataError naming the file and segment)."""
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
@@ -130,9 +193,14 @@ def _read_file(path: str | os.PathLike[str]) -> list[_Segment]:
     cells = np.asarray(cells)
     if cells.dtype != object and cells.dtype.names is None:
         raise DataError(f"{path}: CAttached must be a cell array of structs, got {cells.dtype}")
-    neuron = re.sub(r"_mini$", "", re.sub(r"^CAttached_", "", path.stem))
+    neuron = re.sub(r"_mini$", "", re.sub(r"^CAttached_?", "", path.stem)) or path.stem
     items = list(cells.ravel()) if cells.dtype == object else [cells]
-    return [_segment(path, k, item, neuron) for k, item in enumerate(items)]
+    segments = [_segment(path, k, item, neuron) for k, item in enumerate(items)]
+    dropped = {k + 1: s.nan_spikes for k, s in enumerate(segments) if isinstance(s, _Segment) and s.nan_spikes}
+    if dropped:
+        warnings.warn(f"{path}: dropped {sum(dropped.values())} NaN spike times of events_AP (segment"
+                      f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})", DataWarning, stacklevel=4)
+    return segments
 
 
 def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
@@ -145,7 +213,7 @@ def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
     return value.astype(np.float64).ravel()
 
 
-def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment:
+def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     where = f"segment {k + 1}"
     struct = np.asarray(item)
     if struct.dtype.names is None:
@@ -153,16 +221,25 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment:
     times = _field(path, where, struct, "fluo_time")
     calcium = _field(path, where, struct, "fluo_mean")
     events = _field(path, where, struct, "events_AP")
-    if times.size != calcium.size:
-        raise DataError(f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean {calcium.size}")
-    if np.isnan(events).any() or np.isinf(events).any():
-        raise DataError(f"{path}, {where}: events_AP holds NaN or infinite spike times")
+    if times.size == 0 or calcium.size == 0 or np.isnan(times).all() or np.isnan(calcium).all():
+        return _Skipped(neuron)  # electrophysiology without imaging
+    if times.size > calcium.size:
+        raise DataError(f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean only {calcium.size}")
+    cut = calcium.size - times.size  # CASCADE's loader cuts fluo_mean to fluo_time's length
+    calcium = calcium[: times.size]
+    if np.isinf(events).any():
+        raise DataError(f"{path}, {where}: events_AP holds infinite spike times")
+    nan_spikes = int(np.isnan(events).sum())
+    events = events[~np.isnan(events)]
     if np.isinf(times).any() or np.isinf(calcium).any():
         raise DataError(f"{path}, {where}: fluo_time or fluo_mean holds infinite values")
     timed = np.flatnonzero(~np.isnan(times))
     if timed.size < 2:
         raise DataError(f"{path}, {where}: fewer than 2 frames with a time")
     first, last = int(timed[0]), int(timed[-1]) + 1  # frames without a time at either end cannot be placed
+    repeated = 0  # so cannot last frames whose time repeats an earlier one (DS24-DS27 repeat the last)
+    while last - first > 2 and times[last - 1] <= np.nanmax(times[first : last - 1]):
+        last, repeated = last - 1, repeated + 1
     times, calcium = times[first:last], calcium[first:last]
     known = ~np.isnan(times)
     steps = np.diff(times[known])
@@ -180,8 +257,9 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment:
     counts, _ = np.histogram(spike_s, edges)
     outside = int(events.size - counts.sum())
     if np.isnan(calcium[known]).all():
-        raise DataError(f"{path}, {where}: fluo_mean holds no finite value")
-    return _Segment(neuron, calcium.astype(np.float32), counts.astype(np.float32), rate, outside)
+        raise DataError(f"{path}, {where}: fluo_mean holds no finite value at a frame with a time")
+    return _Segment(neuron, calcium.astype(np.float32), counts.astype(np.float32), rate, outside, cut, nan_spikes,
+                    repeated)
 
 
 def _recordings(found: list[_Segment], metadata: dict[str, Any], segments: str, gap_s: float) -> list[Recording]:
@@ -215,7 +293,10 @@ def _recordings(found: list[_Segment], metadata: dict[str, Any], segments: str, 
             calcium_matrix[i, : row_calcium.size], spike_matrix[i, : row_spikes.size] = row_calcium, row_spikes
         name = metadata["dataset"] if len(by_rate) == 1 else f"{metadata['dataset']}@{rounded:g}Hz"
         info = {**metadata, "rate_hz": rate, "segment_rates_hz": sorted({round(s.rate, 3) for s in group}),
-                "spikes_outside_imaging": sum(s.outside for s in group), "segments": segments}
+                "spikes_outside_imaging": sum(s.outside for s in group), "segments": segments,
+                "fluo_mean_values_cut": sum(s.cut for s in group),
+                "nan_spike_times_dropped": sum(s.nan_spikes for s in group),
+                "end_frames_with_repeated_time_cut": sum(s.repeated for s in group)}
         recordings.append(Recording(calcium_matrix, rate, spikes=spike_matrix, lengths=lengths, name=name,
                                     gaps=bool(np.isnan(calcium_matrix[np.arange(length) < lengths[:, None]]).any()),
                                     neuron_names=tuple(r[0] for r in rows), metadata=info))

@@ -17,6 +17,10 @@ class DataError(ValueError):
     """Malformed data: the message names the file (or array), the row and the column at fault."""
 
 
+class DataWarning(UserWarning):
+    """A quirk of a readable file that calspike handled: the message names the file and what was done."""
+
+
 class EmptyNeuronWarning(UserWarning):
     """Some neurons hold no finite frame: their outputs are NaN."""
 
