@@ -1,6 +1,6 @@
 """Safe outputs: atomic files and folders, ownership markers, and refusal to touch inputs.
 
-The rules (README, "What calspike does with your files"):
+The rules (docs/files.md, "What calspike does with your files"):
 - every output appears whole or not at all: it is written under a temporary name beside
   its target and renamed into place;
 - a folder is replaced only if calspike wrote it (it holds `MARKER`) or it is empty; a

@@ -4,7 +4,7 @@ The tutorial is the calcium-imaging deep-learning tutorial this project grew fro
 classifier post (an LSTM on windows of SpikeFinder calcium) and an autoencoder post (a toy
 VAE of one-hot digits, a calcium VAE, PCA of its latent vectors, a linear SVM on them, and
 the decoder fed the SVM's weight vector). Its repository is named calcium-gan; it announced
-a GAN it never built, and calspike has none (see the README).
+a GAN it never built, and calspike has none (see docs/tutorial-report.md).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ DEPARTURES = (
         "up to 15 epochs, stopped early on validation neurons, best epoch kept",
         "larger training sets (every frame of the training neurons) and a stopping rule that does not "
         "look at the test neurons",
-        "measured together with the window counts: the reproduction table in the README",
+        "measured together with the window counts: the reproduction table of `calspike run --tutorial`",
         "the tutorial's optimiser, batch, epochs and no stopping",
     ),
     Departure(
@@ -88,7 +88,7 @@ DEPARTURES = (
         "training windows at every frame of the training neurons (--train-skip 1), up to 200,000 "
         "(--max-windows) drawn balanced; scored windows 10 frames apart",
         "more windows of the same neurons are free and the models are small",
-        "measured together with the optimiser: the reproduction table in the README",
+        "measured together with the optimiser: the reproduction table of `calspike run --tutorial`",
         "the tutorial's counts and stride",
     ),
     Departure(
