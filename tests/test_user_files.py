@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import calspike
-from calspike import _io
+from calspike import _core, _io
 from calspike.cli import main
 from calspike.data import DataError
 from calspike.spikes.score import score_files
@@ -180,6 +180,43 @@ def test_absurd_thread_counts_are_errors_not_crashes():
     assert done.returncode == 0, done.stderr  # a crash would end the process with a signal
     lines = done.stdout.split("\n")
     assert len([line for line in lines if line.endswith("ValueError True")]) == 18, done.stdout
+
+
+def test_a_huge_omp_num_threads_is_capped_and_the_sidecar_says_how_many_ran(tmp_path):
+    """OpenMP's default (0: all cores) comes from OMP_NUM_THREADS: 100000 crashed the C++ core."""
+    script = textwrap.dedent("""
+        import json, sys
+        import numpy as np, calspike
+        recording = calspike.simulate(3, 600, 30.0, seed=0)
+        calspike.partition(recording)
+        calspike.resample(recording.calcium, 30, 25)
+        np.save(sys.argv[1] + "/x.npy", recording.calcium)
+        calspike.infer(sys.argv[1] + "/x.npy", sys.argv[1] + "/p.npy", rate=30.0, method="oasis")
+        print(calspike.build_info()["max_threads"], json.load(open(sys.argv[1] + "/p.npy.json"))["threads_used"])
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          check=False, env={**os.environ, "OMP_NUM_THREADS": "100000"})
+    assert done.returncode == 0, done.stderr  # a crash ends the process with a signal
+    assert done.stdout.split() == [str(_core.MAX_THREADS)] * 2  # capped at the most a caller may ask
+
+
+def test_infer_refuses_a_sidecar_path_holding_the_users_file(tmp_path, capsys):
+    traces = tmp_path / "x.npy"
+    np.save(traces, calspike.simulate(3, 600, 30.0, seed=0).calcium)
+    for output, sidecar in ((tmp_path / "p.npy", tmp_path / "p.npy.json"),
+                            (tmp_path / "p.zarr", tmp_path / "p.zarr.json")):
+        sidecar.write_text("my notes")
+        err = _usage_error(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(output)], capsys)
+        assert f"{sidecar} exists and calspike did not write it" in err
+        assert sidecar.read_text() == "my notes" and not output.exists()
+    json_notes = tmp_path / "q.npy.json"  # JSON, but not a calspike sidecar
+    json_notes.write_text(json.dumps({"files": {"q.npy": "mine"}}))
+    err = _usage_error(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(tmp_path / "q.npy")],
+                       capsys)
+    assert "q.npy.json exists and calspike did not write it" in err
+    for _ in range(2):  # the second time over its own output and sidecar
+        assert main(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(tmp_path / "r.npy")]) == 0
+    assert json.loads((tmp_path / "r.npy.json").read_text())["files"].keys() == {"r.npy"}
 
 
 # 5. Replacing a report is one step; a killed run leaves the old or the new, never neither.

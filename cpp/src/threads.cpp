@@ -1,5 +1,6 @@
 #include "calspike/threads.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -27,7 +28,12 @@ int check_threads(int requested) {
 
 int resolve_threads(int requested) noexcept {
 #ifdef _OPENMP
-    return requested > 0 ? requested : omp_get_max_threads();
+    if (requested > 0) {
+        return requested;
+    }
+    // OpenMP's default comes from OMP_NUM_THREADS, which can ask for more threads than any
+    // runtime starts (100000 crashed the process): capped as a caller's request is.
+    return std::clamp(omp_get_max_threads(), 1, kMaxThreads);
 #else
     (void)requested;
     return 1;

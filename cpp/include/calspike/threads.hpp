@@ -14,7 +14,8 @@ inline constexpr int kMaxThreads = 1024;
 // throws std::invalid_argument unless 0 <= requested <= kMaxThreads (0: all cores).
 int check_threads(int requested);
 
-// Threads a parallel region may use: `requested` when positive, else OpenMP's default.
+// Threads a parallel region may use: `requested` when positive, else OpenMP's default
+// (OMP_NUM_THREADS or the cores) capped at kMaxThreads.
 int resolve_threads(int requested) noexcept;
 
 }  // namespace calspike

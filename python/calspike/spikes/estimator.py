@@ -37,9 +37,13 @@ class Estimator:
 
     def settings(self) -> dict[str, Any]:
         """The method's settings and model as the sidecar records them."""
+        from calspike import _core
+
+        # the C++ threads this run used: --threads, or OpenMP's default capped (OMP_NUM_THREADS)
+        threads = {"threads_used": self.threads or int(_core.build_info()["max_threads"])}
         if self.method == "oasis":
-            return {"p": self.p}
-        return {"model": str(self.model_path), "model_config": self.model.config,
+            return {"p": self.p, **threads}
+        return {**threads, "model": str(self.model_path), "model_config": self.model.config,
                 # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
                 "model_trained_on": self.metadata.get("train_datasets") or self.metadata.get("train_neurons"),
                 # a fine-tuned model: what it started from (`calspike train-rate --init`)

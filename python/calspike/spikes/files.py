@@ -64,6 +64,10 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
     check_not_input([output, sidecar_path(output, layout)], [hdf5[0] if hdf5 else source,
                                                              *_files_read(source, layout)],
                     inside_allowed=layout not in ("folder", "zarr"))
+    sidecar = sidecar_path(output, layout)  # written beside the output: the user's file there is refused too
+    if layout != "folder" and (sidecar.exists() or sidecar.is_symlink()) and _our_record(sidecar) is None:
+        raise UsageError(f"{sidecar} exists and calspike did not write it (the sidecar of {output.name} goes "
+                         "there); choose another output name")
     if layout in ("folder", "zarr"):
         from calspike._io import check_folder_target
 
@@ -101,12 +105,19 @@ def sidecar_path(output: Path, layout: str) -> Path:
     return output / SIDECAR if layout == "folder" else output.with_name(output.name + ".json")
 
 
-def _written_by_calspike(output: Path) -> bool:
+def _our_record(sidecar: Path) -> dict[str, Any] | None:
+    """The record in a sidecar calspike wrote (a JSON object naming calspike and its files), else None."""
     try:
-        record = json.loads(output.with_name(output.name + ".json").read_text())
+        fits = sidecar.is_file() and not sidecar.is_symlink() and sidecar.stat().st_size < 1 << 26
+        record = json.loads(sidecar.read_text()) if fits else None
     except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and output.name in (record.get("files") or {})
+        return None
+    return record if isinstance(record, dict) and "calspike" in record and isinstance(record.get("files"), dict) else None
+
+
+def _written_by_calspike(output: Path) -> bool:
+    record = _our_record(output.with_name(output.name + ".json"))
+    return record is not None and output.name in record["files"]
 
 
 def infer(
