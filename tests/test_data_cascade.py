@@ -170,8 +170,9 @@ def test_nan_spike_times_are_dropped_counted_and_named_in_a_warning(tmp_path):
     data = segment(200, 60.0, [0.5, 1.0, 2.0])
     data["events_AP"] = np.array([[5000.0], [np.nan], [10000.0], [np.nan], [20000.0]])
     path = write_neuron(tmp_path / "DS15-GCaMP6s-m-V1" / "CAttached_c_mini.mat", [segment(100, 60.0, []), data])
-    with pytest.warns(calspike.DataWarning, match=r"CAttached_c_mini.mat: dropped 2 NaN spike times .*segment 2\)"):
+    with pytest.warns(calspike.DataWarning, match=r"CAttached_c_mini.mat: dropped 2 NaN spike time\(s\) .*segment 2\)") as said:
         [recording] = read_ground_truth(path)
+    assert said[0].filename == __file__  # the warning points at the caller
     assert recording.spikes.sum() == 3 and recording.metadata["nan_spike_times_dropped"] == 2
 
 
@@ -183,9 +184,9 @@ def test_segments_without_imaging_are_passed_over_and_counted(tmp_path):
     write_neuron(folder / "CAttached_d_mini.mat", [ephys, segment(90, 30.0, [1.0]), unimaged])
     [recording] = read_ground_truth(folder)
     assert recording.neuron_names == ("d/seg1",) and recording.lengths.tolist() == [90]
-    assert recording.metadata["segments_without_imaging"] == 2
+    assert recording.metadata["dataset_segments_without_imaging"] == 2
     write_neuron(tmp_path / "only_ephys" / "CAttached_e_mini.mat", [ephys])
-    with pytest.raises(DataError, match="only_ephys: no segment of its 1 files holds imaging"):
+    with pytest.raises(DataError, match="only_ephys: no segment of CAttached_e_mini.mat holds imaging"):
         read_ground_truth(tmp_path / "only_ephys")
 
 
@@ -194,6 +195,42 @@ def test_a_repeated_last_frame_time_is_cut_and_counted(tmp_path):
     data["fluo_time"][0, -1] = data["fluo_time"][0, -2]  # DS24-DS27's last frame repeats its time
     [recording] = read_ground_truth(write_neuron(tmp_path / "CAttached_f_mini.mat", [data]))
     assert recording.lengths.tolist() == [99] and recording.metadata["end_frames_with_repeated_time_cut"] == 1
+
+
+def test_times_that_go_back_anywhere_but_a_repeated_last_frame_are_data_errors(tmp_path):
+    back = segment(100, 27.0, [1.0])
+    back["fluo_time"][0, -1] = 0.5  # the clock goes back at the end: not a repeat
+    with pytest.raises(DataError, match="fluo_time does not increase at frame 100 of the segment"):
+        read_ground_truth(write_neuron(tmp_path / "a" / "CAttached_a_mini.mat", [back]))
+    gap = segment(100, 27.0, [1.0])
+    gap["fluo_time"][0, 5:10] = np.nan
+    gap["fluo_time"][0, 20] = gap["fluo_time"][0, 19]  # frame 21, counted from 1
+    with pytest.raises(DataError, match="does not increase at frame 21 of"):
+        read_ground_truth(write_neuron(tmp_path / "b" / "CAttached_b_mini.mat", [gap]))
+
+
+def test_a_struct_array_is_read_whole_and_odd_shapes_are_errors(tmp_path):
+    parts = [segment(100, 30.0, [1.0]), segment(120, 30.0, [2.0, 3.0]), segment(80, 30.0, [])]
+    structs = np.empty((1, 3), dtype=[("fluo_time", object), ("fluo_mean", object), ("events_AP", object)])
+    for k, part in enumerate(parts):
+        structs[0, k] = (part["fluo_time"], part["fluo_mean"], part["events_AP"])
+    path = tmp_path / "s" / "CAttached_s_mini.mat"
+    path.parent.mkdir()
+    scipy_io.savemat(path, {"CAttached": structs})
+    [recording] = read_ground_truth(path)
+    assert recording.lengths.tolist() == [100, 120, 80] and recording.spikes.sum() == 3
+    wide = segment(100, 30.0, [1.0])
+    wide["fluo_mean"] = np.zeros((2, 100), np.float32)
+    with pytest.raises(DataError, match=r"segment 1: fluo_mean must be a vector, got shape \(2, 100\)"):
+        read_ground_truth(write_neuron(tmp_path / "w" / "CAttached_w_mini.mat", [wide]))
+
+
+def test_two_files_of_one_neuron_are_a_data_error(tmp_path):
+    folder = tmp_path / "DS01-OGB1-m-V1"
+    write_neuron(folder / "CAttached_a_mini.mat", [segment(100, 30.0, [1.0])])
+    write_neuron(folder / "a_mini.mat", [segment(100, 30.0, [1.0])])
+    with pytest.raises(DataError, match="CAttached_a_mini.mat, a_mini.mat all name neuron 'a'"):
+        read_ground_truth(folder)
 
 
 def test_segments_of_one_neuron_at_slow_and_fast_rates(tmp_path):
@@ -215,7 +252,7 @@ def _readme_table(cascade_dir: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_the_real_ground_truth_reads_whole(cascade_dir):
-    with pytest.warns(calspike.DataWarning, match="NaN spike times"):  # DS15's, named
+    with pytest.warns(calspike.DataWarning, match="NaN spike time"):  # DS15's, named
         recordings = read_ground_truth(cascade_dir)
     table = _readme_table(cascade_dir)
     assert len(table) == 33

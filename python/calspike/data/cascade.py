@@ -14,10 +14,11 @@ What the reader does with real data's quirks (as CASCADE's own loader, where it 
 - NaN spike times in ``events_AP`` (DS15) are dropped, counted
   (``metadata["nan_spike_times_dropped"]``) and named in a DataWarning;
 - segments without imaging (``fluo_time`` or ``fluo_mean`` empty or all NaN: electrophysiology
-  only) are passed over and counted (``metadata["segments_without_imaging"]``);
-- last frames whose time repeats an earlier frame's (DS24-DS27 repeat the last time) are cut
+  only) are passed over and counted per dataset (``metadata["dataset_segments_without_imaging"]``);
+- last frames whose time repeats the frame before's (DS24-DS27 repeat the last time) are cut
   and counted (``metadata["end_frames_with_repeated_time_cut"]``); elsewhere a time that does
-  not increase is a DataError;
+  not increase is a DataError, as are two files naming one neuron, fields that are not vectors
+  and cells holding several structs;
 - a spike belongs to the frame whose time is nearest (bin edges halfway between frame
   times, half a frame beyond the first and last); spikes outside are dropped and counted
   (``metadata["spikes_outside_imaging"]``);
@@ -118,8 +119,8 @@ def read_ground_truth(
     Parameters
     ----------
     path : path-like
-        A folder of CASCADE dataset folders (``DSxx-...``), one of them, or one
-        ``CAttached_*.mat`` file (MATLAB v5).
+        A folder of CASCADE dataset folders (``DSxx-...``), one of them, or one neuron's
+        file (``*_mini.mat`` or ``CAttached*.mat``, MATLAB v5).
     segments : {"separate", "joined"}
         Rows of the recordings: one per recorded segment, or one per neuron (its segments
         at one rate joined with `gap_s` seconds of NaN between them).
@@ -132,8 +133,9 @@ def read_ground_truth(
         One per dataset and frame rate, sorted by dataset then rate, with calcium (dF/F)
         and spike counts per frame, float32 (rows, frames), NaN-padded. ``neuron_names``
         come from the file names; ``metadata`` holds the dataset, indicator, species, area,
-        neuropil correction, the frame rates found and the count of spikes outside the
-        imaging window.
+        neuropil correction, the frame rates found and what the quirks cost (the counts
+        of spikes outside the imaging window, NaN spike times dropped, fluo_mean values
+        cut, repeated end times cut, and the dataset's segments without imaging).
 
     Raises
     ------
@@ -142,8 +144,12 @@ def read_ground_truth(
     FileNotFoundError
         When `path` does not exist.
     DataError
-        Naming the file and segment for malformed input, or when there is no
-        ``CAttached_*.mat`` file.
+        Naming the file and segment for malformed input, or when there is no neuron file.
+
+    Warns
+    -----
+    DataWarning
+        Naming each file whose NaN spike times were dropped.
     """
     if segments not in ("separate", "joined"):
         raise ValueError(f"segments must be 'separate' or 'joined', got {segments!r}")
@@ -163,17 +169,36 @@ def read_ground_truth(
         raise DataError(f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its sub-folders")
     recordings = []
     for folder, files in groups.items():
-        read = [segment for file in files for segment in _read_file(file)]
-        found = [segment for segment in read if isinstance(segment, _Segment)]
+        names: dict[str, list[str]] = defaultdict(list)
+        for file in files:
+            names[_neuron_name(file)].append(file.name)
+        for neuron, named in names.items():
+            if len(named) > 1:
+                raise DataError(f"{folder}: {', '.join(named)} all name neuron {neuron!r}; keep one")
+        read = {file: _read_file(file) for file in files}
+        for file, parts in read.items():
+            dropped = {k + 1: s.nan_spikes for k, s in enumerate(parts) if isinstance(s, _Segment) and s.nan_spikes}
+            if dropped:
+                warnings.warn(f"{file}: dropped {sum(dropped.values())} NaN spike time(s) of events_AP (segment"
+                              f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})", DataWarning,
+                              stacklevel=2)
+        found = [s for parts in read.values() for s in parts if isinstance(s, _Segment)]
         if not found:
-            raise DataError(f"{folder}: no segment of its {len(files)} files holds imaging")
-        metadata = {**dataset_metadata(folder.name), "segments_without_imaging": len(read) - len(found)}
+            raise DataError(f"{folder}: no segment of {', '.join(f.name for f in files[:3])}"
+                            f"{f' (and {len(files) - 3} more files)' if len(files) > 3 else ''} holds imaging")
+        skipped = sum(isinstance(s, _Skipped) for parts in read.values() for s in parts)
+        metadata = {**dataset_metadata(folder.name), "dataset_segments_without_imaging": skipped}
         recordings += _recordings(found, metadata, segments, gap_s)
     return recordings
 
 
+def _neuron_name(path: Path) -> str:
+    """The neuron a file holds: its name less ``CAttached``, ``_`` and ``_mini``."""
+    return re.sub(r"_mini$", "", re.sub(r"^CAttached_?", "", path.stem)) or path.stem
+
+
 def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
-    """The segments of one ``CAttached_*.mat`` file (DataError naming the file and segment)."""
+    """The segments of one neuron's ``.mat`` file (DataError naming the file and segment)."""
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
 
@@ -193,14 +218,10 @@ def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
     cells = np.asarray(cells)
     if cells.dtype != object and cells.dtype.names is None:
         raise DataError(f"{path}: CAttached must be a cell array of structs, got {cells.dtype}")
-    neuron = re.sub(r"_mini$", "", re.sub(r"^CAttached_?", "", path.stem)) or path.stem
-    items = list(cells.ravel()) if cells.dtype == object else [cells]
-    segments = [_segment(path, k, item, neuron) for k, item in enumerate(items)]
-    dropped = {k + 1: s.nan_spikes for k, s in enumerate(segments) if isinstance(s, _Segment) and s.nan_spikes}
-    if dropped:
-        warnings.warn(f"{path}: dropped {sum(dropped.values())} NaN spike times of events_AP (segment"
-                      f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})", DataWarning, stacklevel=4)
-    return segments
+    if cells.size == 0:
+        raise DataError(f"{path}: CAttached holds no segment")
+    neuron = _neuron_name(path)
+    return [_segment(path, k, item, neuron) for k, item in enumerate(cells.ravel())]  # cells or a struct array
 
 
 def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
@@ -210,6 +231,8 @@ def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
     value = np.asarray(struct[name].ravel()[0] if struct.size else [])
     if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
         raise DataError(f"{path}, {where}: {name} must be numbers, got {value.dtype}")
+    if value.ndim > 1 and sorted(value.shape)[-2] > 1:
+        raise DataError(f"{path}, {where}: {name} must be a vector, got shape {value.shape}")
     return value.astype(np.float64).ravel()
 
 
@@ -218,6 +241,8 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     struct = np.asarray(item)
     if struct.dtype.names is None:
         raise DataError(f"{path}, {where}: expected a struct with fluo_time, fluo_mean and events_AP")
+    if struct.size != 1:
+        raise DataError(f"{path}, {where}: a cell holds {struct.size} structs; expected one per segment")
     times = _field(path, where, struct, "fluo_time")
     calcium = _field(path, where, struct, "fluo_mean")
     events = _field(path, where, struct, "events_AP")
@@ -237,15 +262,15 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     if timed.size < 2:
         raise DataError(f"{path}, {where}: fewer than 2 frames with a time")
     first, last = int(timed[0]), int(timed[-1]) + 1  # frames without a time at either end cannot be placed
-    repeated = 0  # so cannot last frames whose time repeats an earlier one (DS24-DS27 repeat the last)
-    while last - first > 2 and times[last - 1] <= np.nanmax(times[first : last - 1]):
+    repeated = 0  # nor last frames that repeat the time before them (DS24-DS27 repeat the last one)
+    while last - first > 2 and times[last - 1] == times[last - 2]:
         last, repeated = last - 1, repeated + 1
     times, calcium = times[first:last], calcium[first:last]
     known = ~np.isnan(times)
     steps = np.diff(times[known])
     if not np.all(steps > 0):
-        bad = int(np.flatnonzero(steps <= 0)[0])
-        raise DataError(f"{path}, {where}: fluo_time does not increase (frame {first + bad + 1} of the segment)")
+        frame = first + int(np.flatnonzero(known)[np.flatnonzero(steps <= 0)[0] + 1]) + 1
+        raise DataError(f"{path}, {where}: fluo_time does not increase at frame {frame} of the segment")
     frame_s = float(np.median(steps))
     frames = np.arange(times.size)
     times = np.interp(frames, frames[known], times[known])  # interior frames without a time
