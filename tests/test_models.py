@@ -150,3 +150,15 @@ def test_the_decoder_lstm_shortcut_equals_the_lstm_fed_the_same_input_at_each_st
     for ours, theirs in zip(torch.autograd.grad(got.square().sum(), weights),
                             torch.autograd.grad(expected.square().sum(), weights)):
         torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False},
+                                     {"batch_first": False}])
+def test_the_shortcut_runs_any_other_lstm_as_itself(options):
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 4, **{"batch_first": True, **options})
+    steps = torch.randn(3, 5)
+    sequence = steps.unsqueeze(1).expand(-1, 7, -1) if lstm.batch_first else steps.unsqueeze(0).expand(7, -1, -1)
+    expected = lstm(sequence)[0]
+    expected = expected if lstm.batch_first else expected.transpose(0, 1)
+    torch.testing.assert_close(repeated_input_lstm(lstm, steps, 7), expected)

@@ -71,7 +71,8 @@ def repeated_input_lstm(lstm: nn.LSTM, steps: torch.Tensor, length: int) -> torc
     Parameters
     ----------
     lstm : torch.nn.LSTM
-        One layer, one direction, ``batch_first=True``, no projection.
+        Any LSTM; the shortcut applies to one layer, one direction, with biases and without
+        projection, on the CPU (others run as ``lstm`` itself).
     steps : torch.Tensor, shape (N, input_size)
         The input of every step.
     length : int
@@ -82,9 +83,11 @@ def repeated_input_lstm(lstm: nn.LSTM, steps: torch.Tensor, length: int) -> torc
     torch.Tensor, shape (N, length, hidden)
         The hidden state after each step.
     """
-    if steps.is_cuda:  # cuDNN runs the whole sequence in a few kernels
-        sequence: torch.Tensor = lstm(steps.unsqueeze(1).expand(-1, length, -1))[0]
-        return sequence
+    plain = lstm.num_layers == 1 and not lstm.bidirectional and lstm.bias and not lstm.proj_size
+    if steps.is_cuda or not plain or not lstm.batch_first:  # cuDNN runs the sequence in a few kernels
+        sequence: torch.Tensor = lstm(steps.unsqueeze(1 if lstm.batch_first else 0).expand(
+            *((-1, length, -1) if lstm.batch_first else (length, -1, -1))))[0]
+        return sequence if lstm.batch_first else sequence.transpose(0, 1)
     # On the CPU, projecting the input (latent 256 -> 4 x 64 gates) at each of the steps was
     # two thirds of a calcium VAE's training step; the input is the same, so it is done once.
     weight_ih, weight_hh, bias_ih, bias_hh = (cast(torch.Tensor, getattr(lstm, f"{name}_l0"))
