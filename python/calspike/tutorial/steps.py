@@ -95,17 +95,17 @@ class Report:
         started = time.perf_counter()
         self.device = str(choose_device(self.params["device"]))
         source = "simulated" if data is None and not fetch else str(data or "SpikeFinder (fetched)")
-        if fetch and data is None:
-            data = fetch_spikefinder("train")
         p, clock = self.params, StepClock()
         plan: list[tuple[str, Callable[[], float], Callable[[], None]]] = [
-            ("recordings", lambda: clock.expect("simulation", SIMULATED_FRAMES) if data is None
-             else clock.expect("read", bytes_in(data)), lambda: self._recordings(data, rate, source)),
+            ("recordings", lambda: float("nan") if fetch and data is None else clock.expect("read", bytes_in(data))
+             if data is not None else clock.expect("simulation", SIMULATED_FRAMES),
+             lambda: self._recordings(fetch_spikefinder("train") if fetch and data is None else data, rate, source)),
             ("partition and split", lambda: clock.expect("partition", self.frames), self._windows),
             ("LSTM classifier", lambda: clock.expect("classifier", len(self.train) * p["epochs"]), self._classifier),
             ("toy VAE", lambda: clock.expect("toy", 10_000 * p["toy_epochs"]), self._toy_vae),
             ("calcium VAE", lambda: clock.expect("vae", len(self.vae_train) * p["vae_epochs"]), self._calcium_vae),
-            ("linear SVM on latent means", lambda: clock.expect("svm", len(self.fresh or self.svm_train)), self._svm),
+            ("linear SVM on latent means", lambda: clock.expect("svm", len(self.svm_train if self.fresh is None else self.fresh)),
+             self._svm),
             ("decoding the SVM's direction", lambda: clock.expect("decoding", 1), self._decoding),
             ("conditional VAE", lambda: clock.expect("conditional", len(self.vae_train) * p["vae_epochs"]),
              self._conditional_vae)]
@@ -113,8 +113,8 @@ class Report:
             expected_s = expected()
             with self.step(number, name, expected_s):
                 run()
-            if name == "LSTM classifier":  # its real speed rescales the later steps' estimates
-                clock.calibrate(expected_s, self.timings[name])
+            if name == "LSTM classifier":  # its real speed (per epoch run) rescales the later steps' estimates
+                clock.calibrate(expected_s * self.metrics["classifier"]["epochs_run"] / p["epochs"], self.timings[name])
         if self.tutorial:
             from calspike.tutorial.departures import reproduction_rows
 

@@ -9,6 +9,7 @@ size, hidden units, device), which the VAEs share with the classifier.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -47,13 +48,22 @@ class StepClock:
 
 
 def say_duration(seconds: float) -> str:
-    """`seconds` as a reader would say it: 'under a second', 'about 20 s', 'about 2.5 min'."""
+    """`seconds` as a reader would say it: 'under a second', 'about 20 s', 'about 2.5 min', 'about 2 h'.
+
+    NaN (nothing to go on) says so.
+    """
+    if math.isnan(seconds):
+        return "unknown"
     if seconds < 1:
         return "under a second"
-    if seconds < 90:
-        return f"about {seconds:.2g} s" if seconds < 10 else f"about {round(seconds, -1):.0f} s"
-    minutes = seconds / 60
-    return f"about {round(minutes * 2) / 2:g} min" if minutes < 60 else f"about {minutes / 60:.1f} h"
+    if seconds < 10:
+        return f"about {math.floor(seconds + 0.5)} s"
+    if seconds < 89.5:
+        return f"about {10 * math.floor(seconds / 10 + 0.5)} s"
+    half_minutes = math.floor(seconds / 30 + 0.5)
+    if half_minutes < 120:
+        return f"about {half_minutes / 2:g} min"
+    return f"about {math.floor(seconds / 1800 + 0.5) / 2:g} h"
 
 
 def bytes_in(data: str | os.PathLike[str]) -> int:
