@@ -219,6 +219,18 @@ def test_infer_refuses_a_sidecar_path_holding_the_users_file(tmp_path, capsys):
     assert json.loads((tmp_path / "r.npy.json").read_text())["files"].keys() == {"r.npy"}
 
 
+def test_more_workers_than_the_machine_holds_is_a_usage_error(tmp_path, capsys):
+    from calspike.spikes.budget import most_local_workers
+
+    traces = tmp_path / "x.npy"
+    np.save(traces, calspike.simulate(2, 300, 30.0, seed=0).calcium)
+    for workers in (most_local_workers() + 1, 1000):
+        err = _usage_error(["infer", str(traces), "--rate", "30", "--workers", str(workers), "-o",
+                            str(tmp_path / "p.npy")], capsys)
+        assert f"workers must be an integer in [1, {most_local_workers()}]" in err and f"got {workers}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
 # 5. Replacing a report is one step; a killed run leaves the old or the new, never neither.
 KILL = textwrap.dedent("""
     import os, sys

@@ -233,8 +233,7 @@ def infer(
     layout = check_outputs(source, output, suite2p=plane)
     if (scheduler is not None or workers is not None) and not (is_chunked_source(source) and layout != "nwb"):
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
+    budget.check_workers(workers)
     estimator = Estimator(method, model, device, p, threads, chunk_neurons, progress)
     estimator.cluster = (scheduler, workers) if scheduler is not None or workers is not None else None
     from calspike._version import __version__
