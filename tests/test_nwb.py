@@ -4,7 +4,7 @@ that is the input plus a processing module; bad NWB input named."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ def write_session(path: Path, calcium: np.ndarray, rate: float | None = 30.0, *,
     )
 
     nwbfile = pynwb.NWBFile(session_description="simulated session", identifier="calspike-test",
-                            session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                            session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
                             subject=pynwb.file.Subject(subject_id="m1", species="Mus musculus", sex="F", age="P90D"))
     if ophys:
         device = nwbfile.create_device(name="microscope")

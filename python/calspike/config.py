@@ -14,7 +14,6 @@ import argparse
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -293,10 +292,7 @@ def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str,
 
     ValueError naming the file and the key for an unknown or invalid setting.
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
 
     allowed = set(allowed)
     try:

@@ -210,8 +210,9 @@ def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
     except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5 inside
         raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "
                         "save it with -v7 or earlier") from None
-    except (MatReadError, ValueError, TypeError, OSError) as error:
-        raise DataError(f"{path}: not a readable MATLAB v5 file ({error})") from None
+    except (MatReadError, ValueError, TypeError, OSError, IndexError, KeyError, EOFError) as error:
+        # (scipy 1.10 answers a short file with an IndexError)
+        raise DataError(f"{path}: not a readable MATLAB v5 file ({type(error).__name__}: {error})") from None
     cells = content.get("CAttached")
     if cells is None:
         raise DataError(f"{path}: no variable CAttached (found: {', '.join(k for k in content if k[0] != '_')})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +107,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A checkpoint's contents, read with ``weights_only=True`` (no code runs); ValueError naming the file."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch < 2.2 warns about its own storage classes while loading
+            warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on other files in many ways
