@@ -219,6 +219,15 @@ def test_infer_refuses_a_sidecar_path_holding_the_users_file(tmp_path, capsys):
     assert json.loads((tmp_path / "r.npy.json").read_text())["files"].keys() == {"r.npy"}
 
 
+@pytest.mark.parametrize("target", [".", "/", ".."])
+def test_infer_onto_a_bare_folder_name_is_a_usage_error(tmp_path, capsys, monkeypatch, target):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
+    err = _usage_error(["infer", "x.npy", "--rate", "30", "--method", "oasis", "-o", target], capsys)
+    assert f"output {target} is a folder you already have" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
 def test_more_workers_than_the_machine_holds_is_a_usage_error(tmp_path, capsys):
     from calspike.spikes.budget import most_local_workers
 

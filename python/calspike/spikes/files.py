@@ -48,6 +48,8 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
     hdf5 = split_hdf5(source)
     if not (hdf5[0] if hdf5 else source).exists():
         raise FileNotFoundError(f"input not found: {hdf5[0] if hdf5 else source}")
+    if output.name in ("", ".", ".."):  # `-o .`, `-o /`, `-o ..`: a place, not a name
+        raise UsageError(f"output {output} is a folder you already have; name a new file or folder in it")
     plane = False if hdf5 else is_suite2p_plane(source) if suite2p is None else suite2p
     if source.suffix.lower() == ".nwb":
         layout = "nwb"
