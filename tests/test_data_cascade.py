@@ -152,6 +152,8 @@ def test_every_mini_file_is_a_neuron_whatever_its_prefix(tmp_path):
     ("DS18-R-CaMP-m-CA3", ("DS18", "R-CaMP1.07", "mouse", "CA3")),
     ("DS40-GCaMP6s-spinal-cord-excitatory", ("DS40", "GCaMP6s", "unknown", "spinal-cord-excitatory")),
     ("DS13-GCaMP6s-m-V1-neuropil-corrected", ("DS13", "GCaMP6s", "mouse", "V1")),
+    ("DS05--m-V1", ("DS05", "unknown", "mouse", "V1")),  # a missing indicator: no empty names
+    ("DS09-GCaMP6f--V1-", ("DS09", "GCaMP6f", "unknown", "V1")),
 ])
 def test_dataset_folder_names_with_hyphens_in_their_parts(folder, expected):
     meta = dataset_metadata(folder)

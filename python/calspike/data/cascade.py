@@ -93,9 +93,9 @@ def dataset_metadata(folder_name: str) -> dict[str, Any]:
                 "area": "unknown", "neuropil_corrected": False, "source": "CASCADE ground truth"}
     # <indicator>-<species>-<area>, where the indicator may hold a hyphen (R-CaMP, OGB1-2) and
     # the species may be missing (DS40-GCaMP6s-spinal-cord-excitatory)
-    parts = match["rest"].split("-")
-    at = next((i for i, part in enumerate(parts) if i > 0 and part in _SPECIES), None)
-    indicator = "-".join(parts[:at]) if at is not None else parts[0]
+    parts = [part for part in match["rest"].split("-") if part] or ["unknown"]
+    at = next((i for i, part in enumerate(parts) if part in _SPECIES and len(parts) > 1), None)
+    indicator = ("-".join(parts[:at]) if at is not None else parts[0]) or "unknown"
     area = "-".join(parts[at + 1 :] if at is not None else parts[1:]) or "unknown"
     return {"dataset": match["id"], "folder": folder_name, "indicator": _INDICATORS.get(indicator, indicator),
             "species": _SPECIES[parts[at]] if at is not None else "unknown", "area": area,
