@@ -106,3 +106,12 @@ def test_run_computes_each_feature_stack_once(tmp_path, monkeypatch):
     # the classifier's train, val and test; the calcium VAE's train, val, test and SVM windows;
     # the same four centred, for the conditional VAE
     assert len(calls) <= 11, calls
+
+
+def test_the_package_face_lists_and_resolves_only_its_public_names():
+    import calspike
+
+    listed = set(dir(calspike))
+    assert set(calspike.__all__) <= listed and not {"sys", "_LAZY", "TYPE_CHECKING", "_PackageFace"} & listed
+    assert all(getattr(calspike, name) is not None for name in calspike.__all__)  # each one resolves
+    assert callable(calspike.features)  # the function, not the module of the same name

@@ -130,7 +130,8 @@ def __getattr__(name: str) -> "Any":
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public names and submodules, not the package's own machinery (sys, _LAZY...)."""
+    return sorted({*__all__, *_SUBMODULES})
 
 
 def build_info() -> dict[str, object]:
