@@ -15,7 +15,7 @@ import pytest
 import calspike
 
 PACKAGE = Path(calspike.__file__).parent
-FOUNDATION = ("calspike._io", "calspike._version", "calspike.config", "calspike.data", "calspike.preprocess",
+FOUNDATION = ("calspike._io", "calspike._version", "calspike.errors", "calspike.config", "calspike.data", "calspike.preprocess",
               "calspike.windows", "calspike.features", "calspike.models", "calspike.training")
 
 
@@ -115,3 +115,19 @@ def test_the_package_face_lists_and_resolves_only_its_public_names():
     assert set(calspike.__all__) <= listed and not {"sys", "_LAZY", "TYPE_CHECKING", "_PackageFace"} & listed
     assert all(getattr(calspike, name) is not None for name in calspike.__all__)  # each one resolves
     assert callable(calspike.features)  # the function, not the module of the same name
+
+
+def test_every_calspike_warning_can_be_filtered_as_one():
+    import warnings
+
+    import calspike
+
+    kinds = [getattr(calspike, name) for name in calspike.__all__ if name.endswith("Warning")]
+    assert len(kinds) >= 5 and all(issubclass(kind, calspike.CalspikeWarning) for kind in kinds)
+    with warnings.catch_warnings(), pytest.raises(calspike.NoiseWarning):
+        warnings.simplefilter("error", calspike.CalspikeWarning)
+        warnings.warn("noise outside the trained range", calspike.NoiseWarning, stacklevel=1)
+    from calspike._io import UsageError
+    from calspike.data.recording import DataError
+
+    assert UsageError is calspike.UsageError and DataError is calspike.DataError  # one class each

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     )
     from calspike.data.simulate import simulate
     from calspike.data.suite2p import read_suite2p
+    from calspike.errors import CalspikeWarning, MissingExtra, NoGroundTruthWarning, UsageError
     from calspike.features import aligned_windows, features
     from calspike.models import CalciumVAE, SpikeClassifier, SpikeRateModel, ToyVAE
     from calspike.preprocess import (
@@ -63,6 +64,7 @@ else:
     _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 _LAZY = {
+    **dict.fromkeys(("CalspikeWarning", "MissingExtra", "NoGroundTruthWarning", "UsageError"), "calspike.errors"),
     **dict.fromkeys(("DataError", "DataWarning", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
                      "load_recordings", "read_array", "read_ground_truth", "read_nwb", "read_spikefinder",
                      "simulate", "write_nwb_spikes", "write_spikefinder_csv"), "calspike.data"),
@@ -153,17 +155,21 @@ def build_info() -> dict[str, object]:
 
 __all__ = [
     "CalciumVAE",
+    "CalspikeWarning",
     "DataError",
     "DataWarning",
     "Deconvolution",
     "EmptyNeuronWarning",
     "FrameRateWarning",
+    "MissingExtra",
+    "NoGroundTruthWarning",
     "NoiseWarning",
     "Recording",
     "RunResult",
     "SpikeClassifier",
     "SpikeRateModel",
     "ToyVAE",
+    "UsageError",
     "Windows",
     "__version__",
     "aligned_windows",

@@ -26,12 +26,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from calspike.errors import UsageError as UsageError  # noqa: PLC0414 - raised here, and imported from here too
+
 MARKER = ".calspike-output.json"  # in every folder calspike writes: what wrote it, when
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.calspike-(?P<kind>part|partial|old)-(?P<pid>\d+)(-[^/]*)?$")
-
-
-class UsageError(ValueError):
-    """A command's arguments cannot work (found before any data is read): exit code 2."""
 
 
 def _leftover_name(target: Path, kind: str) -> str:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from calspike.errors import MissingExtra as MissingExtra  # noqa: PLC0414 - raised here, and imported from here too
+
 # the extra of pyproject.toml that brings each optional package
 EXTRAS = {"pynwb": "nwb", "hdmf": "nwb", "h5py": "hdf5", "zarr": "zarr", "dask": "dask", "distributed": "dask"}
-
-
-class MissingExtra(ImportError):
-    """An optional package calspike needs for this input or option is not installed."""
 
 
 def require(module: str, what: str) -> ModuleType:

@@ -12,17 +12,10 @@ import numpy as np
 from calspike import _core
 from calspike.config import check_rate
 
-
-class DataError(ValueError):
-    """Malformed data: the message names the file (or array), the row and the column at fault."""
-
-
-class DataWarning(UserWarning):
-    """A quirk of a readable file that calspike handled: the message names the file and what was done."""
-
-
-class EmptyNeuronWarning(UserWarning):
-    """Some neurons hold no finite frame: their outputs are NaN."""
+# raised here, and imported from here too (their home before calspike.errors)
+from calspike.errors import DataError as DataError  # noqa: PLC0414 - re-exported
+from calspike.errors import DataWarning as DataWarning  # noqa: PLC0414 - re-exported
+from calspike.errors import EmptyNeuronWarning as EmptyNeuronWarning  # noqa: PLC0414 - re-exported
 
 
 def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:

@@ -29,6 +29,8 @@ from calspike.data.recording import (
     check_numeric_dtype,
     warn_empty_neurons,
 )
+from calspike.errors import FrameRateWarning as FrameRateWarning  # noqa: PLC0414 - re-exported
+from calspike.errors import NoiseWarning as NoiseWarning  # noqa: PLC0414 - re-exported
 from calspike.models import SpikeRateModel
 from calspike.preprocess import (
     fill_gaps,
@@ -42,14 +44,6 @@ from calspike.spikes.budget import neurons_per_chunk
 from calspike.training import choose_device, load_checkpoint, load_model
 
 DEFAULT_MODEL = "spike_rate_default.pt"
-
-
-class NoiseWarning(UserWarning):
-    """A neuron's noise level lies outside the range the rate model was trained on."""
-
-
-class FrameRateWarning(UserWarning):
-    """The recording's frame rate lies outside the range the rate model was trained on."""
 
 
 def default_model_path() -> Path:

@@ -20,6 +20,7 @@ import pandas as pd
 from calspike.config import check_rate
 from calspike.data import DataError, read_spikefinder_csv
 from calspike.data.recording import check_numeric_dtype
+from calspike.errors import NoGroundTruthWarning as NoGroundTruthWarning  # noqa: PLC0414 - re-exported
 
 _DATASET = re.compile(r"^(\d+)\.")
 
@@ -110,10 +111,6 @@ def score_files(
         if len(pairs) > 1:
             rows.append(_row(str(prediction), "all", {k: np.array(v) for k, v in per_neuron.items()}))
     return rows
-
-
-class NoGroundTruthWarning(UserWarning):
-    """Some neurons have no ground truth (no finite frame): they score NaN and are left out of the means."""
 
 
 def _check_neurons(truth: np.ndarray, prediction: np.ndarray, truth_path: Path, prediction_path: Path) -> None:
