@@ -228,6 +228,17 @@ def test_infer_onto_a_bare_folder_name_is_a_usage_error(tmp_path, capsys, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
+@pytest.mark.parametrize("address", ["foo://bar:1", "127.0.0.1:99999", "tcp://host", "tcp://host:0", "a b:1"])
+def test_a_malformed_scheduler_address_is_a_usage_error_before_any_work(tmp_path, capsys, address):
+    np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
+    err = _usage_error(["infer", str(tmp_path / "x.npy"), "--rate", "30", "--scheduler", address, "-o",
+                        str(tmp_path / "p.npy")], capsys)
+    assert "--scheduler must be an address" in err and repr(address) in err
+    with pytest.raises(calspike.UsageError, match="--scheduler must be an address"):
+        calspike.infer(tmp_path / "x.npy", tmp_path / "p.npy", rate=30.0, scheduler=address)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+
+
 def test_more_workers_than_the_machine_holds_is_a_usage_error(tmp_path, capsys):
     from calspike.spikes.budget import most_local_workers
 

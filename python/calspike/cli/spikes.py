@@ -104,9 +104,9 @@ def _check_infer(args: argparse.Namespace) -> None:
         from calspike._io import UsageError
 
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
-    from calspike.spikes.budget import check_workers
+    from calspike.spikes.budget import check_cluster
 
-    check_workers(args.workers)
+    check_cluster(args.scheduler, args.workers)
     if args.scheduler is not None or args.workers is not None:
         from calspike._optional import require
 

@@ -1,9 +1,14 @@
-"""How many neurons inference takes at once: a working-memory budget per chunk of neurons.
+"""The bounds of inference's work: neurons per chunk, local Dask workers, scheduler addresses.
+
+Neurons per chunk follow a working-memory budget; workers, the machine; a scheduler's address,
+the form distributed connects to.
 
 Torch-free, so that file inference with OASIS can size its chunks without importing the model.
 """
 
 from __future__ import annotations
+
+import re
 
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
 BYTES_PER_FRAME = 32  # working bytes per input frame and neuron (copies, gap mask, counts, outputs)
@@ -42,3 +47,24 @@ def check_workers(workers: object) -> None:
 
         raise UsageError(f"workers must be an integer in [1, {most_local_workers()}] (4 per core, 1 GiB each), "
                          f"got {workers!r}")
+
+
+_SCHEDULER = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):(?P<port>\d{1,5})/?$")
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # what distributed connects over
+
+
+def check_cluster(scheduler: object, workers: object) -> None:
+    """UsageError, before any work, for a malformed `scheduler` address or too many `workers`."""
+    check_scheduler(scheduler)
+    check_workers(workers)
+
+
+def check_scheduler(address: object) -> None:
+    """UsageError unless `address` is None or a scheduler address: [SCHEME://]HOST:PORT."""
+    match = _SCHEDULER.match(address) if isinstance(address, str) else None
+    if address is not None and (match is None or not 1 <= int(match["port"]) <= 65535
+                                or match["scheme"] not in (None, *SCHEMES)):
+        from calspike._io import UsageError
+
+        raise UsageError(f"--scheduler must be an address [{'|'.join(SCHEMES)}://]HOST:PORT with a port in "
+                         f"[1, 65535], e.g. tcp://10.0.0.5:8786; got {address!r}")

@@ -235,7 +235,7 @@ def infer(
     layout = check_outputs(source, output, suite2p=plane)
     if (scheduler is not None or workers is not None) and not (is_chunked_source(source) and layout != "nwb"):
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
-    budget.check_workers(workers)
+    budget.check_cluster(scheduler, workers)
     estimator = Estimator(method, model, device, p, threads, chunk_neurons, progress)
     estimator.cluster = (scheduler, workers) if scheduler is not None or workers is not None else None
     from calspike._version import __version__
