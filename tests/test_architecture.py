@@ -131,3 +131,19 @@ def test_every_calspike_warning_can_be_filtered_as_one():
     from calspike.data.recording import DataError
 
     assert UsageError is calspike.UsageError and DataError is calspike.DataError  # one class each
+
+
+def test_every_warning_calspike_gives_is_a_calspike_warning():
+    """Each warnings.warn call in the package names a category, and none of Python's own."""
+    plain = {"UserWarning", "RuntimeWarning", "DeprecationWarning", "FutureWarning", "Warning"}
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
+                category = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "category"), None)
+                name = category.id if isinstance(category, ast.Name) else getattr(category, "attr", None)
+                if name is None or name in plain:
+                    found.append(f"{module}:{node.lineno}")
+    assert not found, f"warnings without a CalspikeWarning category: {found}"

@@ -239,6 +239,17 @@ def test_a_malformed_scheduler_address_is_a_usage_error_before_any_work(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
+def test_scheduler_addresses_distributed_connects_to_pass_the_check():
+    from calspike.spikes.budget import check_scheduler
+
+    for address in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "TLS://h-1.lab:8786", "tcp://[::1]:8786",
+                    "inproc://192.0.2.2/1885/1", "ws://host:8786/path", None):
+        check_scheduler(address)
+    for address in ("tcp://127.0.0.1:8786/", "tcp://h:1\n", "tcp://h:\u0661\u0662", 8786):
+        with pytest.raises(calspike.UsageError):
+            check_scheduler(address)
+
+
 def test_more_workers_than_the_machine_holds_is_a_usage_error(tmp_path, capsys):
     from calspike.spikes.budget import most_local_workers
 

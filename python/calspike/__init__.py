@@ -86,7 +86,7 @@ _LAZY = {
     **dict.fromkeys(("cached_partition", "load_windows", "save_windows"), "calspike.windows.store"),
     "__version__": "calspike._version",
 }
-_SUBMODULES = ("config", "dask", "data", "models", "preprocess", "spikes", "training", "tutorial", "windows")
+_SUBMODULES = ("config", "dask", "data", "errors", "models", "preprocess", "spikes", "training", "tutorial", "windows")
 _NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of the same name
 
 

@@ -49,8 +49,8 @@ def check_workers(workers: object) -> None:
                          f"got {workers!r}")
 
 
-_SCHEDULER = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):(?P<port>\d{1,5})/?$")
-SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # what distributed connects over
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})", re.ASCII)
+SCHEMES = ("tcp", "tls", "inproc", "ws", "wss", "ucx")  # distributed's own; plugins add more
 
 
 def check_cluster(scheduler: object, workers: object) -> None:
@@ -60,11 +60,34 @@ def check_cluster(scheduler: object, workers: object) -> None:
 
 
 def check_scheduler(address: object) -> None:
-    """UsageError unless `address` is None or a scheduler address: [SCHEME://]HOST:PORT."""
-    match = _SCHEDULER.match(address) if isinstance(address, str) else None
-    if address is not None and (match is None or not 1 <= int(match["port"]) <= 65535
-                                or match["scheme"] not in (None, *SCHEMES)):
+    """UsageError unless `address` is None or a scheduler address distributed can connect to.
+
+    ``[tcp|tls://]HOST:PORT`` (port 1-65535), or another scheme distributed knows (``inproc://``,
+    ``ws://``, a plugin's) followed by something.
+    """
+    if address is None:
+        return
+    ok = isinstance(address, str) and address.isprintable() and 0 < len(address) < 1024
+    if ok:
+        scheme, separator, rest = str(address).partition("://")
+        scheme, rest = (scheme.lower(), rest) if separator else ("tcp", scheme)
+        if scheme in ("tcp", "tls"):
+            where = _HOST_PORT.fullmatch(rest)
+            ok = where is not None and 1 <= int(where["port"]) <= 65535
+        else:
+            ok = bool(rest) and scheme in _schemes()
+    if not ok:
         from calspike._io import UsageError
 
-        raise UsageError(f"--scheduler must be an address [{'|'.join(SCHEMES)}://]HOST:PORT with a port in "
-                         f"[1, 65535], e.g. tcp://10.0.0.5:8786; got {address!r}")
+        raise UsageError(f"--scheduler must be an address [tcp|tls://]HOST:PORT (port 1-65535), e.g. "
+                         f"tcp://10.0.0.5:8786, or another scheme Dask knows ({', '.join(_schemes())}); "
+                         f"got {address!r}")
+
+
+def _schemes() -> tuple[str, ...]:
+    """The schemes distributed connects over: its registry when installed, else its own."""
+    try:
+        from distributed.comm.registry import backends
+    except ImportError:
+        return SCHEMES
+    return tuple(dict.fromkeys([*SCHEMES, *backends]))

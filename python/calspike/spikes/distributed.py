@@ -22,6 +22,7 @@ import numpy as np
 
 from calspike._optional import require
 from calspike.data.recording import Recording
+from calspike.errors import CalspikeWarning
 
 _LOADED: dict[tuple[Any, ...], Any] = {}  # per worker process: estimators by (checkpoint digest, settings)
 
@@ -133,7 +134,7 @@ def _warn_small_trim(client: Any) -> None:
         warnings.warn(f"{len(small)} Dask worker(s) run with {_TRIM} below 1 MiB (Dask's default is 65536), "
                       f"which makes PyTorch inference there 2-4x slower; start them with it unset, e.g. "
                       f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: {', '.join(sorted(small)[:5])}",
-                      stacklevel=3)
+                      CalspikeWarning, stacklevel=3)
 
 
 def run_chunks(client: Any, chunks: Iterator[tuple[int, np.ndarray]], payload: bytes, settings: dict[str, Any],

@@ -107,10 +107,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A checkpoint's contents, read with ``weights_only=True`` (no code runs); ValueError naming the file."""
     try:
-        with warnings.catch_warnings():  # torch < 2.2 warns about its own storage classes while loading
-            warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
+        state = _torch_load(path)
+    except (FileNotFoundError, Warning):  # a warning the caller made an error is theirs, not a bad file
         raise
     except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on other files in many ways
         raise ValueError(f"{path}: not a readable calspike checkpoint ({type(error).__name__}: {error})") from None
@@ -132,8 +130,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
     """True for a file calspike wrote as a checkpoint (any format; contents not verified)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _torch_load(path)
     return isinstance(state, dict) and "format" in state and "kind" in state
+
+
+def _torch_load(path: str | os.PathLike[str]) -> Any:
+    """``torch.load`` with ``weights_only=True`` on the CPU."""
+    with warnings.catch_warnings():  # torch < 2.2 warns about its own storage classes while loading
+        warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_model(path: str | os.PathLike[str]) -> CalspikeModel:

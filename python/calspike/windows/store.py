@@ -19,6 +19,7 @@ from calspike import config
 from calspike._io import atomic_path
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
+from calspike.errors import CalspikeWarning
 from calspike.windows import WINDOW_SETTINGS, Windows, partition
 
 _CACHE_FORMAT = 1
@@ -102,7 +103,8 @@ def _load_cached(target: Path, key: str) -> Windows | None:
     try:
         return _read_npz(target, key)
     except ValueError as error:
-        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", stacklevel=3)
+        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", CalspikeWarning,
+                      stacklevel=3)
         return None
 
 
