@@ -66,3 +66,12 @@ def test_every_commands_settings_are_declared_and_validated_the_same_way():
         with pytest.raises(SystemExit) as stopped:
             parser.parse_args(argv)
         assert stopped.value.code == 2, argv
+
+
+@pytest.mark.parametrize("validation", [0.97, -0.1])
+def test_train_rate_model_takes_validation_s_one_range_from_the_schema(validation):
+    import calspike
+    from calspike.spikes.rate_training import train_rate_model
+
+    with pytest.raises(ValueError, match=r"validation must be .*0\.95"):
+        train_rate_model([calspike.simulate(2, 600, 30.0, seed=0)], validation=validation, epochs=1, progress=False)

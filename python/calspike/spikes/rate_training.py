@@ -145,9 +145,7 @@ def train_rate_model(
     train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates,
                               subframes=model.subframes, warps=warps)
     val_set: RateTrainingSet | None = None
-    if isinstance(validation, float):
-        if not 0 <= validation < 1:
-            raise ValueError(f"validation must be a fraction in [0, 1), a list of recordings or None, got {validation}")
+    if isinstance(validation, float):  # its range is config's, checked above
         held = np.random.default_rng(seed).permutation(len(train.names))[: round(validation * len(train.names))]
         if held.size:
             keep = ~np.isin(train.neuron, held)
