@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from calspike.errors import UsageError
+
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
 BYTES_PER_FRAME = 32  # working bytes per input frame and neuron (copies, gap mask, counts, outputs)
 BYTES_PER_MODEL_FRAME = 16  # and per frame at the model's input rate (resampled, normalised, padded)
@@ -43,8 +45,6 @@ def check_workers(workers: object) -> None:
     """UsageError unless `workers` is None or an integer in [1, most_local_workers()]."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or not 1 <= workers <= most_local_workers()):
-        from calspike._io import UsageError
-
         raise UsageError(f"workers must be an integer in [1, {most_local_workers()}] (4 per core, 1 GiB each), "
                          f"got {workers!r}")
 
@@ -77,8 +77,6 @@ def check_scheduler(address: object) -> None:
         else:
             ok = bool(rest) and scheme in _schemes()
     if not ok:
-        from calspike._io import UsageError
-
         raise UsageError(f"--scheduler must be an address [tcp|tls://]HOST:PORT (port 1-65535), e.g. "
                          f"tcp://10.0.0.5:8786, or another scheme Dask knows ({', '.join(_schemes())}); "
                          f"got {address!r}")
