@@ -38,13 +38,20 @@ import numpy as np
 
 def _timed(command: list[str], threads: int) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True,
-                   env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+    )
     return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--neurons", type=int, default=600)
     parser.add_argument("--frames", type=int, default=30_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -60,12 +67,24 @@ def main() -> None:
         source = Path(folder) / "traces.npy"
         np.save(source, calspike.simulate(args.neurons, args.frames, 30.0, seed=0).calcium)
         frames = args.neurons * args.frames
-        common = ["infer", str(source), "--rate", "30", "--method", args.method, "--chunk-neurons",
-                  str(args.chunk_neurons), "--no-progress"]
-        ways = {"one process": []} | {f"{n} worker{'s' if n > 1 else ''}": ["--workers", str(n)]
-                                       for n in args.workers}
-        print(f"calspike {calspike.__version__}, {os.cpu_count()} CPUs; {args.neurons} neurons x {args.frames:,} "
-              f"frames ({frames:,} frames), method {args.method}, {args.chunk_neurons} neurons per task")
+        common = [
+            "infer",
+            str(source),
+            "--rate",
+            "30",
+            "--method",
+            args.method,
+            "--chunk-neurons",
+            str(args.chunk_neurons),
+            "--no-progress",
+        ]
+        ways = {"one process": []} | {
+            f"{n} worker{'s' if n > 1 else ''}": ["--workers", str(n)] for n in args.workers
+        }
+        print(
+            f"calspike {calspike.__version__}, {os.cpu_count()} CPUs; {args.neurons} neurons x {args.frames:,} "
+            f"frames ({frames:,} frames), method {args.method}, {args.chunk_neurons} neurons per task"
+        )
         for threads in args.threads:
             seconds = {}
             outputs = {}
@@ -77,10 +96,14 @@ def main() -> None:
                 outputs[name] = np.load(out)
             base = seconds["one process"]
             print(f"  PyTorch threads per process: {threads}")
-            print(f"  {'way':<14} {'seconds':>8} {'frames/s':>12} {'x one process':>14} {'same output':>12}")
+            print(
+                f"  {'way':<14} {'seconds':>8} {'frames/s':>12} {'x one process':>14} {'same output':>12}"
+            )
             for name, value in seconds.items():
                 same = np.array_equal(outputs[name], outputs["one process"], equal_nan=True)
-                print(f"  {name:<14} {value:8.2f} {frames / value:12,.0f} {base / value:14.2f} {same!s:>12}")
+                print(
+                    f"  {name:<14} {value:8.2f} {frames / value:12,.0f} {base / value:14.2f} {same!s:>12}"
+                )
 
 
 if __name__ == "__main__":

@@ -39,15 +39,27 @@ from bench_ground_truth import oasis_spikes, scores_at_25hz
 from ground_truth_args import add_data_arguments, parse_with_data
 from train_default_rate_model import RECIPE, recipe_model
 
-FINE_TUNE = {"epochs": 4, "samples": 4096, "lr": 1e-3, "balance": 0.0}  # chosen before any run, not tuned
+FINE_TUNE = {
+    "epochs": 4,
+    "samples": 4096,
+    "lr": 1e-3,
+    "balance": 0.0,
+}  # chosen before any run, not tuned
 
 
 def some_rows(recording: Recording, rows: list[int]) -> Recording:
     """The recording with only these neurons."""
     assert recording.spikes is not None and recording.lengths is not None
-    names = recording.neuron_names or tuple(f"{recording.name}/{k}" for k in range(recording.neurons))
-    return replace(recording, calcium=recording.calcium[rows], spikes=recording.spikes[rows],
-                   lengths=recording.lengths[rows], neuron_names=tuple(names[k] for k in rows))
+    names = recording.neuron_names or tuple(
+        f"{recording.name}/{k}" for k in range(recording.neurons)
+    )
+    return replace(
+        recording,
+        calcium=recording.calcium[rows],
+        spikes=recording.spikes[rows],
+        lengths=recording.lengths[rows],
+        neuron_names=tuple(names[k] for k in rows),
+    )
 
 
 def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
@@ -71,61 +83,111 @@ def first_rows(recordings: list[Recording], count: int) -> list[Recording]:
     return picked
 
 
-def mean_scores(recordings: list[Recording], predictions: list[np.ndarray]) -> tuple[list[float], list[float]]:
-    scored = [scores_at_25hz(r, p) for r, p in zip(recordings, predictions)]
-    return ([float(x) for s in scored for x in s["r"]], [float(x) for s in scored for x in s["lag_ms"]])
+def mean_scores(
+    recordings: list[Recording], predictions: list[np.ndarray]
+) -> tuple[list[float], list[float]]:
+    scored = [scores_at_25hz(r, p) for r, p in zip(recordings, predictions, strict=True)]
+    return (
+        [float(x) for s in scored for x in s["r"]],
+        [float(x) for s in scored for x in s["lag_ms"]],
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_data_arguments(parser)
     parser.add_argument("--datasets", nargs="+", default=["SF4", "SF5", "DS32"])
-    parser.add_argument("--neurons", type=int, nargs="+", default=[0],
-                        help="fine-tune on this many neurons of the other half (0: all of it); one column each")
+    parser.add_argument(
+        "--neurons",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="fine-tune on this many neurons of the other half (0: all of it); one column each",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parse_with_data(parser)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", NoiseWarning)
     training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
-    testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(args.spikefinder)
-    print(f"fold models: the default recipe, {RECIPE['fold_epochs']} epochs x {RECIPE['samples']} chunks; "
-          f"fine-tuning: {FINE_TUNE}; torch {torch.__version__}, {args.threads} threads", flush=True)
+    testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(
+        args.spikefinder
+    )
+    print(
+        f"fold models: the default recipe, {RECIPE['fold_epochs']} epochs x {RECIPE['samples']} chunks; "
+        f"fine-tuning: {FINE_TUNE}; torch {torch.__version__}, {args.threads} threads",
+        flush=True,
+    )
     lines = []
     with tempfile.TemporaryDirectory() as scratch:
         for held_out in args.datasets:
             start = time.perf_counter()
             torch.manual_seed(args.seed)
-            fold_path = Path(scratch) / f"fold_{held_out}.pt"  # with its ranges, which fine-tuning widens
+            fold_path = (
+                Path(scratch) / f"fold_{held_out}.pt"
+            )  # with its ranges, which fine-tuning widens
             fold = train_rate_model(
-                [r for r in training if dataset_of(r) != held_out], validation=None, device="cpu", progress=False,
-                model=recipe_model(RECIPE["rate"], RECIPE["dilations"], RECIPE["noise"], RECIPE["smooth_s"],
-                                   RECIPE["subframes"], RECIPE["channels"], RECIPE["members"]),
-                epochs=RECIPE["fold_epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
-                warps=RECIPE["warps"], seed=args.seed, checkpoint=fold_path)
+                [r for r in training if dataset_of(r) != held_out],
+                validation=None,
+                device="cpu",
+                progress=False,
+                model=recipe_model(
+                    RECIPE["rate"],
+                    RECIPE["dilations"],
+                    RECIPE["noise"],
+                    RECIPE["smooth_s"],
+                    RECIPE["subframes"],
+                    RECIPE["channels"],
+                    RECIPE["members"],
+                ),
+                epochs=RECIPE["fold_epochs"],
+                samples=RECIPE["samples"],
+                balance=RECIPE["balance"],
+                warps=RECIPE["warps"],
+                seed=args.seed,
+                checkpoint=fold_path,
+            )
             mine = [r for r in testing if dataset_of(r) == held_out]
             r_fold, r_oasis, lag_fold = [], [], []
             r_tuned: dict[int, list[float]] = {k: [] for k in args.neurons}
             lag_tuned: list[float] = []
             for half in (0, 1):
                 scored, tuning = rows_of(mine, half), rows_of(mine, 1 - half)
-                r, lag = mean_scores(scored, [infer_spike_rates(s, model=fold.model, device="cpu")[0] for s in scored])
+                r, lag = mean_scores(
+                    scored,
+                    [infer_spike_rates(s, model=fold.model, device="cpu")[0] for s in scored],
+                )
                 r_fold, lag_fold = r_fold + r, lag_fold + lag
                 r_oasis += mean_scores(scored, [oasis_spikes(s) for s in scored])[0]
                 for k in args.neurons:
-                    tuned = train_rate_model(first_rows(tuning, k), validation=None, init=fold_path, device="cpu",
-                                             progress=False, seed=args.seed, **FINE_TUNE).model
-                    r, lag = mean_scores(scored, [infer_spike_rates(s, model=tuned, device="cpu")[0] for s in scored])
+                    tuned = train_rate_model(
+                        first_rows(tuning, k),
+                        validation=None,
+                        init=fold_path,
+                        device="cpu",
+                        progress=False,
+                        seed=args.seed,
+                        **FINE_TUNE,
+                    ).model
+                    r, lag = mean_scores(
+                        scored, [infer_spike_rates(s, model=tuned, device="cpu")[0] for s in scored]
+                    )
                     r_tuned[k] += r
                     if k == 0:
                         lag_tuned += lag
             cells = "".join(f"  {np.nanmean(r_tuned[k]):>10.3f}" for k in args.neurons)
-            line = (f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}{cells}  {np.nanmean(r_oasis):>8.3f}"
-                    f"  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned) if lag_tuned else np.nan:>+9.0f}")
+            line = (
+                f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}{cells}  {np.nanmean(r_oasis):>8.3f}"
+                f"  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned) if lag_tuned else np.nan:>+9.0f}"
+            )
             lines.append(line)
             print(f"  {line}  ({time.perf_counter() - start:.0f} s)", flush=True)
     tuned_heads = "".join(f"  {'tuned, ' + (str(k) if k else 'half'):>10}" for k in args.neurons)
-    print(f"\n{'dataset':<8} {'n':>3}  {'left out':>10}{tuned_heads}  {'oasis':>8}  {'lag (ms)':>9}  {'tuned lag':>9}")
+    print(
+        f"\n{'dataset':<8} {'n':>3}  {'left out':>10}{tuned_heads}  {'oasis':>8}  {'lag (ms)':>9}  {'tuned lag':>9}"
+    )
     print("\n".join(lines))
 
 

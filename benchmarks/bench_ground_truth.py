@@ -63,14 +63,25 @@ def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np
     """Per-row r and information gain of `prediction` (rows, frames at the recording's rate) in 40 ms bins."""
     assert recording.lengths is not None and recording.spikes is not None
     lengths = [resampled_length(int(n), recording.rate, SCORE_RATE_HZ) for n in recording.lengths]
-    truth = rebin_counts(recording.spikes, recording.rate, SCORE_RATE_HZ, lengths, recording.lengths)
-    predicted = rebin_counts(np.where(np.isfinite(prediction), prediction, np.nan).astype(np.float32),
-                             recording.rate, SCORE_RATE_HZ, lengths, recording.lengths)
+    truth = rebin_counts(
+        recording.spikes, recording.rate, SCORE_RATE_HZ, lengths, recording.lengths
+    )
+    predicted = rebin_counts(
+        np.where(np.isfinite(prediction), prediction, np.nan).astype(np.float32),
+        recording.rate,
+        SCORE_RATE_HZ,
+        lengths,
+        recording.lengths,
+    )
     truth = np.where(np.isnan(predicted), np.nan, truth)  # dropped frames count on neither side
     scores = score_neurons(truth, predicted, bins=1, rate=SCORE_RATE_HZ)
-    lags = np.array([best_lag(t, q) for t, q in zip(truth, predicted)]).reshape(-1, 2)
-    return {"r": scores["correlation"], "info_gain": scores["info_gain"], "lag_ms": lags[:, 0],
-            "r_best_lag": lags[:, 1]}
+    lags = np.array([best_lag(t, q) for t, q in zip(truth, predicted, strict=True)]).reshape(-1, 2)
+    return {
+        "r": scores["correlation"],
+        "info_gain": scores["info_gain"],
+        "lag_ms": lags[:, 0],
+        "r_best_lag": lags[:, 1],
+    }
 
 
 def best_lag(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> tuple[float, float]:
@@ -82,15 +93,23 @@ def best_lag(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> tu
     if t.size < 4 * most_bins or t.std() == 0 or q.std() == 0:
         return float("nan"), float("nan")
     shifts = range(-most_bins, most_bins + 1)
-    r = [np.corrcoef(t[max(0, -k): t.size - max(0, k)], q[max(0, k): q.size - max(0, -k)])[0, 1] for k in shifts]
+    r = [
+        np.corrcoef(t[max(0, -k) : t.size - max(0, k)], q[max(0, k) : q.size - max(0, -k)])[0, 1]
+        for k in shifts
+    ]
     best = int(np.nanargmax(r))
     return float(list(shifts)[best] * 1000 / SCORE_RATE_HZ), float(r[best])
 
 
 def positive_derivative(recording: Recording, sigma_s: float) -> np.ndarray:
     filled, dropped = fill_gaps(recording.calcium, recording.lengths)
-    smooth = gaussian_filter1d(np.nan_to_num(filled.astype(np.float64)), sigma_s * recording.rate, axis=1,
-                               order=1, mode="nearest")
+    smooth = gaussian_filter1d(
+        np.nan_to_num(filled.astype(np.float64)),
+        sigma_s * recording.rate,
+        axis=1,
+        order=1,
+        mode="nearest",
+    )
     out = np.maximum(smooth, 0)
     out[dropped | np.isnan(filled)] = np.nan
     return out
@@ -98,53 +117,103 @@ def positive_derivative(recording: Recording, sigma_s: float) -> np.ndarray:
 
 def oasis_spikes(recording: Recording) -> np.ndarray:
     filled, dropped = fill_gaps(recording.calcium, recording.lengths)
-    spikes = deconvolve(Recording(filled, recording.rate, lengths=recording.lengths), p=1).spikes.copy()
+    spikes = deconvolve(
+        Recording(filled, recording.rate, lengths=recording.lengths), p=1
+    ).spikes.copy()
     spikes[dropped] = np.nan
     return spikes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_data_arguments(parser)
-    parser.add_argument("--datasets", nargs="*", default=None, help="only these folds (default: all 16)")
+    parser.add_argument(
+        "--datasets", nargs="*", default=None, help="only these folds (default: all 16)"
+    )
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
-    parser.add_argument("--samples", type=int, default=RECIPE["samples"], help="training chunks drawn (each epoch passes over them)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=RECIPE["samples"],
+        help="training chunks drawn (each epoch passes over them)",
+    )
     parser.add_argument("--balance", type=float, default=RECIPE["balance"])
-    parser.add_argument("--warps", type=float, nargs="*", default=list(RECIPE["warps"]),
-                        help="time-stretch factors: each training neuron also read as if recorded at w x its rate")
-    parser.add_argument("--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation")
-    parser.add_argument("--model-rate", type=float, default=RECIPE["rate"], help="the model's internal frame rate (Hz)")
-    parser.add_argument("--subframes", type=int, default=RECIPE["subframes"],
-                        help="input frames per model frame (the input rate is the model rate x this)")
-    parser.add_argument("--channels", type=int, default=RECIPE["channels"], help="channels of each network")
-    parser.add_argument("--members", type=int, default=RECIPE["members"], help="networks in the ensemble")
+    parser.add_argument(
+        "--warps",
+        type=float,
+        nargs="*",
+        default=list(RECIPE["warps"]),
+        help="time-stretch factors: each training neuron also read as if recorded at w x its rate",
+    )
+    parser.add_argument(
+        "--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation"
+    )
+    parser.add_argument(
+        "--model-rate",
+        type=float,
+        default=RECIPE["rate"],
+        help="the model's internal frame rate (Hz)",
+    )
+    parser.add_argument(
+        "--subframes",
+        type=int,
+        default=RECIPE["subframes"],
+        help="input frames per model frame (the input rate is the model rate x this)",
+    )
+    parser.add_argument(
+        "--channels", type=int, default=RECIPE["channels"], help="channels of each network"
+    )
+    parser.add_argument(
+        "--members", type=int, default=RECIPE["members"], help="networks in the ensemble"
+    )
     parser.add_argument("--dilations", default=",".join(str(d) for d in RECIPE["dilations"]))
-    parser.add_argument("--smooth-ms", type=float, default=1000 * RECIPE["smooth_s"],
-                        help="Gaussian sigma of the counts in the correlation loss")
+    parser.add_argument(
+        "--smooth-ms",
+        type=float,
+        default=1000 * RECIPE["smooth_s"],
+        help="Gaussian sigma of the counts in the correlation loss",
+    )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write every neuron's scores here")
     args = parse_with_data(parser)
     torch.set_num_threads(args.threads)
-    warnings.simplefilter("ignore", NoiseWarning)  # ranges differ between fold models; not what is measured here
+    warnings.simplefilter(
+        "ignore", NoiseWarning
+    )  # ranges differ between fold models; not what is measured here
     methods = [m.strip() for m in args.methods.split(",")]
 
     training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
-    testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(args.spikefinder)
+    testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(
+        args.spikefinder
+    )
     datasets = sorted({dataset_of(r) for r in testing})
     folds = args.datasets or datasets
-    print(f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
-          f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
-          f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms, "
-          f"time warps {args.warps or 'none'}; torch {torch.__version__}, {args.threads} threads", flush=True)
+    print(
+        f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
+        f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
+        f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms, "
+        f"time warps {args.warps or 'none'}; torch {torch.__version__}, {args.threads} threads",
+        flush=True,
+    )
 
     # the derivative's width is chosen per fold on the other datasets: score every width once
     derivative: dict[float, dict[str, np.ndarray]] = {}
     if "derivative" in methods:
         for sigma in SIGMAS_S:
-            derivative[sigma] = {d: np.concatenate([scores_at_25hz(r, positive_derivative(r, sigma))["r"]
-                                                    for r in testing if dataset_of(r) == d]) for d in datasets}
+            derivative[sigma] = {
+                d: np.concatenate(
+                    [
+                        scores_at_25hz(r, positive_derivative(r, sigma))["r"]
+                        for r in testing
+                        if dataset_of(r) == d
+                    ]
+                )
+                for d in datasets
+            }
     before = load_rate_model(BEFORE) if "before" in methods else None
 
     rows: list[dict[str, object]] = []
@@ -155,27 +224,56 @@ def main() -> None:
         predictions: dict[str, list[np.ndarray]] = {}
         if "calspike" in methods:
             torch.manual_seed(args.seed)
-            model = train_rate_model([r for r in training if dataset_of(r) != held_out], validation=None,
-                                     model=recipe_model(args.model_rate, args.dilations, args.noise,
-                                                        args.smooth_ms / 1000, args.subframes, args.channels,
-                                                        args.members),
-                                     epochs=args.fold_epochs,
-                                     samples=args.samples, balance=args.balance, seed=args.seed, device="cpu",
-                                     warps=args.warps, progress=False).model
-            predictions["calspike"] = [infer_spike_rates(r, model=model, device="cpu")[0] for r in test]
+            model = train_rate_model(
+                [r for r in training if dataset_of(r) != held_out],
+                validation=None,
+                model=recipe_model(
+                    args.model_rate,
+                    args.dilations,
+                    args.noise,
+                    args.smooth_ms / 1000,
+                    args.subframes,
+                    args.channels,
+                    args.members,
+                ),
+                epochs=args.fold_epochs,
+                samples=args.samples,
+                balance=args.balance,
+                seed=args.seed,
+                device="cpu",
+                warps=args.warps,
+                progress=False,
+            ).model
+            predictions["calspike"] = [
+                infer_spike_rates(r, model=model, device="cpu")[0] for r in test
+            ]
         if "oasis" in methods:
             predictions["oasis"] = [oasis_spikes(r) for r in test]
         if "derivative" in methods:
             others = [d for d in datasets if d != held_out]
-            best = max(SIGMAS_S, key=lambda s: float(np.mean([np.nanmean(derivative[s][d]) for d in others])))
+            best = max(
+                SIGMAS_S,
+                key=lambda s: float(np.mean([np.nanmean(derivative[s][d]) for d in others])),
+            )
             predictions["derivative"] = [positive_derivative(r, best) for r in test]
         if before is not None:
-            predictions["before"] = [infer_spike_rates(r, model=before[0], device="cpu")[0] for r in test]
-        scored = {m: [scores_at_25hz(r, p) for r, p in zip(test, ps)] for m, ps in predictions.items()}
+            predictions["before"] = [
+                infer_spike_rates(r, model=before[0], device="cpu")[0] for r in test
+            ]
+        scored = {
+            m: [scores_at_25hz(r, p) for r, p in zip(test, ps, strict=True)]
+            for m, ps in predictions.items()
+        }
         for k, recording in enumerate(test):
-            for row, name in enumerate(recording.neuron_names or [f"{recording.name}/{i}" for i in
-                                                                   range(recording.neurons)]):
-                entry: dict[str, object] = {"dataset": held_out, "family": family(recording), "neuron": name}
+            for row, name in enumerate(
+                recording.neuron_names
+                or [f"{recording.name}/{i}" for i in range(recording.neurons)]
+            ):
+                entry: dict[str, object] = {
+                    "dataset": held_out,
+                    "family": family(recording),
+                    "neuron": name,
+                }
                 for m in predictions:
                     entry[m] = float(scored[m][k]["r"][row])
                     entry[f"{m}_info_gain"] = float(scored[m][k]["info_gain"][row])
@@ -184,49 +282,86 @@ def main() -> None:
                 rows.append(entry)
         mine = [e for e in rows if e["dataset"] == held_out]
         line = ", ".join(f"{m} {np.nanmean([e[m] for e in mine]):.3f}" for m in predictions)
-        lags = ", ".join(f"{m} {np.nanmedian([e[m + '_lag_ms'] for e in mine]):+.0f}" for m in predictions)
-        shifted = ", ".join(f"{m} {np.nanmean([e[m + '_r_best_lag'] for e in mine]):.3f}" for m in predictions)
-        print(f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; r at each neuron's best lag "
-              f"{shifted} "
-              f"({time.perf_counter() - fold_start:.0f} s)", flush=True)
+        lags = ", ".join(
+            f"{m} {np.nanmedian([e[m + '_lag_ms'] for e in mine]):+.0f}" for m in predictions
+        )
+        shifted = ", ".join(
+            f"{m} {np.nanmean([e[m + '_r_best_lag'] for e in mine]):.3f}" for m in predictions
+        )
+        print(
+            f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; r at each neuron's best lag "
+            f"{shifted} "
+            f"({time.perf_counter() - fold_start:.0f} s)",
+            flush=True,
+        )
     print(f"{len(folds)} folds in {(time.perf_counter() - started) / 60:.1f} min\n")
     report(rows, [m for m in METHODS if m in methods])
     if args.json is not None:
-        args.json.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()}, "neurons": rows},
-                                        indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"settings": {k: str(v) for k, v in vars(args).items()}, "neurons": rows}, indent=1
+            )
+        )
 
 
 def report(rows: list[dict[str, object]], methods: list[str]) -> None:
     """Tables of mean r and information gain per dataset, per indicator family and overall."""
+
     def table(key: str, title: str) -> list[str]:
         groups = sorted({str(e[key]) for e in rows})
-        lines = [f"{title:<16} {'n':>3}  " + "  ".join(f"{m:>10}" for m in methods)
-                 + "   " + "  ".join(f"{'IG ' + m:>13}" for m in methods)]
+        lines = [
+            f"{title:<16} {'n':>3}  "
+            + "  ".join(f"{m:>10}" for m in methods)
+            + "   "
+            + "  ".join(f"{'IG ' + m:>13}" for m in methods)
+        ]
         for g in groups:
             members = [e for e in rows if e[key] == g]
             cells = []
             for m in methods:
                 mark = "*" if m == "before" and g in BEFORE_TRAINED_ON else " "
                 cells.append(f"{np.nanmean([e[m] for e in members]):>9.3f}{mark}")
-            gains = [f"{np.nanmean([e[m + '_info_gain'] for e in members]):>13.3f}" for m in methods]
-            lines.append(f"{g:<16} {len(members):>3}  " + "  ".join(cells) + "   " + "  ".join(gains))
+            gains = [
+                f"{np.nanmean([e[m + '_info_gain'] for e in members]):>13.3f}" for m in methods
+            ]
+            lines.append(
+                f"{g:<16} {len(members):>3}  " + "  ".join(cells) + "   " + "  ".join(gains)
+            )
         return lines
 
     print("\n".join(table("dataset", "dataset")))
     print()
     print("\n".join(table("family", "indicator family")))
     overall = {m: np.nanmean([e[m] for e in rows]) for m in methods}
-    by_dataset = {m: np.mean([np.nanmean([e[m] for e in rows if e["dataset"] == d])
-                              for d in sorted({str(e["dataset"]) for e in rows})]) for m in methods}
+    by_dataset = {
+        m: np.mean(
+            [
+                np.nanmean([e[m] for e in rows if e["dataset"] == d])
+                for d in sorted({str(e["dataset"]) for e in rows})
+            ]
+        )
+        for m in methods
+    }
     print("\noverall, mean over neurons:  " + ", ".join(f"{m} {v:.3f}" for m, v in overall.items()))
-    print("overall, mean over datasets: " + ", ".join(f"{m} {v:.3f}" for m, v in by_dataset.items()))
+    print(
+        "overall, mean over datasets: " + ", ".join(f"{m} {v:.3f}" for m, v in by_dataset.items())
+    )
     if "calspike" in methods and len(methods) > 1:
         datasets = sorted({str(e["dataset"]) for e in rows})
-        ahead = [d for d in datasets if all(
-            np.nanmean([e["calspike"] for e in rows if e["dataset"] == d])
-            > np.nanmean([e[m] for e in rows if e["dataset"] == d]) for m in methods if m != "calspike")]
-        print(f"calspike ahead of every other method on {len(ahead)} of {len(datasets)} datasets "
-              f"(not ahead on: {', '.join(d for d in datasets if d not in ahead) or 'none'})")
+        ahead = [
+            d
+            for d in datasets
+            if all(
+                np.nanmean([e["calspike"] for e in rows if e["dataset"] == d])
+                > np.nanmean([e[m] for e in rows if e["dataset"] == d])
+                for m in methods
+                if m != "calspike"
+            )
+        ]
+        print(
+            f"calspike ahead of every other method on {len(ahead)} of {len(datasets)} datasets "
+            f"(not ahead on: {', '.join(d for d in datasets if d not in ahead) or 'none'})"
+        )
         for m in methods[1:]:
             print(f"  calspike / {m} mean r over neurons: {overall['calspike'] / overall[m]:.3f}x")
 

@@ -69,13 +69,16 @@ def _child(method: str, path: str, neurons: int, threads: int, device: str, repe
         model, metadata = load_rate_model()
 
         def infer() -> None:
-            spikes, _ = infer_spike_rates(traces, 30.0, model=model, metadata=metadata, device=device,
-                                          threads=threads)
+            spikes, _ = infer_spike_rates(
+                traces, 30.0, model=model, metadata=metadata, device=device, threads=threads
+            )
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             assert spikes.shape == traces.shape and np.isfinite(spikes).all()
 
-        infer_spike_rates(traces[:4, :2000], 30.0, model=model, device=device, threads=threads)  # warm-up
+        infer_spike_rates(
+            traces[:4, :2000], 30.0, model=model, device=device, threads=threads
+        )  # warm-up
         if device.startswith("cuda"):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -93,10 +96,26 @@ def _child(method: str, path: str, neurons: int, threads: int, device: str, repe
         infer()
         seconds.append(time.perf_counter() - start)
     if method == "calspike" and device.startswith("cuda"):  # the GPU's own peak, beside the host's
-        print(json.dumps({"gpu": torch.cuda.get_device_name(), "gpu_peak_bytes": torch.cuda.max_memory_allocated()}))
-    print(json.dumps({"seconds": float(np.median(seconds)), "fastest": min(seconds), "slowest": max(seconds),
-                      "frames": int(traces.size), "input_bytes": int(traces.nbytes),
-                      "extra_bytes": _max_rss_bytes() - loaded}))
+        print(
+            json.dumps(
+                {
+                    "gpu": torch.cuda.get_device_name(),
+                    "gpu_peak_bytes": torch.cuda.max_memory_allocated(),
+                }
+            )
+        )
+    print(
+        json.dumps(
+            {
+                "seconds": float(np.median(seconds)),
+                "fastest": min(seconds),
+                "slowest": max(seconds),
+                "frames": int(traces.size),
+                "input_bytes": int(traces.nbytes),
+                "extra_bytes": _max_rss_bytes() - loaded,
+            }
+        )
+    )
 
 
 def _file_child(method: str, path: str, threads: int) -> None:
@@ -109,8 +128,21 @@ def _file_child(method: str, path: str, threads: int) -> None:
     if method == "streamed":
         from calspike.cli import main as calspike_main
 
-        code = calspike_main(["infer", path, "-o", str(output), "--rate", "30", "--threads", str(threads),
-                              "--device", "cpu", "--no-progress"])
+        code = calspike_main(
+            [
+                "infer",
+                path,
+                "-o",
+                str(output),
+                "--rate",
+                "30",
+                "--threads",
+                str(threads),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
         assert code == 0
     else:
         from calspike.spikes.rate import infer_spike_rates
@@ -122,8 +154,16 @@ def _file_child(method: str, path: str, threads: int) -> None:
     result = np.load(output, mmap_mode="r")
     shape = result.shape
     sample = np.asarray(result[:: max(1, shape[0] // 50)])
-    print(json.dumps({"seconds": seconds, "frames": int(shape[0] * shape[1]), "ru_maxrss_bytes": _max_rss_bytes(),
-                      "finite": bool(np.isfinite(sample).all())}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "frames": int(shape[0] * shape[1]),
+                "ru_maxrss_bytes": _max_rss_bytes(),
+                "finite": bool(np.isfinite(sample).all()),
+            }
+        )
+    )
 
 
 def _write_big_input(path: Path, neurons: int, frames: int) -> int:
@@ -144,15 +184,35 @@ def _file_part(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "big.npy"
         size = _write_big_input(path, args.file_neurons, args.file_frames)
-        print(f"\n(b) a {size / 2**30:.2f} GiB input: {args.file_neurons:,} neurons x {args.file_frames:,} frames "
-              f"float32 at 30 Hz (written in {time.perf_counter() - start:.0f} s)")
+        print(
+            f"\n(b) a {size / 2**30:.2f} GiB input: {args.file_neurons:,} neurons x {args.file_frames:,} frames "
+            f"float32 at 30 Hz (written in {time.perf_counter() - start:.0f} s)"
+        )
         rows = []
-        labels = {"streamed": "calspike infer (streamed .npy)", "in-memory": "np.load + infer_spike_rates"}
+        labels = {
+            "streamed": "calspike infer (streamed .npy)",
+            "in-memory": "np.load + infer_spike_rates",
+        }
         for method in args.file_ways.split(","):
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-            done = subprocess.run(["/usr/bin/time", "-v", sys.executable, __file__, "--file-child", method,
-                                   "--input", str(path), "--threads", str(args.threads)],
-                                  capture_output=True, text=True, env=env, check=False)
+            done = subprocess.run(
+                [
+                    "/usr/bin/time",
+                    "-v",
+                    sys.executable,
+                    __file__,
+                    "--file-child",
+                    method,
+                    "--input",
+                    str(path),
+                    "--threads",
+                    str(args.threads),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"{method} failed:\n{done.stderr}")
             result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -161,18 +221,24 @@ def _file_part(args: argparse.Namespace) -> None:
             rows.append((labels[method], result))
     print(f"  {'method':<34}{'seconds':>9}{'frames/s':>13}{'peak RSS':>12}{'peak - input':>15}")
     for label, result in rows:
-        print(f"  {label:<34}{result['seconds']:>9.1f}{result['frames'] / result['seconds']:>13,.0f}"
-              f"{result['peak_bytes'] / 2**30:>8.2f} GiB{(result['peak_bytes'] - size) / 2**30:>11.2f} GiB")
+        print(
+            f"  {label:<34}{result['seconds']:>9.1f}{result['frames'] / result['seconds']:>13,.0f}"
+            f"{result['peak_bytes'] / 2**30:>8.2f} GiB{(result['peak_bytes'] - size) / 2**30:>11.2f} GiB"
+        )
     measured = {label: result for label, result in rows}
     streamed = measured.get(labels["streamed"])
     if streamed is None:
         return
     if labels["in-memory"] in measured:
-        print(f"  peak RSS, in-memory / streamed: "
-              f"{measured[labels['in-memory']]['peak_bytes'] / streamed['peak_bytes']:.1f}x")
-    print(f"  streamed peak {streamed['peak_bytes'] / 2**30:.2f} GiB against the promise input + 1 GiB = "
-          f"{(size + 2**30) / 2**30:.2f} GiB: {'met' if streamed['peak_bytes'] <= size + 2**30 else 'MISSED'}; "
-          f"without counting the input (<= 1 GiB): {'met' if streamed['peak_bytes'] <= 2**30 else 'MISSED'}")
+        print(
+            f"  peak RSS, in-memory / streamed: "
+            f"{measured[labels['in-memory']]['peak_bytes'] / streamed['peak_bytes']:.1f}x"
+        )
+    print(
+        f"  streamed peak {streamed['peak_bytes'] / 2**30:.2f} GiB against the promise input + 1 GiB = "
+        f"{(size + 2**30) / 2**30:.2f} GiB: {'met' if streamed['peak_bytes'] <= size + 2**30 else 'MISSED'}; "
+        f"without counting the input (<= 1 GiB): {'met' if streamed['peak_bytes'] <= 2**30 else 'MISSED'}"
+    )
 
 
 def _time_v_peak(report: str) -> int:
@@ -183,11 +249,32 @@ def _time_v_peak(report: str) -> int:
     raise RuntimeError(f"/usr/bin/time -v printed no peak memory:\n{report[-2000:]}")
 
 
-def _run(method: str, path: Path, neurons: int, threads: int, device: str, repeats: int) -> dict[str, float] | None:
+def _run(
+    method: str, path: Path, neurons: int, threads: int, device: str, repeats: int
+) -> dict[str, float] | None:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run([sys.executable, __file__, "--child", method, "--input", str(path), "--neurons",
-                           str(neurons), "--threads", str(threads), "--device", device, "--repeats", str(repeats)],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            method,
+            "--input",
+            str(path),
+            "--neurons",
+            str(neurons),
+            "--threads",
+            str(threads),
+            "--device",
+            device,
+            "--repeats",
+            str(repeats),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if done.returncode != 0:
         if "No module named 'oasis'" in done.stderr:
             return None
@@ -200,18 +287,27 @@ def _run(method: str, path: Path, neurons: int, threads: int, device: str, repea
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--neurons", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--oasis-neurons", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed runs of each method after one warm-up; the median is reported")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed runs of each method after one warm-up; the median is reported",
+    )
     parser.add_argument("--file-neurons", type=int, default=2000)
     parser.add_argument("--file-frames", type=int, default=200_000)
-    parser.add_argument("--file-ways", default="streamed,in-memory",
-                        help="part (b)'s ways, comma-separated: streamed, in-memory")
+    parser.add_argument(
+        "--file-ways",
+        default="streamed,in-memory",
+        help="part (b)'s ways, comma-separated: streamed, in-memory",
+    )
     parser.add_argument("--skip-file", action="store_true", help="leave out part (b)")
     parser.add_argument("--only-file", action="store_true", help="run part (b) alone")
     parser.add_argument("--child", choices=("calspike", "oasis"), help=argparse.SUPPRESS)
@@ -232,32 +328,51 @@ def main() -> None:
 
     start = time.perf_counter()
     recording = simulate(args.neurons, args.frames, rate=30.0, seed=0)
-    print(f"simulated {args.neurons:,} neurons x {args.frames:,} frames at 30 Hz in "
-          f"{time.perf_counter() - start:.0f} s ({recording.calcium.nbytes / 2**20:.0f} MiB float32)")
+    print(
+        f"simulated {args.neurons:,} neurons x {args.frames:,} frames at 30 Hz in "
+        f"{time.perf_counter() - start:.0f} s ({recording.calcium.nbytes / 2**20:.0f} MiB float32)"
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "calcium.npy"
         np.save(path, recording.calcium)
         del recording
         ours = _run("calspike", path, args.neurons, args.threads, args.device, args.repeats)
-        oasis = _run("oasis", path, min(args.oasis_neurons, args.neurons), args.threads, args.device, args.repeats)
+        oasis = _run(
+            "oasis",
+            path,
+            min(args.oasis_neurons, args.neurons),
+            args.threads,
+            args.device,
+            args.repeats,
+        )
     assert ours is not None
     rows = [("calspike (rate model)", args.neurons, ours)]
     if oasis is not None:
         rows.append(("oasis-deconv deconvolve AR(1)", min(args.oasis_neurons, args.neurons), oasis))
-    print(f"\n{args.repeats} timed run(s) of each after a warm-up: the median, and the slowest and fastest run")
-    print(f"{'method':<32}{'neurons':>9}{'seconds':>10}{'frames/s':>14}{'slowest-fastest':>24}{'peak - input':>15}")
+    print(
+        f"\n{args.repeats} timed run(s) of each after a warm-up: the median, and the slowest and fastest run"
+    )
+    print(
+        f"{'method':<32}{'neurons':>9}{'seconds':>10}{'frames/s':>14}{'slowest-fastest':>24}{'peak - input':>15}"
+    )
     for name, neurons, result in rows:
         spread = f"{result['frames'] / result['slowest']:,.0f}-{result['frames'] / result['fastest']:,.0f}"
-        print(f"{name:<32}{neurons:>9,}{result['seconds']:>10.1f}{result['frames'] / result['seconds']:>14,.0f}"
-              f"{spread:>24}{result['extra_bytes'] / 2**20:>11,.0f} MiB")
+        print(
+            f"{name:<32}{neurons:>9,}{result['seconds']:>10.1f}{result['frames'] / result['seconds']:>14,.0f}"
+            f"{spread:>24}{result['extra_bytes'] / 2**20:>11,.0f} MiB"
+        )
     speed = ours["frames"] / ours["seconds"]
-    print(f"\ncalspike: {speed:,.0f} frames/s on {args.threads} threads ({args.device}; goal >= 1,000,000): "
-          f"{'met' if speed >= 1e6 else 'MISSED'}; peak memory input + {ours['extra_bytes'] / 2**30:.2f} GiB "
-          f"(goal <= input + 1 GiB): {'met' if ours['extra_bytes'] <= 2**30 else 'MISSED'}")
+    print(
+        f"\ncalspike: {speed:,.0f} frames/s on {args.threads} threads ({args.device}; goal >= 1,000,000): "
+        f"{'met' if speed >= 1e6 else 'MISSED'}; peak memory input + {ours['extra_bytes'] / 2**30:.2f} GiB "
+        f"(goal <= input + 1 GiB): {'met' if ours['extra_bytes'] <= 2**30 else 'MISSED'}"
+    )
     if "gpu_peak_bytes" in ours:
         print(f"GPU: {ours['gpu']}, peak GPU memory {ours['gpu_peak_bytes'] / 2**30:.2f} GiB")
     if oasis is not None:
-        print(f"ratio calspike / oasis-deconv frames/s: {speed / (oasis['frames'] / oasis['seconds']):.1f}x")
+        print(
+            f"ratio calspike / oasis-deconv frames/s: {speed / (oasis['frames'] / oasis['seconds']):.1f}x"
+        )
     else:
         print("oasis-deconv not installed (pip install oasis-deconv): no ratio")
     if not args.skip_file:

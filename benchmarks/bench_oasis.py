@@ -64,7 +64,10 @@ def best_of(function, repeats, warm_up=True):
 
 
 def traces_of(recording):
-    return [recording.calcium[n, : recording.lengths[n]].astype(np.float64) for n in range(recording.neurons)]
+    return [
+        recording.calcium[n, : recording.lengths[n]].astype(np.float64)
+        for n in range(recording.neurons)
+    ]
 
 
 def run_case(label, recording, g, repeats):
@@ -78,13 +81,24 @@ def run_case(label, recording, g, repeats):
 
     print(f"\n{label}: {recording.neurons} traces, {frames:,} frames")
     for threads in (1, 2):
-        add(f"calspike bare AR(1), {threads} thread{'s' if threads > 1 else ''}",
-            best_of(lambda t=threads: calspike.deconvolve(recording, g=g, baseline=baseline, lam=0.0, threads=t),
-                    repeats))
+        add(
+            f"calspike bare AR(1), {threads} thread{'s' if threads > 1 else ''}",
+            best_of(
+                lambda t=threads: calspike.deconvolve(
+                    recording, g=g, baseline=baseline, lam=0.0, threads=t
+                ),
+                repeats,
+            ),
+        )
     try:
         from oasis.oasis_methods import oasisAR1
 
-        add("oasis-deconv oasisAR1", best_of(lambda: [oasisAR1(y, float(gn)) for y, gn in zip(traces, g)], repeats))
+        add(
+            "oasis-deconv oasisAR1",
+            best_of(
+                lambda: [oasisAR1(y, float(gn)) for y, gn in zip(traces, g, strict=True)], repeats
+            ),
+        )
     except ImportError:
         print("  oasis-deconv not installed: pip install oasis-deconv")
     try:
@@ -97,53 +111,92 @@ def run_case(label, recording, g, repeats):
             matrix = np.ascontiguousarray(recording.calcium, dtype=np.float32)
             for threads in (1, 2):
                 numba.set_num_threads(threads)
-                suite2p_oasis(matrix[:2, :1000].copy(), 1000, tau, recording.rate)  # compile outside the timing
-                add(f"suite2p oasis (numba), {threads} thread{'s' if threads > 1 else ''}",
-                    best_of(lambda: suite2p_oasis(matrix.copy(), 1000, tau, recording.rate), repeats))
+                suite2p_oasis(
+                    matrix[:2, :1000].copy(), 1000, tau, recording.rate
+                )  # compile outside the timing
+                add(
+                    f"suite2p oasis (numba), {threads} thread{'s' if threads > 1 else ''}",
+                    best_of(
+                        lambda: suite2p_oasis(matrix.copy(), 1000, tau, recording.rate), repeats
+                    ),
+                )
         else:
             print("  suite2p: skipped on traces of different lengths (it needs a full matrix)")
     except ImportError as error:
         print(f"  suite2p's oasis unavailable ({error}): pip install suite2p numba")
 
-    add("calspike deconvolve (estimated), 1 thread", best_of(lambda: calspike.deconvolve(recording, threads=1), repeats))
-    add("calspike deconvolve (estimated), 2 threads", best_of(lambda: calspike.deconvolve(recording, threads=2), repeats))
+    add(
+        "calspike deconvolve (estimated), 1 thread",
+        best_of(lambda: calspike.deconvolve(recording, threads=1), repeats),
+    )
+    add(
+        "calspike deconvolve (estimated), 2 threads",
+        best_of(lambda: calspike.deconvolve(recording, threads=2), repeats),
+    )
     try:
         from oasis.functions import deconvolve as oasis_deconvolve
 
-        add("oasis-deconv deconvolve (estimated)", best_of(lambda: [oasis_deconvolve(y, penalty=1) for y in traces], repeats))
+        add(
+            "oasis-deconv deconvolve (estimated)",
+            best_of(lambda: [oasis_deconvolve(y, penalty=1) for y in traces], repeats),
+        )
     except ImportError:
         pass
 
     for exact, mode in ((True, "exact"), (False, "greedy")):
         for threads in (1, 2):
-            add(f"calspike deconvolve AR(2) {mode} (estimated), {threads} thread{'s' if threads > 1 else ''}",
-                best_of(lambda e=exact, t=threads: calspike.deconvolve(recording, p=2, exact=e, threads=t), repeats))
+            add(
+                f"calspike deconvolve AR(2) {mode} (estimated), {threads} thread{'s' if threads > 1 else ''}",
+                best_of(
+                    lambda e=exact, t=threads: calspike.deconvolve(
+                        recording, p=2, exact=e, threads=t
+                    ),
+                    repeats,
+                ),
+            )
     # the reference AR(2) runs at ~0.05 M frames/s: timed (warm-up + repeats, as every method) on 5 traces
     subset = traces[:5]
     subset_frames = sum(y.size for y in subset)
     try:
         from oasis.functions import deconvolve as oasis_deconvolve
 
-        warnings.filterwarnings("ignore", message="The 'g' parameter is deprecated", category=DeprecationWarning)
-        seconds = best_of(lambda: [oasis_deconvolve(y, g=(None, None), penalty=1) for y in subset], repeats)
-        add(f"oasis-deconv deconvolve AR(2) (estimated){'*' if len(subset) < len(traces) else ''}",
-            seconds * frames / subset_frames)
+        warnings.filterwarnings(
+            "ignore", message="The 'g' parameter is deprecated", category=DeprecationWarning
+        )
+        seconds = best_of(
+            lambda: [oasis_deconvolve(y, g=(None, None), penalty=1) for y in subset], repeats
+        )
+        add(
+            f"oasis-deconv deconvolve AR(2) (estimated){'*' if len(subset) < len(traces) else ''}",
+            seconds * frames / subset_frames,
+        )
     except ImportError:
         pass
 
     table = {method: frames / seconds for method, seconds in rows}
     reference_ar2 = [m for m in table if m.startswith("oasis-deconv deconvolve AR(2)")]
-    peers = {"bare": ("oasis-deconv oasisAR1", "suite2p oasis (numba), 1 thread", "suite2p oasis (numba), 2 threads"),
-             "estimated": ("oasis-deconv deconvolve (estimated)",), "ar2": tuple(reference_ar2)}
+    peers = {
+        "bare": (
+            "oasis-deconv oasisAR1",
+            "suite2p oasis (numba), 1 thread",
+            "suite2p oasis (numba), 2 threads",
+        ),
+        "estimated": ("oasis-deconv deconvolve (estimated)",),
+        "ar2": tuple(reference_ar2),
+    }
     print(f"  {'method':<46}{'seconds':>9}{'Mframes/s':>11}   ratios")
     for method, seconds in rows:
         kind = "ar2" if "AR(2)" in method else "estimated" if "estimated" in method else "bare"
         ratios = ""
         if method.startswith("calspike"):
-            ratios = ", ".join(f"{table[method] / table[p]:.1f}x {p}" for p in peers[kind] if p in table)
+            ratios = ", ".join(
+                f"{table[method] / table[p]:.1f}x {p}" for p in peers[kind] if p in table
+            )
         print(f"  {method:<46}{seconds:>9.3f}{table[method] / 1e6:>11.2f}   {ratios}")
     if any(m.endswith("*") for m in table):
-        print(f"  * timed on the first {len(subset)} traces ({subset_frames:,} frames); seconds scaled to all frames")
+        print(
+            f"  * timed on the first {len(subset)} traces ({subset_frames:,} frames); seconds scaled to all frames"
+        )
 
 
 def main() -> int:
@@ -158,7 +211,9 @@ def main() -> int:
             run_case(f"(a) SpikeFinder {recording.name}", recording, g, repeats=3)
     else:
         print("(a) skipped: set CALSPIKE_SPIKEFINDER_DIR")
-    recording = calspike.simulate(50 if args.quick else 500, 100_000, rate=30.0, indicator="GCaMP6s", seed=0)
+    recording = calspike.simulate(
+        50 if args.quick else 500, 100_000, rate=30.0, indicator="GCaMP6s", seed=0
+    )
     g = calspike.deconvolve(recording).g[:, 0]
     run_case("(b) simulated GCaMP6s at 30 Hz", recording, g, repeats=3)
     return 0

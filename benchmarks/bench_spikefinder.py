@@ -55,9 +55,14 @@ def single_neurons(recordings: list[Recording]) -> list[Recording]:
     for recording in recordings:
         for row in range(recording.neurons):
             n = int(recording.lengths[row])
-            out.append(Recording(recording.calcium[row : row + 1, :n], recording.rate,
-                                 spikes=recording.spikes[row : row + 1, :n],
-                                 name=f"{recording.name.split('.')[0]}/{row}"))
+            out.append(
+                Recording(
+                    recording.calcium[row : row + 1, :n],
+                    recording.rate,
+                    spikes=recording.spikes[row : row + 1, :n],
+                    name=f"{recording.name.split('.')[0]}/{row}",
+                )
+            )
     return out
 
 
@@ -87,20 +92,34 @@ def positive_derivative(neuron: Recording, sigma_s: float) -> np.ndarray:
 
 def correlation(neuron: Recording, prediction: np.ndarray) -> dict[str, float]:
     scores = score_neurons(neuron.spikes, prediction, rate=neuron.rate)
-    return {"correlation": float(scores["correlation"][0]), "info_gain": float(scores["info_gain"][0])}
+    return {
+        "correlation": float(scores["correlation"][0]),
+        "info_gain": float(scores["info_gain"][0]),
+    }
 
 
-def classifier_rates(train: list[Recording], test: list[Recording], args: argparse.Namespace) -> list[np.ndarray]:
+def classifier_rates(
+    train: list[Recording], test: list[Recording], args: argparse.Namespace
+) -> list[np.ndarray]:
     window = {"len_pre": 10, "len_post": 10, "spike_n": 2, "normalize": "neuron"}
     kinds = ["raw", "delta"]
     windows = calspike.partition(train, skip=1, **window)
     order = np.random.default_rng(args.seed).permutation(len(train))
     val_neurons = order[: max(1, round(0.15 * len(train)))]
     fit_neurons = np.setdiff1d(np.arange(len(train)), val_neurons)
-    fit_set = windows.subset(labelled_subset(windows, fit_neurons, max_windows=200_000, seed=args.seed))
+    fit_set = windows.subset(
+        labelled_subset(windows, fit_neurons, max_windows=200_000, seed=args.seed)
+    )
     val_set = windows.subset(labelled_subset(windows, val_neurons, seed=args.seed))
-    model = workflows.train_classifier(fit_set, val_set, kinds=kinds, epochs=args.classifier_epochs, device="cpu",
-                                   seed=args.seed, progress=False).model
+    model = workflows.train_classifier(
+        fit_set,
+        val_set,
+        kinds=kinds,
+        epochs=args.classifier_epochs,
+        device="cpu",
+        seed=args.seed,
+        progress=False,
+    ).model
     rates = []
     for neuron in test:
         every = calspike.partition(neuron, skip=1, **window)
@@ -110,28 +129,51 @@ def classifier_rates(train: list[Recording], test: list[Recording], args: argpar
     return rates
 
 
-def run_fold(train: list[Recording], test: list[Recording], args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
+def run_fold(
+    train: list[Recording], test: list[Recording], args: argparse.Namespace
+) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {}
     if "calspike" in args.methods:
         torch.manual_seed(args.seed)
-        model = train_rate_model(train, validation=None, epochs=EPOCHS, seed=args.seed, device="cpu",
-                                 progress=False, simulated=SIMULATED, balance=0.0).model
-        results["calspike"] = [correlation(n, infer_spike_rates(n, model=model, device="cpu")[0]) for n in test]
+        model = train_rate_model(
+            train,
+            validation=None,
+            epochs=EPOCHS,
+            seed=args.seed,
+            device="cpu",
+            progress=False,
+            simulated=SIMULATED,
+            balance=0.0,
+        ).model
+        results["calspike"] = [
+            correlation(n, infer_spike_rates(n, model=model, device="cpu")[0]) for n in test
+        ]
     if "derivative" in args.methods:
-        best = max(SIGMAS_S, key=lambda s: np.mean([correlation(n, positive_derivative(n, s))["correlation"]
-                                                    for n in train]))
+        best = max(
+            SIGMAS_S,
+            key=lambda s: np.mean(
+                [correlation(n, positive_derivative(n, s))["correlation"] for n in train]
+            ),
+        )
         results["derivative"] = [correlation(n, positive_derivative(n, best)) for n in test]
     if "oasis" in args.methods:
         results["oasis"] = [correlation(n, deconvolve(n, p=1).spikes) for n in test]
     if "classifier" in args.methods:
-        results["classifier"] = [correlation(n, r) for n, r in zip(test, classifier_rates(train, test, args))]
+        results["classifier"] = [
+            correlation(n, r)
+            for n, r in zip(test, classifier_rates(train, test, args), strict=True)
+        ]
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR"))
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}"
+    )
     parser.add_argument("--classifier-epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -148,25 +190,38 @@ def main() -> None:
             test = [neurons[i] for i in test_index]
             tic = time.perf_counter()
             for method, values in run_fold(train, test, args).items():
-                for neuron, value in zip(test, values):
+                for neuron, value in zip(test, values, strict=True):
                     scores[method][neuron.name] = value
-            print(f"  {scheme} fold {k + 1}/{len(parts)}: {len(train)} training, {len(test)} test neurons, "
-                  f"{time.perf_counter() - tic:.0f} s", flush=True)
-        print(f"\n{scheme}: mean SpikeFinder correlation (Poisson information gain, bits/s) on test neurons")
+            print(
+                f"  {scheme} fold {k + 1}/{len(parts)}: {len(train)} training, {len(test)} test neurons, "
+                f"{time.perf_counter() - tic:.0f} s",
+                flush=True,
+            )
+        print(
+            f"\n{scheme}: mean SpikeFinder correlation (Poisson information gain, bits/s) on test neurons"
+        )
         datasets = sorted({n.split("/")[0] for n in scores[args.methods[0]]})
-        print(f"{'method':<14}" + "".join(f"{'dataset ' + d:>20}" for d in datasets) + f"{'all 24':>20}")
+        print(
+            f"{'method':<14}"
+            + "".join(f"{'dataset ' + d:>20}" for d in datasets)
+            + f"{'all 24':>20}"
+        )
         means = {}
         for method in args.methods:
             cells = []
             for d in [*datasets, None]:
-                chosen = [v for name, v in scores[method].items() if d is None or name.startswith(d + "/")]
+                chosen = [
+                    v for name, v in scores[method].items() if d is None or name.startswith(d + "/")
+                ]
                 r = np.mean([v["correlation"] for v in chosen])
                 gain = np.nanmean([v["info_gain"] for v in chosen])
                 cells.append(f"{r:.3f} ({gain:+.2f})")
             means[method] = np.mean([v["correlation"] for v in scores[method].values()])
             print(f"{method:<14}" + "".join(f"{c:>20}" for c in cells))
         if "calspike" in means:
-            ratios = ", ".join(f"{means['calspike'] / means[m]:.2f}x {m}" for m in args.methods if m != "calspike")
+            ratios = ", ".join(
+                f"{means['calspike'] / means[m]:.2f}x {m}" for m in args.methods if m != "calspike"
+            )
             print(f"calspike's mean correlation: {ratios}\n")
     print(f"total {time.perf_counter() - start:.0f} s")
 

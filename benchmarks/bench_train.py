@@ -27,21 +27,37 @@ def make_model(kind: str, length: int) -> nn.Module:
     return SpikeClassifier(channels=1) if kind == "classifier" else CalciumVAE(length=length)
 
 
-def calspike_rate(kind: str, x: np.ndarray, y: np.ndarray, batch: int, epochs: int, device: str) -> float:
+def calspike_rate(
+    kind: str, x: np.ndarray, y: np.ndarray, batch: int, epochs: int, device: str
+) -> float:
     model = make_model(kind, x.shape[1])
-    result = fit(model, x, y if kind == "classifier" else None, epochs=epochs + 1, batch_size=batch,
-                 schedule="constant", patience=None, device=device, progress=False)
+    result = fit(
+        model,
+        x,
+        y if kind == "classifier" else None,
+        epochs=epochs + 1,
+        batch_size=batch,
+        schedule="constant",
+        patience=None,
+        device=device,
+        progress=False,
+    )
     seconds = sum(record["seconds"] for record in result.history[1:])
     return len(x) * epochs / seconds
 
 
-def dataloader_rate(kind: str, x: np.ndarray, y: np.ndarray, batch: int, epochs: int, device: str) -> float:
+def dataloader_rate(
+    kind: str, x: np.ndarray, y: np.ndarray, batch: int, epochs: int, device: str
+) -> float:
     target = choose_device(device)
     model = make_model(kind, x.shape[1]).to(target)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    dataset = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y.astype(np.float32)))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True,
-                                         pin_memory=target.type == "cuda")
+    dataset = torch.utils.data.TensorDataset(
+        torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch, shuffle=True, pin_memory=target.type == "cuda"
+    )
     seconds = 0.0
     for epoch in range(epochs + 1):
         start = time.perf_counter()
@@ -65,26 +81,39 @@ def dataloader_rate(kind: str, x: np.ndarray, y: np.ndarray, batch: int, epochs:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--windows", type=int, default=40_960, help="windows per epoch")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
-    parser.add_argument("--models", nargs="+", default=["classifier", "vae"], choices=["classifier", "vae"])
+    parser.add_argument(
+        "--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)"
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=["classifier", "vae"], choices=["classifier", "vae"]
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.windows, 20, 1)).astype(np.float32)
     y = rng.random(args.windows) > 0.5
     device = str(choose_device(args.device))
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"{args.windows:,} windows (20 frames, 1 channel) per epoch, {args.epochs} timed epochs")
-    print(f"{'model':<11} {'batch':>6} {'calspike (win/s)':>17} {'DataLoader (win/s)':>19} {'ratio':>6}")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+        f"{args.windows:,} windows (20 frames, 1 channel) per epoch, {args.epochs} timed epochs"
+    )
+    print(
+        f"{'model':<11} {'batch':>6} {'calspike (win/s)':>17} {'DataLoader (win/s)':>19} {'ratio':>6}"
+    )
     for kind in args.models:
         for batch in args.batch:
             ours = calspike_rate(kind, x, y, batch, args.epochs, device)
             peer = dataloader_rate(kind, x, y, batch, args.epochs, device)
-            print(f"{kind:<11} {batch:>6} {ours:>17,.0f} {peer:>19,.0f} {ours / peer:>5.2f}x", flush=True)
+            print(
+                f"{kind:<11} {batch:>6} {ours:>17,.0f} {peer:>19,.0f} {ours / peer:>5.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

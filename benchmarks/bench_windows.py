@@ -32,7 +32,9 @@ LEN_PRE, LEN_POST, SPIKE_N = 10, 10, 2
 LENGTH = LEN_PRE + LEN_POST
 
 
-def tutorial_loop(calcium_frames: pd.DataFrame, spikes_frames: pd.DataFrame, skip: int, first_neuron: int = 0):
+def tutorial_loop(
+    calcium_frames: pd.DataFrame, spikes_frames: pd.DataFrame, skip: int, first_neuron: int = 0
+):
     """The tutorial's loop: pandas Series per neuron, sliced one window at a time."""
     windows, labels, neurons, frames = [], [], [], []
     for n, column in enumerate(calcium_frames.columns):
@@ -44,8 +46,12 @@ def tutorial_loop(calcium_frames: pd.DataFrame, spikes_frames: pd.DataFrame, ski
             labels.append(bool((counts.iloc[i - SPIKE_N : i + SPIKE_N] > 0).any()))
             neurons.append(first_neuron + n)
             frames.append(i)
-    return (np.array(windows, dtype=np.float32), np.array(labels, dtype=bool),
-            np.array(neurons, dtype=np.int32), np.array(frames, dtype=np.int64))
+    return (
+        np.array(windows, dtype=np.float32),
+        np.array(labels, dtype=bool),
+        np.array(neurons, dtype=np.int32),
+        np.array(frames, dtype=np.int64),
+    )
 
 
 def _numpy_windows(calcium, spikes, lengths, skip: int, normaliser, block: int = 8192):
@@ -71,7 +77,9 @@ def _numpy_windows(calcium, spikes, lengths, skip: int, normaliser, block: int =
             normalise(first, end, view[first:end], out[position + first : position + end])
         positive = np.concatenate(([0], np.cumsum(spikes[n, : lengths[n]] > 0)))
         centres = np.arange(count) * skip + LEN_PRE
-        did_spike[position : position + count] = positive[centres + SPIKE_N] > positive[centres - SPIKE_N]
+        did_spike[position : position + count] = (
+            positive[centres + SPIKE_N] > positive[centres - SPIKE_N]
+        )
         neuron[position : position + count] = n
         frame[position : position + count] = centres
         position += count
@@ -189,8 +197,12 @@ def physical_bound(count: int, length: int, threads: int):
     indices) as fresh memory and write every byte once, with `threads` threads (NumPy releases
     the GIL while it fills large arrays)."""
     pool = _POOLS.setdefault(threads, ThreadPoolExecutor(max_workers=threads))
-    arrays = (np.empty((count, length), np.float32), np.empty(count, np.bool_), np.empty(count, np.int32),
-              np.empty(count, np.int64))
+    arrays = (
+        np.empty((count, length), np.float32),
+        np.empty(count, np.bool_),
+        np.empty(count, np.int32),
+        np.empty(count, np.int64),
+    )
 
     def fill(part: int) -> None:
         for array in arrays:
@@ -233,10 +245,12 @@ def run_case(name, methods, repeats, reference="calspike 2 threads"):
             if method == reference:
                 check = result
                 continue
-            same = all(np.array_equal(a, b) for a, b in zip(result[1:], check[1:]))
+            same = all(np.array_equal(a, b) for a, b in zip(result[1:], check[1:], strict=True))
             deviation = float(np.max(np.abs(result[0] - check[0]))) if len(check[0]) else 0.0
-            print(f"    {method}: labels and indices equal to calspike's: {same}; "
-                  f"largest window difference {deviation:.1e}")
+            print(
+                f"    {method}: labels and indices equal to calspike's: {same}; "
+                f"largest window difference {deviation:.1e}"
+            )
         del check, result
     return name, [(method, sizes[method][0], best[method], sizes[method][1]) for method in methods]
 
@@ -245,13 +259,17 @@ def print_table(name, rows, memcpy):
     # "x numpy": against the faster of the two NumPy methods in this run
     numpy_rate = max((b / s for m, _, s, b in rows if m.startswith("numpy")), default=None)
     print(f"\n{name}")
-    print(f"  {'method':<22}{'windows':>12}{'seconds':>10}{'windows/s':>14}{'GB/s out':>10}"
-          f"{'x numpy':>9}{'% memcpy':>10}")
+    print(
+        f"  {'method':<22}{'windows':>12}{'seconds':>10}{'windows/s':>14}{'GB/s out':>10}"
+        f"{'x numpy':>9}{'% memcpy':>10}"
+    )
     for method, count, seconds, nbytes in rows:
         rate = nbytes / seconds / 1e9
         versus = f"{nbytes / seconds / numpy_rate:.2f}" if numpy_rate else "-"
-        print(f"  {method:<22}{count:>12,}{seconds:>10.3f}{count / seconds:>14,.0f}{rate:>10.2f}"
-              f"{versus:>9}{100 * rate / memcpy:>9.0f}%")
+        print(
+            f"  {method:<22}{count:>12,}{seconds:>10.3f}{count / seconds:>14,.0f}{rate:>10.2f}"
+            f"{versus:>9}{100 * rate / memcpy:>9.0f}%"
+        )
 
 
 def print_share_of_bound(rows) -> None:
@@ -259,8 +277,10 @@ def print_share_of_bound(rows) -> None:
     times = {method: seconds for method, _, seconds, _ in rows}
     bound = next((seconds for method, seconds in times.items() if method.startswith("bound")), None)
     if bound is not None and "calspike 2 threads" in times:
-        print(f"  calspike 2 threads reaches {100 * bound / times['calspike 2 threads']:.0f}% of the physical bound "
-              "(the same output bytes written once to fresh pages by 2 threads)")
+        print(
+            f"  calspike 2 threads reaches {100 * bound / times['calspike 2 threads']:.0f}% of the physical bound "
+            "(the same output bytes written once to fresh pages by 2 threads)"
+        )
 
 
 def first_call_after_idle(methods, names, idle: float) -> None:
@@ -274,16 +294,24 @@ def first_call_after_idle(methods, names, idle: float) -> None:
         start = time.perf_counter()
         result = methods[name]()
         seconds = time.perf_counter() - start
-        print(f"    {name:<22}{seconds:>8.3f} s  {output_bytes(result) / seconds / 1e9:>6.2f} GB/s out")
+        print(
+            f"    {name:<22}{seconds:>8.3f} s  {output_bytes(result) / seconds / 1e9:>6.2f} GB/s out"
+        )
         del result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller simulated recordings (a smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller simulated recordings (a smoke run)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--idle", type=float, default=10.0,
-                        help="seconds of idling before the single-call timings of (b) skip=10 (0: skip them)")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=10.0,
+        help="seconds of idling before the single-call timings of (b) skip=10 (0: skip them)",
+    )
     args = parser.parse_args()
     print(f"calspike {calspike.__version__}, build {calspike.build_info()}")
     print(f"numpy {np.__version__}, pandas {pd.__version__}, {os.cpu_count()} CPUs")
@@ -293,17 +321,24 @@ def main() -> int:
     folder = os.environ.get("CALSPIKE_SPIKEFINDER_DIR")
     if folder:
         recordings = calspike.read_spikefinder(folder)
-        frames = {r.name: (pd.read_csv(Path(folder) / f"{r.name.split('.')[0]}.train.calcium.csv"),
-                           pd.read_csv(Path(folder) / f"{r.name.split('.')[0]}.train.spikes.csv"))
-                  for r in recordings}
+        frames = {
+            r.name: (
+                pd.read_csv(Path(folder) / f"{r.name.split('.')[0]}.train.calcium.csv"),
+                pd.read_csv(Path(folder) / f"{r.name.split('.')[0]}.train.spikes.csv"),
+            )
+            for r in recordings
+        }
         stacked = calspike.windows._as_inputs(recordings, None)
         lengths = np.array(stacked[2])
 
         first = np.cumsum([0] + [r.neurons for r in recordings])
 
         def tutorial():
-            parts = [tutorial_loop(c, s, 10, int(f)) for (c, s), f in zip(frames.values(), first)]
-            return tuple(np.concatenate(p) for p in zip(*parts))
+            parts = [
+                tutorial_loop(c, s, 10, int(f))
+                for (c, s), f in zip(frames.values(), first, strict=True)
+            ]
+            return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
         methods = {
             "tutorial pandas loop": tutorial,
@@ -313,7 +348,9 @@ def main() -> int:
             "calspike 1 thread": lambda: calspike_windows(recordings, 10, 1),
             "calspike 2 threads": lambda: calspike_windows(recordings, 10, 2),
         }
-        print_table(*run_case("(a) SpikeFinder 4, 5, 6 (real), skip=10", methods, args.repeats * 3), memcpy)
+        print_table(
+            *run_case("(a) SpikeFinder 4, 5, 6 (real), skip=10", methods, args.repeats * 3), memcpy
+        )
     else:
         print("\n(a) skipped: set CALSPIKE_SPIKEFINDER_DIR to the SpikeFinder folder")
 
@@ -325,14 +362,23 @@ def main() -> int:
         count = len(calspike_windows(recording, skip, 2)[0])
         methods = {
             "bound: fresh, 2 threads": lambda c=count: physical_bound(c, 20, 2),
-            "numpy vectorised": lambda r=recording, k=skip: numpy_vectorised(r.calcium, r.spikes, r.lengths, k),
-            "numpy BLAS moments": lambda r=recording, k=skip: numpy_blas(r.calcium, r.spikes, r.lengths, k),
-            "numpy cumulative sums": lambda r=recording, k=skip: numpy_cumulative(r.calcium, r.spikes, r.lengths, k),
+            "numpy vectorised": lambda r=recording, k=skip: numpy_vectorised(
+                r.calcium, r.spikes, r.lengths, k
+            ),
+            "numpy BLAS moments": lambda r=recording, k=skip: numpy_blas(
+                r.calcium, r.spikes, r.lengths, k
+            ),
+            "numpy cumulative sums": lambda r=recording, k=skip: numpy_cumulative(
+                r.calcium, r.spikes, r.lengths, k
+            ),
             "calspike 1 thread": lambda r=recording, k=skip: calspike_windows(r, k, 1),
             "calspike 2 threads": lambda r=recording, k=skip: calspike_windows(r, k, 2),
         }
-        name, rows = run_case(f"(b) simulated {neurons:,} neurons x 100,000 frames, skip={skip}", methods,
-                              args.repeats)
+        name, rows = run_case(
+            f"(b) simulated {neurons:,} neurons x 100,000 frames, skip={skip}",
+            methods,
+            args.repeats,
+        )
         print_table(name, rows, memcpy)
         print_share_of_bound(rows)
         if skip == 10 and args.idle > 0:

@@ -52,17 +52,26 @@ def _load_child(store: str) -> None:
 def _measured(command: list[str], threads: int) -> tuple[dict[str, float], int]:
     """(the JSON the command printed last, its peak resident bytes from /usr/bin/time -v)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env, check=False
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    peak = next(int(line.rsplit(":", 1)[1]) * 1024 for line in done.stderr.splitlines()
-                if "Maximum resident set size" in line)
+        raise RuntimeError(
+            f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        )
+    peak = next(
+        int(line.rsplit(":", 1)[1]) * 1024
+        for line in done.stderr.splitlines()
+        if "Maximum resident set size" in line
+    )
     lines = [line for line in done.stdout.strip().splitlines() if line.startswith("{")]
     return (json.loads(lines[-1]) if lines else {"out": done.stdout.strip().splitlines()[-1]}), peak
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--neurons", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--block", type=int, default=100)
@@ -83,22 +92,56 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = str(Path(folder) / "windows.zarr")
         rows = []
-        prepared, peak = _measured([sys.executable, __file__, "--prepare-child", "--store", store, "--neurons",
-                                    str(args.neurons), "--frames", str(args.frames), "--block", str(args.block)],
-                                   args.threads)
+        prepared, peak = _measured(
+            [
+                sys.executable,
+                __file__,
+                "--prepare-child",
+                "--store",
+                store,
+                "--neurons",
+                str(args.neurons),
+                "--frames",
+                str(args.frames),
+                "--block",
+                str(args.block),
+            ],
+            args.threads,
+        )
         size = prepared["windows"] * 20 * 4
         rows.append(("prepare into the store (blocks)", prepared["seconds"], peak))
         start = time.perf_counter()
-        trained, peak = _measured([sys.executable, "-m", "calspike", "train", store, "-o",
-                                   str(Path(folder) / "m.pt"), "--epochs", str(args.epochs), "--max-windows",
-                                   str(args.max_windows), "--device", "cpu",
-                                   "--no-progress"], args.threads)
-        rows.append((f"train from the store ({args.epochs} epoch)", time.perf_counter() - start, peak))
-        loaded, peak = _measured([sys.executable, __file__, "--load-child", "--store", store], args.threads)
+        trained, peak = _measured(
+            [
+                sys.executable,
+                "-m",
+                "calspike",
+                "train",
+                store,
+                "-o",
+                str(Path(folder) / "m.pt"),
+                "--epochs",
+                str(args.epochs),
+                "--max-windows",
+                str(args.max_windows),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ],
+            args.threads,
+        )
+        rows.append(
+            (f"train from the store ({args.epochs} epoch)", time.perf_counter() - start, peak)
+        )
+        loaded, peak = _measured(
+            [sys.executable, __file__, "--load-child", "--store", store], args.threads
+        )
         rows.append(("the windows loaded whole (as .npz)", loaded["seconds"], peak))
-        print(f"{args.neurons:,} neurons x {args.frames:,} frames at 30 Hz -> {prepared['windows']:,} windows "
-              f"({prepared['spike_windows']:,} with a spike) = {size / 2**30:.2f} GiB of float32 windows; "
-              f"{args.threads} threads")
+        print(
+            f"{args.neurons:,} neurons x {args.frames:,} frames at 30 Hz -> {prepared['windows']:,} windows "
+            f"({prepared['spike_windows']:,} with a spike) = {size / 2**30:.2f} GiB of float32 windows; "
+            f"{args.threads} threads"
+        )
         print(f"  train: {trained.get('out', trained)}")
         print(f"  {'step':<40}{'seconds':>9}{'peak RSS':>12}{'peak / windows':>16}")
         for label, seconds, peak in rows:

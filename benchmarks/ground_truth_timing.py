@@ -34,7 +34,10 @@ def steepest_rise_ms(recording: Recording, row: int) -> float | None:
     before, after = int(0.5 * recording.rate), int(1.0 * recording.rate)
     total, weight = np.zeros(before + after), 0.0
     for frame in np.flatnonzero(spikes > 0):
-        if before <= frame < n - after and np.isfinite(window := calcium[frame - before : frame + after]).all():
+        if (
+            before <= frame < n - after
+            and np.isfinite(window := calcium[frame - before : frame + after]).all()
+        ):
             total += window * spikes[frame]
             weight += spikes[frame]
     if weight == 0:
@@ -44,7 +47,9 @@ def steepest_rise_ms(recording: Recording, row: int) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_data_arguments(parser)
     args = parse_with_data(parser)
     rises: dict[str, list[float]] = {}
@@ -53,9 +58,13 @@ def main() -> None:
             rise = steepest_rise_ms(recording, row)
             if rise is not None:
                 rises.setdefault(dataset_of(recording), []).append(rise)
-    print(f"{'dataset':<8} {'recordings':>10}  steepest rise of the spike-triggered average (ms; median, range)")
+    print(
+        f"{'dataset':<8} {'recordings':>10}  steepest rise of the spike-triggered average (ms; median, range)"
+    )
     for dataset, values in sorted(rises.items()):
-        print(f"{dataset:<8} {len(values):>10}  {np.median(values):+6.0f}  ({min(values):+.0f} to {max(values):+.0f})")
+        print(
+            f"{dataset:<8} {len(values):>10}  {np.median(values):+6.0f}  ({min(values):+.0f} to {max(values):+.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -29,28 +29,72 @@ from calspike.models import SpikeRateModel
 from calspike.spikes.rate import default_model_path
 from calspike.spikes.rate_training import export_rate_model, train_rate_model
 
-RECIPE = {"epochs": 12, "fold_epochs": 4, "samples": 32_768, "balance": 0.5, "noise": 1.0, "batch_size": 64,
-          "lr": 3e-3, "rate": 25.0, "dilations": (1, 2, 4, 8, 16, 32), "smooth_s": 0.0, "subframes": 4,
-          "channels": 32, "members": 1, "warps": (0.67, 1.5)}
+RECIPE = {
+    "epochs": 12,
+    "fold_epochs": 4,
+    "samples": 32_768,
+    "balance": 0.5,
+    "noise": 1.0,
+    "batch_size": 64,
+    "lr": 3e-3,
+    "rate": 25.0,
+    "dilations": (1, 2, 4, 8, 16, 32),
+    "smooth_s": 0.0,
+    "subframes": 4,
+    "channels": 32,
+    "members": 1,
+    "warps": (0.67, 1.5),
+}
 
 
-def recipe_model(rate: float, dilations: str | tuple[int, ...], noise: float, smooth_s: float,
-                 subframes: int = 1, channels: int = 32, members: int = 1) -> SpikeRateModel:
+def recipe_model(
+    rate: float,
+    dilations: str | tuple[int, ...],
+    noise: float,
+    smooth_s: float,
+    subframes: int = 1,
+    channels: int = 32,
+    members: int = 1,
+) -> SpikeRateModel:
     """A fresh SpikeRateModel at `rate` Hz (input `subframes` x finer; `members` networks of
     `channels` channels) whose correlation loss smooths the counts over `smooth_s` s."""
     if isinstance(dilations, str):
         dilations = tuple(int(d) for d in dilations.split(","))
-    return SpikeRateModel(rate=rate, dilations=dilations, noise=noise, smooth=smooth_s * rate, subframes=subframes,
-                          channels=channels, members=members)
-PACKAGE_WEIGHTS = Path(__file__).parents[1] / "python" / "calspike" / "spikes" / "weights" / default_model_path().name
+    return SpikeRateModel(
+        rate=rate,
+        dilations=dilations,
+        noise=noise,
+        smooth=smooth_s * rate,
+        subframes=subframes,
+        channels=channels,
+        members=members,
+    )
+
+
+PACKAGE_WEIGHTS = (
+    Path(__file__).parents[1]
+    / "python"
+    / "calspike"
+    / "spikes"
+    / "weights"
+    / default_model_path().name
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_data_arguments(parser)
-    parser.add_argument("-o", "--output", type=Path, default=PACKAGE_WEIGHTS, help="the inference-only model")
-    parser.add_argument("--checkpoint", type=Path, default=Path("rate_default_training.pt"),
-                        help="the full, resumable training checkpoint")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=PACKAGE_WEIGHTS, help="the inference-only model"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("rate_default_training.pt"),
+        help="the full, resumable training checkpoint",
+    )
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
@@ -60,17 +104,38 @@ def main() -> None:
     recordings = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
     start = time.perf_counter()
     torch.manual_seed(args.seed)
-    model = recipe_model(RECIPE["rate"], RECIPE["dilations"], RECIPE["noise"], RECIPE["smooth_s"],
-                         RECIPE["subframes"], RECIPE["channels"], RECIPE["members"])
-    result = train_rate_model(recordings, model=model, validation=None,
-                              epochs=RECIPE["epochs"], samples=RECIPE["samples"], balance=RECIPE["balance"],
-                              batch_size=RECIPE["batch_size"], lr=RECIPE["lr"], seed=args.seed, warps=RECIPE["warps"],
-                              device=args.device, checkpoint=args.checkpoint, resume=args.resume, progress=True)
+    model = recipe_model(
+        RECIPE["rate"],
+        RECIPE["dilations"],
+        RECIPE["noise"],
+        RECIPE["smooth_s"],
+        RECIPE["subframes"],
+        RECIPE["channels"],
+        RECIPE["members"],
+    )
+    result = train_rate_model(
+        recordings,
+        model=model,
+        validation=None,
+        epochs=RECIPE["epochs"],
+        samples=RECIPE["samples"],
+        balance=RECIPE["balance"],
+        batch_size=RECIPE["batch_size"],
+        lr=RECIPE["lr"],
+        seed=args.seed,
+        warps=RECIPE["warps"],
+        device=args.device,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        progress=True,
+    )
     export_rate_model(args.checkpoint, args.output)
     last = result.history[-1]
-    print(f"trained on {len(recordings)} recordings in {time.perf_counter() - start:.0f} s on {result.device}; "
-          f"last epoch: training loss {last['train_loss']:.4f}, chunk correlation "
-          f"{last['train_correlation'] / last['train_with_spikes']:.3f}")
+    print(
+        f"trained on {len(recordings)} recordings in {time.perf_counter() - start:.0f} s on {result.device}; "
+        f"last epoch: training loss {last['train_loss']:.4f}, chunk correlation "
+        f"{last['train_correlation'] / last['train_with_spikes']:.3f}"
+    )
     print(f"wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -20,7 +20,9 @@ def main(out: str) -> None:
     y = x[:, 6:, 0].sum(axis=1) > 0  # a learnable label
     torch.manual_seed(3)
     model = SpikeClassifier(channels=2, hidden=16)
-    result = fit(model, x, y, validation=(x[:100], y[:100]), epochs=3, batch_size=64, seed=5, progress=False)
+    result = fit(
+        model, x, y, validation=(x[:100], y[:100]), epochs=3, batch_size=64, seed=5, progress=False
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         torch.save({"state": model.state_dict(), "history": result.history}, out)
 

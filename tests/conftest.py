@@ -24,7 +24,9 @@ def tutorial_windows(calcium, spikes=None, len_pre=10, len_post=10, skip=10, spi
         counts = None if spikes is None else np.asarray(spikes[n], dtype=np.float64)[:valid]
         for i in range(len_pre, valid - len_post, skip):
             window = trace[i - len_pre : i + len_post]
-            windows.append(((window - np.mean(window)) / (np.std(window) + 1e-7)).astype(np.float32))
+            windows.append(
+                ((window - np.mean(window)) / (np.std(window) + 1e-7)).astype(np.float32)
+            )
             if counts is not None:
                 labels.append(bool(np.any(counts[i - spike_n : i + spike_n] > 0)))
             neurons.append(n)

@@ -15,8 +15,18 @@ import pytest
 import calspike
 
 PACKAGE = Path(calspike.__file__).parent
-FOUNDATION = ("calspike._io", "calspike._version", "calspike.errors", "calspike.config", "calspike.data", "calspike.preprocess",
-              "calspike.windows", "calspike.features", "calspike.models", "calspike.training")
+FOUNDATION = (
+    "calspike._io",
+    "calspike._version",
+    "calspike.errors",
+    "calspike.config",
+    "calspike.data",
+    "calspike.preprocess",
+    "calspike.windows",
+    "calspike.features",
+    "calspike.models",
+    "calspike.training",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -32,9 +42,14 @@ def _modules() -> dict[str, Path]:
 def _imports(path: Path) -> set[str]:
     """Every calspike module `path` imports, at any depth of the file (TYPE_CHECKING blocks left out)."""
     tree = ast.parse(path.read_text())
-    skipped = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
-               and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-               for node in ast.walk(block)}
+    skipped = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If)
+        and isinstance(block.test, ast.Name)
+        and block.test.id == "TYPE_CHECKING"
+        for node in ast.walk(block)
+    }
     names = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -42,8 +57,10 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names |= {f"{node.module}.{alias.name}" if node.module == "calspike" else node.module
-                      for alias in node.names}
+            names |= {
+                f"{node.module}.{alias.name}" if node.module == "calspike" else node.module
+                for alias in node.names
+            }
     return {name for name in names if name == "calspike" or name.startswith("calspike.")}
 
 
@@ -58,19 +75,30 @@ MODULES = _modules()
 def test_the_layers_import_only_downwards(module):
     imports = _imports(MODULES[module])
     if _within(module, FOUNDATION):
-        above = [name for name in imports if _within(name, ("calspike.tutorial", "calspike.spikes", "calspike.cli"))]
+        above = [
+            name
+            for name in imports
+            if _within(name, ("calspike.tutorial", "calspike.spikes", "calspike.cli"))
+        ]
         assert not above, f"{module} (the foundation) imports {above}"
     if _within(module, ("calspike.tutorial",)):
-        assert not [name for name in imports if _within(name, ("calspike.spikes", "calspike.cli"))], module
+        assert not [
+            name for name in imports if _within(name, ("calspike.spikes", "calspike.cli"))
+        ], module
     if _within(module, ("calspike.spikes",)):
-        assert not [name for name in imports if _within(name, ("calspike.tutorial", "calspike.cli"))], module
+        assert not [
+            name for name in imports if _within(name, ("calspike.tutorial", "calspike.cli"))
+        ], module
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_nothing_imports_the_package_face(module):
     submodules = {name.split(".")[1] for name in MODULES if name.count(".") >= 1} | {"_core"}
-    face = [name for name in _imports(MODULES[module])
-            if name == "calspike" or (name.count(".") == 1 and name.split(".")[1] not in submodules)]
+    face = [
+        name
+        for name in _imports(MODULES[module])
+        if name == "calspike" or (name.count(".") == 1 and name.split(".")[1] not in submodules)
+    ]
     assert not face, f"{module} imports {face} from the package face"
 
 
@@ -82,10 +110,14 @@ def test_no_module_passes_400_lines(module):
 
 def test_the_oasis_path_loads_no_pytorch(tmp_path):
     np.save(tmp_path / "traces.npy", calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
-    script = (f"import sys; from calspike.cli import main; "
-              f"code = main(['infer', r'{tmp_path / 'traces.npy'}', '-o', r'{tmp_path / 'out.npy'}', '--rate', '30', "
-              f"'--method', 'oasis']); print(code, 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    script = (
+        f"import sys; from calspike.cli import main; "
+        f"code = main(['infer', r'{tmp_path / 'traces.npy'}', '-o', r'{tmp_path / 'out.npy'}', '--rate', '30', "
+        f"'--method', 'oasis']); print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
 
 
@@ -100,8 +132,16 @@ def test_run_computes_each_feature_stack_once(tmp_path, monkeypatch):
         return real(windows, kinds, threads)
 
     monkeypatch.setattr(_core, "features", counting)
-    calspike.run(out=tmp_path / "report", quick=True, epochs=1, vae_epochs=1, toy_epochs=1, max_windows=1000,
-                 progress=False, log=None)
+    calspike.run(
+        out=tmp_path / "report",
+        quick=True,
+        epochs=1,
+        vae_epochs=1,
+        toy_epochs=1,
+        max_windows=1000,
+        progress=False,
+        log=None,
+    )
     assert len(calls) == len(set(calls)), f"a feature stack computed twice: {calls}"
     # the classifier's train, val and test; the calcium VAE's train, val, test and SVM windows;
     # the same four centred, for the conditional VAE
@@ -112,8 +152,13 @@ def test_the_package_face_lists_and_resolves_only_its_public_names():
     import calspike
 
     listed = set(dir(calspike))
-    assert set(calspike.__all__) <= listed and not {"sys", "_LAZY", "TYPE_CHECKING", "_PackageFace"} & listed
-    assert all(getattr(calspike, name) is not None for name in calspike.__all__)  # each one resolves
+    assert (
+        set(calspike.__all__) <= listed
+        and not {"sys", "_LAZY", "TYPE_CHECKING", "_PackageFace"} & listed
+    )
+    assert all(
+        getattr(calspike, name) is not None for name in calspike.__all__
+    )  # each one resolves
     assert callable(calspike.features)  # the function, not the module of the same name
 
 
@@ -139,11 +184,23 @@ def test_every_warning_calspike_gives_is_a_calspike_warning():
     found = []
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
-                category = node.args[1] if len(node.args) > 1 else next(
-                    (k.value for k in node.keywords if k.arg == "category"), None)
-                name = category.id if isinstance(category, ast.Name) else getattr(category, "attr", None)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "warn"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "warnings"
+            ):
+                category = (
+                    node.args[1]
+                    if len(node.args) > 1
+                    else next((k.value for k in node.keywords if k.arg == "category"), None)
+                )
+                name = (
+                    category.id
+                    if isinstance(category, ast.Name)
+                    else getattr(category, "attr", None)
+                )
                 if name is None or name in plain:
                     found.append(f"{module}:{node.lineno}")
     assert not found, f"warnings without a CalspikeWarning category: {found}"

@@ -37,6 +37,7 @@ def test_outputs_are_owned_by_a_capsule_not_copied():
 
 def test_torch_from_numpy_shares_the_memory():
     import torch
+
     result = calspike.partition(calspike.simulate(2, 1_000, seed=0))
     tensor = torch.from_numpy(result.windows)
     assert tensor.data_ptr() == result.windows.ctypes.data

@@ -33,7 +33,9 @@ def reference(traces, tmp_path_factory) -> dict[str, np.ndarray]:
 
 
 def _zarr_input(path, traces, rate=30.0):
-    array = zarr.open_array(str(path), mode="w", shape=traces.shape, chunks=(3, traces.shape[1]), dtype="float32")
+    array = zarr.open_array(
+        str(path), mode="w", shape=traces.shape, chunks=(3, traces.shape[1]), dtype="float32"
+    )
     array[:] = traces
     if rate is not None:
         array.attrs["rate"] = rate
@@ -43,7 +45,9 @@ def _zarr_input(path, traces, rate=30.0):
 def test_zarr_in_zarr_out_matches_the_in_memory_result(traces, reference, tmp_path):
     source = _zarr_input(tmp_path / "traces.zarr", traces)
     out = tmp_path / "spikes.zarr"
-    assert main(["infer", str(source), "-o", str(out), "--chunk-neurons", "2", "--no-progress"]) == 0
+    assert (
+        main(["infer", str(source), "-o", str(out), "--chunk-neurons", "2", "--no-progress"]) == 0
+    )
     result = zarr.open_array(str(out), mode="r")
     # chunks of 2 neurons, not 7: the model's batches differ, so its float rounding may too
     np.testing.assert_allclose(np.asarray(result[:]), reference["model"], rtol=1e-5, atol=1e-8)
@@ -52,7 +56,9 @@ def test_zarr_in_zarr_out_matches_the_in_memory_result(traces, reference, tmp_pa
     assert sidecar["recordings"][0]["neurons"] == 7 and "spikes.zarr" in sidecar["files"]
     # a second run may replace what calspike wrote
     assert main(["infer", str(source), "-o", str(out), "--method", "oasis", "--no-progress"]) == 0
-    assert np.allclose(np.asarray(zarr.open_array(str(out), mode="r")[:]), reference["oasis"], equal_nan=True)
+    assert np.allclose(
+        np.asarray(zarr.open_array(str(out), mode="r")[:]), reference["oasis"], equal_nan=True
+    )
 
 
 def test_caiman_hdf5_dataset_with_its_frame_rate(traces, reference, tmp_path):
@@ -64,8 +70,11 @@ def test_caiman_hdf5_dataset_with_its_frame_rate(traces, reference, tmp_path):
     assert main(["infer", f"{path}:/estimates/F_dff", "-o", str(out), "--method", "oasis"]) == 0
     assert np.allclose(np.load(out), reference["oasis"], equal_nan=True)
     assert main(["infer", f"{path}:estimates/F_dff", "-o", str(tmp_path / "s.zarr")]) == 0
-    assert np.array_equal(np.asarray(zarr.open_array(str(tmp_path / "s.zarr"), mode="r")[:]), reference["model"],
-                          equal_nan=True)
+    assert np.array_equal(
+        np.asarray(zarr.open_array(str(tmp_path / "s.zarr"), mode="r")[:]),
+        reference["model"],
+        equal_nan=True,
+    )
 
 
 def test_an_interrupted_zarr_output_leaves_nothing(traces, tmp_path, monkeypatch):
@@ -87,18 +96,24 @@ def test_an_interrupted_zarr_output_leaves_nothing(traces, tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["traces.zarr"]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no_rate", "rate (Hz) must be given"),
-    ("no_dataset", "no dataset /missing"),
-    ("three_d", "expected (neurons, frames)"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no_rate", "rate (Hz) must be given"),
+        ("no_dataset", "no dataset /missing"),
+        ("three_d", "expected (neurons, frames)"),
+    ],
+)
 def test_bad_chunked_input_is_named(tmp_path, traces, case, message):
     if case == "no_rate":
         source = str(_zarr_input(tmp_path / "t.zarr", traces, rate=None))
     else:
         path = tmp_path / "t.h5"
         with h5py.File(path, "w") as f:
-            f.create_dataset("cube", data=np.zeros((2, 3, 4), np.float32), )
+            f.create_dataset(
+                "cube",
+                data=np.zeros((2, 3, 4), np.float32),
+            )
             f["cube"].attrs["rate"] = 30.0
         source = f"{path}:/missing" if case == "no_dataset" else f"{path}:/cube"
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
@@ -109,8 +124,15 @@ def test_bad_chunked_input_is_named(tmp_path, traces, case, message):
 def test_a_zarr_array_with_a_pickle_codec_is_refused_unread(tmp_path):
     numcodecs = pytest.importorskip("numcodecs")
     path = tmp_path / "pickled.zarr"
-    array = zarr.open_array(str(path), mode="w", shape=(2, 10), dtype="float64", chunks=(2, 10), zarr_format=2,
-                            filters=[numcodecs.Pickle()])
+    array = zarr.open_array(
+        str(path),
+        mode="w",
+        shape=(2, 10),
+        dtype="float64",
+        chunks=(2, 10),
+        zarr_format=2,
+        filters=[numcodecs.Pickle()],
+    )
     array[:] = np.zeros((2, 10))
     with pytest.raises(calspike.DataError, match="pickle"):
         calspike.infer(path, tmp_path / "out.npy", rate=30.0)
@@ -134,4 +156,6 @@ def test_a_missing_extra_names_what_to_install(monkeypatch, tmp_path):
         require("zarr", "reading t.zarr")
     source = tmp_path / "t.zarr"
     source.mkdir()
-    assert main(["infer", str(source), "-o", str(tmp_path / "o.npy"), "--rate", "30"]) == 2  # a usage error
+    assert (
+        main(["infer", str(source), "-o", str(tmp_path / "o.npy"), "--rate", "30"]) == 2
+    )  # a usage error

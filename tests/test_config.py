@@ -11,7 +11,10 @@ from calspike import config
 
 
 def test_check_converts_and_names_bad_values():
-    assert config.check({"skip": np.int64(3), "normalize": "neuron"}) == {"skip": 3, "normalize": "neuron"}
+    assert config.check({"skip": np.int64(3), "normalize": "neuron"}) == {
+        "skip": 3,
+        "normalize": "neuron",
+    }
     with pytest.raises(ValueError, match=r"skip must be in \[1, "):
         config.check({"skip": 0})
     with pytest.raises(ValueError, match="len_pre must be an integer"):
@@ -44,8 +47,10 @@ def test_the_api_defaults_are_the_schemas():
     from calspike.spikes.files import infer
     from calspike.spikes.rate_training import train_rate_model
 
-    for function, names, profile in ((infer, config.INFER_SETTINGS, ()),
-                                     (train_rate_model, config.TRAIN_RATE_SETTINGS, ("train-rate",))):
+    for function, names, profile in (
+        (infer, config.INFER_SETTINGS, ()),
+        (train_rate_model, config.TRAIN_RATE_SETTINGS, ("train-rate",)),
+    ):
         expected = config.defaults(names, *profile)
         parameters = inspect.signature(function).parameters
         for name in names:
@@ -60,9 +65,13 @@ def test_every_commands_settings_are_declared_and_validated_the_same_way():
     parser = _parser()
     for command, names in config.COMMANDS.items():
         assert set(names) <= set(config.SETTINGS), command
-    for argv in (["infer", "x.npy", "-o", "y.npy", "--rate", "-5"], ["prepare", "-o", "w.npz", "--rate", "-5"],
-                 ["run", "--rate", "-5"], ["train-rate", "d", "-o", "m.pt", "--rate", "-5"],
-                 ["score", "t", "p", "--rate", "-5"]):
+    for argv in (
+        ["infer", "x.npy", "-o", "y.npy", "--rate", "-5"],
+        ["prepare", "-o", "w.npz", "--rate", "-5"],
+        ["run", "--rate", "-5"],
+        ["train-rate", "d", "-o", "m.pt", "--rate", "-5"],
+        ["score", "t", "p", "--rate", "-5"],
+    ):
         with pytest.raises(SystemExit) as stopped:
             parser.parse_args(argv)
         assert stopped.value.code == 2, argv
@@ -74,4 +83,9 @@ def test_train_rate_model_takes_validation_s_one_range_from_the_schema(validatio
     from calspike.spikes.rate_training import train_rate_model
 
     with pytest.raises(ValueError, match=r"validation must be .*0\.95"):
-        train_rate_model([calspike.simulate(2, 600, 30.0, seed=0)], validation=validation, epochs=1, progress=False)
+        train_rate_model(
+            [calspike.simulate(2, 600, 30.0, seed=0)],
+            validation=validation,
+            epochs=1,
+            progress=False,
+        )

@@ -80,8 +80,10 @@ def test_real_spikefinder_files_read_as_documented(real_recordings):
     dataset6 = real_recordings[2]
     assert dataset6.lengths.min() == 5_998 and dataset6.lengths.max() == 23_998
     assert all(r.rate == 100.0 for r in real_recordings)
-    means = [float(np.nanmean(np.where(np.arange(r.frames) < r.lengths[:, None], r.spikes, np.nan)))
-             for r in real_recordings]
+    means = [
+        float(np.nanmean(np.where(np.arange(r.frames) < r.lengths[:, None], r.spikes, np.nan)))
+        for r in real_recordings
+    ]
     assert means == pytest.approx([0.046, 0.058, 0.016], abs=0.002)  # the data README's table
 
 
@@ -94,7 +96,9 @@ def test_write_then_read_round_trips_with_nan_padding(tmp_path):
     (back,) = calspike.read_spikefinder(tmp_path, split="test")
     assert back.spikes is None and back.lengths.tolist() == lengths.tolist()
     for n, length in enumerate(lengths):
-        np.testing.assert_array_equal(back.calcium[n, :length], values[n, :length].astype(np.float32))
+        np.testing.assert_array_equal(
+            back.calcium[n, :length], values[n, :length].astype(np.float32)
+        )
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert [p.name for p in tmp_path.iterdir()] == ["1.test.calcium.csv"]  # no temporary left
 
@@ -171,7 +175,9 @@ def test_npy_npz_and_headerless_csv(tmp_path):
     spikes = (np.random.default_rng(2).random((2, 40)) < 0.1).astype(np.float32)
     np.save(tmp_path / "c.npy", calcium)
     from_npy = calspike.read_array(tmp_path / "c.npy", rate=30)
-    assert np.array_equal(from_npy.calcium, calcium) and from_npy.rate == 30 and from_npy.name == "c"
+    assert (
+        np.array_equal(from_npy.calcium, calcium) and from_npy.rate == 30 and from_npy.name == "c"
+    )
 
     np.savez(tmp_path / "c.npz", calcium=calcium, spikes=spikes, rate=15.0)
     from_npz = calspike.read_array(tmp_path / "c.npz")
@@ -233,7 +239,9 @@ def test_simulated_calcium_follows_spikes_with_the_indicators_kinetics(indicator
     for n in range(recording.neurons):
         trace, times = recording.calcium[n], np.flatnonzero(recording.spikes[n])
         times = times[(times > 50) & (times < trace.size - 400)]
-        sta.append(np.mean([trace[t - 50 : t + 400] - trace[t - 50 : t].mean() for t in times], axis=0))
+        sta.append(
+            np.mean([trace[t - 50 : t + 400] - trace[t - 50 : t].mean() for t in times], axis=0)
+        )
     sta = np.mean(sta, axis=0)
     assert sta[50:].max() > 0.5 * kinetics.amplitude  # a visible response
     assert abs(sta[:45].mean()) < 0.3 * sta.max()  # little before the spike
@@ -246,8 +254,10 @@ def test_simulated_calcium_follows_spikes_with_the_indicators_kinetics(indicator
 def test_simulated_noise_sets_the_snr():
     quiet = calspike.simulate(5, 5_000, snr=50, seed=0)
     noisy = calspike.simulate(5, 5_000, snr=2, seed=0)
+
     def noise(r):
         return np.median(np.abs(np.diff(r.calcium, axis=1)))
+
     assert noise(noisy) > 5 * noise(quiet)
 
 
@@ -261,13 +271,20 @@ def test_default_recordings_resemble_the_real_data(real_recordings):
         for r in recordings:
             for n in range(r.neurons):
                 x = r.trace(n)
-                out.append((np.median(np.abs(np.diff(x))), np.percentile(x, 99) - np.percentile(x, 1),
-                            r.spikes[n, : r.lengths[n]].mean()))
+                out.append(
+                    (
+                        np.median(np.abs(np.diff(x))),
+                        np.percentile(x, 99) - np.percentile(x, 1),
+                        r.spikes[n, : r.lengths[n]].mean(),
+                    )
+                )
         return np.median(np.array(out), axis=0)
 
     real, sim = stats(real_recordings), stats(simulated)
     ratio = sim / real
-    assert np.all((ratio > 0.5) & (ratio < 2)), f"simulated/real (noise, range, spikes per bin): {ratio}"
+    assert np.all((ratio > 0.5) & (ratio < 2)), (
+        f"simulated/real (noise, range, spikes per bin): {ratio}"
+    )
 
 
 def test_noise_correlation_and_amplitude_options():
@@ -287,8 +304,15 @@ def test_noise_correlation_and_amplitude_options():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"neurons": 0}, "neurons"), ({"amplitude": -1}, "amplitude"), ({"noise_correlation_s": -0.1}, "noise_correlation_s"), ({"frames": 2.5}, "frames"), ({"rate": -1}, "rate"),
-     ({"indicator": "GCaMP9"}, "indicator"), ({"snr": 0}, "snr")],
+    [
+        ({"neurons": 0}, "neurons"),
+        ({"amplitude": -1}, "amplitude"),
+        ({"noise_correlation_s": -0.1}, "noise_correlation_s"),
+        ({"frames": 2.5}, "frames"),
+        ({"rate": -1}, "rate"),
+        ({"indicator": "GCaMP9"}, "indicator"),
+        ({"snr": 0}, "snr"),
+    ],
 )
 def test_simulate_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -301,7 +325,9 @@ def test_importing_calspike_writes_nothing(tmp_path):
 
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     env.pop("CALSPIKE_CACHE_DIR", None)
-    subprocess.run([sys.executable, "-c", "import calspike, calspike.cli"], check=True, env=env, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", "import calspike, calspike.cli"], check=True, env=env, cwd=tmp_path
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -14,7 +14,9 @@ from calspike import config
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
-AUTODOC = re.compile(r"^\.\. auto(?:function|class|exception|data):: calspike\.(\w+)\s*$", re.MULTILINE)
+AUTODOC = re.compile(
+    r"^\.\. auto(?:function|class|exception|data):: calspike\.(\w+)\s*$", re.MULTILINE
+)
 
 
 def _cli_extension():
@@ -33,7 +35,9 @@ def test_the_api_reference_documents_every_public_name_once():
     twice = sorted({name for name in documented if documented.count(name) > 1})
     assert not twice, f"docs/api.md documents more than once: {', '.join(twice)}"
     unknown = sorted(set(documented) - set(calspike.__all__))
-    assert not unknown, f"docs/api.md documents names outside calspike.__all__: {', '.join(unknown)}"
+    assert not unknown, (
+        f"docs/api.md documents names outside calspike.__all__: {', '.join(unknown)}"
+    )
 
 
 def test_the_command_line_reference_lists_every_setting_of_every_command():
@@ -46,21 +50,32 @@ def test_the_command_line_reference_lists_every_setting_of_every_command():
         options = set(re.findall(r"^\.\. option:: (--[\w-]+)", text, re.MULTILINE))
         for name in names:
             flag = "--" + name.replace("_", "-")
-            assert flag in options, f"calspike {command} {flag} is missing from the command-line reference"
+            assert flag in options, (
+                f"calspike {command} {flag} is missing from the command-line reference"
+            )
             assert f"config file: ``{name}``" in text, (command, name)
 
 
 def test_the_command_line_reference_shows_each_commands_own_defaults():
     cli = _cli_extension()
-    for command, profiles in (("run", ("run",)), ("prepare", ()), ("train-rate", ("train-rate",)),
-                              ("score", ("score",))):
+    for command, profiles in (
+        ("run", ("run",)),
+        ("prepare", ()),
+        ("train-rate", ("train-rate",)),
+        ("score", ("score",)),
+    ):
         text = cli.render_command(command)
         for name, value in config.defaults(config.COMMANDS[command], *profiles).items():
             if config.SETTINGS[name].type is bool:
                 continue
             shown = "none" if value in (None, "") else str(value)
-            block = text.split(f".. option:: --{name.replace('_', '-')} ", 1)[1].split(".. option::", 1)[0]
-            assert (f"default: ``{shown}``" if shown != "none" else "default: none") in block, (command, name)
+            block = text.split(f".. option:: --{name.replace('_', '-')} ", 1)[1].split(
+                ".. option::", 1
+            )[0]
+            assert (f"default: ``{shown}``" if shown != "none" else "default: none") in block, (
+                command,
+                name,
+            )
 
 
 def test_the_tutorial_page_states_every_departure_with_its_effect():
@@ -98,8 +113,10 @@ def _quick_start(readme: str) -> list[str]:
 
 
 def test_the_quick_start_is_the_two_commands_ci_runs():
-    assert _quick_start((ROOT / "README.md").read_text()) == ['pip install . && calspike run',
-                                                              'pip install ".[test]" && pytest']
+    assert _quick_start((ROOT / "README.md").read_text()) == [
+        "pip install . && calspike run",
+        'pip install ".[test]" && pytest',
+    ]
     ci = ROOT / ".ci" / "run"
     if ci.is_file():  # a source distribution has no .ci
         assert '"## Quick start"' in ci.read_text()  # CI runs what the README says, read from it

@@ -115,7 +115,9 @@ def test_a_corrupted_archive_is_rejected_and_deleted(server, tmp_path):
     body[60:90] = bytes(30)  # damage the first member's compressed data
     server.files["/spikefinder.train.zip"] = bytes(body)
     with pytest.raises(DataError, match="not a valid zip"):
-        calspike.fetch_spikefinder(url=server.url + "/spikefinder.train.zip", cache=tmp_path, progress=False)
+        calspike.fetch_spikefinder(
+            url=server.url + "/spikefinder.train.zip", cache=tmp_path, progress=False
+        )
     assert list((tmp_path / "spikefinder").iterdir()) == []
 
 
@@ -138,7 +140,9 @@ def test_zip_slip_members_are_refused(server, tmp_path):
     server.files["/spikefinder.train.zip"] = buffer.getvalue()
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="unsafe member"):
-        calspike.fetch_spikefinder(url=server.url + "/spikefinder.train.zip", cache=cache, progress=False)
+        calspike.fetch_spikefinder(
+            url=server.url + "/spikefinder.train.zip", cache=cache, progress=False
+        )
     assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
     assert not (cache / "spikefinder" / "spikefinder.train").exists()
 
@@ -154,7 +158,17 @@ def test_http_errors_and_bad_arguments(server, tmp_path):
 
 def test_cli_fetch_prints_the_folder(server, tmp_path, capsys):
     server.files["/spikefinder.train.zip"] = _spikefinder_zip()
-    code = main(["fetch", "--split", "train", "--url", server.url + "/spikefinder.train.zip", "--cache", str(tmp_path)])
+    code = main(
+        [
+            "fetch",
+            "--split",
+            "train",
+            "--url",
+            server.url + "/spikefinder.train.zip",
+            "--cache",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     assert "spikefinder.train" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stopped:  # a usage error: both splits cannot share one URL
@@ -168,4 +182,6 @@ def test_archive_without_csvs_is_an_error(server, tmp_path):
         archive.writestr("readme.txt", "nothing here")
     server.files["/spikefinder.train.zip"] = buffer.getvalue()
     with pytest.raises(DataError, match="no N.*calcium.csv"):
-        calspike.fetch_spikefinder(url=server.url + "/spikefinder.train.zip", cache=tmp_path, progress=False)
+        calspike.fetch_spikefinder(
+            url=server.url + "/spikefinder.train.zip", cache=tmp_path, progress=False
+        )

@@ -35,7 +35,9 @@ def test_delta_is_not_the_tutorials_first_sample_subtraction():
 
 def test_non_float32_or_strided_input_is_converted_once():
     x = np.arange(40, dtype=np.float64).reshape(4, 10)
-    assert np.array_equal(calspike.features(x[:, ::2], ["raw"])[..., 0], x[:, ::2].astype(np.float32))
+    assert np.array_equal(
+        calspike.features(x[:, ::2], ["raw"])[..., 0], x[:, ::2].astype(np.float32)
+    )
 
 
 def test_empty_input_and_bad_arguments():
@@ -53,8 +55,11 @@ def test_empty_input_and_bad_arguments():
 def test_aligned_windows_cut_the_same_frames_from_other_traces():
     recordings = [calspike.simulate(3, 400, seed=1), calspike.simulate(2, 300, seed=2)]
     windows = calspike.partition(recordings, len_pre=5, len_post=7, skip=3, normalize="none")
-    other = [np.arange(r.lengths[i], dtype=np.float64) * (10 * k + i) for k, r in enumerate(recordings)
-             for i in range(r.neurons)]
+    other = [
+        np.arange(r.lengths[i], dtype=np.float64) * (10 * k + i)
+        for k, r in enumerate(recordings)
+        for i in range(r.neurons)
+    ]
     chosen = windows.subset(np.random.default_rng(0).permutation(len(windows))[:100])
     cut = calspike.aligned_windows(chosen, other)
     assert cut.shape == (100, 12) and cut.dtype == np.float32
@@ -93,4 +98,8 @@ def test_tutorial_delta_is_the_tutorials_delta_feature():
     assert np.array_equal(stack[:, :-1, 1], x[:, :-1])  # not a temporal difference
     with pytest.raises(ValueError, match="--tutorial` only"):
         parse_features("raw,tutorial_delta")
-    assert parse_features("raw,tutorial_delta,quad", tutorial=True) == ["raw", "tutorial_delta", "quad"]
+    assert parse_features("raw,tutorial_delta,quad", tutorial=True) == [
+        "raw",
+        "tutorial_delta",
+        "quad",
+    ]

@@ -26,7 +26,7 @@ def _compare(got, expected, path="metrics"):
             _compare(got[key], expected[key], f"{path}.{key}")
     elif isinstance(expected, list):
         assert len(got) == len(expected), f"{path}: length {len(got)} != {len(expected)}"
-        for i, (a, b) in enumerate(zip(got, expected)):
+        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
             _compare(a, b, f"{path}[{i}]")
     elif isinstance(expected, float):
         assert got == pytest.approx(expected, abs=0.02, rel=0.02, nan_ok=True), path
@@ -37,7 +37,9 @@ def _compare(got, expected, path="metrics"):
 def test_the_shipped_rate_model_predicts_what_it_did():
     saved = np.load(GOLDEN / "rate_model_predictions.npz")
     calcium, spikes = regenerate.rate_model_predictions()
-    np.testing.assert_array_equal(calcium, saved["calcium"])  # the fixed input itself did not change
+    np.testing.assert_array_equal(
+        calcium, saved["calcium"]
+    )  # the fixed input itself did not change
     np.testing.assert_allclose(spikes, saved["spikes"], rtol=1e-4, atol=1e-6)
 
 

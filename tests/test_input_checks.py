@@ -67,16 +67,23 @@ def test_s_min_changes_the_noise_constrained_result():
     assert np.count_nonzero(thresholded.spikes) < np.count_nonzero(plain.spikes)
     after_first = thresholded.spikes[:, 1:]
     assert np.all((after_first == 0) | (after_first >= 0.5 * (1 - 1e-6)))
-    np.testing.assert_allclose(thresholded.lam, plain.lam)  # the same lam, from the noise constraint
+    np.testing.assert_allclose(
+        thresholded.lam, plain.lam
+    )  # the same lam, from the noise constraint
 
 
 # 10. Values float32 cannot hold are errors, not NaN; all-NaN neurons are named in a warning.
 def test_values_beyond_float32_are_errors_naming_the_neuron_and_frame():
     traces = np.random.default_rng(0).standard_normal((3, 500))
     traces[1, 42] = 1e39
-    for call in (lambda: calspike.partition(traces), lambda: infer_spike_rates(traces, 30.0),
-                 lambda: resample(traces, 30.0, 25.0), lambda: calspike.Recording(traces, 30.0),
-                 lambda: fill_gaps(traces), lambda: calspike.deconvolve(traces, rate=30.0)):
+    for call in (
+        lambda: calspike.partition(traces),
+        lambda: infer_spike_rates(traces, 30.0),
+        lambda: resample(traces, 30.0, 25.0),
+        lambda: calspike.Recording(traces, 30.0),
+        lambda: fill_gaps(traces),
+        lambda: calspike.deconvolve(traces, rate=30.0),
+    ):
         with pytest.raises(DataError, match="neuron 1, frame 42.*float32"):
             call()
 
@@ -99,7 +106,9 @@ def test_all_nan_neurons_are_named_in_a_warning(tmp_path):
 
 
 # 11. One plausible range of frame rates, wherever a rate enters.
-@pytest.mark.parametrize("rate", [0.001, 1e-9, 1e-300, 0.0, -5.0, 1e5, 1e300, float("nan"), float("inf")])
+@pytest.mark.parametrize(
+    "rate", [0.001, 1e-9, 1e-300, 0.0, -5.0, 1e5, 1e300, float("nan"), float("inf")]
+)
 def test_absurd_frame_rates_are_refused_everywhere(rate, tmp_path, capsys):
     traces = np.random.default_rng(0).standard_normal((2, 300))
     calls = {
@@ -112,14 +121,20 @@ def test_absurd_frame_rates_are_refused_everywhere(rate, tmp_path, capsys):
         "rate    ": lambda: calspike.deconvolve(traces, rate=rate),
     }
     for name, call in calls.items():
-        with pytest.raises(ValueError, match=rf"{name.strip()} must be a frame rate in \[0.1, 10000\] Hz"):
+        with pytest.raises(
+            ValueError, match=rf"{name.strip()} must be a frame rate in \[0.1, 10000\] Hz"
+        ):
             call()
     np.save(tmp_path / "x.npy", traces)
-    for command in (["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
-                    ["prepare", "--data", str(tmp_path / "x.npy"), "-o", str(tmp_path / "w.npz")],
-                    ["run", "--data", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r")],
-                    ["score", str(tmp_path / "x.npy"), str(tmp_path / "x.npy")]):
-        assert "--rate must be a frame rate" in _usage_error([*command, "--rate", str(rate)], capsys)
+    for command in (
+        ["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
+        ["prepare", "--data", str(tmp_path / "x.npy"), "-o", str(tmp_path / "w.npz")],
+        ["run", "--data", str(tmp_path / "x.npy"), "-o", str(tmp_path / "r")],
+        ["score", str(tmp_path / "x.npy"), str(tmp_path / "x.npy")],
+    ):
+        assert "--rate must be a frame rate" in _usage_error(
+            [*command, "--rate", str(rate)], capsys
+        )
 
 
 def test_sizes_that_overflow_are_errors():
@@ -172,7 +187,9 @@ def test_streamed_inference_equals_whole_array_inference(tmp_path, monkeypatch):
         return real(self, chunk)
 
     monkeypatch.setattr(infer_module.Estimator, "__call__", counting)
-    input_rate = load_rate_model()[0].input_rate  # the model works at its input rate: that costs memory too
+    input_rate = load_rate_model()[
+        0
+    ].input_rate  # the model works at its input rate: that costs memory too
     per_neuron = 6_000 * (budget.BYTES_PER_FRAME + budget.BYTES_PER_MODEL_FRAME * input_rate / 30.0)
     monkeypatch.setattr(infer_module, "WORKING_BYTES", int(2.5 * per_neuron))
     infer_module.infer(tmp_path / "traces.npy", tmp_path / "out.npy", rate=30.0)
@@ -183,19 +200,22 @@ def test_streamed_inference_equals_whole_array_inference(tmp_path, monkeypatch):
 
 
 # 15. Usage errors exit 2, before any data is read (the data paths here do not even exist).
-@pytest.mark.parametrize("argv", [
-    ["prepare", "--data", "missing", "-o", "w.npz", "--spike-n", "11"],
-    ["run", "--data", "missing", "--spike-n", "11"],
-    ["train", "missing.npz", "-o", "m.pt", "--device", "nonsense"],
-    ["run", "--data", "missing", "--features", "bogus"],
-    ["fetch", "--url", "http://127.0.0.1:9/x.zip"],
-    ["prepare", "--data", "missing", "-o", "w.npz", "--rate", "0"],
-    ["run", "--data", "missing", "--rate", "0"],
-    ["run", "--data", "missing", "-o", "."],
-    ["train", "missing.npz", "-o", "m.pt", "--history", "x.txt"],
-    ["evaluate", "missing.pt", "missing.npz", "--json", "no/such/folder/s.json"],
-    ["prepare", "--data", "missing", "-o", "w.csv"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["prepare", "--data", "missing", "-o", "w.npz", "--spike-n", "11"],
+        ["run", "--data", "missing", "--spike-n", "11"],
+        ["train", "missing.npz", "-o", "m.pt", "--device", "nonsense"],
+        ["run", "--data", "missing", "--features", "bogus"],
+        ["fetch", "--url", "http://127.0.0.1:9/x.zip"],
+        ["prepare", "--data", "missing", "-o", "w.npz", "--rate", "0"],
+        ["run", "--data", "missing", "--rate", "0"],
+        ["run", "--data", "missing", "-o", "."],
+        ["train", "missing.npz", "-o", "m.pt", "--history", "x.txt"],
+        ["evaluate", "missing.pt", "missing.npz", "--json", "no/such/folder/s.json"],
+        ["prepare", "--data", "missing", "-o", "w.csv"],
+    ],
+)
 def test_usage_errors_exit_2_before_any_data_is_read(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "something.txt").write_text("the user's")
@@ -207,25 +227,32 @@ def test_usage_errors_exit_2_before_any_data_is_read(argv, tmp_path, monkeypatch
 def test_infer_into_an_existing_folder_is_a_usage_error(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 100)))
     (tmp_path / "out").mkdir()
-    assert "is a folder" in _usage_error(["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out"),
-                                          "--rate", "30"], capsys)
+    assert "is a folder" in _usage_error(
+        ["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out"), "--rate", "30"], capsys
+    )
 
 
 # 16. Every error names the file, key or argument at fault.
 def test_errors_name_the_file_key_or_argument(tmp_path, capsys):
     config = tmp_path / "settings.toml"
     config.write_bytes(b"len_pre = 5\n\xff\xfe\n")
-    assert "settings.toml: not valid TOML" in _usage_error(["prepare", "-o", "w.npz", "--config", str(config)],
-                                                           capsys)
+    assert "settings.toml: not valid TOML" in _usage_error(
+        ["prepare", "-o", "w.npz", "--config", str(config)], capsys
+    )
     config.write_text("len-pre = 5\nlen_pre = 6\n")
-    assert "len_pre is set twice" in _usage_error(["prepare", "-o", "w.npz", "--config", str(config)], capsys)
+    assert "len_pre is set twice" in _usage_error(
+        ["prepare", "-o", "w.npz", "--config", str(config)], capsys
+    )
     np.savez(tmp_path / "rates.npz", calcium=np.zeros((2, 50)), rate=np.array([30.0, 40.0]))
     with pytest.raises(DataError, match=r"rates.npz: 'rate' must be one number"):
         calspike.read_array(tmp_path / "rates.npz")
-    short = calspike.Recording(np.random.default_rng(0).standard_normal((4, 15)), 30.0,
-                               spikes=np.ones((4, 15)))
+    short = calspike.Recording(
+        np.random.default_rng(0).standard_normal((4, 15)), 30.0, spikes=np.ones((4, 15))
+    )
     assert main(["prepare", "-o", str(tmp_path / "w.npz")]) == 0
-    with pytest.raises(ValueError, match="too short for a window of len_pre \\+ len_post = 20 frames"):
+    with pytest.raises(
+        ValueError, match="too short for a window of len_pre \\+ len_post = 20 frames"
+    ):
         neuron_split(calspike.partition(short))
     windows = np.load(tmp_path / "w.npz")
     contents = {key: windows[key] for key in windows.files}
@@ -236,7 +263,10 @@ def test_errors_name_the_file_key_or_argument(tmp_path, capsys):
         calspike.load_windows(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="2-D.*got shape \\(2, 3, 4\\)"):
         fill_gaps(np.zeros((2, 3, 4)))
-    assert _failure(OSError(errno.EIO, "Input/output error", "traces.npy")) == "traces.npy: Input/output error"
+    assert (
+        _failure(OSError(errno.EIO, "Input/output error", "traces.npy"))
+        == "traces.npy: Input/output error"
+    )
     broken = tmp_path / "broken.npy"
     broken.symlink_to(tmp_path / "nowhere.npy")
     assert main(["infer", str(broken), "-o", str(tmp_path / "o.npy"), "--rate", "30"]) == 1
@@ -244,25 +274,37 @@ def test_errors_name_the_file_key_or_argument(tmp_path, capsys):
 
 
 # 17. Refused, not cast: complex, strings, objects, fractional lengths.
-@pytest.mark.parametrize("values", [np.ones((2, 50), complex), np.full((2, 50), "1"), np.ones((2, 50), object)])
+@pytest.mark.parametrize(
+    "values", [np.ones((2, 50), complex), np.full((2, 50), "1"), np.ones((2, 50), object)]
+)
 def test_non_real_arrays_are_refused_not_cast(values):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a ComplexWarning would mean a cast happened
-        for call in (lambda: calspike.Recording(values, 30.0), lambda: calspike.partition(values),
-                     lambda: calspike.features(values[:, :20]), lambda: resample(values, 30.0, 25.0),
-                     lambda: infer_spike_rates(values, 30.0), lambda: fill_gaps(values)):
+        for call in (
+            lambda: calspike.Recording(values, 30.0),
+            lambda: calspike.partition(values),
+            lambda: calspike.features(values[:, :20]),
+            lambda: resample(values, 30.0, 25.0),
+            lambda: infer_spike_rates(values, 30.0),
+            lambda: fill_gaps(values),
+        ):
             with pytest.raises(ValueError, match="numeric"):
                 call()
 
 
 def test_fractional_lengths_are_refused_not_truncated():
     traces = np.zeros((2, 50), np.float32)
-    for call in (lambda: calspike.Recording(traces, 30.0, lengths=[49.5, 50]),
-                 lambda: resample(traces, 30.0, 25.0, lengths=[10.2, 3]),
-                 lambda: infer_spike_rates(traces, 30.0, lengths=np.array([1.5, 2.0]))):
+    for call in (
+        lambda: calspike.Recording(traces, 30.0, lengths=[49.5, 50]),
+        lambda: resample(traces, 30.0, 25.0, lengths=[10.2, 3]),
+        lambda: infer_spike_rates(traces, 30.0, lengths=np.array([1.5, 2.0])),
+    ):
         with pytest.raises(ValueError, match="whole numbers of frames"):
             call()
-    assert calspike.Recording(traces, 30.0, lengths=np.array([49.0, 50.0])).lengths.tolist() == [49, 50]
+    assert calspike.Recording(traces, 30.0, lengths=np.array([49.0, 50.0])).lengths.tolist() == [
+        49,
+        50,
+    ]
 
 
 def _wait_until_numpy_loads(pid: int, limit_s: float = 60.0) -> None:
@@ -280,15 +322,27 @@ def _wait_until_numpy_loads(pid: int, limit_s: float = 60.0) -> None:
     raise AssertionError("calspike did not start within a minute")
 
 
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc to see the start-up")
+@pytest.mark.skipif(
+    not Path("/proc/self/maps").exists(), reason="needs Linux's /proc to see the start-up"
+)
 @pytest.mark.parametrize("after_start", [0.0, 0.1, 0.5, 1.5])
 def test_ctrl_c_at_start_up_prints_one_line(after_start, tmp_path):
     """From the moment calspike's code runs (imports of numpy, torch, pandas, the parser, the data)
     a Ctrl-C ends in one line. The interpreter's own start-up (site, .pth files) comes before any
     program's code and is Python's: the signal is sent after it."""
-    script = shutil.which("calspike", path=str(Path(sys.executable).parent))  # the installed console script
+    script = shutil.which(
+        "calspike", path=str(Path(sys.executable).parent)
+    )  # the installed console script
     assert script is not None
-    command = [sys.executable, script, "run", "-o", str(tmp_path / "report"), "--quick", "--no-progress"]
+    command = [
+        sys.executable,
+        script,
+        "run",
+        "-o",
+        str(tmp_path / "report"),
+        "--quick",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_until_numpy_loads(process.pid)
     time.sleep(after_start)

@@ -17,7 +17,9 @@ from calspike.training import evaluate, fit
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_classifier_shapes(bidirectional):
-    model = SpikeClassifier(channels=3, hidden=8, layers=2, bidirectional=bidirectional, dropout=0.1)
+    model = SpikeClassifier(
+        channels=3, hidden=8, layers=2, bidirectional=bidirectional, dropout=0.1
+    )
     x = torch.randn(5, 20, 3)
     assert model(x).shape == (5,)
     probability = model.predict_proba(x)
@@ -47,7 +49,9 @@ def test_vae_shapes_encode_decode_sample():
 def test_toy_vae_takes_labels_or_one_hot():
     model = ToyVAE().eval()
     digits = torch.tensor([0, 3, 9])
-    torch.testing.assert_close(model.encode(digits), model.encode(torch.nn.functional.one_hot(digits, 10).float()))
+    torch.testing.assert_close(
+        model.encode(digits), model.encode(torch.nn.functional.one_hot(digits, 10).float())
+    )
     assert model.decode(torch.zeros(2, 2)).shape == (2, 10)
     data = one_hot_digits(100, seed=1)
     assert data.shape == (100, 10) and torch.equal(data.sum(dim=1), torch.ones(100))
@@ -79,7 +83,9 @@ def _learnable_windows(count: int, seed: int):
     import calspike
 
     recording = calspike.simulate(12, 20_000, 100.0, seed=seed)
-    windows = calspike.balance(calspike.partition(recording, normalize="neuron"), per_class=count // 2, seed=seed)
+    windows = calspike.balance(
+        calspike.partition(recording, normalize="neuron"), per_class=count // 2, seed=seed
+    )
     return calspike.features(windows, ["raw", "delta"]), windows.did_spike
 
 
@@ -125,7 +131,16 @@ def test_toy_vae_learns_with_either_reconstruction_error(loss):
     data = one_hot_digits(2000, seed=0)
     torch.manual_seed(0)
     model = ToyVAE(loss=loss)
-    fit(model, data, epochs=15, batch_size=32, lr=1e-2, progress=False, schedule="constant", clip=None)
+    fit(
+        model,
+        data,
+        epochs=15,
+        batch_size=32,
+        lr=1e-2,
+        progress=False,
+        schedule="constant",
+        clip=None,
+    )
     assert evaluate(model, data, device="cpu")["accuracy"] > 0.8
     with pytest.raises(ValueError, match="loss must be one of"):
         ToyVAE(loss="huber")
@@ -147,18 +162,26 @@ def test_the_decoder_lstm_shortcut_equals_the_lstm_fed_the_same_input_at_each_st
     assert got.shape == (3, 7, 4)
     torch.testing.assert_close(got, expected)
     weights = [steps, *lstm.parameters()]
-    for ours, theirs in zip(torch.autograd.grad(got.square().sum(), weights),
-                            torch.autograd.grad(expected.square().sum(), weights)):
+    for ours, theirs in zip(
+        torch.autograd.grad(got.square().sum(), weights),
+        torch.autograd.grad(expected.square().sum(), weights),
+        strict=True,
+    ):
         torch.testing.assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False},
-                                     {"batch_first": False}])
+@pytest.mark.parametrize(
+    "options", [{"num_layers": 2}, {"bidirectional": True}, {"bias": False}, {"batch_first": False}]
+)
 def test_the_shortcut_runs_any_other_lstm_as_itself(options):
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(5, 4, **{"batch_first": True, **options})
     steps = torch.randn(3, 5)
-    sequence = steps.unsqueeze(1).expand(-1, 7, -1) if lstm.batch_first else steps.unsqueeze(0).expand(7, -1, -1)
+    sequence = (
+        steps.unsqueeze(1).expand(-1, 7, -1)
+        if lstm.batch_first
+        else steps.unsqueeze(0).expand(7, -1, -1)
+    )
     expected = lstm(sequence)[0]
     expected = expected if lstm.batch_first else expected.transpose(0, 1)
     torch.testing.assert_close(repeated_input_lstm(lstm, steps, 7), expected)

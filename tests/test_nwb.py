@@ -16,9 +16,17 @@ from calspike.cli import main
 pynwb = pytest.importorskip("pynwb")
 
 
-def write_session(path: Path, calcium: np.ndarray, rate: float | None = 30.0, *, interface: str = "DfOverF",
-                  name: str = "dff", timestamps: np.ndarray | None = None, counts: np.ndarray | None = None,
-                  ophys: bool = True) -> Path:
+def write_session(
+    path: Path,
+    calcium: np.ndarray,
+    rate: float | None = 30.0,
+    *,
+    interface: str = "DfOverF",
+    name: str = "dff",
+    timestamps: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+    ophys: bool = True,
+) -> Path:
     """A small NWB file with (neurons, frames) traces as an ophys RoiResponseSeries, built with pynwb."""
     from pynwb.ophys import (
         DfOverF,
@@ -28,29 +36,49 @@ def write_session(path: Path, calcium: np.ndarray, rate: float | None = 30.0, *,
         RoiResponseSeries,
     )
 
-    nwbfile = pynwb.NWBFile(session_description="simulated session", identifier="calspike-test",
-                            session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
-                            subject=pynwb.file.Subject(subject_id="m1", species="Mus musculus", sex="F", age="P90D"))
+    nwbfile = pynwb.NWBFile(
+        session_description="simulated session",
+        identifier="calspike-test",
+        session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        subject=pynwb.file.Subject(subject_id="m1", species="Mus musculus", sex="F", age="P90D"),
+    )
     if ophys:
         device = nwbfile.create_device(name="microscope")
         channel = OpticalChannel(name="green", description="GCaMP", emission_lambda=510.0)
-        plane = nwbfile.create_imaging_plane(name="plane", optical_channel=channel, description="L2/3",
-                                             device=device, excitation_lambda=920.0, indicator="GCaMP6s",
-                                             location="V1", imaging_rate=rate or 30.0)
+        plane = nwbfile.create_imaging_plane(
+            name="plane",
+            optical_channel=channel,
+            description="L2/3",
+            device=device,
+            excitation_lambda=920.0,
+            indicator="GCaMP6s",
+            location="V1",
+            imaging_rate=rate or 30.0,
+        )
         segmentation = ImageSegmentation()
-        rois = segmentation.create_plane_segmentation(description="rois", imaging_plane=plane, name="cells")
+        rois = segmentation.create_plane_segmentation(
+            description="rois", imaging_plane=plane, name="cells"
+        )
         for k in range(calcium.shape[0]):
             rois.add_roi(id=100 + k, pixel_mask=[(k, k, 1.0)])
         module = nwbfile.create_processing_module("ophys", "optical physiology")
         module.add(segmentation)
-        region = rois.create_roi_table_region(description="all ROIs", region=list(range(calcium.shape[0])))
+        region = rois.create_roi_table_region(
+            description="all ROIs", region=list(range(calcium.shape[0]))
+        )
         timing = {"rate": rate} if timestamps is None else {"timestamps": timestamps}
-        series = RoiResponseSeries(name=name, data=calcium.T.copy(), rois=region, unit="dF/F", **timing)
+        series = RoiResponseSeries(
+            name=name, data=calcium.T.copy(), rois=region, unit="dF/F", **timing
+        )
         container = (DfOverF if interface == "DfOverF" else Fluorescence)()
-        module.add(container)  # in the file before the series joins it, so its ROI table shares an ancestor
+        module.add(
+            container
+        )  # in the file before the series joins it, so its ROI table shares an ancestor
         container.add_roi_response_series(series)
         if counts is not None:
-            module.add(pynwb.TimeSeries(name="spike_counts", data=counts.T.copy(), unit="spikes", **timing))
+            module.add(
+                pynwb.TimeSeries(name="spike_counts", data=counts.T.copy(), unit="spikes", **timing)
+            )
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     return path
@@ -59,7 +87,9 @@ def write_session(path: Path, calcium: np.ndarray, rate: float | None = 30.0, *,
 @pytest.fixture()
 def session(tmp_path) -> tuple[Path, calspike.Recording]:
     recording = calspike.simulate(5, 1500, 30.0, seed=3)
-    return write_session(tmp_path / "session.nwb", recording.calcium, counts=recording.spikes), recording
+    return write_session(
+        tmp_path / "session.nwb", recording.calcium, counts=recording.spikes
+    ), recording
 
 
 def test_read_nwb_gives_the_traces_rate_rois_and_ground_truth(session):
@@ -68,14 +98,23 @@ def test_read_nwb_gives_the_traces_rate_rois_and_ground_truth(session):
     assert np.array_equal(recording.calcium, simulated.calcium) and recording.rate == 30.0
     assert np.array_equal(recording.spikes, simulated.spikes)
     assert recording.neuron_names == tuple(str(100 + k) for k in range(5))
-    assert recording.metadata["nwb_series"] == "dff" and recording.metadata["nwb_identifier"] == "calspike-test"
+    assert (
+        recording.metadata["nwb_series"] == "dff"
+        and recording.metadata["nwb_identifier"] == "calspike-test"
+    )
     assert calspike.load_recordings(path)[0].calcium.shape == (5, 1500)
 
 
 def test_rate_from_regular_timestamps(tmp_path):
     calcium = calspike.simulate(2, 400, 20.0, seed=1).calcium
-    path = write_session(tmp_path / "t.nwb", calcium, None, timestamps=10.0 + np.arange(400) / 20.0,
-                         interface="Fluorescence", name="F")
+    path = write_session(
+        tmp_path / "t.nwb",
+        calcium,
+        None,
+        timestamps=10.0 + np.arange(400) / 20.0,
+        interface="Fluorescence",
+        name="F",
+    )
     assert calspike.read_nwb(path)[0].rate == pytest.approx(20.0)
 
 
@@ -98,7 +137,9 @@ def test_infer_round_trip_writes_the_input_plus_spikes(session, tmp_path, method
         assert np.allclose(spikes, reference, equal_nan=True)
         comments = json.loads(series.comments)
         assert comments["method"] == method and len(comments["noise_level"]) == 5
-        assert np.array_equal(np.asarray(nwbfile.processing["ophys"]["DfOverF"]["dff"].data[:]).T, simulated.calcium)
+        assert np.array_equal(
+            np.asarray(nwbfile.processing["ophys"]["DfOverF"]["dff"].data[:]).T, simulated.calcium
+        )
     sidecar = json.loads((tmp_path / "out.nwb.json").read_text())
     assert sidecar["recordings"][0]["series"] == "dff" and "out.nwb" in sidecar["files"]
 
@@ -108,8 +149,11 @@ def test_the_output_passes_nwbinspector_without_critical_findings(session, tmp_p
     path, _ = session
 
     def critical(file: Path) -> list[str]:
-        return [f"{m.location}: {m.message}" for m in inspector.inspect_nwbfile(nwbfile_path=str(file))
-                if m.importance.name in ("CRITICAL", "PYNWB_VALIDATION", "ERROR")]
+        return [
+            f"{m.location}: {m.message}"
+            for m in inspector.inspect_nwbfile(nwbfile_path=str(file))
+            if m.importance.name in ("CRITICAL", "PYNWB_VALIDATION", "ERROR")
+        ]
 
     assert critical(path) == []  # the input is clean, so anything found would be calspike's
     out = tmp_path / "out.nwb"
@@ -125,11 +169,14 @@ def test_series_is_chosen_by_name(tmp_path, capsys):
     assert "no RoiResponseSeries named 'nope'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no_ophys", "no 'ophys' processing module"),
-    ("irregular", "irregular timestamps"),
-    ("not_nwb", "not a readable NWB file"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no_ophys", "no 'ophys' processing module"),
+        ("irregular", "irregular timestamps"),
+        ("not_nwb", "not a readable NWB file"),
+    ],
+)
 def test_bad_nwb_input_is_named(tmp_path, case, message):
     calcium = calspike.simulate(2, 300, 30.0, seed=4).calcium
     path = tmp_path / f"{case}.nwb"
@@ -157,6 +204,22 @@ def test_output_must_be_nwb_and_never_the_input(session, tmp_path):
 
 def test_train_rate_reads_ground_truth_from_nwb(session, tmp_path):
     path, _ = session
-    assert main(["train-rate", str(path), "-o", str(tmp_path / "m.pt"), "--epochs", "1", "--validation", "0",
-                 "--no-progress", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train-rate",
+                str(path),
+                "-o",
+                str(tmp_path / "m.pt"),
+                "--epochs",
+                "1",
+                "--validation",
+                "0",
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "m.pt").is_file()

@@ -27,11 +27,16 @@ def _named(recording: Recording, dataset: str) -> Recording:
 def test_balanced_draw_evens_out_datasets():
     big = _named(calspike.simulate(8, 8_000, rate=50.0, seed=1), "big")
     small = _named(calspike.simulate(1, 4_000, rate=50.0, seed=2), "small")
-    chunks = rate_training.rate_training_set([big, small], 25.0, 10, chunk=64, stride=32, augment_rates=())
+    chunks = rate_training.rate_training_set(
+        [big, small], 25.0, 10, chunk=64, stride=32, augment_rates=()
+    )
     sizes = np.bincount(chunks.group)
     assert chunks.groups == ["big", "small"] and sizes[0] > 10 * sizes[1]
-    for balance, expected in ((0.0, sizes / sizes.sum()), (1.0, np.array([0.5, 0.5])),
-                              (0.5, np.sqrt(sizes) / np.sqrt(sizes).sum())):
+    for balance, expected in (
+        (0.0, sizes / sizes.sum()),
+        (1.0, np.array([0.5, 0.5])),
+        (0.5, np.sqrt(sizes) / np.sqrt(sizes).sum()),
+    ):
         drawn = rate_training.balanced_draw(chunks, 40_000, balance, seed=0)
         share = np.bincount(chunks.group[drawn], minlength=2) / drawn.size
         np.testing.assert_allclose(share, expected, atol=0.01)
@@ -53,8 +58,17 @@ def test_a_time_warp_reads_the_recording_at_a_stretched_rate(tmp_path):
     for bad in (0.0, -1.0, 20.0, True):
         with pytest.raises(ValueError, match="warps"):
             rate_training.rate_training_set([recording], 25.0, 10, warps=(bad,), **settings)
-    rate_training.train_rate_model([recording], validation=None, epochs=1, samples=64, warps=(0.5, 1.5), augment_rates=(),
-                                   device="cpu", progress=False, checkpoint=tmp_path / "warped.pt")
+    rate_training.train_rate_model(
+        [recording],
+        validation=None,
+        epochs=1,
+        samples=64,
+        warps=(0.5, 1.5),
+        augment_rates=(),
+        device="cpu",
+        progress=False,
+        checkpoint=tmp_path / "warped.pt",
+    )
     extra = load_checkpoint(tmp_path / "warped.pt")["extra"]
     assert extra["time_warps"] == [0.5, 1.5] and extra["frame_rate_range_hz"] == [50.0, 150.0]
 
@@ -64,13 +78,18 @@ def test_chunks_never_cross_a_dropped_frame():
     calcium = recording.calcium.copy()
     calcium[0, 3_000:3_020] = np.nan  # 0.2 s dropped at 30 s
     gappy = Recording(calcium, 100.0, spikes=recording.spikes, gaps=True)
-    whole = rate_training.rate_training_set([recording], 25.0, 10, chunk=64, stride=16, augment_rates=())
+    whole = rate_training.rate_training_set(
+        [recording], 25.0, 10, chunk=64, stride=16, augment_rates=()
+    )
     cut = rate_training.rate_training_set([gappy], 25.0, 10, chunk=64, stride=16, augment_rates=())
     assert np.isfinite(cut.inputs).all() and 0 < len(cut.inputs) < len(whole.inputs)
     # every chunk that survives is identical to the gap-free one at the same place (normalisation aside)
     dropped_model_frames = (750 - 1, 755 + 1)
     starts = np.arange(0, 1500 - 64 + 1, 16)
-    clear = [(s + 64 + 10 <= dropped_model_frames[0]) or (s - 10 >= dropped_model_frames[1]) for s in starts]
+    clear = [
+        (s + 64 + 10 <= dropped_model_frames[0]) or (s - 10 >= dropped_model_frames[1])
+        for s in starts
+    ]
     assert len(cut.inputs) == sum(clear)
 
 
@@ -80,17 +99,45 @@ def test_train_rate_takes_cascade_and_spikefinder_sources_and_excludes_datasets(
         for cell in range(2):
             sim = calspike.simulate(1, int(rate * 120), rate=rate, seed=int(rng.integers(1000)))
             spikes_s = np.repeat(np.arange(sim.frames) / rate, sim.spikes[0].astype(int))
-            write_neuron(tmp_path / "gt" / dataset / f"CAttached_c{cell}_mini.mat",
-                         [segment(sim.frames, rate, spikes_s, calcium=sim.calcium[0])])
+            write_neuron(
+                tmp_path / "gt" / dataset / f"CAttached_c{cell}_mini.mat",
+                [segment(sim.frames, rate, spikes_s, calcium=sim.calcium[0])],
+            )
     sf = calspike.simulate(2, 6_000, rate=100.0, seed=5)
     (tmp_path / "sf").mkdir()
     calspike.write_spikefinder_csv(tmp_path / "sf" / "7.train.calcium.csv", sf.calcium)
     calspike.write_spikefinder_csv(tmp_path / "sf" / "7.train.spikes.csv", sf.spikes)
     out = tmp_path / "rate.pt"
-    common = ["-o", str(out), "--epochs", "1", "--channels", "4", "--validation", "0", "--no-progress",
-              "--device", "cpu", "--samples", "64"]
-    assert main(["train-rate", "--data", str(tmp_path / "gt"), "--data", str(tmp_path / "sf"), *common,
-                 "--exclude", "DS92"]) == 0
+    common = [
+        "-o",
+        str(out),
+        "--epochs",
+        "1",
+        "--channels",
+        "4",
+        "--validation",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--samples",
+        "64",
+    ]
+    assert (
+        main(
+            [
+                "train-rate",
+                "--data",
+                str(tmp_path / "gt"),
+                "--data",
+                str(tmp_path / "sf"),
+                *common,
+                "--exclude",
+                "DS92",
+            ]
+        )
+        == 0
+    )
     _, extra = load_rate_model(out)
     assert sorted(extra["train_datasets"]) == ["DS91", "SF7"]
     assert extra["train_datasets"]["DS91"]["indicator"] == "GCaMP6f"
@@ -129,18 +176,41 @@ def test_inference_warns_about_frame_rates_and_noise_outside_training():
 def test_the_shipped_model_learned_from_every_ground_truth_dataset():
     _, extra = load_rate_model()
     datasets = extra["train_datasets"]
-    assert sorted(datasets) == [f"DS{n:02d}" for n in (6, 7, 8, 9, 10, 11, 12, 13, 14, 29, 30, 31, 32)] + [
-        "SF4", "SF5", "SF6"]
-    assert 30 < sum(d["hours"] for d in datasets.values()) < 31.5  # 29.4 h of CASCADE + 1.4 h of SpikeFinder
+    assert sorted(datasets) == [
+        f"DS{n:02d}" for n in (6, 7, 8, 9, 10, 11, 12, 13, 14, 29, 30, 31, 32)
+    ] + ["SF4", "SF5", "SF6"]
+    assert (
+        30 < sum(d["hours"] for d in datasets.values()) < 31.5
+    )  # 29.4 h of CASCADE + 1.4 h of SpikeFinder
     assert {datasets[d]["indicator"] for d in datasets if d.startswith("DS")} == {
-        "GCaMP6f", "GCaMP6s", "jGCaMP7f", "jGCaMP8f", "jGCaMP8m", "jGCaMP8s"}
+        "GCaMP6f",
+        "GCaMP6s",
+        "jGCaMP7f",
+        "jGCaMP8f",
+        "jGCaMP8m",
+        "jGCaMP8s",
+    }
     assert extra["balance"] == 0.5
 
 
 def test_the_sidecar_says_what_the_model_was_trained_on(tmp_path):
     np.save(tmp_path / "traces.npy", calspike.simulate(2, 3_000, rate=30.0, seed=8).calcium)
-    assert main(["infer", str(tmp_path / "traces.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "30",
-                 "--no-progress", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                str(tmp_path / "traces.npy"),
+                "-o",
+                str(tmp_path / "out.npy"),
+                "--rate",
+                "30",
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
     assert sidecar["model_trained_on"]["DS31"]["indicator"] == "jGCaMP8m"
     assert sidecar["frame_rate_range_hz"] == load_rate_model()[1]["frame_rate_range_hz"]
@@ -159,32 +229,62 @@ def _late_labels(seed: int, neurons: int = 6) -> Recording:
 def _r_at_25hz(recording: Recording, model: calspike.models.SpikeRateModel) -> float:
     predicted, _ = infer_spike_rates(recording, model=model, device="cpu")
     assert recording.spikes is not None
-    pairs = [(t.reshape(-1, 4).sum(1), p.reshape(-1, 4).sum(1)) for t, p in zip(recording.spikes, predicted)]
+    pairs = [
+        (t.reshape(-1, 4).sum(1), p.reshape(-1, 4).sum(1))
+        for t, p in zip(recording.spikes, predicted, strict=True)
+    ]
     return float(np.mean([np.corrcoef(t, p)[0, 1] for t, p in pairs]))
 
 
 def test_fine_tuning_teaches_the_shipped_model_a_recording_s_timing(tmp_path):
     base, base_extra = load_rate_model()
-    tuned = rate_training.train_rate_model([_late_labels(21)], init="default", validation=None, epochs=3,
-                                           samples=1_024, lr=1e-3, device="cpu", progress=False,
-                                           checkpoint=tmp_path / "tuned.pt")
+    tuned = rate_training.train_rate_model(
+        [_late_labels(21)],
+        init="default",
+        validation=None,
+        epochs=3,
+        samples=1_024,
+        lr=1e-3,
+        device="cpu",
+        progress=False,
+        checkpoint=tmp_path / "tuned.pt",
+    )
     assert tuned.model.config == base.config
     unseen = _late_labels(22)  # other neurons of the same "recording"
-    assert _r_at_25hz(unseen, tuned.model) > _r_at_25hz(unseen, base) + 0.3  # measured: 0.12 -> 0.73
+    assert (
+        _r_at_25hz(unseen, tuned.model) > _r_at_25hz(unseen, base) + 0.3
+    )  # measured: 0.12 -> 0.73
     extra = load_checkpoint(tmp_path / "tuned.pt")["extra"]
     assert list(extra["train_datasets"]) == ["DS93"]
-    assert extra["initialised_from"]["model"] == "default" and "DS31" in extra["initialised_from"]["train_datasets"]
+    assert (
+        extra["initialised_from"]["model"] == "default"
+        and "DS31" in extra["initialised_from"]["train_datasets"]
+    )
     # it keeps much of what it knew, so it warns no sooner than the model it started from
     assert extra["frame_rate_range_hz"] == base_extra["frame_rate_range_hz"]
     assert extra["normalised_noise_range"][0] <= base_extra["normalised_noise_range"][0]
-    again = rate_training.train_rate_model([_late_labels(23, 2)], init=tmp_path / "tuned.pt", validation=None,
-                                           epochs=1, samples=64, device="cpu", progress=False,
-                                           checkpoint=tmp_path / "again.pt")
+    again = rate_training.train_rate_model(
+        [_late_labels(23, 2)],
+        init=tmp_path / "tuned.pt",
+        validation=None,
+        epochs=1,
+        samples=64,
+        device="cpu",
+        progress=False,
+        checkpoint=tmp_path / "again.pt",
+    )
     assert again.model.config == base.config
-    assert load_checkpoint(tmp_path / "again.pt")["extra"]["initialised_from"]["model"] == str(tmp_path / "tuned.pt")
+    assert load_checkpoint(tmp_path / "again.pt")["extra"]["initialised_from"]["model"] == str(
+        tmp_path / "tuned.pt"
+    )
     with pytest.raises(ValueError, match="not both"):
-        rate_training.train_rate_model([_late_labels(23, 2)], init="default", model=base, progress=False)
-    for missing in (tmp_path / "none.pt", Path("default")):  # a path, even one named default, is a file's
+        rate_training.train_rate_model(
+            [_late_labels(23, 2)], init="default", model=base, progress=False
+        )
+    for missing in (
+        tmp_path / "none.pt",
+        Path("default"),
+    ):  # a path, even one named default, is a file's
         with pytest.raises(FileNotFoundError, match="no spike-rate model"):
             rate_training.train_rate_model([_late_labels(23, 2)], init=missing, progress=False)
 
@@ -192,14 +292,49 @@ def test_fine_tuning_teaches_the_shipped_model_a_recording_s_timing(tmp_path):
 def test_cli_train_rate_init_fine_tunes(tmp_path, capsys):
     recording = _late_labels(24, 2)
     np.savez(tmp_path / "mine.npz", calcium=recording.calcium, spikes=recording.spikes, rate=100.0)
-    common = ["train-rate", str(tmp_path / "mine.npz"), "-o", str(tmp_path / "tuned.pt"), "--epochs", "1",
-              "--samples", "64", "--validation", "0", "--no-progress", "--device", "cpu"]
-    assert main([*common, "--init", "default", "--lr", "0.001", "--export", str(tmp_path / "small.pt")]) == 0
+    common = [
+        "train-rate",
+        str(tmp_path / "mine.npz"),
+        "-o",
+        str(tmp_path / "tuned.pt"),
+        "--epochs",
+        "1",
+        "--samples",
+        "64",
+        "--validation",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    assert (
+        main(
+            [*common, "--init", "default", "--lr", "0.001", "--export", str(tmp_path / "small.pt")]
+        )
+        == 0
+    )
     model, extra = load_rate_model(tmp_path / "small.pt")
-    assert model.config == load_rate_model()[0].config and extra["initialised_from"]["model"] == "default"
+    assert (
+        model.config == load_rate_model()[0].config
+        and extra["initialised_from"]["model"] == "default"
+    )
     np.save(tmp_path / "calcium.npy", recording.calcium)
-    assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "100",
-                 "--model", str(tmp_path / "small.pt"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                str(tmp_path / "calcium.npy"),
+                "-o",
+                str(tmp_path / "out.npy"),
+                "--rate",
+                "100",
+                "--model",
+                str(tmp_path / "small.pt"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
     assert list(sidecar["model_trained_on"]) == ["mine"]  # the .npz file's name
     assert "DS31" in sidecar["model_initialised_from"]["train_datasets"]

@@ -25,8 +25,9 @@ def convex_reference(y, g, lam):
 
 
 def solve(y, g, lam, s_min=0.0):
-    c, s, _ = _core.oasis(y[None, :], [y.size], np.zeros(1), np.array([[g]]), np.array([lam]), s_min=s_min,
-                          threads=1)
+    c, s, _ = _core.oasis(
+        y[None, :], [y.size], np.zeros(1), np.array([[g]]), np.array([lam]), s_min=s_min, threads=1
+    )
     return c[0].astype(np.float64), s[0].astype(np.float64)
 
 
@@ -57,7 +58,10 @@ def test_recovers_known_spikes_from_simulated_traces():
     def per_25hz(x):
         return x[:, : x.shape[1] // 4 * 4].reshape(x.shape[0], -1, 4).sum(-1)
 
-    correlations = [np.corrcoef(a, b)[0, 1] for a, b in zip(per_25hz(result.spikes), per_25hz(recording.spikes))]
+    correlations = [
+        np.corrcoef(a, b)[0, 1]
+        for a, b in zip(per_25hz(result.spikes), per_25hz(recording.spikes), strict=True)
+    ]
     assert np.min(correlations) > 0.6, correlations
     tau = result.tau_s  # GCaMP6f decays with about 0.35 s
     assert np.all((tau > 0.15) & (tau < 0.6)), tau
@@ -94,7 +98,9 @@ def test_equals_oasis_deconv_on_real_traces(real_recordings):
     methods = pytest.importorskip("oasis.oasis_methods")
     for recording in real_recordings:
         result = calspike.deconvolve(recording)
-        fixed = calspike.deconvolve(recording, g=result.g, baseline=result.baseline, lam=0.5 * result.lam + 0.01)
+        fixed = calspike.deconvolve(
+            recording, g=result.g, baseline=result.baseline, lam=0.5 * result.lam + 0.01
+        )
         for n in range(recording.neurons):
             length = recording.lengths[n]
             y = recording.calcium[n, :length].astype(np.float64) - result.baseline[n]
@@ -111,7 +117,9 @@ def test_minimal_spike_size_is_respected():
     result = calspike.deconvolve(recording, lam=0.0, s_min=0.2)
     spikes = result.spikes[:, 1:]
     assert np.all((spikes == 0) | (spikes >= 0.2 * (1 - 1e-6)))
-    assert np.count_nonzero(spikes) < np.count_nonzero(calspike.deconvolve(recording, lam=0.0).spikes[:, 1:])
+    assert np.count_nonzero(spikes) < np.count_nonzero(
+        calspike.deconvolve(recording, lam=0.0).spikes[:, 1:]
+    )
 
 
 def test_edge_cases_give_defined_results():
@@ -125,7 +133,10 @@ def test_edge_cases_give_defined_results():
         result = calspike.deconvolve(calcium, rate=30.0)  # row 5 stays all-NaN: no frames
     lengths = [50, 1, 3, 50, 20, 0]
     for n, length in enumerate(lengths):
-        assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
+        assert (
+            np.isfinite(result.calcium[n, :length]).all()
+            and np.isnan(result.calcium[n, length:]).all()
+        )
         assert np.all(result.spikes[n, :length] >= 0)
     assert np.isnan(result.g[5]).all() and np.isnan(result.lam[5])
     below = calspike.deconvolve(calcium[3:4], baseline=0.0)  # entirely below its baseline
@@ -137,9 +148,20 @@ def test_edge_cases_give_defined_results():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"p": 3}, "p must"), ({"p": 2, "s_min": 0.1}, "exact=False"), ({"g": 1.0}, "g must"), ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"), ({"g": -0.1}, "g must"), ({"lam": -1.0}, "lam must"),
-     ({"s_min": -1.0}, "s_min"), ({"sn": -1.0}, "sn must"), ({"g": [0.5, 0.5]}, "one set per neuron"),
-     ({"baseline_percentile": 120}, "baseline_percentile"), ({"fudge": 0}, "fudge"), ({"threads": -2}, "threads")],
+    [
+        ({"p": 3}, "p must"),
+        ({"p": 2, "s_min": 0.1}, "exact=False"),
+        ({"g": 1.0}, "g must"),
+        ({"p": 2, "g": (1.9, -0.95)}, "real, distinct roots"),
+        ({"g": -0.1}, "g must"),
+        ({"lam": -1.0}, "lam must"),
+        ({"s_min": -1.0}, "s_min"),
+        ({"sn": -1.0}, "sn must"),
+        ({"g": [0.5, 0.5]}, "one set per neuron"),
+        ({"baseline_percentile": 120}, "baseline_percentile"),
+        ({"fudge": 0}, "fudge"),
+        ({"threads": -2}, "threads"),
+    ],
 )
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -196,7 +218,9 @@ def test_exact_ar2_equals_a_generic_convex_solver(n, roots, lam, offset, seed):
     response = (d ** np.arange(1, n + 1) - r ** np.arange(1, n + 1)) / (d - r)
     y = np.convolve((rng.random(n) < 0.15) * rng.uniform(0.5, 2, n), response)[:n]
     y += 0.3 * rng.standard_normal(n) + offset
-    c, s, _ = _core.oasis(y[None, :], [n], np.zeros(1), np.array([[g1, g2]]), np.array([lam]), exact=True, threads=1)
+    c, s, _ = _core.oasis(
+        y[None, :], [n], np.zeros(1), np.array([[g1, g2]]), np.array([lam]), exact=True, threads=1
+    )
     reference = convex_reference_ar2(y, g1, g2, lam)
     scale = max(1.0, np.abs(reference).max())
     assert np.abs(c[0] - reference).max() <= 1e-6 * scale
@@ -207,12 +231,17 @@ def test_ar2_equals_oasis_deconv_on_real_traces(real_recordings):
     methods = pytest.importorskip("oasis.oasis_methods")
     for recording in real_recordings:
         estimate = calspike.deconvolve(recording, p=2)
-        fixed = calspike.deconvolve(recording, p=2, g=estimate.g, baseline=estimate.baseline, lam=0.3, exact=False)
+        fixed = calspike.deconvolve(
+            recording, p=2, g=estimate.g, baseline=estimate.baseline, lam=0.3, exact=False
+        )
         for n in range(recording.neurons):
             length = recording.lengths[n]
             y = recording.calcium[n, :length].astype(np.float64) - estimate.baseline[n]
             c, _ = methods.oasisAR2(y, estimate.g[n, 0], estimate.g[n, 1], lam=0.3)
-            assert np.abs(fixed.calcium[n, :length] - c).max() <= 1e-5 * np.abs(c).max(), (recording.name, n)
+            assert np.abs(fixed.calcium[n, :length] - c).max() <= 1e-5 * np.abs(c).max(), (
+                recording.name,
+                n,
+            )
 
 
 def test_ar2_recovers_spikes_and_meets_the_noise_constraint():
@@ -224,10 +253,16 @@ def test_ar2_recovers_spikes_and_meets_the_noise_constraint():
         return x[:, : x.shape[1] // 4 * 4].reshape(x.shape[0], -1, 4).sum(-1)
 
     def correlations(spikes):
-        return [np.corrcoef(a, b)[0, 1] for a, b in zip(per_25hz(spikes), per_25hz(recording.spikes))]
+        return [
+            np.corrcoef(a, b)[0, 1]
+            for a, b in zip(per_25hz(spikes), per_25hz(recording.spikes), strict=True)
+        ]
 
     ar2, ar1 = correlations(result.spikes), correlations(calspike.deconvolve(recording, p=1).spikes)
-    assert np.min(ar2) > 0.4 and np.mean(ar2) > np.mean(ar1) + 0.05, (ar2, ar1)  # GCaMP6s rises slowly
+    assert np.min(ar2) > 0.4 and np.mean(ar2) > np.mean(ar1) + 0.05, (
+        ar2,
+        ar1,
+    )  # GCaMP6s rises slowly
     y = recording.calcium.astype(np.float64) - result.baseline[:, None]
     rss = np.sum((y - result.calcium) ** 2, axis=1)
     target = result.sn**2 * recording.frames
@@ -242,12 +277,17 @@ def test_ar2_given_coefficients_and_edge_cases():
     calcium = np.full((4, 40), np.nan, dtype=np.float32)
     calcium[0] = 1.0
     calcium[1, :2] = [0.5, 1.0]
-    response = (0.8 ** np.arange(1, 31) - 0.7 ** np.arange(1, 31)) / 0.1  # AR(2) with roots 0.8, 0.7
+    response = (
+        0.8 ** np.arange(1, 31) - 0.7 ** np.arange(1, 31)
+    ) / 0.1  # AR(2) with roots 0.8, 0.7
     calcium[2] = np.r_[np.zeros(10), response]
     with pytest.warns(EmptyNeuronWarning, match=r"\(3\)"):
         result = calspike.deconvolve(calcium, p=2, g=(1.5, -0.56), baseline=0.0, lam=0.0)
     for n, length in enumerate([40, 2, 40, 0]):
-        assert np.isfinite(result.calcium[n, :length]).all() and np.isnan(result.calcium[n, length:]).all()
+        assert (
+            np.isfinite(result.calcium[n, :length]).all()
+            and np.isnan(result.calcium[n, length:]).all()
+        )
     assert result.spikes[2, 10] == pytest.approx(1.0, rel=1e-5)  # the one event, recovered exactly
     assert np.abs(np.delete(result.spikes[2], 10)).max() < 1e-5
     with pytest.raises(ValueError, match="pair"):

@@ -63,7 +63,9 @@ def test_resample_layouts_lengths_and_ownership():
         np.testing.assert_allclose(resample(variant, 100, 30)[0], reference, atol=1e-5)
     out, lengths = resample(values, 100, 30, lengths=[1_000, 500, 0, 10])
     assert lengths.tolist() == [300, 150, 0, 3] and out.shape == (4, 300)
-    assert np.isnan(out[1, 150:]).all() and np.isfinite(out[1, :150]).all() and np.isnan(out[2]).all()
+    assert (
+        np.isnan(out[1, 150:]).all() and np.isfinite(out[1, :150]).all() and np.isnan(out[2]).all()
+    )
     assert not out.flags.owndata and out.base is not None  # handed over by C++, not copied
     with pytest.raises(ValueError, match="lengths"):
         resample(values, 100, 30, lengths=[1, 2])
@@ -72,7 +74,12 @@ def test_resample_layouts_lengths_and_ownership():
 
 
 @settings(max_examples=60, deadline=None)
-@given(frames=st.integers(1, 400), rate_in=st.floats(1, 200), rate_out=st.floats(1, 200), seed=st.integers(0, 99))
+@given(
+    frames=st.integers(1, 400),
+    rate_in=st.floats(1, 200),
+    rate_out=st.floats(1, 200),
+    seed=st.integers(0, 99),
+)
 def test_rebin_counts_conserves_spikes(frames, rate_in, rate_out, seed):
     counts = np.random.default_rng(seed).poisson(0.3, (2, frames)).astype(np.float64)
     length = resampled_length(frames, rate_in, rate_out)
@@ -97,7 +104,9 @@ def test_fill_gaps_interpolates_and_marks_dropped_frames():
     filled, dropped = fill_gaps(trace, lengths=[10, 8])
     np.testing.assert_allclose(filled[0], np.arange(10))
     assert filled[1, :2].tolist() == [2, 2] and np.isnan(filled[1, 8:]).all()
-    assert np.flatnonzero(dropped[0]).tolist() == [3, 4, 5] and np.flatnonzero(dropped[1]).tolist() == [0, 1]
+    assert np.flatnonzero(dropped[0]).tolist() == [3, 4, 5] and np.flatnonzero(
+        dropped[1]
+    ).tolist() == [0, 1]
     with pytest.raises(ValueError, match="neuron 0"):
         fill_gaps(np.full((1, 5), np.nan))
 
@@ -136,8 +145,12 @@ def test_default_model_ships_small_and_loads_offline(default_model):
 def test_inference_covers_every_frame_and_masks_dropped_ones(default_model):
     model, metadata = default_model
     recording = calspike.simulate(3, 6_000, rate=30.0, seed=4)
-    clean, info = spike_rate.infer_spike_rates(recording, model=model, metadata=metadata, device="cpu")
-    assert clean.shape == (3, 6_000) and np.isfinite(clean).all() and (clean >= 0).all()  # edges included
+    clean, info = spike_rate.infer_spike_rates(
+        recording, model=model, metadata=metadata, device="cpu"
+    )
+    assert (
+        clean.shape == (3, 6_000) and np.isfinite(clean).all() and (clean >= 0).all()
+    )  # edges included
     assert info["noise_level"].shape == (3,) and np.isfinite(info["noise_level"]).all()
     gappy = np.array(recording.calcium)
     gappy[1, 3_000:3_030] = np.nan  # one second of dropped frames
@@ -152,10 +165,13 @@ def test_inference_covers_every_frame_and_masks_dropped_ones(default_model):
 def test_inference_is_independent_of_tiles_and_chunks(default_model):
     model, metadata = default_model
     recording = calspike.simulate(5, 9_000, rate=100.0, seed=5)
-    reference, _ = spike_rate.infer_spike_rates(recording, model=model, metadata=metadata, device="cpu")
+    reference, _ = spike_rate.infer_spike_rates(
+        recording, model=model, metadata=metadata, device="cpu"
+    )
     for tile, chunk in ((512, 2), (100_000, 1)):
-        out, _ = spike_rate.infer_spike_rates(recording, model=model, metadata=metadata, device="cpu",
-                                             tile=tile, chunk_neurons=chunk)
+        out, _ = spike_rate.infer_spike_rates(
+            recording, model=model, metadata=metadata, device="cpu", tile=tile, chunk_neurons=chunk
+        )
         np.testing.assert_allclose(out, reference, rtol=1e-4, atol=1e-6)
 
 
@@ -207,25 +223,34 @@ def test_subframes_inference_and_training_chunks():
     reference, info = spike_rate.infer_spike_rates(recording, model=model, device="cpu")
     assert reference.shape == (3, 7_001) and np.isfinite(reference).all()
     assert np.isfinite(info["normalised_noise_level"]).all()  # measured at the 50 Hz input
-    tiled, _ = spike_rate.infer_spike_rates(recording, model=model, device="cpu", tile=100, chunk_neurons=2)
+    tiled, _ = spike_rate.infer_spike_rates(
+        recording, model=model, device="cpu", tile=100, chunk_neurons=2
+    )
     np.testing.assert_allclose(tiled, reference, rtol=1e-4, atol=1e-6)
-    chunks = rate_training.rate_training_set([recording], 25.0, 10, chunk=128, stride=64, augment_rates=(),
-                                             subframes=2)
+    chunks = rate_training.rate_training_set(
+        [recording], 25.0, 10, chunk=128, stride=64, augment_rates=(), subframes=2
+    )
     assert chunks.inputs.shape[1] == 2 * (128 + 20) and chunks.counts.shape[1] == 128
     # the first chunk: the trace at 50 Hz, normalised, its first value repeated 2 x 10 times before it
     fine, _ = resample(recording.calcium[:1], 97.0, 50.0)
     length = min(fine.shape[1] // 2, resampled_length(7_001, 97.0, 25.0))
     normalised = preprocess.robust_normalise(fine[:, : 2 * length], [2 * length])[0]
-    np.testing.assert_allclose(chunks.inputs[0, 20:], normalised[: 2 * 128 + 20], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        chunks.inputs[0, 20:], normalised[: 2 * 128 + 20], rtol=1e-6, atol=1e-6
+    )
     assert (chunks.inputs[0, :20] == chunks.inputs[0, 20]).all()
 
 
 def test_inference_conserves_expected_spikes_across_frame_rates(default_model):
     model, metadata = default_model
     recording = calspike.simulate(4, 30_000, rate=100.0, seed=6)
-    at_100, _ = spike_rate.infer_spike_rates(recording, model=model, metadata=metadata, device="cpu")
+    at_100, _ = spike_rate.infer_spike_rates(
+        recording, model=model, metadata=metadata, device="cpu"
+    )
     slower, _ = resample(recording.calcium, 100.0, 30.0)
-    at_30, _ = spike_rate.infer_spike_rates(slower, 30.0, model=model, metadata=metadata, device="cpu")
+    at_30, _ = spike_rate.infer_spike_rates(
+        slower, 30.0, model=model, metadata=metadata, device="cpu"
+    )
     # the same seconds of activity give about as many spikes, whatever the frame rate
     np.testing.assert_allclose(at_30.sum(axis=1), at_100.sum(axis=1), rtol=0.15)
     assert score_neurons(recording.spikes, at_100)["correlation"].mean() > 0.5
@@ -239,8 +264,9 @@ def test_unfamiliar_noise_level_warns(default_model):
         spike_rate.infer_spike_rates(smooth, 100.0, model=model, metadata=metadata, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        spike_rate.infer_spike_rates(calspike.simulate(2, 3_000, seed=8), model=model, metadata=metadata,
-                                    device="cpu")
+        spike_rate.infer_spike_rates(
+            calspike.simulate(2, 3_000, seed=8), model=model, metadata=metadata, device="cpu"
+        )
 
 
 def test_inference_rejects_bad_input(default_model):
@@ -270,8 +296,9 @@ def test_rate_model_learns_on_simulated_data():
     train = [calspike.simulate(6, 12_000, rate=60.0, seed=9)]
     test = calspike.simulate(3, 12_000, rate=60.0, seed=10)
     torch.manual_seed(0)
-    result = rate_training.train_rate_model(train, epochs=4, validation=None, device="cpu", progress=False,
-                                        augment_rates=(30.0,))
+    result = rate_training.train_rate_model(
+        train, epochs=4, validation=None, device="cpu", progress=False, augment_rates=(30.0,)
+    )
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < 0.8 * losses[0]
     predicted, _ = spike_rate.infer_spike_rates(test, model=result.model, device="cpu")
@@ -281,12 +308,16 @@ def test_rate_model_learns_on_simulated_data():
 
 def test_training_set_chunks_and_rate_versions():
     recording = calspike.simulate(2, 4_000, rate=100.0, seed=11)
-    chunks = rate_training.rate_training_set([recording], 25.0, 10, chunk=128, stride=64, augment_rates=(30.0, 200.0))
+    chunks = rate_training.rate_training_set(
+        [recording], 25.0, 10, chunk=128, stride=64, augment_rates=(30.0, 200.0)
+    )
     assert chunks.inputs.shape[1] == 128 + 20 and chunks.counts.shape[1] == 128
     assert sorted(np.unique(chunks.version).tolist()) == [0, 1]  # 200 Hz is not slower than 100 Hz
     total = recording.spikes.sum()
     as_recorded = chunks.counts[chunks.version == 0]
-    assert 0.5 * total < as_recorded.sum() / 2 < 1.1 * total  # stride = chunk / 2: each frame in ~2 chunks
+    assert (
+        0.5 * total < as_recorded.sum() / 2 < 1.1 * total
+    )  # stride = chunk / 2: each frame in ~2 chunks
     with pytest.raises(ValueError, match="spike counts"):
         rate_training.rate_training_set([Recording(recording.calcium, 100.0)], 25.0, 10)
 
@@ -296,7 +327,9 @@ def test_rate_model_generalises_to_an_unseen_dataset(real_recordings):
     """Trained on SpikeFinder datasets 5 and 6 only, scored on dataset 4 (CV in bench_spikefinder)."""
     train, test = real_recordings[1:], real_recordings[0]
     torch.manual_seed(0)
-    model = rate_training.train_rate_model(train, epochs=3, validation=None, device="cpu", progress=False).model
+    model = rate_training.train_rate_model(
+        train, epochs=3, validation=None, device="cpu", progress=False
+    ).model
     predicted, _ = spike_rate.infer_spike_rates(test, model=model, device="cpu")
     truth = np.where(np.arange(test.frames) < test.lengths[:, None], test.spikes, np.nan)
     ours = score_neurons(truth, predicted)["correlation"].mean()
@@ -308,22 +341,77 @@ def test_cli_train_rate_then_infer_with_it(tmp_path, capsys):
     recording = calspike.simulate(4, 6_000, rate=50.0, seed=12)
     np.savez(tmp_path / "train.npz", calcium=recording.calcium, spikes=recording.spikes, rate=50.0)
     checkpoint, small = tmp_path / "rate.pt", tmp_path / "small.pt"
-    assert main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), "--epochs", "2",
-                 "--validation", "0.25", "--channels", "8", "--members", "2", "--subframes", "2",
-                 "--warps", "0.8, 1.25", "--export", str(small), "--no-progress", "--device", "cpu"]) == 0
-    assert "2 epochs" in capsys.readouterr().out and small.stat().st_size < checkpoint.stat().st_size
+    assert (
+        main(
+            [
+                "train-rate",
+                str(tmp_path / "train.npz"),
+                "-o",
+                str(checkpoint),
+                "--epochs",
+                "2",
+                "--validation",
+                "0.25",
+                "--channels",
+                "8",
+                "--members",
+                "2",
+                "--subframes",
+                "2",
+                "--warps",
+                "0.8, 1.25",
+                "--export",
+                str(small),
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (
+        "2 epochs" in capsys.readouterr().out and small.stat().st_size < checkpoint.stat().st_size
+    )
     np.save(tmp_path / "calcium.npy", recording.calcium)
-    assert main(["infer", str(tmp_path / "calcium.npy"), "-o", str(tmp_path / "out.npy"), "--rate", "50",
-                 "--model", str(small), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "infer",
+                str(tmp_path / "calcium.npy"),
+                "-o",
+                str(tmp_path / "out.npy"),
+                "--rate",
+                "50",
+                "--model",
+                str(small),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())
-    assert sidecar["model_config"]["channels"] == 8 and len(sidecar["recordings"][0]["noise_level"]) == 4
+    assert (
+        sidecar["model_config"]["channels"] == 8
+        and len(sidecar["recordings"][0]["noise_level"]) == 4
+    )
     assert sidecar["model_config"]["members"] == 2 and sidecar["model_config"]["subframes"] == 2
     assert load_checkpoint(checkpoint)["extra"]["time_warps"] == [0.8, 1.25]
     assert np.load(tmp_path / "out.npy").shape == (4, 6_000)
-    assert main(["train-rate", str(tmp_path / "calcium.npy"), "-o", str(checkpoint), "--rate", "50"]) == 1
+    assert (
+        main(["train-rate", str(tmp_path / "calcium.npy"), "-o", str(checkpoint), "--rate", "50"])
+        == 1
+    )
     assert "spike counts" in capsys.readouterr().err
-    for bad in (["--epochs", "0"], ["--validation", "1.5"], ["--channels", "two"], ["--rate", "-3"],
-                ["--members", "0"], ["--subframes", "17"], ["--warps", "fast"], ["--warps", "0.5,20"]):
+    for bad in (
+        ["--epochs", "0"],
+        ["--validation", "1.5"],
+        ["--channels", "two"],
+        ["--rate", "-3"],
+        ["--members", "0"],
+        ["--subframes", "17"],
+        ["--warps", "fast"],
+        ["--warps", "0.5,20"],
+    ):
         with pytest.raises(SystemExit) as code:
             main(["train-rate", str(tmp_path / "train.npz"), "-o", str(checkpoint), *bad])
         assert code.value.code == 2 and bad[0] in capsys.readouterr().err
@@ -343,7 +431,9 @@ def plane(tmp_path):
     np.save(folder / "F.npy", (cells + 0.7 * neuropil).astype(np.float32))
     np.save(folder / "Fneu.npy", neuropil.astype(np.float32))
     np.save(folder / "iscell.npy", np.array([[1, 0.9], [1, 0.8], [0, 0.1], [1, 0.7], [0, 0.2]]))
-    np.save(folder / "ops.npy", np.array({"fs": 30.0, "nplanes": 1}, dtype=object), allow_pickle=True)
+    np.save(
+        folder / "ops.npy", np.array({"fs": 30.0, "nplanes": 1}, dtype=object), allow_pickle=True
+    )
     return folder, recording
 
 
@@ -354,7 +444,9 @@ def test_suite2p_plane_to_dff(plane):
     dff = read.recording.calcium
     # F - 0.7 Fneu = 200 + 100 calcium exactly; its 8th percentile baseline lies near the trace's floor
     assert np.abs(np.median(dff, axis=1)).max() < 0.5
-    assert np.corrcoef(dff[0], recording.calcium[0])[0, 1] > 0.95  # the running baseline removes slow drift
+    assert (
+        np.corrcoef(dff[0], recording.calcium[0])[0, 1] > 0.95
+    )  # the running baseline removes slow drift
     raw = read_suite2p(folder, rate=15.0, neuropil=0.0, baseline="none", cells_only=False)
     assert raw.recording.calcium.shape == (5, 9_000) and raw.recording.rate == 15.0
     np.testing.assert_allclose(raw.recording.calcium, np.load(folder / "F.npy"))
@@ -379,9 +471,16 @@ def test_cli_infer_on_a_suite2p_plane(plane):
     output = folder / "spikes.npy"
     assert main(["infer", str(folder), "-o", str(output), "--no-progress"]) == 0
     spikes = np.load(output)
-    assert spikes.shape == (5, 9_000) and np.isnan(spikes[[2, 4]]).all() and np.isfinite(spikes[[0, 1, 3]]).all()
+    assert (
+        spikes.shape == (5, 9_000)
+        and np.isnan(spikes[[2, 4]]).all()
+        and np.isfinite(spikes[[0, 1, 3]]).all()
+    )
     sidecar = json.loads((folder / "spikes.npy.json").read_text())
-    assert sidecar["recordings"][0]["rois"] == [0, 1, 3] and sidecar["recordings"][0]["neuropil"] == 0.7
+    assert (
+        sidecar["recordings"][0]["rois"] == [0, 1, 3]
+        and sidecar["recordings"][0]["neuropil"] == 0.7
+    )
     truth = recording.spikes[[0, 1, 3]]
     assert score_neurons(truth, spikes[[0, 1, 3]], rate=30.0)["correlation"].mean() > 0.4
 
@@ -403,7 +502,9 @@ def test_information_gain_rewards_information_and_only_that():
     rate = rng.gamma(0.3, 0.5, 40_000)
     counts = rng.poisson(rate).astype(float)
     assert poisson_information_gain(counts, rate) > 0.5
-    assert poisson_information_gain(counts, 3.7 * rate) == pytest.approx(poisson_information_gain(counts, rate))
+    assert poisson_information_gain(counts, 3.7 * rate) == pytest.approx(
+        poisson_information_gain(counts, rate)
+    )
     assert poisson_information_gain(counts, np.ones_like(rate)) == pytest.approx(0.0, abs=1e-9)
     assert poisson_information_gain(counts, rng.permutation(rate)) < 0
     assert np.isnan(poisson_information_gain(np.zeros(100), np.ones(100)))

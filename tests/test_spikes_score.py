@@ -38,8 +38,12 @@ def test_score_neurons_and_shape_errors():
     truth = np.zeros((2, 40))
     truth[:, ::7] = 1
     scores = score_neurons(truth, truth + 0.01)
-    assert set(scores) == {"correlation", "spearman", "auc", "info_gain"} and scores["correlation"].shape == (2,)
-    assert (scores["info_gain"] > 0).all()  # a prediction that tracks the spikes carries information
+    assert set(scores) == {"correlation", "spearman", "auc", "info_gain"} and scores[
+        "correlation"
+    ].shape == (2,)
+    assert (
+        scores["info_gain"] > 0
+    ).all()  # a prediction that tracks the spikes carries information
     with pytest.raises(ValueError, match="same shape"):
         score_neurons(truth, truth[:, :30])
 
@@ -61,7 +65,9 @@ def test_window_metrics_match_scikit_learn():
     scores[:50] = np.round(scores[:50], 1)  # ties
     predicted = scores > 0.7
     assert accuracy(labels, predicted) == pytest.approx(reference.accuracy_score(labels, predicted))
-    assert balanced_accuracy(labels, predicted) == pytest.approx(reference.balanced_accuracy_score(labels, predicted))
+    assert balanced_accuracy(labels, predicted) == pytest.approx(
+        reference.balanced_accuracy_score(labels, predicted)
+    )
     assert roc_auc(labels, scores) == pytest.approx(reference.roc_auc_score(labels, scores))
     matrix = confusion_matrix(labels, predicted)
     # the tutorial's layout: rows predicted spike / no spike, columns spike / no spike, fractions of all

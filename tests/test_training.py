@@ -40,9 +40,9 @@ def test_split_by_neuron_keeps_neurons_apart():
     assert all(sets) and not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
     assert abs(parts[0].size / neuron.size - 0.7) < 0.1
     again = split_by_neuron(neuron, (0.7, 0.15, 0.15), seed=4)
-    assert all(np.array_equal(a, b) for a, b in zip(parts, again))
+    assert all(np.array_equal(a, b) for a, b in zip(parts, again, strict=True))
     other = split_by_neuron(neuron, (0.7, 0.15, 0.15), seed=5)
-    assert not all(np.array_equal(a, b) for a, b in zip(parts, other))
+    assert not all(np.array_equal(a, b) for a, b in zip(parts, other, strict=True))
     with pytest.raises(ValueError, match="cannot split 2 neuron"):
         split_by_neuron(np.array([0, 0, 1]), (0.5, 0.3, 0.2))
     with pytest.raises(ValueError, match="fractions must be positive"):
@@ -54,8 +54,15 @@ def test_same_seed_same_weights_and_history():
     runs = []
     for _ in range(2):
         model = _fresh()
-        result = fit(model, x, y, validation=_data(100, 1), epochs=3, batch_size=32, seed=9, progress=False)
-        runs.append((_weights(model), [{k: v for k, v in r.items() if k != "seconds"} for r in result.history]))
+        result = fit(
+            model, x, y, validation=_data(100, 1), epochs=3, batch_size=32, seed=9, progress=False
+        )
+        runs.append(
+            (
+                _weights(model),
+                [{k: v for k, v in r.items() if k != "seconds"} for r in result.history],
+            )
+        )
     assert all(torch.equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
     assert runs[0][1] == runs[1][1]
     model = _fresh()
@@ -66,7 +73,14 @@ def test_same_seed_same_weights_and_history():
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     x, y = _data()
     validation = _data(100, 1)
-    settings = {"validation": validation, "epochs": 5, "batch_size": 32, "seed": 2, "patience": None, "progress": False}
+    settings = {
+        "validation": validation,
+        "epochs": 5,
+        "batch_size": 32,
+        "seed": 2,
+        "patience": None,
+        "progress": False,
+    }
     straight = _fresh()
     fit(straight, x, y, **settings)
 
@@ -91,8 +105,16 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
 def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
     x, y = _data()
     model = _fresh(dropout=0.0)
-    fit(model, x, y, validation=_data(100, 1), epochs=2, batch_size=64, checkpoint=tmp_path / "c.pt",
-        progress=False)
+    fit(
+        model,
+        x,
+        y,
+        validation=_data(100, 1),
+        epochs=2,
+        batch_size=64,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+    )
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["kind"] == "SpikeClassifier" and state["model_config"] == model.config
     assert {"model", "optimizer", "scheduler", "epoch", "rng", "history", "fit"} <= set(state)
@@ -105,10 +127,26 @@ def test_resume_refuses_other_settings(tmp_path):
     x, y = _data()
     fit(_fresh(), x, y, epochs=1, checkpoint=tmp_path / "c.pt", progress=False)
     with pytest.raises(ValueError, match=r"other fit settings \(lr\)"):
-        fit(_fresh(), x, y, epochs=1, lr=0.1, checkpoint=tmp_path / "c.pt", resume=True, progress=False)
+        fit(
+            _fresh(),
+            x,
+            y,
+            epochs=1,
+            lr=0.1,
+            checkpoint=tmp_path / "c.pt",
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="holds a SpikeClassifier"):
-        fit(SpikeClassifier(channels=2, hidden=9), x, y, epochs=1, checkpoint=tmp_path / "c.pt",
-            resume=True, progress=False)
+        fit(
+            SpikeClassifier(channels=2, hidden=9),
+            x,
+            y,
+            epochs=1,
+            checkpoint=tmp_path / "c.pt",
+            resume=True,
+            progress=False,
+        )
 
 
 def test_bad_checkpoint_names_the_file(tmp_path):
@@ -116,7 +154,9 @@ def test_bad_checkpoint_names_the_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="bad.pt: not a readable calspike checkpoint"):
         load_checkpoint(bad)
-    bad.write_text("a,b\n")  # a CSV: the weights-only unpickler raised IndexError, "pop from empty list"
+    bad.write_text(
+        "a,b\n"
+    )  # a CSV: the weights-only unpickler raised IndexError, "pop from empty list"
     with pytest.raises(ValueError, match="bad.pt: not a readable calspike checkpoint"):
         load_checkpoint(bad)
     torch.save({"something": 1}, tmp_path / "other.pt")
@@ -127,10 +167,22 @@ def test_bad_checkpoint_names_the_file(tmp_path):
 def test_history_files_and_early_stopping(tmp_path):
     x, y = _data()
     noise = np.random.default_rng(3).random(100) > 0.5  # unlearnable validation labels
-    result = fit(_fresh(), x, y, validation=(_data(100, 1)[0], noise), epochs=30, patience=2, lr=0.01,
-                 history_path=tmp_path / "h.csv", progress=False)
+    result = fit(
+        _fresh(),
+        x,
+        y,
+        validation=(_data(100, 1)[0], noise),
+        epochs=30,
+        patience=2,
+        lr=0.01,
+        history_path=tmp_path / "h.csv",
+        progress=False,
+    )
     assert result.stopped_early and len(result.history) < 30
-    assert result.best_epoch == min(range(len(result.history)), key=lambda i: result.history[i]["val_loss"]) + 1
+    assert (
+        result.best_epoch
+        == min(range(len(result.history)), key=lambda i: result.history[i]["val_loss"]) + 1
+    )
     lines = (tmp_path / "h.csv").read_text().splitlines()
     assert lines[0].split(",")[:2] == ["epoch", "lr"] and len(lines) == len(result.history) + 1
     fit(_fresh(), x, y, epochs=2, history_path=tmp_path / "h.json", progress=False)
@@ -184,18 +236,33 @@ def test_vae_fits_without_labels_and_predict_batches():
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_match_one(tmp_path):
     """torchrun with 2 gloo ranks, each taking half of every batch, ends where one process does."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+    }
     worker = str(HERE / "_ddp_worker.py")
-    subprocess.run([sys.executable, worker, str(tmp_path / "one.pt")], check=True, env=environment, timeout=300)
     subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", worker,
-         str(tmp_path / "two.pt")],
-        check=True, env={**environment, "OMP_NUM_THREADS": "1"}, timeout=300, capture_output=True,
+        [sys.executable, worker, str(tmp_path / "one.pt")], check=True, env=environment, timeout=300
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            worker,
+            str(tmp_path / "two.pt"),
+        ],
+        check=True,
+        env={**environment, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+        capture_output=True,
     )
     one = torch.load(tmp_path / "one.pt", weights_only=True)
     two = torch.load(tmp_path / "two.pt", weights_only=True)
     for key, value in one["state"].items():
         torch.testing.assert_close(two["state"][key], value, rtol=1e-4, atol=1e-5)
-    for a, b in zip(one["history"], two["history"]):
+    for a, b in zip(one["history"], two["history"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["val_accuracy"] == pytest.approx(b["val_accuracy"])

@@ -21,7 +21,9 @@ def test_probe_finds_the_class_direction_and_scores_held_out_data():
     assert abs(probe.direction[3]) > 0.9 and probe.direction[3] > 0  # points towards spikes
     assert probe.test_balanced_accuracy > 0.85 and probe.test_roc_auc > 0.9
     plus, minus, centre = probe_latents(probe)
-    assert plus[3] > centre[3] > minus[3] and np.array_equal(centre, probe.centre.astype(np.float32))
+    assert plus[3] > centre[3] > minus[3] and np.array_equal(
+        centre, probe.centre.astype(np.float32)
+    )
     rng = np.random.default_rng(2)  # labels unrelated to the latents: chance on held-out data
     chance = linear_probe(train, rng.random(600) < 0.5, test, rng.random(400) < 0.5)
     assert abs(chance.test_balanced_accuracy - 0.5) < 0.1

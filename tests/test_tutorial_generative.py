@@ -75,7 +75,9 @@ def simulated_windows():
     held_out = calspike.partition(recordings, normalize="neuron", skip=10)
     training = calspike.partition(recordings, normalize="neuron", skip=5)
     split = sampling.neuron_split(held_out, 0)
-    train = training.subset(sampling.labelled_subset(training, split["train"], max_windows=12_000, seed=0))
+    train = training.subset(
+        sampling.labelled_subset(training, split["train"], max_windows=12_000, seed=0)
+    )
     val = held_out.subset(sampling.labelled_subset(held_out, split["val"], seed=0))
     test = held_out.subset(sampling.labelled_subset(held_out, split["test"], seed=0))
     return train, val, test
@@ -89,8 +91,18 @@ def test_conditional_vae_draws_spike_traces_that_rise_like_real_spike_windows(si
 
     train, val, test = (generative.centred(w) for w in simulated_windows)
     kinds = ["raw", "delta"]
-    vae = workflows.train_vae(train, val, kinds=kinds, conditional=True, hidden=32, latent=32, beta=0.1, epochs=20,
-                              device="cpu", progress=False).model
+    vae = workflows.train_vae(
+        train,
+        val,
+        kinds=kinds,
+        conditional=True,
+        hidden=32,
+        latent=32,
+        beta=0.1,
+        epochs=20,
+        device="cpu",
+        progress=False,
+    ).model
     spike, no_spike = generative.generate_by_class(vae, 400, seed=0)
     summary = generative.compare_rises(spike, no_spike, test.windows, test.did_spike, 10)
     assert summary["spike_within_real_spread"] and summary["spike_above_no_spike"], summary
@@ -100,7 +112,9 @@ def test_conditional_vae_draws_spike_traces_that_rise_like_real_spike_windows(si
     def draws(windows):
         return workflows.latent_means(vae, windows, kinds, draw_seed=0)
 
-    probe = analysis.linear_probe(draws(probe_train), probe_train.did_spike, draws(test), test.did_spike)
+    probe = analysis.linear_probe(
+        draws(probe_train), probe_train.did_spike, draws(test), test.did_spike
+    )
     assert probe.test_balanced_accuracy < 0.65  # near chance: the label is not in the latents
     walk = generative.traverse(vae, workflows.latent_means(vae, test, kinds))
     assert set(walk.traces) == {"spike", "no spike"} and walk.traces["spike"].shape == (5, 20)
@@ -109,11 +123,26 @@ def test_conditional_vae_draws_spike_traces_that_rise_like_real_spike_windows(si
 def test_tutorial_svm_scores_where_the_tutorial_did_and_decodes_coef(simulated_windows):
     train, _, test = simulated_windows
     kinds = ["raw"]
-    vae = workflows.train_vae(train.subset(np.arange(2000)), None, kinds=kinds, hidden=8, latent=6, epochs=1,
-                              device="cpu", progress=False).model
+    vae = workflows.train_vae(
+        train.subset(np.arange(2000)),
+        None,
+        kinds=kinds,
+        hidden=8,
+        latent=6,
+        epochs=1,
+        device="cpu",
+        progress=False,
+    ).model
     fresh = train.subset(np.arange(2000, 3000))
-    result = generative.tutorial_svm(vae, workflows.latent_means(vae, fresh, kinds), fresh.did_spike,
-                                     workflows.latent_means(vae, test, kinds), test.did_spike)
-    assert result.confusion_fitted.sum() == pytest.approx(1.0) and result.confusion_held_out.sum() == pytest.approx(1)
+    result = generative.tutorial_svm(
+        vae,
+        workflows.latent_means(vae, fresh, kinds),
+        fresh.did_spike,
+        workflows.latent_means(vae, test, kinds),
+        test.did_spike,
+    )
+    assert result.confusion_fitted.sum() == pytest.approx(
+        1.0
+    ) and result.confusion_held_out.sum() == pytest.approx(1)
     assert result.decoded is not None and result.decoded.shape == (2, 20)
     assert 0.0 <= result.balanced_accuracy_held_out <= 1.0

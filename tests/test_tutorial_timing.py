@@ -7,11 +7,22 @@ import pytest
 from calspike.tutorial.timing import REFERENCE_S, StepClock, bytes_in, say_duration
 
 
-@pytest.mark.parametrize(("seconds", "said"), [
-    (0.5, "under a second"), (1.0, "about 1 s"), (9.96, "about 10 s"), (15, "about 20 s"), (59.6, "about 60 s"),
-    (89, "about 90 s"), (95, "about 1.5 min"), (150, "about 2.5 min"), (3599, "about 1 h"), (5400, "about 1.5 h"),
-    (float("nan"), "unknown"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (0.5, "under a second"),
+        (1.0, "about 1 s"),
+        (9.96, "about 10 s"),
+        (15, "about 20 s"),
+        (59.6, "about 60 s"),
+        (89, "about 90 s"),
+        (95, "about 1.5 min"),
+        (150, "about 2.5 min"),
+        (3599, "about 1 h"),
+        (5400, "about 1.5 h"),
+        (float("nan"), "unknown"),
+    ],
+)
 def test_durations_read_as_a_person_says_them(seconds, said):
     assert say_duration(seconds) == said
 

@@ -28,13 +28,25 @@ from calspike.data import DataError
 from calspike.spikes.score import score_files
 from calspike.training import load_checkpoint, save_checkpoint
 
-SMALL_RUN = ["--quick", "--epochs", "1", "--vae-epochs", "1", "--max-windows", "2000", "--no-progress"]
+SMALL_RUN = [
+    "--quick",
+    "--epochs",
+    "1",
+    "--vae-epochs",
+    "1",
+    "--max-windows",
+    "2000",
+    "--no-progress",
+]
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` and the SHA-256 of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -53,8 +65,12 @@ def spikefinder_data(tmp_path: Path) -> Path:
     for dataset, seed in ((1, 1), (2, 2)):
         recording = calspike.simulate(6, 3_000, 100.0, seed=seed)
         columns = [str(i) for i in range(recording.neurons)]
-        pd.DataFrame(recording.calcium.T, columns=columns).to_csv(folder / f"{dataset}.train.calcium.csv", index=False)
-        pd.DataFrame(recording.spikes.T, columns=columns).to_csv(folder / f"{dataset}.train.spikes.csv", index=False)
+        pd.DataFrame(recording.calcium.T, columns=columns).to_csv(
+            folder / f"{dataset}.train.calcium.csv", index=False
+        )
+        pd.DataFrame(recording.spikes.T, columns=columns).to_csv(
+            folder / f"{dataset}.train.spikes.csv", index=False
+        )
     (folder / "notes.txt").write_text("my lab notes")
     return folder
 
@@ -62,12 +78,25 @@ def spikefinder_data(tmp_path: Path) -> Path:
 # 1. `run -o` never replaces a folder calspike did not write, nor one holding or inside its input.
 def test_run_refuses_to_replace_the_users_folders(spikefinder_data, tmp_path, capsys, monkeypatch):
     before = _snapshot(spikefinder_data)
-    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(spikefinder_data), *SMALL_RUN], capsys)
+    err = _usage_error(
+        ["run", "--data", str(spikefinder_data), "-o", str(spikefinder_data), *SMALL_RUN], capsys
+    )
     assert "did not write" in err or "is the input" in err
-    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(tmp_path), *SMALL_RUN], capsys)
+    err = _usage_error(
+        ["run", "--data", str(spikefinder_data), "-o", str(tmp_path), *SMALL_RUN], capsys
+    )
     assert "did not write" in err or "contains the input" in err
-    err = _usage_error(["run", "--data", str(spikefinder_data), "-o", str(spikefinder_data / "report"),
-                        *SMALL_RUN], capsys)
+    err = _usage_error(
+        [
+            "run",
+            "--data",
+            str(spikefinder_data),
+            "-o",
+            str(spikefinder_data / "report"),
+            *SMALL_RUN,
+        ],
+        capsys,
+    )
     assert "lies inside the input folder" in err
     mine = tmp_path / "my-results"
     mine.mkdir()
@@ -84,7 +113,9 @@ def test_run_replaces_its_own_report_and_accepts_an_empty_folder(tmp_path, capsy
     assert main(["run", "-o", str(empty), *SMALL_RUN]) == 0
     assert (empty / _io.MARKER).is_file() and (empty / "index.html").is_file()
     first = (empty / "metrics.json").read_text()
-    assert main(["run", "-o", str(empty), "--seed", "1", *SMALL_RUN]) == 0  # its own report: replaced
+    assert (
+        main(["run", "-o", str(empty), "--seed", "1", *SMALL_RUN]) == 0
+    )  # its own report: replaced
     assert (empty / "metrics.json").read_text() != first
     assert [p.name for p in tmp_path.iterdir()] == ["empty"]  # no leftovers beside it
 
@@ -95,30 +126,45 @@ def test_infer_refuses_outputs_that_are_its_inputs(spikefinder_data, tmp_path, c
     traces = tmp_path / "x.npy"
     np.save(traces, calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
     array_before = traces.read_bytes()
-    assert "is the input" in _usage_error(["infer", str(traces), "-o", str(traces), "--rate", "30"], capsys)
+    assert "is the input" in _usage_error(
+        ["infer", str(traces), "-o", str(traces), "--rate", "30"], capsys
+    )
     link = tmp_path / "link.npy"
     link.symlink_to(traces)
-    assert "is the input" in _usage_error(["infer", str(traces), "-o", str(link), "--rate", "30"], capsys)
+    assert "is the input" in _usage_error(
+        ["infer", str(traces), "-o", str(link), "--rate", "30"], capsys
+    )
     csv = spikefinder_data / "1.train.calcium.csv"
     assert "is the input" in _usage_error(["infer", str(csv), "-o", str(csv)], capsys)
     truth = spikefinder_data / "1.train.spikes.csv"  # the ground truth of that input
     assert "is the input" in _usage_error(["infer", str(csv), "-o", str(truth)], capsys)
-    assert "is the input" in _usage_error(["infer", str(spikefinder_data), "-o", str(spikefinder_data)], capsys)
-    assert "lies inside" in _usage_error(["infer", str(spikefinder_data), "-o", str(spikefinder_data / "p")],
-                                         capsys)
+    assert "is the input" in _usage_error(
+        ["infer", str(spikefinder_data), "-o", str(spikefinder_data)], capsys
+    )
+    assert "lies inside" in _usage_error(
+        ["infer", str(spikefinder_data), "-o", str(spikefinder_data / "p")], capsys
+    )
     stranger = tmp_path / "stranger.npy"
     np.save(stranger, np.zeros(3))
-    assert "did not write" in _usage_error(["infer", str(traces), "-o", str(stranger), "--rate", "30"], capsys)
+    assert "did not write" in _usage_error(
+        ["infer", str(traces), "-o", str(stranger), "--rate", "30"], capsys
+    )
     assert _snapshot(spikefinder_data) == before and traces.read_bytes() == array_before
     assert np.load(stranger).shape == (3,)
 
 
-def test_a_later_score_cannot_report_r_1_against_overwritten_truth(spikefinder_data, tmp_path, capsys):
+def test_a_later_score_cannot_report_r_1_against_overwritten_truth(
+    spikefinder_data, tmp_path, capsys
+):
     predictions = tmp_path / "predictions"
     assert main(["infer", str(spikefinder_data), "-o", str(predictions), "--method", "oasis"]) == 0
     rows = score_files(spikefinder_data, [predictions])
-    assert all(row.correlation < 0.99 for row in rows)  # ground truth intact: not scored against itself
-    assert main(["infer", str(spikefinder_data), "-o", str(predictions), "--method", "oasis"]) == 0  # its own
+    assert all(
+        row.correlation < 0.99 for row in rows
+    )  # ground truth intact: not scored against itself
+    assert (
+        main(["infer", str(spikefinder_data), "-o", str(predictions), "--method", "oasis"]) == 0
+    )  # its own
 
 
 # 3. suite2p's ops.npy is a pickle: only plain data is admitted, nothing in it runs.
@@ -134,16 +180,28 @@ def test_a_crafted_ops_npy_runs_no_code(tmp_path, capsys):
         def __reduce__(self):
             return (os.system, (f"touch {proof}",))
 
-    np.save(plane / "ops.npy", np.array({"fs": 30.0, "x": Payload()}, dtype=object), allow_pickle=True)
+    np.save(
+        plane / "ops.npy", np.array({"fs": 30.0, "x": Payload()}, dtype=object), allow_pickle=True
+    )
     assert main(["infer", str(plane), "-o", str(tmp_path / "out.npy")]) == 1
     err = capsys.readouterr().err
     assert "ops.npy" in err and "posix.system" in err and "--rate" in err
     assert not proof.exists()
-    assert main(["infer", str(plane), "-o", str(tmp_path / "out.npy"), "--rate", "30", "--no-progress"]) == 0
+    assert (
+        main(
+            ["infer", str(plane), "-o", str(tmp_path / "out.npy"), "--rate", "30", "--no-progress"]
+        )
+        == 0
+    )
     assert not proof.exists()
-    np.save(plane / "ops.npy", np.array({"fs": np.float64(30.0), "mean": np.zeros((2, 2)), "names": ["a"]},
-                                        dtype=object), allow_pickle=True)
-    assert calspike.data.suite2p.read_suite2p(plane).recording.rate == 30.0  # plain data still reads
+    np.save(
+        plane / "ops.npy",
+        np.array({"fs": np.float64(30.0), "mean": np.zeros((2, 2)), "names": ["a"]}, dtype=object),
+        allow_pickle=True,
+    )
+    assert (
+        calspike.data.suite2p.read_suite2p(plane).recording.rate == 30.0
+    )  # plain data still reads
     assert "no code in it can run" in " ".join(_help(["infer", "--help"], capsys).split())
 
 
@@ -176,7 +234,9 @@ def test_absurd_thread_counts_are_errors_not_crashes():
                 except ValueError as error:
                     print(name, threads, "ValueError", "threads" in str(error))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr  # a crash would end the process with a signal
     lines = done.stdout.split("\n")
     assert len([line for line in lines if line.endswith("ValueError True")]) == 18, done.stdout
@@ -194,28 +254,56 @@ def test_a_huge_omp_num_threads_is_capped_and_the_sidecar_says_how_many_ran(tmp_
         calspike.infer(sys.argv[1] + "/x.npy", sys.argv[1] + "/p.npy", rate=30.0, method="oasis")
         print(calspike.build_info()["max_threads"], json.load(open(sys.argv[1] + "/p.npy.json"))["threads_used"])
     """)
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "OMP_NUM_THREADS": "100000"})
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "100000"},
+    )
     assert done.returncode == 0, done.stderr  # a crash ends the process with a signal
-    assert done.stdout.split() == [str(_core.MAX_THREADS)] * 2  # capped at the most a caller may ask
+    assert (
+        done.stdout.split() == [str(_core.MAX_THREADS)] * 2
+    )  # capped at the most a caller may ask
 
 
 def test_infer_refuses_a_sidecar_path_holding_the_users_file(tmp_path, capsys):
     traces = tmp_path / "x.npy"
     np.save(traces, calspike.simulate(3, 600, 30.0, seed=0).calcium)
-    for output, sidecar in ((tmp_path / "p.npy", tmp_path / "p.npy.json"),
-                            (tmp_path / "p.zarr", tmp_path / "p.zarr.json")):
+    for output, sidecar in (
+        (tmp_path / "p.npy", tmp_path / "p.npy.json"),
+        (tmp_path / "p.zarr", tmp_path / "p.zarr.json"),
+    ):
         sidecar.write_text("my notes")
-        err = _usage_error(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(output)], capsys)
+        err = _usage_error(
+            ["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(output)], capsys
+        )
         assert f"{sidecar} exists and calspike did not write it" in err
         assert sidecar.read_text() == "my notes" and not output.exists()
     json_notes = tmp_path / "q.npy.json"  # JSON, but not a calspike sidecar
     json_notes.write_text(json.dumps({"files": {"q.npy": "mine"}}))
-    err = _usage_error(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(tmp_path / "q.npy")],
-                       capsys)
+    err = _usage_error(
+        ["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(tmp_path / "q.npy")],
+        capsys,
+    )
     assert "q.npy.json exists and calspike did not write it" in err
     for _ in range(2):  # the second time over its own output and sidecar
-        assert main(["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(tmp_path / "r.npy")]) == 0
+        assert (
+            main(
+                [
+                    "infer",
+                    str(traces),
+                    "--rate",
+                    "30",
+                    "--method",
+                    "oasis",
+                    "-o",
+                    str(tmp_path / "r.npy"),
+                ]
+            )
+            == 0
+        )
     assert json.loads((tmp_path / "r.npy.json").read_text())["files"].keys() == {"r.npy"}
 
 
@@ -223,16 +311,31 @@ def test_infer_refuses_a_sidecar_path_holding_the_users_file(tmp_path, capsys):
 def test_infer_onto_a_bare_folder_name_is_a_usage_error(tmp_path, capsys, monkeypatch, target):
     monkeypatch.chdir(tmp_path)
     np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
-    err = _usage_error(["infer", "x.npy", "--rate", "30", "--method", "oasis", "-o", target], capsys)
+    err = _usage_error(
+        ["infer", "x.npy", "--rate", "30", "--method", "oasis", "-o", target], capsys
+    )
     assert f"output {target} is a folder you already have" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
-@pytest.mark.parametrize("address", ["foo://bar:1", "127.0.0.1:99999", "tcp://host", "tcp://host:0", "a b:1"])
+@pytest.mark.parametrize(
+    "address", ["foo://bar:1", "127.0.0.1:99999", "tcp://host", "tcp://host:0", "a b:1"]
+)
 def test_a_malformed_scheduler_address_is_a_usage_error_before_any_work(tmp_path, capsys, address):
     np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
-    err = _usage_error(["infer", str(tmp_path / "x.npy"), "--rate", "30", "--scheduler", address, "-o",
-                        str(tmp_path / "p.npy")], capsys)
+    err = _usage_error(
+        [
+            "infer",
+            str(tmp_path / "x.npy"),
+            "--rate",
+            "30",
+            "--scheduler",
+            address,
+            "-o",
+            str(tmp_path / "p.npy"),
+        ],
+        capsys,
+    )
     assert "--scheduler must be an address" in err and repr(address) in err
     with pytest.raises(calspike.UsageError, match="--scheduler must be an address"):
         calspike.infer(tmp_path / "x.npy", tmp_path / "p.npy", rate=30.0, scheduler=address)
@@ -242,8 +345,15 @@ def test_a_malformed_scheduler_address_is_a_usage_error_before_any_work(tmp_path
 def test_scheduler_addresses_distributed_connects_to_pass_the_check():
     from calspike.spikes.budget import check_scheduler
 
-    for address in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "TLS://h-1.lab:8786", "tcp://[::1]:8786",
-                    "inproc://192.0.2.2/1885/1", "ws://host:8786/path", None):
+    for address in (
+        "tcp://10.0.0.5:8786",
+        "10.0.0.5:8786",
+        "TLS://h-1.lab:8786",
+        "tcp://[::1]:8786",
+        "inproc://192.0.2.2/1885/1",
+        "ws://host:8786/path",
+        None,
+    ):
         check_scheduler(address)
     for address in ("tcp://127.0.0.1:8786/", "tcp://h:1\n", "tcp://h:\u0661\u0662", 8786):
         with pytest.raises(calspike.UsageError):
@@ -256,9 +366,23 @@ def test_more_workers_than_the_machine_holds_is_a_usage_error(tmp_path, capsys):
     traces = tmp_path / "x.npy"
     np.save(traces, calspike.simulate(2, 300, 30.0, seed=0).calcium)
     for workers in (most_local_workers() + 1, 1000):
-        err = _usage_error(["infer", str(traces), "--rate", "30", "--workers", str(workers), "-o",
-                            str(tmp_path / "p.npy")], capsys)
-        assert f"workers must be an integer in [1, {most_local_workers()}]" in err and f"got {workers}" in err
+        err = _usage_error(
+            [
+                "infer",
+                str(traces),
+                "--rate",
+                "30",
+                "--workers",
+                str(workers),
+                "-o",
+                str(tmp_path / "p.npy"),
+            ],
+            capsys,
+        )
+        assert (
+            f"workers must be an integer in [1, {most_local_workers()}]" in err
+            and f"got {workers}" in err
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
@@ -283,7 +407,12 @@ def test_a_killed_replacement_leaves_a_whole_report_and_its_leftovers_go_next_ti
     with _io.atomic_folder(target, "report folder") as folder:
         (folder / "index.html").write_text("old")
     (tmp_path / "user.txt").write_text("mine")
-    done = subprocess.run([sys.executable, "-c", KILL, str(target), stage], capture_output=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL, str(target), stage],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 9
     assert (target / _io.MARKER).is_file()
     assert (target / "index.html").read_text() == ("old" if stage == "during-build" else "new")
@@ -311,7 +440,9 @@ def test_the_fallback_swap_restores_the_old_report_when_the_rename_fails(tmp_pat
     monkeypatch.setattr(_io, "_exchange", lambda a, b: False)  # no renameat2 (another OS)
     real_rename = Path.rename
 
-    def failing(self, destination):  # the new report cannot move into place; the old one can go back
+    def failing(
+        self, destination
+    ):  # the new report cannot move into place; the old one can go back
         if Path(destination) == target and "calspike-partial" in self.name:
             raise OSError(28, "No space left on device")
         return real_rename(self, destination)
@@ -324,7 +455,9 @@ def test_the_fallback_swap_restores_the_old_report_when_the_rename_fails(tmp_pat
 
 
 # 6. infer's outputs are one unit: a folder appears whole; a file and its sidecar are checked together.
-def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(spikefinder_data, tmp_path):
+def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(
+    spikefinder_data, tmp_path
+):
     script = textwrap.dedent("""
         import os, sys
         import calspike.spikes.files as infer
@@ -339,7 +472,11 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(s
         infer.infer(sys.argv[1], sys.argv[2], method="oasis")
     """)
     predictions = tmp_path / "predictions"
-    done = subprocess.run([sys.executable, "-c", script, str(spikefinder_data), str(predictions)], timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(spikefinder_data), str(predictions)],
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 9 and not predictions.exists()  # no folder holding half the datasets
     calspike.infer(spikefinder_data, predictions, method="oasis")
     assert len(score_files(spikefinder_data, [predictions])) == 3
@@ -356,7 +493,9 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(s
     output = tmp_path / "pred.npy"
     calspike.infer(traces, output, rate=100.0, method="oasis")
     assert score_files(truth, [output])[0].neurons == 3
-    np.save(output, np.load(output) * 2)  # as if a second run died after its array, before its sidecar
+    np.save(
+        output, np.load(output) * 2
+    )  # as if a second run died after its array, before its sidecar
     with pytest.raises(DataError, match="differ from what .*pred.npy.json records"):
         score_files(truth, [output])
 
@@ -366,7 +505,9 @@ def _flip_a_byte(path: Path, member_part: str) -> None:
     """Flip one byte inside a stored tensor of a torch checkpoint (keeping the zip itself valid)."""
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: archive.read(info.filename) for info in archive.infolist()}
-    names = sorted((n for n in members if f"/data/{member_part}" in n), key=lambda n: -len(members[n]))
+    names = sorted(
+        (n for n in members if f"/data/{member_part}" in n), key=lambda n: -len(members[n])
+    )
     name = names[0]
     data = bytearray(members[name])
     data[len(data) // 2] ^= 0x10
@@ -392,8 +533,15 @@ def test_a_flipped_byte_in_a_checkpoint_is_an_error_naming_the_file(tmp_path):
         with pytest.raises(DataError, match=f"{broken.name}.*do not match its checksum"):
             load_checkpoint(broken)
         with pytest.raises(DataError, match="checksum"):
-            calspike.fit(calspike.SpikeClassifier(channels=1, hidden=8), x, y, epochs=2, checkpoint=broken,
-                         resume=True, progress=False)
+            calspike.fit(
+                calspike.SpikeClassifier(channels=1, hidden=8),
+                x,
+                y,
+                epochs=2,
+                checkpoint=broken,
+                resume=True,
+                progress=False,
+            )
     state = load_checkpoint(checkpoint)
     del state["model_config"]
     save_checkpoint(state, tmp_path / "incomplete.pt")
@@ -414,10 +562,12 @@ def test_outputs_of_train_prepare_score_and_evaluate_never_replace_a_users_file(
     windows = tmp_path / "w.npz"
     err = _usage_error(["train", str(windows), "-o", str(precious)], capsys)
     assert "did not write" in err
-    assert "did not write" in _usage_error(["evaluate", str(windows), str(windows), "--json", str(precious)],
-                                           capsys)
-    assert "did not write" in _usage_error(["train", str(windows), "-o", str(tmp_path / "m.pt"), "--history",
-                                            str(precious)], capsys)
+    assert "did not write" in _usage_error(
+        ["evaluate", str(windows), str(windows), "--json", str(precious)], capsys
+    )
+    assert "did not write" in _usage_error(
+        ["train", str(windows), "-o", str(tmp_path / "m.pt"), "--history", str(precious)], capsys
+    )
     (tmp_path / "data.npz").write_bytes(b"not windows")
     assert "did not write" in _usage_error(["prepare", "-o", str(tmp_path / "data.npz")], capsys)
     assert main(["prepare", "-o", str(windows), "--skip", "20"]) == 0  # its own windows: replaced

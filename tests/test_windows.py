@@ -45,7 +45,9 @@ def test_window_semantics_by_hand():
     calcium = np.arange(30, dtype=np.float64)[None, :]
     spikes = np.zeros((1, 30))
     spikes[0, 13] = 1  # covered by windows whose i - 2 <= 13 <= i + 1, i.e. i in 12..15
-    result = calspike.partition(calcium, spikes, len_pre=3, len_post=2, skip=1, spike_n=2, normalize="none")
+    result = calspike.partition(
+        calcium, spikes, len_pre=3, len_post=2, skip=1, spike_n=2, normalize="none"
+    )
     assert result.frame.tolist() == list(range(3, 28))
     assert np.array_equal(result.windows[0], [0, 1, 2, 3, 4])
     assert np.array_equal(result.windows[-1], [24, 25, 26, 27, 28])
@@ -58,7 +60,7 @@ def test_normalize_neuron_uses_median_and_mad_of_the_whole_trace(small_recording
         expected = robust_reference(small_recording.trace(n))
         rows = result.neuron == n
         starts = result.frame[rows] - 10
-        for window, start in zip(result.windows[rows], starts):
+        for window, start in zip(result.windows[rows], starts, strict=True):
             assert np.array_equal(window, expected[start : start + 20])
 
 
@@ -82,8 +84,12 @@ def test_normalize_none_keeps_values(small_recording):
 
 def test_fortran_order_and_float64_give_the_same_windows(small_recording):
     c_order = calspike.partition(small_recording.calcium, small_recording.spikes)
-    f_order = calspike.partition(np.asfortranarray(small_recording.calcium), np.asfortranarray(small_recording.spikes))
-    as64 = calspike.partition(small_recording.calcium.astype(np.float64), small_recording.spikes.astype(np.float64))
+    f_order = calspike.partition(
+        np.asfortranarray(small_recording.calcium), np.asfortranarray(small_recording.spikes)
+    )
+    as64 = calspike.partition(
+        small_recording.calcium.astype(np.float64), small_recording.spikes.astype(np.float64)
+    )
     for other in (f_order, as64):
         assert np.array_equal(c_order.windows, other.windows)
         assert np.array_equal(c_order.did_spike, other.did_spike)

@@ -15,8 +15,15 @@ def test_labelled_subset_is_balanced_capped_and_names_impossible_requests():
     index = sampling.labelled_subset(windows, split["train"], max_windows=100, seed=0)
     assert index.size == 100 and windows.did_spike[index].sum() == 50
     assert set(windows.neuron[index].tolist()) <= set(split["train"].tolist())
-    quiet = calspike.Windows(windows.windows, np.zeros(len(windows), bool), windows.neuron, windows.frame,
-                             windows.neuron_names, windows.skipped, windows.params)
+    quiet = calspike.Windows(
+        windows.windows,
+        np.zeros(len(windows), bool),
+        windows.neuron,
+        windows.frame,
+        windows.neuron_names,
+        windows.skipped,
+        windows.params,
+    )
     with pytest.raises(ValueError, match=r"cannot balance the windows of 2 neuron\(s\): 0 spike"):
         sampling.labelled_subset(quiet, np.array([0, 1]))
     with pytest.raises(ValueError, match="no windows belong to the chosen neurons"):

@@ -33,8 +33,11 @@ def recordings() -> list[calspike.Recording]:
 
 
 def _store(folder, recordings, chunk_windows=97, neurons_per_block=2) -> StoredWindows:
-    write_windows_store(recording_blocks(recordings, neurons_per_block=neurons_per_block, **SETTINGS), folder,
-                        chunk_windows=chunk_windows)
+    write_windows_store(
+        recording_blocks(recordings, neurons_per_block=neurons_per_block, **SETTINGS),
+        folder,
+        chunk_windows=chunk_windows,
+    )
     return StoredWindows(folder)
 
 
@@ -47,7 +50,9 @@ def test_a_store_written_in_blocks_holds_exactly_the_in_memory_windows(tmp_path,
     np.testing.assert_array_equal(store.did_spike, whole.did_spike)
     assert store.params == whole.params
     scrambled = np.random.default_rng(0).permutation(len(whole))[:500]
-    np.testing.assert_array_equal(store.read(scrambled), whole.windows[scrambled])  # any order, bit for bit
+    np.testing.assert_array_equal(
+        store.read(scrambled), whole.windows[scrambled]
+    )  # any order, bit for bit
     np.testing.assert_array_equal(store.load().windows, whole.windows)
     with pytest.raises(IndexError):
         store.read(np.array([len(store)]))
@@ -57,7 +62,9 @@ def test_a_chunked_array_is_cut_a_block_at_a_time(tmp_path, recordings):
     traces = np.array(recordings[0].calcium)
     traces[3, 15:] = np.nan  # too short for a window: skipped, and named by its place in the file
     np.save(tmp_path / "traces.npy", traces)
-    write_windows_store(array_blocks(tmp_path / "traces.npy", neurons_per_block=2, **SETTINGS), tmp_path / "a.zarr")
+    write_windows_store(
+        array_blocks(tmp_path / "traces.npy", neurons_per_block=2, **SETTINGS), tmp_path / "a.zarr"
+    )
     store = StoredWindows(tmp_path / "a.zarr")
     whole = calspike.partition(traces, **SETTINGS)
     assert store.did_spike is None and store.neuron_names == tuple(f"traces/{n}" for n in range(5))
@@ -83,7 +90,9 @@ def test_an_epoch_reads_each_chunk_once_in_a_seeded_order(tmp_path, recordings):
         np.testing.assert_array_equal(y.numpy(), reference.did_spike[rows])
         assert len(store._cache) <= 2 * 3  # memory holds at most two groups of chunks
     assert store.chunks_read == np.unique(index // 50).size  # every chunk decoded once
-    np.testing.assert_array_equal(source.index, np.sort(index))  # scoring reads in store order: once too
+    np.testing.assert_array_equal(
+        source.index, np.sort(index)
+    )  # scoring reads in store order: once too
     read_before = store.chunks_read
     for start in range(0, index.size, 64):
         source.take(np.arange(start, min(start + 64, index.size)))
@@ -91,23 +100,62 @@ def test_an_epoch_reads_each_chunk_once_in_a_seeded_order(tmp_path, recordings):
 
 
 def test_training_from_a_store_reads_batches_and_learns(tmp_path, recordings, monkeypatch):
-    store = _store(tmp_path / "w.zarr", [calspike.simulate(12, 3_000, 30.0, seed=3)], chunk_windows=256)
-    monkeypatch.setattr(StoredWindows, "load", lambda *a, **k: pytest.fail("the whole store was loaded"))
+    store = _store(
+        tmp_path / "w.zarr", [calspike.simulate(12, 3_000, 30.0, seed=3)], chunk_windows=256
+    )
+    monkeypatch.setattr(
+        StoredWindows, "load", lambda *a, **k: pytest.fail("the whole store was loaded")
+    )
     split = sampling.neuron_split(store, 0)
     train = sampling.labelled_subset(store, split["train"], seed=0)
     val = sampling.labelled_subset(store, split["val"], seed=0)
-    settings = {"seed": 0, "hidden": 16, "latent": 4, "beta": 1e-4, "epochs": 3, "batch_size": 64, "lr": 3e-3,
-                "patience": 3, "device": "cpu"}
+    settings = {
+        "seed": 0,
+        "hidden": 16,
+        "latent": 4,
+        "beta": 1e-4,
+        "epochs": 3,
+        "batch_size": 64,
+        "lr": 3e-3,
+        "patience": 3,
+        "device": "cpu",
+    }
     torch.set_num_threads(1)
-    result = train_from_store(store, train, val, model="classifier", kinds=["raw", "delta"], settings=settings,
-                              output=tmp_path / "m.pt", extra={}, resume=False, progress=False)
+    result = train_from_store(
+        store,
+        train,
+        val,
+        model="classifier",
+        kinds=["raw", "delta"],
+        settings=settings,
+        output=tmp_path / "m.pt",
+        extra={},
+        resume=False,
+        progress=False,
+    )
     first, last = result.history[0], result.history[-1]
     assert last["train_loss"] < first["train_loss"] and last["val_accuracy"] > 0.6
-    again = train_from_store(store, train, val, model="classifier", kinds=["raw", "delta"], settings=settings,
-                             output=tmp_path / "m2.pt", extra={}, resume=False, progress=False)
-    assert again.history == [dict(r, seconds=a["seconds"]) for r, a in zip(result.history, again.history)]
+    again = train_from_store(
+        store,
+        train,
+        val,
+        model="classifier",
+        kinds=["raw", "delta"],
+        settings=settings,
+        output=tmp_path / "m2.pt",
+        extra={},
+        resume=False,
+        progress=False,
+    )
+    assert again.history == [
+        dict(r, seconds=a["seconds"]) for r, a in zip(result.history, again.history, strict=True)
+    ]
     with pytest.raises(ValueError, match="y must be None"):
-        fit(result.model, StoreBatches(store, train, ["raw", "delta"], labels=True), np.zeros(train.size))
+        fit(
+            result.model,
+            StoreBatches(store, train, ["raw", "delta"], labels=True),
+            np.zeros(train.size),
+        )
 
 
 def test_prepare_train_evaluate_through_a_store(tmp_path, capsys):
@@ -117,8 +165,24 @@ def test_prepare_train_evaluate_through_a_store(tmp_path, capsys):
     whole = calspike.partition(calspike.default_recordings(0), normalize="neuron")
     assert len(StoredWindows(store)) == len(whole)
     checkpoint = tmp_path / "classifier.pt"
-    assert main(["train", str(store), "-o", str(checkpoint), "--epochs", "2", "--hidden", "16",
-                 "--max-windows", "4000", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(store),
+                "-o",
+                str(checkpoint),
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+                "--max-windows",
+                "4000",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "2 epochs" in capsys.readouterr().out
     assert main(["evaluate", str(checkpoint), str(store), "--json", str(tmp_path / "s.json")]) == 0
     scores = json.loads((tmp_path / "s.json").read_text())
@@ -127,15 +191,37 @@ def test_prepare_train_evaluate_through_a_store(tmp_path, capsys):
     assert scores["windows"] == sum(whole.neuron_names[n] in held_out for n in whole.neuron)
     assert 0.6 < scores["balanced_accuracy"] <= 1
     vae = tmp_path / "vae.pt"
-    assert main(["train", str(store), "--model", "vae", "-o", str(vae), "--epochs", "1", "--hidden", "8",
-                 "--latent", "4", "--max-windows", "2000", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(store),
+                "--model",
+                "vae",
+                "-o",
+                str(vae),
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--latent",
+                "4",
+                "--max-windows",
+                "2000",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["evaluate", str(vae), str(store)]) == 0
     printed = float(capsys.readouterr().out.split("explained_variance:")[1].split()[0])
     stored = StoredWindows(store)
     held_out = set(calspike.training.load_checkpoint(vae)["extra"]["neurons"]["test"])
     test = np.flatnonzero([stored.neuron_names[n] in held_out for n in stored.neuron])
-    in_memory = explained_variance(calspike.training.load_model(vae), stored.load(test), ["raw", "delta", "quad"])
+    in_memory = explained_variance(
+        calspike.training.load_model(vae), stored.load(test), ["raw", "delta", "quad"]
+    )
     assert printed == pytest.approx(in_memory, abs=1e-4)  # streamed sums, same number as in memory
     # prepare again over its own store: replaced whole
     assert main(["prepare", "-o", str(store), "--skip", "20"]) == 0

@@ -19,10 +19,21 @@ from typing import Any
 
 USAGE_WIDTH = 72
 # the order of the settings' groups on a command's page (config._GROUPS' order)
-GROUP_ORDER = ("windows", "tutorial models", "toy VAE", "spike-rate model", "inference", "data", "machine", "")
+GROUP_ORDER = (
+    "windows",
+    "tutorial models",
+    "toy VAE",
+    "spike-rate model",
+    "inference",
+    "data",
+    "machine",
+    "",
+)
 
 
-def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser], dict[str, str]]:
+def _parsers() -> tuple[
+    argparse.ArgumentParser, dict[str, argparse.ArgumentParser], dict[str, str]
+]:
     """The ``calspike`` parser, its commands' parsers (in their order) and each command's one-line help."""
     from calspike.cli._common import _parser
 
@@ -82,7 +93,9 @@ def _setting_line(setting: Any, action: argparse.Action) -> str:
             parts = [f"*{kind}*", f"one of {values}"]
         else:
             parts = [f"*{kind}*", f"allowed: {_inline(allowed)}"]
-        parts.append(f"default: ``{default}``" if default and default != "none" else "default: none")
+        parts.append(
+            f"default: ``{default}``" if default and default != "none" else "default: none"
+        )
     parts.append(f"config file: ``{setting.name}``")
     return "; ".join(parts)
 
@@ -100,13 +113,22 @@ def _option(action: argparse.Action, lines: list[str], setting: Any = None) -> N
     lines += [f".. option:: {_signature(action)}", ""]
     if setting is not None:
         keep = (*setting.choices, *setting.items, "auto")
-        lines += [f"   {_inline(_sentence(setting.help, keep))}", "", f"   {_setting_line(setting, action)}", ""]
+        lines += [
+            f"   {_inline(_sentence(setting.help, keep))}",
+            "",
+            f"   {_setting_line(setting, action)}",
+            "",
+        ]
         return
     text = action.help or ""
     lines += [f"   {_inline(_sentence(text))}", ""] if text else []
     default = action.default
-    if action.option_strings and action.nargs != 0 and default not in (None, argparse.SUPPRESS, []) \
-            and "default" not in text:
+    if (
+        action.option_strings
+        and action.nargs != 0
+        and default not in (None, argparse.SUPPRESS, [])
+        and "default" not in text
+    ):
         lines += [f"   default: ``{default}``", ""]
     if not action.option_strings and action.nargs in ("*", "+"):
         lines += ["   " + ("None or more." if action.nargs == "*" else "One or more."), ""]
@@ -124,7 +146,9 @@ def render_command(name: str) -> str:
         lines += [f"*{_inline(helps[name][0].upper() + helps[name][1:])}.*", ""]
     if parser.description:
         lines += [_inline(parser.description), ""]
-    lines += [".. code-block:: text", ""] + [f"   {line}" for line in _usage(parser).splitlines()] + [""]
+    lines += (
+        [".. code-block:: text", ""] + [f"   {line}" for line in _usage(parser).splitlines()] + [""]
+    )
     lines += [f".. program:: calspike {name}", ""]
     setting_names = set(config.COMMANDS.get(name, ()))
     actions = [a for a in parser._actions if not isinstance(a, argparse._HelpAction)]
@@ -142,7 +166,9 @@ def render_command(name: str) -> str:
     groups: dict[str, list[str]] = {}
     for setting_name in config.COMMANDS.get(name, ()):
         groups.setdefault(config.SETTINGS[setting_name].group, []).append(setting_name)
-    for group in sorted(groups, key=lambda g: GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER)):
+    for group in sorted(
+        groups, key=lambda g: GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER)
+    ):
         lines += [f".. rubric:: Settings: {group or 'other'}", ""]
         for setting_name in groups[group]:
             _option(settings[setting_name], lines, config.SETTINGS[setting_name])
@@ -153,14 +179,18 @@ def render_cli_reference() -> str:
     """The whole reference: the options every command shares, then one section per command."""
     parser, parsers, helps = _parsers()
     lines = [".. program:: calspike", ""]
-    lines += [".. code-block:: text", ""] + [f"   {line}" for line in _usage(parser).splitlines()] + [""]
+    lines += (
+        [".. code-block:: text", ""] + [f"   {line}" for line in _usage(parser).splitlines()] + [""]
+    )
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
             continue
         if isinstance(action, argparse._SubParsersAction):
             lines += ["The commands:", ""]
-            lines += [f"- :ref:`calspike {command} <cli-{command}>`: {_inline(helps.get(command, ''))}"
-                      for command in parsers]
+            lines += [
+                f"- :ref:`calspike {command} <cli-{command}>`: {_inline(helps.get(command, ''))}"
+                for command in parsers
+            ]
             lines.append("")
             continue
         _option(action, lines)
@@ -186,7 +216,11 @@ def setup(app: Any) -> dict[str, Any]:
             import calspike.config
 
             # rebuild the page when the declarations, the commands or this renderer change
-            for path in (calspike.config.__file__, *Path(calspike.cli.__file__).parent.glob("*.py"), __file__):
+            for path in (
+                calspike.config.__file__,
+                *Path(calspike.cli.__file__).parent.glob("*.py"),
+                __file__,
+            ):
                 self.env.note_dependency(str(path))
             source = self.get_source_info()[0] or "calspike_cli"
             text = StringList(render_cli_reference().splitlines(), source=f"{source} (generated)")

@@ -64,29 +64,66 @@ else:
     _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 _LAZY = {
-    **dict.fromkeys(("CalspikeWarning", "MissingExtra", "NoGroundTruthWarning", "UsageError"), "calspike.errors"),
-    **dict.fromkeys(("DataError", "DataWarning", "EmptyNeuronWarning", "Recording", "default_recordings", "fetch_spikefinder",
-                     "load_recordings", "read_array", "read_ground_truth", "read_nwb", "read_spikefinder",
-                     "simulate", "write_nwb_spikes", "write_spikefinder_csv"), "calspike.data"),
+    **dict.fromkeys(
+        ("CalspikeWarning", "MissingExtra", "NoGroundTruthWarning", "UsageError"), "calspike.errors"
+    ),
+    **dict.fromkeys(
+        (
+            "DataError",
+            "DataWarning",
+            "EmptyNeuronWarning",
+            "Recording",
+            "default_recordings",
+            "fetch_spikefinder",
+            "load_recordings",
+            "read_array",
+            "read_ground_truth",
+            "read_nwb",
+            "read_spikefinder",
+            "simulate",
+            "write_nwb_spikes",
+            "write_spikefinder_csv",
+        ),
+        "calspike.data",
+    ),
     "read_suite2p": "calspike.data.suite2p",
     **dict.fromkeys(("aligned_windows", "features"), "calspike.features"),
-    **dict.fromkeys(("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"),
-    **dict.fromkeys(("fill_gaps", "noise_levels", "rebin_counts", "resample", "robust_normalise"),
-                    "calspike.preprocess"),
+    **dict.fromkeys(
+        ("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"
+    ),
+    **dict.fromkeys(
+        ("fill_gaps", "noise_levels", "rebin_counts", "resample", "robust_normalise"),
+        "calspike.preprocess",
+    ),
     "infer": "calspike.spikes.files",
     **dict.fromkeys(("Deconvolution", "deconvolve"), "calspike.spikes.oasis"),
-    **dict.fromkeys(("FrameRateWarning", "NoiseWarning", "infer_spike_rates", "load_rate_model"),
-                    "calspike.spikes.rate"),
+    **dict.fromkeys(
+        ("FrameRateWarning", "NoiseWarning", "infer_spike_rates", "load_rate_model"),
+        "calspike.spikes.rate",
+    ),
     "train_rate_model": "calspike.spikes.rate_training",
     "score_files": "calspike.spikes.score",
     **dict.fromkeys(("fit", "load_model"), "calspike.training"),
     **dict.fromkeys(("RunResult", "run"), "calspike.tutorial.pipeline"),
     **dict.fromkeys(("Windows", "partition", "window_view"), "calspike.windows"),
-    **dict.fromkeys(("balance", "balanced_indices", "split_by_neuron"), "calspike.windows.sampling"),
+    **dict.fromkeys(
+        ("balance", "balanced_indices", "split_by_neuron"), "calspike.windows.sampling"
+    ),
     **dict.fromkeys(("cached_partition", "load_windows", "save_windows"), "calspike.windows.store"),
     "__version__": "calspike._version",
 }
-_SUBMODULES = ("config", "dask", "data", "errors", "models", "preprocess", "spikes", "training", "tutorial", "windows")
+_SUBMODULES = (
+    "config",
+    "dask",
+    "data",
+    "errors",
+    "models",
+    "preprocess",
+    "spikes",
+    "training",
+    "tutorial",
+    "windows",
+)
 _NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of the same name
 
 

@@ -14,7 +14,10 @@ def robust_normalise(
     traces: npt.NDArray[np.floating[Any]], lengths: Sequence[int] | None = None, threads: int = 0
 ) -> npt.NDArray[np.float32]: ...
 def noise_levels(
-    traces: npt.NDArray[np.floating[Any]], rate: float, lengths: Sequence[int] | None = None, threads: int = 0
+    traces: npt.NDArray[np.floating[Any]],
+    rate: float,
+    lengths: Sequence[int] | None = None,
+    threads: int = 0,
 ) -> npt.NDArray[np.float64]: ...
 def partition(
     calcium: npt.NDArray[np.floating[Any]],
@@ -35,8 +38,12 @@ def partition(
     npt.NDArray[np.int64],
 ]: ...
 def valid_lengths(calcium: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.int64]: ...
-def window_count(valid_length: int, len_pre: int, len_post: int, skip: int, spike_n: int) -> int: ...
-def features(windows: npt.NDArray[np.float32], kinds: Sequence[str], threads: int = 0) -> npt.NDArray[np.float32]: ...
+def window_count(
+    valid_length: int, len_pre: int, len_post: int, skip: int, spike_n: int
+) -> int: ...
+def features(
+    windows: npt.NDArray[np.float32], kinds: Sequence[str], threads: int = 0
+) -> npt.NDArray[np.float32]: ...
 def oasis(
     calcium: npt.NDArray[np.floating[Any]],
     lengths: Sequence[int] | None,

@@ -29,7 +29,9 @@ from typing import Any
 from calspike.errors import UsageError as UsageError  # noqa: PLC0414 - raised here, and imported from here too
 
 MARKER = ".calspike-output.json"  # in every folder calspike writes: what wrote it, when
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.calspike-(?P<kind>part|partial|old)-(?P<pid>\d+)(-[^/]*)?$")
+_LEFTOVER = re.compile(
+    r"^\.(?P<name>.+)\.calspike-(?P<kind>part|partial|old)-(?P<pid>\d+)(-[^/]*)?$"
+)
 
 
 def _leftover_name(target: Path, kind: str) -> str:
@@ -46,7 +48,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     target = Path(target)
     remove_leftovers(target)
     try:
-        handle, name = tempfile.mkstemp(prefix=_leftover_name(target, "part") + "-", suffix=suffix, dir=target.parent)
+        handle, name = tempfile.mkstemp(
+            prefix=_leftover_name(target, "part") + "-", suffix=suffix, dir=target.parent
+        )
     except OSError as error:
         raise OSError(error.errno, f"cannot write {target}: {error.strerror}") from None
     os.close(handle)
@@ -88,15 +92,21 @@ def check_folder_target(target: Path, what: str) -> None:
         for ancestor in target.parents:
             if ancestor.exists():
                 if not ancestor.is_dir():
-                    raise UsageError(f"cannot write the {what} {target}: {ancestor} is not a folder")
+                    raise UsageError(
+                        f"cannot write the {what} {target}: {ancestor} is not a folder"
+                    )
                 break
         return
     if not target.is_dir():
-        raise UsageError(f"{what} {target} is a file that calspike did not write; choose another path")
+        raise UsageError(
+            f"{what} {target} is a file that calspike did not write; choose another path"
+        )
     if is_calspike_folder(target) or not any(target.iterdir()):
         return
-    raise UsageError(f"{what} {target} is a folder that calspike did not write (no {MARKER}); it will not "
-                     "replace it: choose a new or empty folder")
+    raise UsageError(
+        f"{what} {target} is a folder that calspike did not write (no {MARKER}); it will not "
+        "replace it: choose a new or empty folder"
+    )
 
 
 def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | None = None) -> None:
@@ -113,7 +123,9 @@ def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | No
     if target.is_dir():
         raise UsageError(f"{what} {target} is a folder; give a file path")
     if target.exists() and not (ours is not None and _recognised(ours, target)):
-        raise UsageError(f"{what} {target} exists and calspike did not write it; choose another name")
+        raise UsageError(
+            f"{what} {target} exists and calspike did not write it; choose another name"
+        )
 
 
 def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:
@@ -125,15 +137,22 @@ def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:
 
 def json_written_by_calspike(keys: set[str]) -> Callable[[Path], bool]:
     """A test for JSON files calspike writes: an object, or a list of objects, holding `keys`."""
+
     def ours(path: Path) -> bool:
         value = json.loads(path.read_text(encoding="utf-8"))
         records = value if isinstance(value, list) else [value]
         return bool(records) and all(isinstance(r, dict) and keys <= set(r) for r in records)
+
     return ours
 
 
-def check_not_input(outputs: Iterable[Path], inputs: Iterable[Path], what: str = "output", *,
-                    inside_allowed: bool = False) -> None:
+def check_not_input(
+    outputs: Iterable[Path],
+    inputs: Iterable[Path],
+    what: str = "output",
+    *,
+    inside_allowed: bool = False,
+) -> None:
     """UsageError when an output is or contains an input (symbolic links followed).
 
     Unless `inside_allowed`, also when it lies inside an input folder (a folder output
@@ -144,12 +163,18 @@ def check_not_input(outputs: Iterable[Path], inputs: Iterable[Path], what: str =
         out = Path(output).resolve()
         for source in resolved_inputs:
             if out == source:
-                raise UsageError(f"{what} {output} is the input {source}; calspike never writes over its input")
+                raise UsageError(
+                    f"{what} {output} is the input {source}; calspike never writes over its input"
+                )
             if source.is_relative_to(out):
-                raise UsageError(f"{what} {output} contains the input {source}; calspike never replaces a "
-                                 "folder that holds its input")
+                raise UsageError(
+                    f"{what} {output} contains the input {source}; calspike never replaces a "
+                    "folder that holds its input"
+                )
             if not inside_allowed and source.is_dir() and out.is_relative_to(source):
-                raise UsageError(f"{what} {output} lies inside the input folder {source}; write it elsewhere")
+                raise UsageError(
+                    f"{what} {output} lies inside the input folder {source}; write it elsewhere"
+                )
 
 
 _libc: Any = None
@@ -195,7 +220,9 @@ def _swap_into_place(folder: Path, target: Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | os.PathLike[str], what: str, record: dict[str, Any] | None = None) -> Iterator[Path]:
+def atomic_folder(
+    target: str | os.PathLike[str], what: str, record: dict[str, Any] | None = None
+) -> Iterator[Path]:
     """Build a folder under a temporary name beside `target`, then put it in `target`'s place.
 
     Yields the temporary folder. On success it receives the ownership marker (with `record`)
@@ -209,7 +236,9 @@ def atomic_folder(target: str | os.PathLike[str], what: str, record: dict[str, A
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(error.errno, f"cannot create the folder of {target}: {error.strerror}") from None
+        raise OSError(
+            error.errno, f"cannot create the folder of {target}: {error.strerror}"
+        ) from None
     remove_leftovers(target)
     folder = parent / _leftover_name(target, "partial")
     try:
@@ -218,7 +247,9 @@ def atomic_folder(target: str | os.PathLike[str], what: str, record: dict[str, A
         raise OSError(error.errno, f"cannot write {target}: {error.strerror}") from None
     try:
         yield folder
-        (folder / MARKER).write_text(json.dumps({"written_by": "calspike", **(record or {})}, indent=2))
+        (folder / MARKER).write_text(
+            json.dumps({"written_by": "calspike", **(record or {})}, indent=2)
+        )
         check_folder_target(target, what)  # again: it may have changed while we worked
         previous = _swap_into_place(folder, target)
     except BaseException:
@@ -254,7 +285,11 @@ def remove_leftovers(target: Path) -> list[Path]:
         return removed
     for entry in entries:
         match = _LEFTOVER.match(entry.name)
-        if not match or match.group("name") != target.name or _process_alive(int(match.group("pid"))):
+        if (
+            not match
+            or match.group("name") != target.name
+            or _process_alive(int(match.group("pid")))
+        ):
             continue
         if entry.is_symlink():
             continue

@@ -8,7 +8,14 @@ from types import ModuleType
 from calspike.errors import MissingExtra as MissingExtra  # noqa: PLC0414 - raised here, and imported from here too
 
 # the extra of pyproject.toml that brings each optional package
-EXTRAS = {"pynwb": "nwb", "hdmf": "nwb", "h5py": "hdf5", "zarr": "zarr", "dask": "dask", "distributed": "dask"}
+EXTRAS = {
+    "pynwb": "nwb",
+    "hdmf": "nwb",
+    "h5py": "hdf5",
+    "zarr": "zarr",
+    "dask": "dask",
+    "distributed": "dask",
+}
 
 
 def require(module: str, what: str) -> ModuleType:
@@ -18,5 +25,7 @@ def require(module: str, what: str) -> ModuleType:
     except ImportError:
         top = module.split(".")[0]
         extra = EXTRAS.get(top, "all")
-        raise MissingExtra(f"{what} needs the optional package {top}: pip install 'calspike[{extra}]' "
-                           "(or 'calspike[all]')") from None
+        raise MissingExtra(
+            f"{what} needs the optional package {top}: pip install 'calspike[{extra}]' "
+            "(or 'calspike[all]')"
+        ) from None

@@ -54,7 +54,9 @@ class Setting:
                 raise ValueError(f"{self.name} must be an integer, got {value!r}")
             value = int(value)
         elif self.type is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
                 raise ValueError(f"{self.name} must be a number, got {value!r}")
             value = float(value)
             if not math.isfinite(value):
@@ -66,10 +68,14 @@ class Setting:
         if self.items:
             parts = [part.strip() for part in value.split(",")]
             if not value.strip() or any(part not in self.items for part in parts):
-                raise ValueError(f"{self.name} must be a comma-separated list of {', '.join(self.items)}, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{self.name} must be a comma-separated list of {', '.join(self.items)}, "
+                    f"got {value!r}"
+                )
         if self.choices and value not in self.choices:
-            raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+            raise ValueError(
+                f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
+            )
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
             raise ValueError(f"{self.name} must be in {self.range_text()}, got {value!r}")
         return value
@@ -96,7 +102,9 @@ class Setting:
             allowed = self.range_text()
         unit = f" ({self.unit})" if self.unit else ""
         shown = self.default if default is None else default
-        return f"{self.help}{unit}; allowed: {allowed}; default: {'none' if shown is None else shown}"
+        return (
+            f"{self.help}{unit}; allowed: {allowed}; default: {'none' if shown is None else shown}"
+        )
 
 
 def _number(x: float) -> str:
@@ -121,7 +129,9 @@ def check_warps(value: Any, name: str = "warps") -> str:
     except ValueError:
         raise ValueError(f"{name} must be comma-separated numbers, got {value!r}") from None
     if any(not WARP_RANGE[0] <= w <= WARP_RANGE[1] for w in factors):
-        raise ValueError(f"{name} must lie in [{_number(WARP_RANGE[0])}, {_number(WARP_RANGE[1])}], got {value!r}")
+        raise ValueError(
+            f"{name} must lie in [{_number(WARP_RANGE[0])}, {_number(WARP_RANGE[1])}], got {value!r}"
+        )
     return ",".join(parts)
 
 
@@ -135,12 +145,31 @@ def check_rate(value: Any, name: str = "rate") -> float:
         raise ValueError(f"{name} must be a frame rate in [{low:g}, {high:g}] Hz, got {value!r}")
     return rate
 
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("len_pre", int, 10, "frames in a window before its centre frame", "frames", 1, _MAX_SIDE),
-        Setting("len_post", int, 10, "frames in a window from its centre frame on", "frames", 1, _MAX_SIDE),
-        Setting("skip", int, 10, "step between the centre frames of consecutive windows", "frames", 1, 2**62),
+        Setting(
+            "len_pre", int, 10, "frames in a window before its centre frame", "frames", 1, _MAX_SIDE
+        ),
+        Setting(
+            "len_post",
+            int,
+            10,
+            "frames in a window from its centre frame on",
+            "frames",
+            1,
+            _MAX_SIDE,
+        ),
+        Setting(
+            "skip",
+            int,
+            10,
+            "step between the centre frames of consecutive windows",
+            "frames",
+            1,
+            2**62,
+        ),
         Setting(
             "spike_n",
             int,
@@ -159,83 +188,277 @@ SETTINGS: dict[str, Setting] = {
             " trace, keeps amplitudes; none: raw values",
             choices=("window", "neuron", "none"),
         ),
-        Setting("threads", int, 0, "threads for the C++ kernels; 0 uses all cores", "", 0, MAX_THREADS),
-        Setting("seed", int, 0, "seed of every random choice (simulation, splits, initialisation, batches)",
-                "", 0, 2**63 - 1),
-        Setting("train_skip", int, 1, "step between the centre frames of training windows (held-out windows"
-                " use skip)", "frames", 1, 2**62),
-        Setting("features", str, "raw,delta,quad", "comma-separated feature channels of the classifier: raw, delta,"
-                " quad, delta_quad (tutorial_delta with --tutorial only)",
-                items=("raw", "delta", "quad", "delta_quad", "tutorial_delta")),
-        Setting("vae_features", str, "raw,delta,quad", "comma-separated feature channels of the calcium VAEs' encoders,"
-                " raw first (the channel they reconstruct): raw, delta, quad, delta_quad",
-                items=("raw", "delta", "quad", "delta_quad", "tutorial_delta")),
-        Setting("epochs", int, 15, "most passes over the training data (train: the classifier's windows; "
-                "train-rate: its chunks)", "epochs", 1, 100_000),
-        Setting("vae_epochs", int, 15, "most passes over the calcium VAE's training windows", "epochs", 1,
-                100_000),
+        Setting(
+            "threads", int, 0, "threads for the C++ kernels; 0 uses all cores", "", 0, MAX_THREADS
+        ),
+        Setting(
+            "seed",
+            int,
+            0,
+            "seed of every random choice (simulation, splits, initialisation, batches)",
+            "",
+            0,
+            2**63 - 1,
+        ),
+        Setting(
+            "train_skip",
+            int,
+            1,
+            "step between the centre frames of training windows (held-out windows use skip)",
+            "frames",
+            1,
+            2**62,
+        ),
+        Setting(
+            "features",
+            str,
+            "raw,delta,quad",
+            "comma-separated feature channels of the classifier: raw, delta,"
+            " quad, delta_quad (tutorial_delta with --tutorial only)",
+            items=("raw", "delta", "quad", "delta_quad", "tutorial_delta"),
+        ),
+        Setting(
+            "vae_features",
+            str,
+            "raw,delta,quad",
+            "comma-separated feature channels of the calcium VAEs' encoders,"
+            " raw first (the channel they reconstruct): raw, delta, quad, delta_quad",
+            items=("raw", "delta", "quad", "delta_quad", "tutorial_delta"),
+        ),
+        Setting(
+            "epochs",
+            int,
+            15,
+            "most passes over the training data (train: the classifier's windows; "
+            "train-rate: its chunks)",
+            "epochs",
+            1,
+            100_000,
+        ),
+        Setting(
+            "vae_epochs",
+            int,
+            15,
+            "most passes over the calcium VAE's training windows",
+            "epochs",
+            1,
+            100_000,
+        ),
         Setting("batch_size", int, 256, "windows per optimiser step", "windows", 1, 2**24),
-        Setting("lr", float, 2e-3, "AdamW learning rate (annealed by a cosine schedule)", "", 1e-8, 10.0),
-        Setting("patience", int, 4, "epochs without a better validation loss before stopping", "epochs", 1,
-                100_000),
+        Setting(
+            "lr", float, 2e-3, "AdamW learning rate (annealed by a cosine schedule)", "", 1e-8, 10.0
+        ),
+        Setting(
+            "patience",
+            int,
+            4,
+            "epochs without a better validation loss before stopping",
+            "epochs",
+            1,
+            100_000,
+        ),
         Setting("hidden", int, 64, "LSTM units of the classifier and the VAE", "units", 1, 4096),
         Setting("latent", int, 256, "latent dimensions of the calcium VAE", "", 1, 4096),
-        Setting("beta", float, 1e-4, "weight of the KL term of the calcium VAE's loss", "", 0.0, 1e6),
-        Setting("conditional_beta", float, 0.1, "weight of the KL term of the conditional calcium VAE's loss (draws"
-                " from its prior look like real windows only when it is strong)", "", 0.0, 1e6),
-        Setting("max_windows", int, 200_000, "most training windows of the classifier (drawn balanced)",
-                "windows", 2, 2**40),
-        Setting("vae_windows", int, 0, "most training windows of the calcium VAEs (drawn balanced); 0: max_windows",
-                "windows", 0, 2**40),
-        Setting("device", str, "auto", "auto (CUDA when available), cpu, cuda or cuda:i",
-                pattern=r"auto|cpu|cuda(:\d{1,3})?"),
+        Setting(
+            "beta", float, 1e-4, "weight of the KL term of the calcium VAE's loss", "", 0.0, 1e6
+        ),
+        Setting(
+            "conditional_beta",
+            float,
+            0.1,
+            "weight of the KL term of the conditional calcium VAE's loss (draws"
+            " from its prior look like real windows only when it is strong)",
+            "",
+            0.0,
+            1e6,
+        ),
+        Setting(
+            "max_windows",
+            int,
+            200_000,
+            "most training windows of the classifier (drawn balanced)",
+            "windows",
+            2,
+            2**40,
+        ),
+        Setting(
+            "vae_windows",
+            int,
+            0,
+            "most training windows of the calcium VAEs (drawn balanced); 0: max_windows",
+            "windows",
+            0,
+            2**40,
+        ),
+        Setting(
+            "device",
+            str,
+            "auto",
+            "auto (CUDA when available), cpu, cuda or cuda:i",
+            pattern=r"auto|cpu|cuda(:\d{1,3})?",
+        ),
         # data
-        Setting("rate", float, None, "frame rate of files that do not store one", "Hz", RATE_RANGE_HZ[0],
-                RATE_RANGE_HZ[1], optional=True, checker=lambda value, name: check_rate(value, name)),
+        Setting(
+            "rate",
+            float,
+            None,
+            "frame rate of files that do not store one",
+            "Hz",
+            RATE_RANGE_HZ[0],
+            RATE_RANGE_HZ[1],
+            optional=True,
+            checker=lambda value, name: check_rate(value, name),
+        ),
         # the toy VAE of the tutorial (one-hot digits)
-        Setting("toy_epochs", int, 10, "passes of the toy VAE over its 10,000 one-hot digits", "epochs", 1,
-                100_000),
-        Setting("toy_batch_size", int, 32, "digits per optimiser step of the toy VAE", "digits", 1, 2**24),
-        Setting("toy_lr", float, 1e-3, "the toy VAE's Adam learning rate (constant)", "", 1e-8, 10.0),
-        Setting("toy_beta", float, 1e-2, "weight of the KL term of the toy VAE's loss", "", 0.0, 1e6),
-        Setting("toy_loss", str, "squared_error", "the toy VAE's reconstruction error: squared_error (the"
-                " tutorial's) or cross_entropy", choices=("squared_error", "cross_entropy")),
+        Setting(
+            "toy_epochs",
+            int,
+            10,
+            "passes of the toy VAE over its 10,000 one-hot digits",
+            "epochs",
+            1,
+            100_000,
+        ),
+        Setting(
+            "toy_batch_size",
+            int,
+            32,
+            "digits per optimiser step of the toy VAE",
+            "digits",
+            1,
+            2**24,
+        ),
+        Setting(
+            "toy_lr", float, 1e-3, "the toy VAE's Adam learning rate (constant)", "", 1e-8, 10.0
+        ),
+        Setting(
+            "toy_beta", float, 1e-2, "weight of the KL term of the toy VAE's loss", "", 0.0, 1e6
+        ),
+        Setting(
+            "toy_loss",
+            str,
+            "squared_error",
+            "the toy VAE's reconstruction error: squared_error (the tutorial's) or cross_entropy",
+            choices=("squared_error", "cross_entropy"),
+        ),
         # the spike-rate model's training
-        Setting("validation", float, 0.15, "fraction of neurons held out for early stopping (0: none)", "", 0.0,
-                0.95),
+        Setting(
+            "validation",
+            float,
+            0.15,
+            "fraction of neurons held out for early stopping (0: none)",
+            "",
+            0.0,
+            0.95,
+        ),
         Setting("channels", int, 32, "convolution channels of the spike-rate model", "", 1, 1024),
-        Setting("members", int, 1, "networks in the spike-rate model: an ensemble of this many, initialised"
-                " apart, predicting their mean (training and inference cost this many times more)", "", 1, 64),
-        Setting("subframes", int, 1, "input frames per frame of the spike-rate model: its input is sampled this"
-                " many times finer than its output, so where in a frame a fast indicator rises still counts (the"
-                " shipped model, trained on 16 datasets, uses 4; trained on two, 4 generalised worse than 1)",
-                "frames", 1, 16),
-        Setting("simulated", int, 0, "simulated neurons per indicator added to the training set", "neurons", 0,
-                100_000),
-        Setting("balance", float, 0.5, "evens out the datasets: dataset d's share of the training chunks"
-                " is proportional to its size ** (1 - balance); 0 keeps the data's proportions, 1 makes them equal",
-                "", 0.0, 1.0),
-        Setting("warps", str, "", "time-stretch factors, comma-separated: every training neuron is also read as if"
-                " recorded at w x its rate (kinetics no indicator in the data has); e.g. 0.67,1.5",
-                checker=lambda value, name: check_warps(value, name)),
-        Setting("samples", int, 0, "training chunks drawn (with replacement; each epoch passes over them), 0: as many as there are", "chunks", 0, 2**31),
+        Setting(
+            "members",
+            int,
+            1,
+            "networks in the spike-rate model: an ensemble of this many, initialised"
+            " apart, predicting their mean (training and inference cost this many times more)",
+            "",
+            1,
+            64,
+        ),
+        Setting(
+            "subframes",
+            int,
+            1,
+            "input frames per frame of the spike-rate model: its input is sampled this"
+            " many times finer than its output, so where in a frame a fast indicator rises still counts (the"
+            " shipped model, trained on 16 datasets, uses 4; trained on two, 4 generalised worse than 1)",
+            "frames",
+            1,
+            16,
+        ),
+        Setting(
+            "simulated",
+            int,
+            0,
+            "simulated neurons per indicator added to the training set",
+            "neurons",
+            0,
+            100_000,
+        ),
+        Setting(
+            "balance",
+            float,
+            0.5,
+            "evens out the datasets: dataset d's share of the training chunks"
+            " is proportional to its size ** (1 - balance); 0 keeps the data's proportions, 1 makes them equal",
+            "",
+            0.0,
+            1.0,
+        ),
+        Setting(
+            "warps",
+            str,
+            "",
+            "time-stretch factors, comma-separated: every training neuron is also read as if"
+            " recorded at w x its rate (kinetics no indicator in the data has); e.g. 0.67,1.5",
+            checker=lambda value, name: check_warps(value, name),
+        ),
+        Setting(
+            "samples",
+            int,
+            0,
+            "training chunks drawn (with replacement; each epoch passes over them), 0: as many as there are",
+            "chunks",
+            0,
+            2**31,
+        ),
         # inference
-        Setting("method", str, "model", "model: the spike-rate model (expected spikes per frame); oasis: OASIS"
-                " deconvolution", choices=("model", "oasis")),
+        Setting(
+            "method",
+            str,
+            "model",
+            "model: the spike-rate model (expected spikes per frame); oasis: OASIS deconvolution",
+            choices=("model", "oasis"),
+        ),
         Setting("p", int, 1, "OASIS's autoregressive order", "", 1, 2),
-        Setting("chunk_neurons", int, 256, "most neurons processed at once (fewer for long traces); bounds"
-                " memory", "neurons", 1, 2**31),
-        Setting("neuropil", float, 0.7, "suite2p: F - neuropil * Fneu (0 turns it off)", "", 0.0, 2.0),
-        Setting("baseline", str, "running-percentile", "suite2p: dF/F against the 8th percentile over 60 s, or"
-                " none", choices=("running-percentile", "none")),
+        Setting(
+            "chunk_neurons",
+            int,
+            256,
+            "most neurons processed at once (fewer for long traces); bounds memory",
+            "neurons",
+            1,
+            2**31,
+        ),
+        Setting(
+            "neuropil", float, 0.7, "suite2p: F - neuropil * Fneu (0 turns it off)", "", 0.0, 2.0
+        ),
+        Setting(
+            "baseline",
+            str,
+            "running-percentile",
+            "suite2p: dF/F against the 8th percentile over 60 s, or none",
+            choices=("running-percentile", "none"),
+        ),
         Setting("all_rois", bool, False, "suite2p: also infer the ROIs that iscell.npy rejects"),
     )
 }
 
 _GROUPS = {
     "windows": ("len_pre", "len_post", "skip", "spike_n", "normalize"),
-    "tutorial models": ("train_skip", "features", "vae_features", "epochs", "vae_epochs", "batch_size", "lr",
-                        "patience", "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows"),
+    "tutorial models": (
+        "train_skip",
+        "features",
+        "vae_features",
+        "epochs",
+        "vae_epochs",
+        "batch_size",
+        "lr",
+        "patience",
+        "hidden",
+        "latent",
+        "beta",
+        "conditional_beta",
+        "max_windows",
+        "vae_windows",
+    ),
     "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta", "toy_loss"),
     "spike-rate model": ("channels", "members", "subframes", "validation", "simulated"),
     "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois"),
@@ -251,14 +474,37 @@ PROFILES: dict[str, dict[str, Any]] = {
     # per-neuron normalisation keeps amplitudes: on held-out SpikeFinder neurons it lifts the
     # classifier's balanced accuracy from about 0.61 to 0.69 (benchmarks/bench_quality.py)
     "run": {"normalize": "neuron"},
-    "quick": {"train_skip": 5, "epochs": 6, "vae_epochs": 20, "hidden": 32, "latent": 32, "max_windows": 12_000},
+    "quick": {
+        "train_skip": 5,
+        "epochs": 6,
+        "vae_epochs": 20,
+        "hidden": 32,
+        "latent": 32,
+        "max_windows": 12_000,
+    },
     # `run --tutorial`: the tutorial's own settings (its classifier post and autoencoder post);
     # the optimiser is plain Adam at a constant rate without clipping, and nothing stops early
-    "tutorial": {"normalize": "window", "skip": 10, "train_skip": 10, "features": "raw,tutorial_delta,quad",
-                 "vae_features": "raw,tutorial_delta,quad", "epochs": 5, "vae_epochs": 100, "batch_size": 32,
-                 "lr": 1e-3, "hidden": 64, "latent": 256, "beta": 1e-4, "max_windows": 10_000,
-                 "vae_windows": 1_000, "toy_epochs": 10, "toy_batch_size": 32, "toy_lr": 1e-3, "toy_beta": 1e-2,
-                 "toy_loss": "squared_error"},
+    "tutorial": {
+        "normalize": "window",
+        "skip": 10,
+        "train_skip": 10,
+        "features": "raw,tutorial_delta,quad",
+        "vae_features": "raw,tutorial_delta,quad",
+        "epochs": 5,
+        "vae_epochs": 100,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "hidden": 64,
+        "latent": 256,
+        "beta": 1e-4,
+        "max_windows": 10_000,
+        "vae_windows": 1_000,
+        "toy_epochs": 10,
+        "toy_batch_size": 32,
+        "toy_lr": 1e-3,
+        "toy_beta": 1e-2,
+        "toy_loss": "squared_error",
+    },
     # `run --quick --tutorial`: the tutorial's settings with fewer VAE epochs and a smaller latent space
     "quick-tutorial": {"vae_epochs": 30, "latent": 64},
     "train-rate": {"epochs": 30, "batch_size": 64, "lr": 3e-3, "patience": 6},
@@ -266,19 +512,71 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 WINDOW_SETTINGS = _GROUPS["windows"]
-TRAIN_SETTINGS = ("train_skip", "features", "vae_features", "epochs", "vae_epochs", "batch_size", "lr", "patience",
-                  "hidden", "latent", "beta", "conditional_beta", "max_windows", "vae_windows", "device")
+TRAIN_SETTINGS = (
+    "train_skip",
+    "features",
+    "vae_features",
+    "epochs",
+    "vae_epochs",
+    "batch_size",
+    "lr",
+    "patience",
+    "hidden",
+    "latent",
+    "beta",
+    "conditional_beta",
+    "max_windows",
+    "vae_windows",
+    "device",
+)
 TOY_SETTINGS = _GROUPS["toy VAE"]
-INFER_SETTINGS = ("method", "p", "rate", "chunk_neurons", "neuropil", "baseline", "all_rois", "threads", "device")
-TRAIN_RATE_SETTINGS = ("rate", "epochs", "batch_size", "lr", "patience", "validation", "channels", "members",
-                       "subframes", "simulated", "balance", "warps", "samples", "seed", "device")
+INFER_SETTINGS = (
+    "method",
+    "p",
+    "rate",
+    "chunk_neurons",
+    "neuropil",
+    "baseline",
+    "all_rois",
+    "threads",
+    "device",
+)
+TRAIN_RATE_SETTINGS = (
+    "rate",
+    "epochs",
+    "batch_size",
+    "lr",
+    "patience",
+    "validation",
+    "channels",
+    "members",
+    "subframes",
+    "simulated",
+    "balance",
+    "warps",
+    "samples",
+    "seed",
+    "device",
+)
 
 # Which settings each command takes (the CLI adds these options, --config may set them).
 COMMANDS: dict[str, tuple[str, ...]] = {
     "run": (*WINDOW_SETTINGS, "threads", "seed", *TRAIN_SETTINGS, *TOY_SETTINGS, "rate"),
     "prepare": (*WINDOW_SETTINGS, "threads", "seed", "rate"),
-    "train": ("seed", "features", "vae_features", "epochs", "batch_size", "lr", "patience", "hidden", "latent",
-              "beta", "max_windows", "device"),
+    "train": (
+        "seed",
+        "features",
+        "vae_features",
+        "epochs",
+        "batch_size",
+        "lr",
+        "patience",
+        "hidden",
+        "latent",
+        "beta",
+        "max_windows",
+        "device",
+    ),
     "evaluate": ("device",),
     "infer": INFER_SETTINGS,
     "train-rate": TRAIN_RATE_SETTINGS,
@@ -330,7 +628,10 @@ def defaults(names: Iterable[str], *profiles: str) -> dict[str, Any]:
 
 
 def add_arguments(
-    parser: argparse.ArgumentParser, names: Iterable[str], *, only_given: bool = False,
+    parser: argparse.ArgumentParser,
+    names: Iterable[str],
+    *,
+    only_given: bool = False,
     shown_defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Add one `--name` option per named setting, typed, checked and documented from SETTINGS.
@@ -344,22 +645,31 @@ def add_arguments(
         option = "--" + name.replace("_", "-")
         shown = (shown_defaults or {}).get(name, setting.default)
         if setting.type is bool:
-            parser.add_argument(option, dest=name, action="store_true",
-                                default=argparse.SUPPRESS if only_given else setting.default,
-                                help=setting.describe(shown))
+            parser.add_argument(
+                option,
+                dest=name,
+                action="store_true",
+                default=argparse.SUPPRESS if only_given else setting.default,
+                help=setting.describe(shown),
+            )
             continue
 
         def parse(text: str, setting: Setting = setting, option: str = option) -> Any:
             try:
                 value = setting.type(text)
             except ValueError:
-                raise argparse.ArgumentTypeError(f"{option} must be {setting.type.__name__}, got {text!r}") from None
+                raise argparse.ArgumentTypeError(
+                    f"{option} must be {setting.type.__name__}, got {text!r}"
+                ) from None
             try:
                 return setting.check(value)
             except ValueError as error:  # the message names the setting; name the option instead
                 message = str(error)
                 raise argparse.ArgumentTypeError(
-                    option + message[len(setting.name):] if message.startswith(setting.name) else message) from None
+                    option + message[len(setting.name) :]
+                    if message.startswith(setting.name)
+                    else message
+                ) from None
 
         parser.add_argument(
             option,

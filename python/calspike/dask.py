@@ -23,8 +23,16 @@ from calspike import config
 from calspike._optional import require
 
 
-def infer(array: Any, rate: float, *, method: str = "model", model: str | os.PathLike[str] | None = None,
-          p: int = 1, device: str = "cpu", threads: int = 1) -> Any:
+def infer(
+    array: Any,
+    rate: float,
+    *,
+    method: str = "model",
+    model: str | os.PathLike[str] | None = None,
+    p: int = 1,
+    device: str = "cpu",
+    threads: int = 1,
+) -> Any:
     """Infer spikes lazily: a Dask array of spikes from a Dask array of traces.
 
     The spikes are float32 (neurons, frames), from traces (neurons, frames) at `rate` Hz,
@@ -36,16 +44,32 @@ def infer(array: Any, rate: float, *, method: str = "model", model: str | os.Pat
     da = require("dask.array", "calspike.dask")
     from dask.delayed import delayed
 
-    settings = config.check({"method": method, "rate": rate, "p": p, "device": device, "threads": threads})
+    settings = config.check(
+        {"method": method, "rate": rate, "p": p, "device": device, "threads": threads}
+    )
     if getattr(array, "ndim", None) != 2:
-        raise ValueError(f"array must be a 2-D dask array (neurons, frames), got {type(array).__name__} "
-                         f"with shape {getattr(array, 'shape', None)}")
+        raise ValueError(
+            f"array must be a 2-D dask array (neurons, frames), got {type(array).__name__} "
+            f"with shape {getattr(array, 'shape', None)}"
+        )
     from calspike.spikes.distributed import infer_block, model_payload
 
     traces = da.asarray(array).rechunk({1: -1})
-    payload = delayed(model_payload(method, None if model is None else os.fspath(model)), pure=True)  # one task: sent to each worker once
-    return da.map_blocks(infer_block, traces, payload, dtype=np.float32, rate=settings["rate"], method=method,
-                         p=p, device=device, threads=threads, chunk_neurons=max(traces.chunks[0]))
+    payload = delayed(
+        model_payload(method, None if model is None else os.fspath(model)), pure=True
+    )  # one task: sent to each worker once
+    return da.map_blocks(
+        infer_block,
+        traces,
+        payload,
+        dtype=np.float32,
+        rate=settings["rate"],
+        method=method,
+        p=p,
+        device=device,
+        threads=threads,
+        chunk_neurons=max(traces.chunks[0]),
+    )
 
 
 def partition(array: Any, rate: float, spikes: Any = None, **window_settings: Any) -> list[Any]:
@@ -73,12 +97,21 @@ def partition(array: Any, rate: float, spikes: Any = None, **window_settings: An
     return parts
 
 
-def _partition_block(traces: np.ndarray, spikes: np.ndarray | None, rate: float, first_row: int,
-                     window_settings: dict[str, Any]) -> Any:
+def _partition_block(
+    traces: np.ndarray,
+    spikes: np.ndarray | None,
+    rate: float,
+    first_row: int,
+    window_settings: dict[str, Any],
+) -> Any:
     from calspike.data.recording import Recording
     from calspike.windows import partition as partition_recordings
 
-    recording = Recording(np.ascontiguousarray(traces, dtype=np.float32), rate,
-                          spikes=None if spikes is None else np.asarray(spikes, dtype=np.float32), name="dask",
-                          neuron_names=tuple(str(first_row + n) for n in range(traces.shape[0])))
+    recording = Recording(
+        np.ascontiguousarray(traces, dtype=np.float32),
+        rate,
+        spikes=None if spikes is None else np.asarray(spikes, dtype=np.float32),
+        name="dask",
+        neuron_names=tuple(str(first_row + n) for n in range(traces.shape[0])),
+    )
     return partition_recordings([recording], **window_settings)

@@ -69,7 +69,9 @@ def features(
         raise ValueError(f"kinds must name at least one of {', '.join(FEATURES)}")
     for kind in kinds:
         if kind not in FEATURES and kind != TUTORIAL_DELTA:
-            raise ValueError(f"unknown feature {kind!r} in kinds: choose from {', '.join(FEATURES)}")
+            raise ValueError(
+                f"unknown feature {kind!r} in kinds: choose from {', '.join(FEATURES)}"
+            )
     threads = config.check({"threads": threads})["threads"]
     values = np.ascontiguousarray(values, dtype=np.float32)
     return _core.features(values, kinds, threads)
@@ -103,9 +105,13 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     """
     names = windows.neuron_names
     if isinstance(traces, np.ndarray) and traces.ndim != 2:
-        raise ValueError(f"traces must be (neurons, frames) or a list of 1-D traces, got shape {traces.shape}")
+        raise ValueError(
+            f"traces must be (neurons, frames) or a list of 1-D traces, got shape {traces.shape}"
+        )
     if len(traces) != len(names):
-        raise ValueError(f"traces must have one row per neuron of the windows ({len(names)}), got {len(traces)}")
+        raise ValueError(
+            f"traces must have one row per neuron of the windows ({len(names)}), got {len(traces)}"
+        )
     offsets = np.arange(-int(windows.params["len_pre"]), int(windows.params["len_post"]))
     out = np.empty((len(windows), offsets.size), np.float32)
     for n in np.unique(windows.neuron):
@@ -118,8 +124,10 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
         rows = np.flatnonzero(windows.neuron == n)
         frames = windows.frame[rows, None] + offsets
         if frames.max() >= trace.size:
-            raise ValueError(f"traces[{n}] ({names[n]}) has {trace.size} frames; its windows reach frame "
-                             f"{int(frames.max())}")
+            raise ValueError(
+                f"traces[{n}] ({names[n]}) has {trace.size} frames; its windows reach frame "
+                f"{int(frames.max())}"
+            )
         out[rows] = trace[frames]
     if not np.isfinite(out).all():
         bad = int(windows.neuron[np.flatnonzero(~np.isfinite(out).all(axis=1))[0]])
@@ -127,17 +135,24 @@ def aligned_windows(windows: Windows, traces: np.ndarray | Sequence[np.ndarray])
     return out
 
 
-def parse_features(text: str | list[str] | tuple[str, ...], *, tutorial: bool = False,
-                   name: str = "features") -> list[str]:
-    """"raw,delta" -> ["raw", "delta"]; ValueError naming an unknown feature.
+def parse_features(
+    text: str | list[str] | tuple[str, ...], *, tutorial: bool = False, name: str = "features"
+) -> list[str]:
+    """Feature names of a comma-separated list ("raw,delta" -> ["raw", "delta"]).
+
+    ValueError names an unknown feature.
 
     "tutorial_delta" is accepted only with `tutorial` (the `--tutorial` mode of `calspike run`).
     """
     kinds = [k.strip() for k in text.split(",")] if isinstance(text, str) else list(text)
     allowed = (*FEATURES, TUTORIAL_DELTA) if tutorial else FEATURES
     if TUTORIAL_DELTA in kinds and not tutorial:
-        raise ValueError(f"{name}: tutorial_delta is the tutorial's DeltaFeature, not a temporal difference; "
-                         "it is kept for `calspike run --tutorial` only (use delta)")
+        raise ValueError(
+            f"{name}: tutorial_delta is the tutorial's DeltaFeature, not a temporal difference; "
+            "it is kept for `calspike run --tutorial` only (use delta)"
+        )
     if not kinds or any(k not in allowed for k in kinds):
-        raise ValueError(f"{name} must be a comma-separated list of {', '.join(allowed)}, got {text!r}")
+        raise ValueError(
+            f"{name} must be a comma-separated list of {', '.join(allowed)}, got {text!r}"
+        )
     return kinds

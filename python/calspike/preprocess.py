@@ -22,11 +22,18 @@ from calspike.data.recording import check_float32_range, check_lengths, check_nu
 
 def resampled_length(frames: int, rate_in: float, rate_out: float) -> int:
     """Frames at `rate_out` that cover `frames` frames at `rate_in` (the last one possibly partial)."""
-    return int(_core.resampled_length(int(frames), check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")))
+    return int(
+        _core.resampled_length(
+            int(frames), check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
+        )
+    )
 
 
 def resample(
-    traces: np.ndarray, rate_in: float, rate_out: float, lengths: Sequence[int] | np.ndarray | None = None,
+    traces: np.ndarray,
+    rate_in: float,
+    rate_out: float,
+    lengths: Sequence[int] | np.ndarray | None = None,
     threads: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample traces from `rate_in` to `rate_out` Hz, anti-aliased.
@@ -70,8 +77,12 @@ def resample(
 
 
 def rebin_counts(
-    counts: np.ndarray, rate_in: float, rate_out: float, out_lengths: Sequence[int] | np.ndarray,
-    lengths: Sequence[int] | np.ndarray | None = None, threads: int = 0,
+    counts: np.ndarray,
+    rate_in: float,
+    rate_out: float,
+    out_lengths: Sequence[int] | np.ndarray,
+    lengths: Sequence[int] | np.ndarray | None = None,
+    threads: int = 0,
 ) -> np.ndarray:
     """Map spike counts per frame from `rate_in` to `rate_out` Hz, conserving counts.
 
@@ -109,11 +120,16 @@ def rebin_counts(
     values = _matrix("counts", counts)
     rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
     wanted = check_lengths(out_lengths, values.shape[0], np.iinfo(np.int64).max, "out_lengths")
-    return np.asarray(_core.rebin_counts(values, rate_in, rate_out, wanted.tolist(), _lengths(lengths, values),
-                                         threads))
+    return np.asarray(
+        _core.rebin_counts(
+            values, rate_in, rate_out, wanted.tolist(), _lengths(lengths, values), threads
+        )
+    )
 
 
-def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fill_gaps(
+    traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill NaN frames inside each trace by linear interpolation between finite neighbours.
 
     Frames before the first or after the last finite frame take the nearest finite value.
@@ -142,7 +158,9 @@ def fill_gaps(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = N
     """
     given = np.asarray(traces)
     if given.ndim > 2:
-        raise ValueError(f"traces must be 2-D (neurons, frames) or 1-D (frames,), got shape {given.shape}")
+        raise ValueError(
+            f"traces must be 2-D (neurons, frames) or 1-D (frames,), got shape {given.shape}"
+        )
     check_numeric_dtype(given.dtype, "traces")
     check_float32_range(given, "traces")
     values = np.array(given, dtype=np.float32, copy=True, ndmin=2)
@@ -164,7 +182,9 @@ def _matrix(name: str, values: np.ndarray) -> np.ndarray:
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (neurons, frames) or 1-D (frames,), got shape {np.shape(values)}")
+        raise ValueError(
+            f"{name} must be 2-D (neurons, frames) or 1-D (frames,), got shape {np.shape(values)}"
+        )
     check_numeric_dtype(array.dtype, name)
     check_float32_range(array, name)
     if array.dtype not in (np.float32, np.float64):
@@ -173,7 +193,11 @@ def _matrix(name: str, values: np.ndarray) -> np.ndarray:
 
 
 def _lengths(lengths: Sequence[int] | np.ndarray | None, values: np.ndarray) -> list[int] | None:
-    return None if lengths is None else check_lengths(lengths, values.shape[0], values.shape[1]).tolist()
+    return (
+        None
+        if lengths is None
+        else check_lengths(lengths, values.shape[0], values.shape[1]).tolist()
+    )
 
 
 def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np.ndarray:
@@ -192,14 +216,19 @@ def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
         means = np.nanmean(values[:, :usable].reshape(values.shape[0], -1, block), axis=2)
     blocks_per_window = max(1, math.ceil(window / block))
-    smooth = pd.DataFrame(means.T).rolling(blocks_per_window, center=True, min_periods=1).quantile(percentile / 100)
+    smooth = (
+        pd.DataFrame(means.T)
+        .rolling(blocks_per_window, center=True, min_periods=1)
+        .quantile(percentile / 100)
+    )
     centres = (np.arange(means.shape[1]) + 0.5) * block - 0.5
     frame_index = np.arange(frames)
     return np.stack([np.interp(frame_index, centres, column) for column in smooth.to_numpy().T])
 
 
-def robust_normalise(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None,
-                     threads: int = 0) -> np.ndarray:
+def robust_normalise(
+    traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None, threads: int = 0
+) -> np.ndarray:
     """Normalise each trace by its median and MAD over its valid frames, in C++.
 
     The statistics ``partition(normalize="neuron")`` uses (C++, calspike/robust.hpp):
@@ -228,11 +257,17 @@ def robust_normalise(traces: np.ndarray, lengths: Sequence[int] | np.ndarray | N
         For non-numeric traces or values beyond float32's range.
     """
     values = _matrix("traces", traces)
-    return _core.robust_normalise(values, _lengths(lengths, values), config.check({"threads": threads})["threads"])
+    return _core.robust_normalise(
+        values, _lengths(lengths, values), config.check({"threads": threads})["threads"]
+    )
 
 
-def noise_levels(traces: np.ndarray, rate: float, lengths: Sequence[int] | np.ndarray | None = None,
-                 threads: int = 0) -> np.ndarray:
+def noise_levels(
+    traces: np.ndarray,
+    rate: float,
+    lengths: Sequence[int] | np.ndarray | None = None,
+    threads: int = 0,
+) -> np.ndarray:
     """Compute the standard noise level of each trace: ``median(|x[t+1] - x[t]|) / sqrt(rate)``.
 
     Parameters
@@ -261,5 +296,11 @@ def noise_levels(traces: np.ndarray, rate: float, lengths: Sequence[int] | np.nd
         For non-numeric traces or values beyond float32's range.
     """
     values = _matrix("traces", traces)
-    return np.asarray(_core.noise_levels(values, check_rate(rate, "rate"), _lengths(lengths, values),
-                                         config.check({"threads": threads})["threads"]))
+    return np.asarray(
+        _core.noise_levels(
+            values,
+            check_rate(rate, "rate"),
+            _lengths(lengths, values),
+            config.check({"threads": threads})["threads"],
+        )
+    )

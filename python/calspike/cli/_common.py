@@ -26,9 +26,16 @@ def add_settings(parser: argparse.ArgumentParser, command: str, *profiles: str) 
     from calspike import config
 
     names = config.COMMANDS[command]
-    config.add_arguments(parser, names, only_given=True, shown_defaults=config.defaults(names, *profiles))
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
-                        help="read settings from a TOML file (name = value); options given here win")
+    config.add_arguments(
+        parser, names, only_given=True, shown_defaults=config.defaults(names, *profiles)
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="read settings from a TOML file (name = value); options given here win",
+    )
     parser.set_defaults(setting_names=names, profiles=profiles)
 
 
@@ -44,15 +51,20 @@ def chosen(args: argparse.Namespace, *extra_profiles: str) -> dict[str, Any]:
     return {**config.defaults(args.setting_names, *args.profiles, *extra_profiles), **given(args)}
 
 
-def with_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
-                     args: argparse.Namespace) -> argparse.Namespace:
+def with_config_file(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, args: argparse.Namespace
+) -> argparse.Namespace:
     """Parse again with the TOML file's settings as defaults, so options given on the command line win."""
     from calspike import config
 
     try:
         from_file = config.read_toml(args.config, args.setting_names)
     except (OSError, ValueError) as error:
-        parser.error(str(error) if not isinstance(error, OSError) else f"--config {args.config}: {error.strerror}")
+        parser.error(
+            str(error)
+            if not isinstance(error, OSError)
+            else f"--config {args.config}: {error.strerror}"
+        )
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     subparsers.choices[args.command].set_defaults(**from_file)
     return parser.parse_args(argv)
@@ -71,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     from calspike.cli import data, spikes, tutorial
 
     parser = argparse.ArgumentParser(
-        prog="calspike", description="Deep learning on calcium imaging: windows, models and spike inference.")
+        prog="calspike",
+        description="Deep learning on calcium imaging: windows, models and spike inference.",
+    )
     parser.add_argument("--version", action="version", version=f"calspike {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -91,7 +105,11 @@ def run_command(argv: Sequence[str] | None) -> int:
         args = with_config_file(parser, argv, args)
     try:  # each setting was checked as it was parsed (options and --config alike)
         args.check(args)
-    except (UsageError, ValueError, ImportError) as error:  # ImportError: an optional extra is missing
+    except (
+        UsageError,
+        ValueError,
+        ImportError,
+    ) as error:  # ImportError: an optional extra is missing
         _raise_if_interrupted()
         parser.error(failure(error))
     except OSError as error:  # an input that is missing or unreadable: a data error
@@ -101,7 +119,10 @@ def run_command(argv: Sequence[str] | None) -> int:
     _raise_if_interrupted()  # one that start-up lost
     try:
         args.handler(args)
-    except (UsageError, MissingExtra) as error:  # found late (an output changed; an extra is missing)
+    except (
+        UsageError,
+        MissingExtra,
+    ) as error:  # found late (an output changed; an extra is missing)
         _raise_if_interrupted()
         if args.debug:
             raise

@@ -8,10 +8,16 @@ from typing import Any
 
 
 def add_commands(commands: Any) -> None:
-    fetch = commands.add_parser("fetch", help="download the official SpikeFinder data into the cache")
-    fetch.add_argument("--split", choices=("train", "test", "both"), default="both", help="which archive(s)")
+    fetch = commands.add_parser(
+        "fetch", help="download the official SpikeFinder data into the cache"
+    )
+    fetch.add_argument(
+        "--split", choices=("train", "test", "both"), default="both", help="which archive(s)"
+    )
     fetch.add_argument("--url", default=None, help="a mirror URL of the archive (with one --split)")
-    fetch.add_argument("--cache", type=Path, default=None, help="cache folder (default: ~/.cache/calspike)")
+    fetch.add_argument(
+        "--cache", type=Path, default=None, help="cache folder (default: ~/.cache/calspike)"
+    )
     fetch.set_defaults(handler=_fetch, check=_check)
 
 

@@ -17,71 +17,134 @@ from calspike.cli._common import add_settings, chosen, given
 
 def add_commands(commands: Any) -> None:
     infer = commands.add_parser(
-        "infer", help="infer spikes for every frame of every neuron",
+        "infer",
+        help="infer spikes for every frame of every neuron",
         description="Read calcium traces at any frame rate (NaN frames are dropped frames), infer expected "
         "spikes per frame with the spike-rate model (or OASIS) and write them in the input's layout "
         "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings, the model, "
-        "per-neuron noise levels and the files' SHA-256.")
-    infer.add_argument("input", type=Path, help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
-                       "array (neurons x frames), a .zarr array or an HDF5 dataset FILE.h5:/PATH (neurons x frames, "
-                       "read a chunk at a time), an NWB file (its ophys DfOverF or Fluorescence series), or a suite2p "
-                       "plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; ops.npy is a pickle, read with only "
-                       "plain data admitted: no code in it can run)")
-    infer.add_argument("-o", "--output", type=Path, required=True,
-                       help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input), a .nwb (for an NWB "
-                       "input: the input plus the spikes), a .zarr or .npy path; never an input, never a file or "
-                       "folder that calspike did not write")
+        "per-neuron noise levels and the files' SHA-256.",
+    )
+    infer.add_argument(
+        "input",
+        type=Path,
+        help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
+        "array (neurons x frames), a .zarr array or an HDF5 dataset FILE.h5:/PATH (neurons x frames, "
+        "read a chunk at a time), an NWB file (its ophys DfOverF or Fluorescence series), or a suite2p "
+        "plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; ops.npy is a pickle, read with only "
+        "plain data admitted: no code in it can run)",
+    )
+    infer.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input), a .nwb (for an NWB "
+        "input: the input plus the spikes), a .zarr or .npy path; never an input, never a file or "
+        "folder that calspike did not write",
+    )
     cluster = infer.add_mutually_exclusive_group()
-    cluster.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                         help="run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); .npy, .zarr and "
-                         "HDF5 inputs; needs calspike[dask]")
-    cluster.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                         help="run on a local Dask cluster of N worker processes; same results as one process")
-    infer.add_argument("--series", default=None, help="NWB: the RoiResponseSeries to read (default: DfOverF's, "
-                       "else Fluorescence's)")
-    infer.add_argument("--model", type=Path, default=None,
-                       help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)")
+    cluster.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); .npy, .zarr and "
+        "HDF5 inputs; needs calspike[dask]",
+    )
+    cluster.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes; same results as one process",
+    )
+    infer.add_argument(
+        "--series",
+        default=None,
+        help="NWB: the RoiResponseSeries to read (default: DfOverF's, else Fluorescence's)",
+    )
+    infer.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a rate-model checkpoint from `calspike train-rate` (default: the shipped model)",
+    )
     infer.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_settings(infer, "infer")
     infer.set_defaults(handler=_infer, check=_check_infer)
 
     train_rate = commands.add_parser(
-        "train-rate", help="train the spike-rate model on recordings with ground truth",
+        "train-rate",
+        help="train the spike-rate model on recordings with ground truth",
         description="Train the convolutional spike-rate model on recordings with spike counts (CASCADE "
         "ground truth, SpikeFinder training data, arrays with spikes; any mix): chunks at the model's rate, "
         "drawn so that small datasets are not drowned by large ones, augmented in noise, amplitude and "
         "acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
-        "`calspike infer --model` reads.")
-    sources = ("CASCADE ground truth (a folder of DSxx-... folders, one of them or a CAttached_*.mat), "
-               "SpikeFinder folders or files, or .npz files with calcium, spikes and rate")
+        "`calspike infer --model` reads.",
+    )
+    sources = (
+        "CASCADE ground truth (a folder of DSxx-... folders, one of them or a CAttached_*.mat), "
+        "SpikeFinder folders or files, or .npz files with calcium, spikes and rate"
+    )
     train_rate.add_argument("data", type=Path, nargs="*", help=sources)
-    train_rate.add_argument("--data", type=Path, action="append", default=[], dest="more_data", metavar="DATA",
-                            help="another source (repeatable); the same kinds as the positional ones")
-    train_rate.add_argument("--exclude", nargs="+", default=[], metavar="DATASET",
-                            help="leave these datasets out (a CASCADE id such as DS06, SF4 for SpikeFinder "
-                            "dataset 4, or a recording's name)")
-    train_rate.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
-    train_rate.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
-    train_rate.add_argument("--export", type=Path, default=None,
-                            help="also write a small inference-only copy of the model here")
-    train_rate.add_argument("--init", default=None, metavar="MODEL",
-                            help="fine-tune: start from this rate model (a checkpoint, or 'default' for the "
-                            "shipped one) and keep its architecture, e.g. to teach it your indicator and "
-                            "timing from a few neurons with ground truth (a lower --lr, such as 0.001, keeps "
-                            "more of what it knew)")
+    train_rate.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        dest="more_data",
+        metavar="DATA",
+        help="another source (repeatable); the same kinds as the positional ones",
+    )
+    train_rate.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="DATASET",
+        help="leave these datasets out (a CASCADE id such as DS06, SF4 for SpikeFinder "
+        "dataset 4, or a recording's name)",
+    )
+    train_rate.add_argument(
+        "-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write"
+    )
+    train_rate.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint at --output"
+    )
+    train_rate.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="also write a small inference-only copy of the model here",
+    )
+    train_rate.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL",
+        help="fine-tune: start from this rate model (a checkpoint, or 'default' for the "
+        "shipped one) and keep its architecture, e.g. to teach it your indicator and "
+        "timing from a few neurons with ground truth (a lower --lr, such as 0.001, keeps "
+        "more of what it knew)",
+    )
     train_rate.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_settings(train_rate, "train-rate", "train-rate")
     train_rate.set_defaults(handler=_train_rate, check=_check_train_rate)
 
     score = commands.add_parser(
-        "score", help="score predictions against ground truth, the SpikeFinder way",
+        "score",
+        help="score predictions against ground truth, the SpikeFinder way",
         description="Per dataset and overall: the official SpikeFinder correlation (NaN frames dropped, "
         "4 bins summed, Pearson r per neuron, mean over neurons), Spearman r, ROC AUC and the Poisson "
         "information gain (bits/s). Predictions written by `calspike infer` are checked against their "
-        "sidecar's SHA-256.")
-    score.add_argument("truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy")
-    score.add_argument("predictions", type=Path, nargs="+", help="prediction folders or files, one row set each")
-    score.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+        "sidecar's SHA-256.",
+    )
+    score.add_argument(
+        "truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy"
+    )
+    score.add_argument(
+        "predictions", type=Path, nargs="+", help="prediction folders or files, one row set each"
+    )
+    score.add_argument(
+        "--json", type=Path, default=None, help="also write the rows to this JSON file"
+    )
     add_settings(score, "score", "score")
     score.set_defaults(handler=_score, check=_check_score)
 
@@ -124,22 +187,30 @@ def _check_train_rate(args: argparse.Namespace) -> None:
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
     if args.init is not None:
-        fixed = sorted(f"--{name}" for name in ("channels", "subframes", "members") if name in given(args))
+        fixed = sorted(
+            f"--{name}" for name in ("channels", "subframes", "members") if name in given(args)
+        )
         if fixed:
-            raise UsageError(f"--init keeps the architecture of the model it starts from; drop {', '.join(fixed)}")
+            raise UsageError(
+                f"--init keeps the architecture of the model it starts from; drop {', '.join(fixed)}"
+            )
     starts_from = [] if args.init in (None, "default") else [Path(args.init)]  # never written over
     check_file_target(args.output, "-o/--output", is_checkpoint)
     check_not_input([args.output], [*args.data, *starts_from], "-o/--output", inside_allowed=True)
     if args.export is not None:
         check_file_target(args.export, "--export", is_checkpoint)
-        check_not_input([args.export], [args.output, *args.data, *starts_from], "--export", inside_allowed=True)
+        check_not_input(
+            [args.export], [args.output, *args.data, *starts_from], "--export", inside_allowed=True
+        )
 
 
 def _check_score(args: argparse.Namespace) -> None:
     from calspike._io import check_file_target, check_not_input, json_written_by_calspike
 
     if args.json is not None:
-        check_file_target(args.json, "--json", json_written_by_calspike({"prediction", "dataset", "neurons"}))
+        check_file_target(
+            args.json, "--json", json_written_by_calspike({"prediction", "dataset", "neurons"})
+        )
         check_not_input([args.json], [args.truth, *args.predictions], "--json", inside_allowed=True)
 
 
@@ -149,8 +220,17 @@ def _infer(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     settings = chosen(args)
     all_rois = settings.pop("all_rois")
-    for path in infer(args.input, args.output, model=args.model, cells_only=not all_rois, series=args.series,
-                      scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress, **settings):
+    for path in infer(
+        args.input,
+        args.output,
+        model=args.model,
+        cells_only=not all_rois,
+        series=args.series,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.no_progress,
+        **settings,
+    ):
         print(f"wrote {path}")
     print(f"done in {time.perf_counter() - start:.2f} s")
 
@@ -158,10 +238,19 @@ def _infer(args: argparse.Namespace) -> None:
 def _train_rate(args: argparse.Namespace) -> None:
     from calspike.spikes.rate_training import export_rate_model, train_rate_on_files
 
-    result = train_rate_on_files(args.data, args.output, settings=chosen(args), exclude=args.exclude,
-                                 resume=args.resume, progress=not args.no_progress, init=args.init)
+    result = train_rate_on_files(
+        args.data,
+        args.output,
+        settings=chosen(args),
+        exclude=args.exclude,
+        resume=args.resume,
+        progress=not args.no_progress,
+        init=args.init,
+    )
     last = result.history[-1]
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation")))
+    shown = ", ".join(
+        f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("_loss", "_correlation"))
+    )
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
     if args.export is not None:
         print(f"wrote {export_rate_model(args.output, args.export)}")

@@ -17,70 +17,123 @@ from calspike.cli._common import add_settings, chosen, given
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=None,
-                        help="a SpikeFinder folder or file, or a .npy/.npz/.csv array (default: simulated data)")
-    parser.add_argument("--fetch", action="store_true", help="download and use the official SpikeFinder training data")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a SpikeFinder folder or file, or a .npy/.npz/.csv array (default: simulated data)",
+    )
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="download and use the official SpikeFinder training data",
+    )
 
 
 def add_commands(commands: Any) -> None:
     from calspike import config
 
     run = commands.add_parser(
-        "run", help="the tutorial end to end: train the models and write a report",
+        "run",
+        help="the tutorial end to end: train the models and write a report",
         description="Load recordings (the built-in simulated data by default), partition them, train the "
         "LSTM classifier, the toy VAE and the calcium VAE, analyse the latent space and write a report "
-        "folder (index.html, figures, metrics.json, config.json, models).")
+        "folder (index.html, figures, metrics.json, config.json, models).",
+    )
     _data_arguments(run)
-    run.add_argument("-o", "--out", type=Path, default=Path("calspike-report"),
-                     help="report folder (default: calspike-report): new, empty or an earlier report; replaced "
-                     "atomically")
-    run.add_argument("--quick", action="store_true", help="small models, few epochs (under 2 minutes on 2 CPU "
-                     f"cores): {', '.join(f'{k}={v}' for k, v in config.PROFILES['quick'].items())}, unless given")
-    run.add_argument("--tutorial", action="store_true", help="the tutorial's exact settings, its SVM and decoding, "
-                     "and its printed numbers beside this run's: "
-                     f"{', '.join(f'{k}={v}' for k, v in config.PROFILES['tutorial'].items())}, unless given "
-                     "(with --quick: " + ", ".join(f"{k}={v}" for k, v in config.PROFILES["quick-tutorial"].items())
-                     + ")")
+    run.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("calspike-report"),
+        help="report folder (default: calspike-report): new, empty or an earlier report; replaced "
+        "atomically",
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="small models, few epochs (under 2 minutes on 2 CPU "
+        f"cores): {', '.join(f'{k}={v}' for k, v in config.PROFILES['quick'].items())}, unless given",
+    )
+    run.add_argument(
+        "--tutorial",
+        action="store_true",
+        help="the tutorial's exact settings, its SVM and decoding, "
+        "and its printed numbers beside this run's: "
+        f"{', '.join(f'{k}={v}' for k, v in config.PROFILES['tutorial'].items())}, unless given "
+        "(with --quick: "
+        + ", ".join(f"{k}={v}" for k, v in config.PROFILES["quick-tutorial"].items())
+        + ")",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_settings(run, "run", "run")
     run.set_defaults(handler=_run, check=_check_run)
 
     prepare = commands.add_parser(
-        "prepare", help="partition recordings into labelled windows, saved as .npz or a .zarr store",
+        "prepare",
+        help="partition recordings into labelled windows, saved as .npz or a .zarr store",
         description="Cut recordings into labelled, normalised windows and save them (with their neuron "
         "names, centre frames and settings) for `calspike train` and `calspike evaluate`. A .zarr output "
         "is written a block of neurons at a time, so the windows need not fit in memory; a .npy, .zarr or "
-        "HDF5 FILE.h5:/PATH input is then read a block at a time too (windows without labels).")
+        "HDF5 FILE.h5:/PATH input is then read a block at a time too (windows without labels).",
+    )
     _data_arguments(prepare)
-    prepare.add_argument("-o", "--output", type=Path, required=True,
-                         help="the .npz file, or the .zarr windows store (a folder; needs calspike[zarr]), to write")
+    prepare.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="the .npz file, or the .zarr windows store (a folder; needs calspike[zarr]), to write",
+    )
     add_settings(prepare, "prepare")
     prepare.set_defaults(handler=_prepare, check=_check_prepare)
 
     train = commands.add_parser(
-        "train", help="train the classifier or the calcium VAE on prepared windows",
+        "train",
+        help="train the classifier or the calcium VAE on prepared windows",
         description="Split the prepared windows by neuron (train/validation/test, seeded), train on the "
         "balanced training windows with early stopping, and write a checkpoint. Runs under torchrun "
-        "(DistributedDataParallel) unchanged.")
-    train.add_argument("windows", type=Path, help="a .npz or .zarr written by `calspike prepare` (a .zarr is "
-                       "read a batch at a time)")
-    train.add_argument("--model", choices=("classifier", "vae"), default="classifier", help="which model")
-    train.add_argument("-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
-    train.add_argument("--history", type=Path, default=None, help="also write the history (.json or .csv)")
+        "(DistributedDataParallel) unchanged.",
+    )
+    train.add_argument(
+        "windows",
+        type=Path,
+        help="a .npz or .zarr written by `calspike prepare` (a .zarr is read a batch at a time)",
+    )
+    train.add_argument(
+        "--model", choices=("classifier", "vae"), default="classifier", help="which model"
+    )
+    train.add_argument(
+        "-o", "--output", type=Path, required=True, help="the checkpoint (.pt) to write"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint at --output"
+    )
+    train.add_argument(
+        "--history", type=Path, default=None, help="also write the history (.json or .csv)"
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_settings(train, "train")
     train.set_defaults(handler=_train, check=_check_train)
 
     evaluate = commands.add_parser(
-        "evaluate", help="score a checkpoint on prepared windows",
+        "evaluate",
+        help="score a checkpoint on prepared windows",
         description="Score a classifier checkpoint (accuracy, balanced accuracy, ROC AUC, confusion matrix) "
-        "or a VAE checkpoint (explained variance) on the windows of neurons it was not trained on.")
+        "or a VAE checkpoint (explained variance) on the windows of neurons it was not trained on.",
+    )
     evaluate.add_argument("checkpoint", type=Path, help="a checkpoint written by `calspike train`")
-    evaluate.add_argument("windows", type=Path, help="a .npz or .zarr written by `calspike prepare`")
-    evaluate.add_argument("--all-neurons", action="store_true",
-                          help="also score neurons the model was trained or validated on")
-    evaluate.add_argument("--json", type=Path, default=None, help="also write the scores to this JSON file")
+    evaluate.add_argument(
+        "windows", type=Path, help="a .npz or .zarr written by `calspike prepare`"
+    )
+    evaluate.add_argument(
+        "--all-neurons",
+        action="store_true",
+        help="also score neurons the model was trained or validated on",
+    )
+    evaluate.add_argument(
+        "--json", type=Path, default=None, help="also write the scores to this JSON file"
+    )
     add_settings(evaluate, "evaluate")
     evaluate.set_defaults(handler=_evaluate, check=_check_evaluate)
 
@@ -89,8 +142,10 @@ def _check_windows(settings: dict[str, Any]) -> None:
     from calspike._io import UsageError
 
     if settings["spike_n"] > min(settings["len_pre"], settings["len_post"]):
-        raise UsageError(f"--spike-n ({settings['spike_n']}) must be at most min(--len-pre, --len-post) = "
-                         f"{min(settings['len_pre'], settings['len_post'])}")
+        raise UsageError(
+            f"--spike-n ({settings['spike_n']}) must be at most min(--len-pre, --len-post) = "
+            f"{min(settings['len_pre'], settings['len_post'])}"
+        )
 
 
 def _check_run(args: argparse.Namespace) -> None:
@@ -113,7 +168,9 @@ def _check_prepare(args: argparse.Namespace) -> None:
         check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
         return
     if args.output.suffix != ".npz":
-        raise UsageError(f"-o/--output: prepared windows are saved as .npz or a .zarr store, got {args.output}")
+        raise UsageError(
+            f"-o/--output: prepared windows are saved as .npz or a .zarr store, got {args.output}"
+        )
     check_file_target(args.output, "-o/--output", is_windows_file)
     check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
 
@@ -168,13 +225,23 @@ def _run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     settings = given(args)
     rate = settings.pop("rate", None)
-    result = run(args.data, out=args.out, fetch=args.fetch, quick=args.quick, tutorial=args.tutorial, rate=rate,
-                 progress=not args.no_progress, **settings)
+    result = run(
+        args.data,
+        out=args.out,
+        fetch=args.fetch,
+        quick=args.quick,
+        tutorial=args.tutorial,
+        rate=rate,
+        progress=not args.no_progress,
+        **settings,
+    )
     c, svm = result.metrics["classifier"], result.metrics["svm"]
-    print(f"held-out neurons: classifier balanced accuracy {c['balanced_accuracy']:.3f} "
-          f"(logistic regression {result.metrics['logistic_regression']['balanced_accuracy']:.3f}, "
-          f"SVM on VAE latents {svm['test_balanced_accuracy']:.3f}); VAE explains "
-          f"{100 * result.metrics['vae']['explained_variance']:.1f}% of the variance")
+    print(
+        f"held-out neurons: classifier balanced accuracy {c['balanced_accuracy']:.3f} "
+        f"(logistic regression {result.metrics['logistic_regression']['balanced_accuracy']:.3f}, "
+        f"SVM on VAE latents {svm['test_balanced_accuracy']:.3f}); VAE explains "
+        f"{100 * result.metrics['vae']['explained_variance']:.1f}% of the variance"
+    )
     print(f"done in {time.perf_counter() - start:.1f} s")
 
 
@@ -192,7 +259,9 @@ def _prepare(args: argparse.Namespace) -> None:
     print(f"{windows}\nwrote {save_windows(windows, args.output)}")
 
 
-def _prepare_store(args: argparse.Namespace, settings: dict[str, Any], window_settings: dict[str, Any]) -> None:
+def _prepare_store(
+    args: argparse.Namespace, settings: dict[str, Any], window_settings: dict[str, Any]
+) -> None:
     from calspike._io import atomic_folder
     from calspike._optional import require
     from calspike.data.chunked import is_chunked_source
@@ -202,19 +271,31 @@ def _prepare_store(args: argparse.Namespace, settings: dict[str, Any], window_se
     if args.data is not None and not args.fetch and is_chunked_source(args.data):
         blocks = array_blocks(args.data, threads=settings["threads"], **window_settings)
     else:
-        blocks = recording_blocks(_recordings(args, settings), threads=settings["threads"], **window_settings)
+        blocks = recording_blocks(
+            _recordings(args, settings), threads=settings["threads"], **window_settings
+        )
     with atomic_folder(args.output, "-o/--output windows store", {"kind": "windows"}) as folder:
         summary = write_windows_store(blocks, folder)
-    spikes = "" if summary["spike_windows"] is None else f", {summary['spike_windows']:,} with a spike"
-    print(f"{summary['windows']:,} windows of {summary['neurons']:,} neurons{spikes}; wrote {args.output}")
+    spikes = (
+        "" if summary["spike_windows"] is None else f", {summary['spike_windows']:,} with a spike"
+    )
+    print(
+        f"{summary['windows']:,} windows of {summary['neurons']:,} neurons{spikes}; wrote {args.output}"
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
     from calspike.training import write_history
     from calspike.tutorial.workflows import train_on_prepared
 
-    result = train_on_prepared(args.windows, args.output, model=args.model, settings=chosen(args),
-                               resume=args.resume, progress=not args.no_progress)
+    result = train_on_prepared(
+        args.windows,
+        args.output,
+        model=args.model,
+        settings=chosen(args),
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     if args.history is not None:
@@ -228,9 +309,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     from calspike._io import write_text
     from calspike.tutorial.workflows import evaluate_on_prepared
 
-    kind, scores = evaluate_on_prepared(args.checkpoint, args.windows, all_neurons=args.all_neurons,
-                                        device=chosen(args)["device"])
-    print(f"{kind} on {scores['windows']:,} windows{' (all neurons)' if args.all_neurons else ' of neurons not used in training'}:")
+    kind, scores = evaluate_on_prepared(
+        args.checkpoint, args.windows, all_neurons=args.all_neurons, device=chosen(args)["device"]
+    )
+    print(
+        f"{kind} on {scores['windows']:,} windows{' (all neurons)' if args.all_neurons else ' of neurons not used in training'}:"
+    )
     for key, value in scores.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
     if args.json is not None:

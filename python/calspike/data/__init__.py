@@ -50,7 +50,9 @@ __all__ = [
 _SPIKEFINDER_FILE = re.compile(r"^(\d+)\.(train|test)\.calcium\.csv$")
 
 
-def load_recordings(source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False) -> list[Recording]:
+def load_recordings(
+    source: str | os.PathLike[str], rate: float | None = None, gaps: bool = False
+) -> list[Recording]:
     """Read recordings from any supported source, choosing the reader by what `source` is.
 
     CASCADE ground truth (a folder of ``DSxx-...`` folders, one of them, or a
@@ -93,8 +95,14 @@ def load_recordings(source: str | os.PathLike[str], rate: float | None = None, g
     spikefinder_rate = SPIKEFINDER_RATE_HZ if rate is None else rate
     if path.is_dir():
         has_train = any(path.glob("*.train.calcium.csv"))
-        return read_spikefinder(path, "train" if has_train else "test", rate=spikefinder_rate, gaps=gaps)
+        return read_spikefinder(
+            path, "train" if has_train else "test", rate=spikefinder_rate, gaps=gaps
+        )
     match = _SPIKEFINDER_FILE.match(path.name)
     if match:
-        return [read_spikefinder_dataset(path.parent, int(match.group(1)), match.group(2), spikefinder_rate, gaps)]
+        return [
+            read_spikefinder_dataset(
+                path.parent, int(match.group(1)), match.group(2), spikefinder_rate, gaps
+            )
+        ]
     return [read_array(path, rate, gaps=gaps)]

@@ -13,7 +13,10 @@ from calspike.data.recording import DataError, Recording
 
 
 def read_array(
-    path: str | os.PathLike[str], rate: float | None = None, *, spikes: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str],
+    rate: float | None = None,
+    *,
+    spikes: str | os.PathLike[str] | None = None,
     gaps: bool = False,
 ) -> Recording:
     """Read a (neurons, frames) array file into a Recording.
@@ -56,19 +59,26 @@ def read_array(
     calcium = contents.pop("calcium")
     if rate is None:
         if "rate" not in contents:
-            raise ValueError(f"{path}: rate (Hz) must be given for this file; it does not store one")
+            raise ValueError(
+                f"{path}: rate (Hz) must be given for this file; it does not store one"
+            )
         stored = np.asarray(contents["rate"])
-        if stored.shape not in ((), (1,)) or not (np.issubdtype(stored.dtype, np.number)
-                                                    and not np.iscomplexobj(stored)):
-            raise DataError(f"{path}: 'rate' must be one number (Hz), got a {stored.dtype} array of shape "
-                            f"{stored.shape}")
+        if stored.shape not in ((), (1,)) or not (
+            np.issubdtype(stored.dtype, np.number) and not np.iscomplexobj(stored)
+        ):
+            raise DataError(
+                f"{path}: 'rate' must be one number (Hz), got a {stored.dtype} array of shape "
+                f"{stored.shape}"
+            )
         rate = float(stored.reshape(()))
     spike_counts = contents.get("spikes")
     if spikes is not None:
         spike_counts = _read_matrix_file(Path(spikes))["calcium"]
     lengths = contents.get("lengths")
     try:
-        return Recording(calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem, gaps=gaps)
+        return Recording(
+            calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem, gaps=gaps
+        )
     except ValueError as error:
         raise type(error)(f"{path}: {error}") from None
 

@@ -51,10 +51,23 @@ AP_TIME_UNIT_S = 1e-4  # events_AP counts in tenths of a millisecond
 _DATASET = re.compile(r"^(?P<id>DS\d+)-(?P<rest>.+?)(?P<corrected>-neuropil-corrected)?$")
 _SPECIES = {"m": "mouse", "zf": "zebrafish", "r": "rat"}
 # the folder names' indicators, as the papers name them
-_INDICATORS = {"GCaMP7f": "jGCaMP7f", "GCaMP8f": "jGCaMP8f", "GCaMP8m": "jGCaMP8m", "GCaMP8s": "jGCaMP8s",
-               "OGB1": "OGB-1", "OGB1-2": "OGB-1", "Cal520": "Cal-520", "R-CaMP": "R-CaMP1.07",
-               "jGECO1a": "jRGECO1a", "XCaMPgf": "XCaMP-Gf", "Interneurons2023": "jGCaMP7f/8f/8m/8s, XCaMP-Gf"}
-NEURON_FILES = ("CAttached*.mat", "*_mini.mat")  # CASCADE's loader reads every *_mini.mat of a folder
+_INDICATORS = {
+    "GCaMP7f": "jGCaMP7f",
+    "GCaMP8f": "jGCaMP8f",
+    "GCaMP8m": "jGCaMP8m",
+    "GCaMP8s": "jGCaMP8s",
+    "OGB1": "OGB-1",
+    "OGB1-2": "OGB-1",
+    "Cal520": "Cal-520",
+    "R-CaMP": "R-CaMP1.07",
+    "jGECO1a": "jRGECO1a",
+    "XCaMPgf": "XCaMP-Gf",
+    "Interneurons2023": "jGCaMP7f/8f/8m/8s, XCaMP-Gf",
+}
+NEURON_FILES = (
+    "CAttached*.mat",
+    "*_mini.mat",
+)  # CASCADE's loader reads every *_mini.mat of a folder
 
 
 @dataclass
@@ -89,17 +102,30 @@ def dataset_metadata(folder_name: str) -> dict[str, Any]:
     """
     match = _DATASET.match(folder_name)
     if match is None:
-        return {"dataset": folder_name, "folder": folder_name, "indicator": "unknown", "species": "unknown",
-                "area": "unknown", "neuropil_corrected": False, "source": "CASCADE ground truth"}
+        return {
+            "dataset": folder_name,
+            "folder": folder_name,
+            "indicator": "unknown",
+            "species": "unknown",
+            "area": "unknown",
+            "neuropil_corrected": False,
+            "source": "CASCADE ground truth",
+        }
     # <indicator>-<species>-<area>, where the indicator may hold a hyphen (R-CaMP, OGB1-2) and
     # the species may be missing (DS40-GCaMP6s-spinal-cord-excitatory)
     parts = [part for part in match["rest"].split("-") if part] or ["unknown"]
     at = next((i for i, part in enumerate(parts) if part in _SPECIES and len(parts) > 1), None)
     indicator = ("-".join(parts[:at]) if at is not None else parts[0]) or "unknown"
     area = "-".join(parts[at + 1 :] if at is not None else parts[1:]) or "unknown"
-    return {"dataset": match["id"], "folder": folder_name, "indicator": _INDICATORS.get(indicator, indicator),
-            "species": _SPECIES[parts[at]] if at is not None else "unknown", "area": area,
-            "neuropil_corrected": match["corrected"] is not None, "source": "CASCADE ground truth"}
+    return {
+        "dataset": match["id"],
+        "folder": folder_name,
+        "indicator": _INDICATORS.get(indicator, indicator),
+        "species": _SPECIES[parts[at]] if at is not None else "unknown",
+        "area": area,
+        "neuropil_corrected": match["corrected"] is not None,
+        "source": "CASCADE ground truth",
+    }
 
 
 def is_ground_truth(path: str | os.PathLike[str]) -> bool:
@@ -107,12 +133,16 @@ def is_ground_truth(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
     if path.is_file():
         return path.suffix == ".mat"
-    return path.is_dir() and (bool(neuron_files(path)) or any(neuron_files(sub) for sub in path.iterdir()
-                                                             if sub.is_dir()))
+    return path.is_dir() and (
+        bool(neuron_files(path)) or any(neuron_files(sub) for sub in path.iterdir() if sub.is_dir())
+    )
 
 
 def read_ground_truth(
-    path: str | os.PathLike[str], *, segments: str = "separate", gap_s: float = 10.0,
+    path: str | os.PathLike[str],
+    *,
+    segments: str = "separate",
+    gap_s: float = 10.0,
 ) -> list[Recording]:
     """Read CASCADE ground truth: a folder of dataset folders, a dataset folder or a ``.mat`` file.
 
@@ -163,10 +193,15 @@ def read_ground_truth(
     elif neuron_files(root):
         groups = {root: neuron_files(root)}
     else:
-        groups = {folder: neuron_files(folder) for folder in sorted(root.iterdir())
-                  if folder.is_dir() and neuron_files(folder)}
+        groups = {
+            folder: neuron_files(folder)
+            for folder in sorted(root.iterdir())
+            if folder.is_dir() and neuron_files(folder)
+        }
     if not groups:
-        raise DataError(f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its sub-folders")
+        raise DataError(
+            f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its sub-folders"
+        )
     recordings = []
     for folder, files in groups.items():
         names: dict[str, list[str]] = defaultdict(list)
@@ -174,18 +209,29 @@ def read_ground_truth(
             names[_neuron_name(file)].append(file.name)
         for neuron, named in names.items():
             if len(named) > 1:
-                raise DataError(f"{folder}: {', '.join(named)} all name neuron {neuron!r}; keep one")
+                raise DataError(
+                    f"{folder}: {', '.join(named)} all name neuron {neuron!r}; keep one"
+                )
         read = {file: _read_file(file) for file in files}
         for file, parts in read.items():
-            dropped = {k + 1: s.nan_spikes for k, s in enumerate(parts) if isinstance(s, _Segment) and s.nan_spikes}
+            dropped = {
+                k + 1: s.nan_spikes
+                for k, s in enumerate(parts)
+                if isinstance(s, _Segment) and s.nan_spikes
+            }
             if dropped:
-                warnings.warn(f"{file}: dropped {sum(dropped.values())} NaN spike time(s) of events_AP (segment"
-                              f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})", DataWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"{file}: dropped {sum(dropped.values())} NaN spike time(s) of events_AP (segment"
+                    f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})",
+                    DataWarning,
+                    stacklevel=2,
+                )
         found = [s for parts in read.values() for s in parts if isinstance(s, _Segment)]
         if not found:
-            raise DataError(f"{folder}: no segment of {', '.join(f.name for f in files[:3])}"
-                            f"{f' (and {len(files) - 3} more files)' if len(files) > 3 else ''} holds imaging")
+            raise DataError(
+                f"{folder}: no segment of {', '.join(f.name for f in files[:3])}"
+                f"{f' (and {len(files) - 3} more files)' if len(files) > 3 else ''} holds imaging"
+            )
         skipped = sum(isinstance(s, _Skipped) for parts in read.values() for s in parts)
         metadata = {**dataset_metadata(folder.name), "dataset_segments_without_imaging": skipped}
         recordings += _recordings(found, metadata, segments, gap_s)
@@ -207,26 +253,36 @@ def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
     try:
         content = loadmat(path, squeeze_me=False)
     except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5 inside
-        raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "
-                        "save it with -v7 or earlier") from None
+        raise DataError(
+            f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "
+            "save it with -v7 or earlier"
+        ) from None
     except Exception as error:  # noqa: BLE001 - scipy answers damaged files in many ways (IndexError, UnboundLocalError...)
-        raise DataError(f"{path}: not a readable MATLAB v5 file ({type(error).__name__}: {error})") from None
+        raise DataError(
+            f"{path}: not a readable MATLAB v5 file ({type(error).__name__}: {error})"
+        ) from None
     cells = content.get("CAttached")
     if cells is None:
-        raise DataError(f"{path}: no variable CAttached (found: {', '.join(k for k in content if k[0] != '_')})")
+        raise DataError(
+            f"{path}: no variable CAttached (found: {', '.join(k for k in content if k[0] != '_')})"
+        )
     cells = np.asarray(cells)
     if cells.dtype != object and cells.dtype.names is None:
         raise DataError(f"{path}: CAttached must be a cell array of structs, got {cells.dtype}")
     if cells.size == 0:
         raise DataError(f"{path}: CAttached holds no segment")
     neuron = _neuron_name(path)
-    return [_segment(path, k, item, neuron) for k, item in enumerate(cells.ravel())]  # cells or a struct array
+    return [
+        _segment(path, k, item, neuron) for k, item in enumerate(cells.ravel())
+    ]  # cells or a struct array
 
 
 def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
     names = struct.dtype.names or ()
     if name not in names:
-        raise DataError(f"{path}, {where}: the struct has no field {name} (fields: {', '.join(names) or 'none'})")
+        raise DataError(
+            f"{path}, {where}: the struct has no field {name} (fields: {', '.join(names) or 'none'})"
+        )
     value = np.asarray(struct[name].ravel()[0] if struct.size else [])
     if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
         raise DataError(f"{path}, {where}: {name} must be numbers, got {value.dtype}")
@@ -239,16 +295,22 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     where = f"segment {k + 1}"
     struct = np.asarray(item)
     if struct.dtype.names is None:
-        raise DataError(f"{path}, {where}: expected a struct with fluo_time, fluo_mean and events_AP")
+        raise DataError(
+            f"{path}, {where}: expected a struct with fluo_time, fluo_mean and events_AP"
+        )
     if struct.size != 1:
-        raise DataError(f"{path}, {where}: a cell holds {struct.size} structs; expected one per segment")
+        raise DataError(
+            f"{path}, {where}: a cell holds {struct.size} structs; expected one per segment"
+        )
     times = _field(path, where, struct, "fluo_time")
     calcium = _field(path, where, struct, "fluo_mean")
     events = _field(path, where, struct, "events_AP")
     if times.size == 0 or calcium.size == 0 or np.isnan(times).all() or np.isnan(calcium).all():
         return _Skipped(neuron)  # electrophysiology without imaging
     if times.size > calcium.size:
-        raise DataError(f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean only {calcium.size}")
+        raise DataError(
+            f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean only {calcium.size}"
+        )
     cut = calcium.size - times.size  # CASCADE's loader cuts fluo_mean to fluo_time's length
     calcium = calcium[: times.size]
     if np.isinf(events).any():
@@ -260,7 +322,10 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     timed = np.flatnonzero(~np.isnan(times))
     if timed.size < 2:
         raise DataError(f"{path}, {where}: fewer than 2 frames with a time")
-    first, last = int(timed[0]), int(timed[-1]) + 1  # frames without a time at either end cannot be placed
+    first, last = (
+        int(timed[0]),
+        int(timed[-1]) + 1,
+    )  # frames without a time at either end cannot be placed
     repeated = 0  # nor last frames that repeat the time before them (DS24-DS27 repeat the last one)
     while last - first > 2 and times[last - 1] == times[last - 2]:
         last, repeated = last - 1, repeated + 1
@@ -269,24 +334,40 @@ def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
     steps = np.diff(times[known])
     if not np.all(steps > 0):
         frame = first + int(np.flatnonzero(known)[np.flatnonzero(steps <= 0)[0] + 1]) + 1
-        raise DataError(f"{path}, {where}: fluo_time does not increase at frame {frame} of the segment")
+        raise DataError(
+            f"{path}, {where}: fluo_time does not increase at frame {frame} of the segment"
+        )
     frame_s = float(np.median(steps))
     frames = np.arange(times.size)
     times = np.interp(frames, frames[known], times[known])  # interior frames without a time
     rate = 1.0 / frame_s
     if not 0.1 <= rate <= 10_000:
-        raise DataError(f"{path}, {where}: frame rate {rate:g} Hz (from fluo_time) is outside [0.1, 10000]")
-    edges = np.concatenate([[times[0] - frame_s / 2], (times[1:] + times[:-1]) / 2, [times[-1] + frame_s / 2]])
+        raise DataError(
+            f"{path}, {where}: frame rate {rate:g} Hz (from fluo_time) is outside [0.1, 10000]"
+        )
+    edges = np.concatenate(
+        [[times[0] - frame_s / 2], (times[1:] + times[:-1]) / 2, [times[-1] + frame_s / 2]]
+    )
     spike_s = events * AP_TIME_UNIT_S
     counts, _ = np.histogram(spike_s, edges)
     outside = int(events.size - counts.sum())
     if np.isnan(calcium[known]).all():
         raise DataError(f"{path}, {where}: fluo_mean holds no finite value at a frame with a time")
-    return _Segment(neuron, calcium.astype(np.float32), counts.astype(np.float32), rate, outside, cut, nan_spikes,
-                    repeated)
+    return _Segment(
+        neuron,
+        calcium.astype(np.float32),
+        counts.astype(np.float32),
+        rate,
+        outside,
+        cut,
+        nan_spikes,
+        repeated,
+    )
 
 
-def _recordings(found: list[_Segment], metadata: dict[str, Any], segments: str, gap_s: float) -> list[Recording]:
+def _recordings(
+    found: list[_Segment], metadata: dict[str, Any], segments: str, gap_s: float
+) -> list[Recording]:
     """Rows grouped by frame rate (0.1 Hz): one Recording per rate."""
     by_rate: dict[float, list[_Segment]] = defaultdict(list)
     for segment in found:
@@ -314,14 +395,31 @@ def _recordings(found: list[_Segment], metadata: dict[str, Any], segments: str, 
         spike_matrix = np.zeros((len(rows), length), np.float32)
         lengths = np.array([r[1].size for r in rows], dtype=np.int64)
         for i, (_, row_calcium, row_spikes) in enumerate(rows):
-            calcium_matrix[i, : row_calcium.size], spike_matrix[i, : row_spikes.size] = row_calcium, row_spikes
+            calcium_matrix[i, : row_calcium.size], spike_matrix[i, : row_spikes.size] = (
+                row_calcium,
+                row_spikes,
+            )
         name = metadata["dataset"] if len(by_rate) == 1 else f"{metadata['dataset']}@{rounded:g}Hz"
-        info = {**metadata, "rate_hz": rate, "segment_rates_hz": sorted({round(s.rate, 3) for s in group}),
-                "spikes_outside_imaging": sum(s.outside for s in group), "segments": segments,
-                "fluo_mean_values_cut": sum(s.cut for s in group),
-                "nan_spike_times_dropped": sum(s.nan_spikes for s in group),
-                "end_frames_with_repeated_time_cut": sum(s.repeated for s in group)}
-        recordings.append(Recording(calcium_matrix, rate, spikes=spike_matrix, lengths=lengths, name=name,
-                                    gaps=bool(np.isnan(calcium_matrix[np.arange(length) < lengths[:, None]]).any()),
-                                    neuron_names=tuple(r[0] for r in rows), metadata=info))
+        info = {
+            **metadata,
+            "rate_hz": rate,
+            "segment_rates_hz": sorted({round(s.rate, 3) for s in group}),
+            "spikes_outside_imaging": sum(s.outside for s in group),
+            "segments": segments,
+            "fluo_mean_values_cut": sum(s.cut for s in group),
+            "nan_spike_times_dropped": sum(s.nan_spikes for s in group),
+            "end_frames_with_repeated_time_cut": sum(s.repeated for s in group),
+        }
+        recordings.append(
+            Recording(
+                calcium_matrix,
+                rate,
+                spikes=spike_matrix,
+                lengths=lengths,
+                name=name,
+                gaps=bool(np.isnan(calcium_matrix[np.arange(length) < lengths[:, None]]).any()),
+                neuron_names=tuple(r[0] for r in rows),
+                metadata=info,
+            )
+        )
     return recordings

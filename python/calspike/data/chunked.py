@@ -72,7 +72,9 @@ def _rate_from(attributes: Any, where: str) -> float | None:
         if name in attributes:
             value = np.asarray(attributes[name]).ravel()
             if value.size != 1 or not np.isfinite(value[0]) or value[0] <= 0:
-                raise DataError(f"{where}: attribute {name} must be one frame rate in Hz, got {attributes[name]!r}")
+                raise DataError(
+                    f"{where}: attribute {name} must be one frame rate in Hz, got {attributes[name]!r}"
+                )
             return float(value[0])
     return None
 
@@ -99,12 +101,16 @@ class _ZarrRows:
         self.shape = _check_matrix(self._array.shape, self._array.dtype, str(path))
         # a pickle codec would run whatever a chunk holds while decoding it: nothing from a data file runs
         if "pickle" in json.dumps(self._array.metadata.to_dict(), default=str).lower():
-            raise DataError(f"{path}: its codecs include pickle, which could run code held in the file; "
-                            "calspike reads only arrays stored without it")
+            raise DataError(
+                f"{path}: its codecs include pickle, which could run code held in the file; "
+                "calspike reads only arrays stored without it"
+            )
         self.rate = _rate_from(self._array.attrs, str(path))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
-        block = np.asarray(self._array[start:stop] if self._array.ndim == 2 else self._array[None, :])
+        block = np.asarray(
+            self._array[start:stop] if self._array.ndim == 2 else self._array[None, :]
+        )
         return block.reshape(stop - start, self.shape[1])
 
     def close(self) -> None:
@@ -129,7 +135,9 @@ class _HDF5Rows:
             # CaImAn keeps the frame rate in params/data/fr
             self.rate = _rate_from(self._data.attrs, str(self.path))
             if self.rate is None and "params/data/fr" in self._file:
-                self.rate = _rate_from({"fr": self._file["params/data/fr"][()]}, f"{file}:/params/data/fr")
+                self.rate = _rate_from(
+                    {"fr": self._file["params/data/fr"][()]}, f"{file}:/params/data/fr"
+                )
         except BaseException:
             self._file.close()
             raise
@@ -149,13 +157,23 @@ class ZarrWriter(RowWriter):
     rows. Its `sha256` is that of the float32 values written, row after row.
     """
 
-    def __init__(self, path: str | os.PathLike[str], shape: tuple[int, int], chunk_rows: int = 64,
-                 attributes: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        shape: tuple[int, int],
+        chunk_rows: int = 64,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
         zarr = require("zarr", f"writing {path}")
         super().__init__(path, shape)
-        self._array = zarr.open_array(str(path), mode="w", shape=shape, dtype="float32",
-                                      chunks=(max(1, min(chunk_rows, shape[0])), max(1, shape[1])),
-                                      fill_value=float("nan"))
+        self._array = zarr.open_array(
+            str(path),
+            mode="w",
+            shape=shape,
+            dtype="float32",
+            chunks=(max(1, min(chunk_rows, shape[0])), max(1, shape[1])),
+            fill_value=float("nan"),
+        )
         self._array.attrs.update(attributes or {})
 
     def _store(self, block: np.ndarray) -> None:

@@ -103,7 +103,9 @@ def fetch_spikefinder(
         _download(source, archive, progress, timeout_s)
         digest = _sha256(archive)
         with atomic_path(record_path) as temporary:
-            temporary.write_text(json.dumps({"url": source, "sha256": digest, "bytes": archive.stat().st_size}))
+            temporary.write_text(
+                json.dumps({"url": source, "sha256": digest, "bytes": archive.stat().st_size})
+            )
     marker = extracted / ".calspike-extracted.json"
     if not (marker.is_file() and json.loads(marker.read_text()).get("sha256") == digest):
         _extract(archive, extracted, digest)
@@ -148,24 +150,40 @@ def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> None
                 have = 0
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
-            with open(partial, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=archive.name, disable=not progress
-            ) as bar:
+            with (
+                open(partial, "ab" if resumed else "wb") as out,
+                tqdm(
+                    total=total,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    desc=archive.name,
+                    disable=not progress,
+                ) as bar,
+            ):
                 try:
                     while chunk := response.read(_CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
-                except (OSError, ValueError, http.client.HTTPException) as error:  # IncompleteRead: cut off
+                except (
+                    OSError,
+                    ValueError,
+                    http.client.HTTPException,
+                ) as error:  # IncompleteRead: cut off
                     raise DataError(
                         f"{url}: download interrupted after {partial.stat().st_size} bytes ({error}); "
                         "run again to resume"
                     ) from None
             got = partial.stat().st_size
             if total is not None and got < total:
-                raise DataError(f"{url}: download truncated at {got} of {total} bytes; run again to resume")
+                raise DataError(
+                    f"{url}: download truncated at {got} of {total} bytes; run again to resume"
+                )
     if not _is_complete_zip(partial):
         partial.unlink(missing_ok=True)
-        raise DataError(f"{url}: the downloaded file is not a valid zip archive (deleted); run again")
+        raise DataError(
+            f"{url}: the downloaded file is not a valid zip archive (deleted); run again"
+        )
     os.replace(partial, archive)
 
 
@@ -195,8 +213,15 @@ def _extract(archive: Path, target: Path, digest: str) -> None:
                 path = PurePosixPath(member.filename.replace("\\", "/"))
                 destination = (staging / path).resolve()
                 is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
-                if path.is_absolute() or ".." in path.parts or is_link or not destination.is_relative_to(root):
-                    raise DataError(f"{archive}: unsafe member {member.filename!r} (outside the archive folder)")
+                if (
+                    path.is_absolute()
+                    or ".." in path.parts
+                    or is_link
+                    or not destination.is_relative_to(root)
+                ):
+                    raise DataError(
+                        f"{archive}: unsafe member {member.filename!r} (outside the archive folder)"
+                    )
             zipped.extractall(staging)
         (staging / ".calspike-extracted.json").write_text(json.dumps({"sha256": digest}))
         if target.exists():

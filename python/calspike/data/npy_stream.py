@@ -50,31 +50,41 @@ class NpyRows:
             if len(shape) not in (1, 2):
                 raise DataError(f"{self.path}: expected (neurons, frames), got shape {shape}")
             if fortran and len(shape) == 2 and shape[0] > 1:
-                raise DataError(f"{self.path}: a Fortran-ordered array cannot be read by rows; save it in C "
-                                "order (numpy.ascontiguousarray)")
+                raise DataError(
+                    f"{self.path}: a Fortran-ordered array cannot be read by rows; save it in C "
+                    "order (numpy.ascontiguousarray)"
+                )
         except DataError:
             self._stream.close()
             raise
-        self.shape: tuple[int, int] = (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
+        self.shape: tuple[int, int] = (
+            (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
+        )
         self.dtype = np.dtype(dtype)
         self._offset = self._stream.tell()
         expected = self._offset + self.shape[0] * self.shape[1] * self.dtype.itemsize
         size = os.fstat(self._stream.fileno()).st_size
         if size < expected:
             self._stream.close()
-            raise DataError(f"{self.path}: truncated: the header promises {expected:,} bytes, the file has {size:,}")
+            raise DataError(
+                f"{self.path}: truncated: the header promises {expected:,} bytes, the file has {size:,}"
+            )
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1 as a new (stop - start, columns) array in native byte order."""
         if not 0 <= start <= stop <= self.shape[0]:
-            raise ValueError(f"rows {start}..{stop} outside the {self.shape[0]} rows of {self.path}")
+            raise ValueError(
+                f"rows {start}..{stop} outside the {self.shape[0]} rows of {self.path}"
+            )
         columns = self.shape[1]
         self._stream.seek(self._offset + start * columns * self.dtype.itemsize)
         count = (stop - start) * columns
         values = np.fromfile(self._stream, dtype=self.dtype, count=count)
         if values.size != count:
             raise DataError(f"{self.path}: ended early while reading rows {start}..{stop}")
-        return values.reshape(stop - start, columns).astype(self.dtype.newbyteorder("="), copy=False)
+        return values.reshape(stop - start, columns).astype(
+            self.dtype.newbyteorder("="), copy=False
+        )
 
     def close(self) -> None:
         """Close the file."""
@@ -100,8 +110,14 @@ class RowWriter(abc.ABC):
     def write(self, block: np.ndarray) -> None:
         """Append rows (block.shape == (k, columns)), converted to float32."""
         block = np.ascontiguousarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.written + block.shape[0] > self.shape[0]:
-            raise ValueError(f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}")
+        if (
+            block.ndim != 2
+            or block.shape[1] != self.shape[1]
+            or self.written + block.shape[0] > self.shape[0]
+        ):
+            raise ValueError(
+                f"block of shape {block.shape} does not fit rows {self.written}.. of {self.shape}"
+            )
         self._store(block)
         self._digest.update(block.data)  # hashed as written: the output is never read back for it
         self.written += block.shape[0]
@@ -116,7 +132,7 @@ class RowWriter(abc.ABC):
         if self.written != self.shape[0]:
             raise ValueError(f"{self.path}: {self.written} of {self.shape[0]} rows written")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook: writers with nothing to release keep it)
         """Release the output (nothing to release by default)."""
 
 
@@ -132,8 +148,13 @@ class NpyWriter(RowWriter):
         super().__init__(path, shape)
         header = io.BytesIO()
         npy_format.write_array_header_1_0(
-            header, {"descr": npy_format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                     "shape": shape})
+            header,
+            {
+                "descr": npy_format.dtype_to_descr(np.dtype(np.float32)),
+                "fortran_order": False,
+                "shape": shape,
+            },
+        )
         self._stream = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self._stream.write(header.getvalue())
         self._digest.update(header.getvalue())

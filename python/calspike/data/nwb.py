@@ -45,25 +45,39 @@ def _open(path: Path) -> Any:
         io = pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True)
         return io, io.read()
     except Exception as error:  # noqa: BLE001 - h5py and hdmf raise many kinds for a file that is not NWB
-        raise DataError(f"{path}: not a readable NWB file ({type(error).__name__}: {error})") from None
+        raise DataError(
+            f"{path}: not a readable NWB file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _series_of(nwbfile: Any, path: Path, series: str | None) -> Any:
     """The chosen RoiResponseSeries; DataError naming the file and what is missing."""
     ophys = nwbfile.processing.get("ophys")
     if ophys is None:
-        raise DataError(f"{path}: no 'ophys' processing module (optical physiology) to read traces from")
+        raise DataError(
+            f"{path}: no 'ophys' processing module (optical physiology) to read traces from"
+        )
     found: dict[str, Any] = {}
     for kind in INTERFACES:
         for interface in ophys.data_interfaces.values():
             if type(interface).__name__ == kind:
-                found.update({name: s for name, s in interface.roi_response_series.items() if name not in found})
+                found.update(
+                    {
+                        name: s
+                        for name, s in interface.roi_response_series.items()
+                        if name not in found
+                    }
+                )
     if not found:
-        raise DataError(f"{path}: the 'ophys' module holds no DfOverF or Fluorescence RoiResponseSeries")
+        raise DataError(
+            f"{path}: the 'ophys' module holds no DfOverF or Fluorescence RoiResponseSeries"
+        )
     if series is None:
         return next(iter(found.values()))
     if series not in found:
-        raise DataError(f"{path}: no RoiResponseSeries named {series!r} in 'ophys' (found: {', '.join(found)})")
+        raise DataError(
+            f"{path}: no RoiResponseSeries named {series!r} in 'ophys' (found: {', '.join(found)})"
+        )
     return found[series]
 
 
@@ -79,18 +93,26 @@ def _rate_of(series: Any, path: Path) -> float:
     steps = np.diff(times)
     step = float(np.median(steps))
     if not step > 0 or np.max(np.abs(steps - step)) > 0.01 * step:
-        raise DataError(f"{where}: irregular timestamps (steps from {steps.min():.6g} to {steps.max():.6g} s); "
-                        "calspike needs a constant frame rate")
+        raise DataError(
+            f"{where}: irregular timestamps (steps from {steps.min():.6g} to {steps.max():.6g} s); "
+            "calspike needs a constant frame rate"
+        )
     return 1.0 / step
 
 
 def _matrix(series: Any, path: Path) -> np.ndarray:
     data = series.data
     if len(data.shape) != 2:
-        raise DataError(f"{path}: series {series.name!r} must be (frames, ROIs), got shape {tuple(data.shape)}")
+        raise DataError(
+            f"{path}: series {series.name!r} must be (frames, ROIs), got shape {tuple(data.shape)}"
+        )
     values = np.asarray(data[:])
-    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
-        raise DataError(f"{path}: series {series.name!r} must hold real numbers, got {values.dtype}")
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+        values.dtype, np.complexfloating
+    ):
+        raise DataError(
+            f"{path}: series {series.name!r} must hold real numbers, got {values.dtype}"
+        )
     return np.ascontiguousarray(values.T, dtype=np.float32)
 
 
@@ -99,8 +121,10 @@ def _ground_truth(nwbfile: Any, shape: tuple[int, int], path: Path) -> np.ndarra
         if GROUND_TRUTH in group:
             counts = _matrix(group[GROUND_TRUTH], path)
             if counts.shape != shape:
-                raise DataError(f"{path}: {GROUND_TRUTH} has shape {counts.shape[::-1]} (frames, ROIs), the traces "
-                                f"{shape[::-1]}")
+                raise DataError(
+                    f"{path}: {GROUND_TRUTH} has shape {counts.shape[::-1]} (frames, ROIs), the traces "
+                    f"{shape[::-1]}"
+                )
             return counts
     return None
 
@@ -144,18 +168,33 @@ def read_nwb(path: str | os.PathLike[str], series: str | None = None) -> list[Re
     try:
         chosen = _series_of(nwbfile, path, series)
         calcium = _matrix(chosen, path)
-        recording = Recording(calcium, _rate_of(chosen, path), spikes=_ground_truth(nwbfile, calcium.shape, path),
-                              name=f"{path.stem}/{chosen.name}", gaps=True, neuron_names=_roi_names(chosen),
-                              metadata={"dataset": path.stem, "nwb_series": chosen.name,
-                                        "nwb_identifier": nwbfile.identifier,
-                                        "session_description": nwbfile.session_description})
+        recording = Recording(
+            calcium,
+            _rate_of(chosen, path),
+            spikes=_ground_truth(nwbfile, calcium.shape, path),
+            name=f"{path.stem}/{chosen.name}",
+            gaps=True,
+            neuron_names=_roi_names(chosen),
+            metadata={
+                "dataset": path.stem,
+                "nwb_series": chosen.name,
+                "nwb_identifier": nwbfile.identifier,
+                "session_description": nwbfile.session_description,
+            },
+        )
     finally:
         io.close()
     return [recording]
 
 
-def write_nwb_spikes(source: str | os.PathLike[str], output: str | os.PathLike[str], spikes: np.ndarray, *,
-                     series: str | None = None, description: dict[str, Any] | None = None) -> None:
+def write_nwb_spikes(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    spikes: np.ndarray,
+    *,
+    series: str | None = None,
+    description: dict[str, Any] | None = None,
+) -> None:
     """Write a copy of an NWB file with the inferred spikes added.
 
     `output` is the NWB file `source` plus a processing module "calspike" holding `spikes`
@@ -193,22 +232,38 @@ def write_nwb_spikes(source: str | os.PathLike[str], output: str | os.PathLike[s
     try:
         chosen = _series_of(nwbfile, source, series)
         if OUTPUT_MODULE in nwbfile.processing:
-            raise DataError(f"{source}: already holds a '{OUTPUT_MODULE}' processing module (an output of calspike "
-                            "infer?); infer from the original file")
+            raise DataError(
+                f"{source}: already holds a '{OUTPUT_MODULE}' processing module (an output of calspike "
+                "infer?); infer from the original file"
+            )
         rows = np.asarray(chosen.rois.data[:])
         if spikes.shape != (rows.size, chosen.data.shape[0]):
-            raise ValueError(f"spikes must be ({rows.size}, {chosen.data.shape[0]}), got {spikes.shape}")
+            raise ValueError(
+                f"spikes must be ({rows.size}, {chosen.data.shape[0]}), got {spikes.shape}"
+            )
         region = chosen.rois.table.create_roi_table_region(
-            description=f"the ROIs of {chosen.name}", region=rows.tolist(), name="rois")
-        timing: dict[str, Any] = ({"rate": float(chosen.rate), "starting_time": float(chosen.starting_time or 0.0)}
-                                  if chosen.rate is not None else {"timestamps": chosen})  # a link, not a copy
+            description=f"the ROIs of {chosen.name}", region=rows.tolist(), name="rois"
+        )
+        timing: dict[str, Any] = (
+            {"rate": float(chosen.rate), "starting_time": float(chosen.starting_time or 0.0)}
+            if chosen.rate is not None
+            else {"timestamps": chosen}
+        )  # a link, not a copy
         inferred = RoiResponseSeries(
-            name=OUTPUT_SERIES, data=np.ascontiguousarray(spikes.T, dtype=np.float32), rois=region,
-            unit="spikes per frame", description=f"expected spikes per frame of {chosen.name}, inferred by calspike",
-            comments=json.dumps(description or {}, allow_nan=True), **timing)
+            name=OUTPUT_SERIES,
+            data=np.ascontiguousarray(spikes.T, dtype=np.float32),
+            rois=region,
+            unit="spikes per frame",
+            description=f"expected spikes per frame of {chosen.name}, inferred by calspike",
+            comments=json.dumps(description or {}, allow_nan=True),
+            **timing,
+        )
         module = nwbfile.create_processing_module(OUTPUT_MODULE, "spike inference by calspike")
         module.add(inferred)
-        with atomic_path(output, suffix=".nwb") as temporary, pynwb.NWBHDF5IO(str(temporary), "w") as out:
+        with (
+            atomic_path(output, suffix=".nwb") as temporary,
+            pynwb.NWBHDF5IO(str(temporary), "w") as out,
+        ):
             out.export(src_io=io, nwbfile=nwbfile)
     finally:
         io.close()

@@ -23,8 +23,11 @@ def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel
     empty = np.flatnonzero(np.asarray(empty, dtype=bool)) + offset
     if empty.size:
         shown = ", ".join(str(int(n)) for n in empty[:10]) + (" ..." if empty.size > 10 else "")
-        warnings.warn(f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; their outputs are NaN",
-                      EmptyNeuronWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; their outputs are NaN",
+            EmptyNeuronWarning,
+            stacklevel=stacklevel,
+        )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -101,17 +104,25 @@ class Recording:
         if self.neuron_names is not None:
             names = tuple(self.neuron_names)
             if len(names) != neurons or not all(isinstance(n, str) for n in names):
-                raise ValueError(f"{self.name}: neuron_names must be {neurons} strings, got {len(names)}")
+                raise ValueError(
+                    f"{self.name}: neuron_names must be {neurons} strings, got {len(names)}"
+                )
             object.__setattr__(self, "neuron_names", names)
         if not isinstance(self.metadata, Mapping):
-            raise ValueError(f"{self.name}: metadata must be a mapping, got {type(self.metadata).__name__}")
-        object.__setattr__(self, "metadata", dict(self.metadata))  # a copy: the caller's dict may change
+            raise ValueError(
+                f"{self.name}: metadata must be a mapping, got {type(self.metadata).__name__}"
+            )
+        object.__setattr__(
+            self, "metadata", dict(self.metadata)
+        )  # a copy: the caller's dict may change
 
         if self.lengths is None:
             lengths = np.asarray(_core.valid_lengths(calcium), dtype=np.int64)
         else:
             lengths = check_lengths(self.lengths, neurons, frames).copy()
-        _check_finite(calcium, lengths, f"{self.name}: calcium", nonnegative=False, allow_nan=bool(self.gaps))
+        _check_finite(
+            calcium, lengths, f"{self.name}: calcium", nonnegative=False, allow_nan=bool(self.gaps)
+        )
 
         spikes = None
         if self.spikes is not None:
@@ -164,7 +175,9 @@ class Recording:
             ``neuron_names[neuron]`` when the recording has neuron names, else
             ``"{name}/{neuron}"``.
         """
-        return self.neuron_names[neuron] if self.neuron_names is not None else f"{self.name}/{neuron}"
+        return (
+            self.neuron_names[neuron] if self.neuron_names is not None else f"{self.name}/{neuron}"
+        )
 
     def trace(self, neuron: int) -> np.ndarray:
         """Valid calcium of one neuron.
@@ -198,7 +211,9 @@ def check_numeric_dtype(dtype: np.dtype[Any] | type, what: str) -> None:
     Complex, strings, objects, dates and records are refused rather than cast.
     """
     kind = np.dtype(dtype)
-    if not (np.issubdtype(kind, np.floating) or np.issubdtype(kind, np.integer) or kind == np.bool_):
+    if not (
+        np.issubdtype(kind, np.floating) or np.issubdtype(kind, np.integer) or kind == np.bool_
+    ):
         raise DataError(f"{what} must be numeric (real numbers), got dtype {kind}")
 
 
@@ -221,17 +236,24 @@ def check_float32_range(values: np.ndarray, what: str) -> None:
     if too_large.any():
         where = tuple(int(v) for v in np.argwhere(too_large)[0])
         place = f"neuron {where[0]}, frame {where[1]}" if len(where) == 2 else f"index {where}"
-        raise DataError(f"{what} holds {array[where]!r} at {place}: beyond float32's range (|x| <= 3.4e38)")
+        raise DataError(
+            f"{what} holds {array[where]!r} at {place}: beyond float32's range (|x| <= 3.4e38)"
+        )
 
 
 def check_lengths(lengths: object, neurons: int, frames: int, what: str = "lengths") -> np.ndarray:
     """int64 (neurons,) frame counts in [0, frames]; ValueError for non-integers (never truncated)."""
     array = np.asarray(lengths)
-    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(
-            array.dtype, np.floating)):
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
         raise ValueError(f"{what} must be integer frame counts, got dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.floating) and (not np.all(np.isfinite(array)) or np.any(array != np.round(array))):
-        raise ValueError(f"{what} must be whole numbers of frames, got {array.reshape(-1)[:5].tolist()}")
+    if np.issubdtype(array.dtype, np.floating) and (
+        not np.all(np.isfinite(array)) or np.any(array != np.round(array))
+    ):
+        raise ValueError(
+            f"{what} must be whole numbers of frames, got {array.reshape(-1)[:5].tolist()}"
+        )
     given_shape = array.shape
     array = array.astype(np.int64).reshape(-1)
     if array.shape != (neurons,):
@@ -247,14 +269,17 @@ def _as_trace_matrix(values: object, what: str, name: str) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"{name}: {what} must be 2-D (neurons, frames), got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name}: {what} must hold at least one neuron and one frame, got shape {array.shape}")
+        raise ValueError(
+            f"{name}: {what} must hold at least one neuron and one frame, got shape {array.shape}"
+        )
     check_numeric_dtype(array.dtype, f"{name}: {what}")
     check_float32_range(array, f"{name}: {what}")
     return np.ascontiguousarray(array, dtype=np.float32).view()
 
 
-def _check_finite(matrix: np.ndarray, lengths: np.ndarray, what: str, nonnegative: bool,
-                  allow_nan: bool = False) -> None:
+def _check_finite(
+    matrix: np.ndarray, lengths: np.ndarray, what: str, nonnegative: bool, allow_nan: bool = False
+) -> None:
     """DataError naming the first neuron and frame that is not finite (or negative) inside its length."""
     frames = matrix.shape[1]
     columns = np.arange(frames)

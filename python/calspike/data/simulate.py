@@ -112,12 +112,19 @@ def simulate(
         raise ValueError(f"indicator must be one of {', '.join(INDICATORS)}, got {indicator!r}")
     for label, value, low in (("snr", snr, 0.0), ("amplitude", amplitude, 0.0)):
         if value is not None and not (
-            isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value > low
+            isinstance(value, (int, float, np.integer, np.floating))
+            and np.isfinite(value)
+            and value > low
         ):
             raise ValueError(f"{label} must be a finite number > 0, got {value!r}")
-    if not (isinstance(noise_correlation_s, (int, float, np.integer, np.floating))
-            and np.isfinite(noise_correlation_s) and noise_correlation_s >= 0):
-        raise ValueError(f"noise_correlation_s must be a finite number >= 0 s, got {noise_correlation_s!r}")
+    if not (
+        isinstance(noise_correlation_s, (int, float, np.integer, np.floating))
+        and np.isfinite(noise_correlation_s)
+        and noise_correlation_s >= 0
+    ):
+        raise ValueError(
+            f"noise_correlation_s must be a finite number >= 0 s, got {noise_correlation_s!r}"
+        )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     kinetics = INDICATORS[indicator]
     neurons, frames, rate = int(neurons), int(frames), float(rate)
@@ -133,12 +140,18 @@ def simulate(
     for start in range(0, neurons, _CHUNK_NEURONS):
         part = slice(start, min(start + _CHUNK_NEURONS, neurons))
         n = part.stop - part.start
-        log_modulation = _ornstein_uhlenbeck(rng, n, frames, rate, _MODULATION_TAU_S, _MODULATION_SD)
+        log_modulation = _ornstein_uhlenbeck(
+            rng, n, frames, rate, _MODULATION_TAU_S, _MODULATION_SD
+        )
         firing = mean_rate[part, None] * np.exp(log_modulation - _MODULATION_SD**2 / 2)
         counts = _burst_spikes(rng, firing / rate, rate)
-        level = _causal_convolve(counts, _indicator_kernels(kinetics.rise_s, decay[part], rate, frames))
+        level = _causal_convolve(
+            counts, _indicator_kernels(kinetics.rise_s, decay[part], rate, frames)
+        )
         dff = peak[part, None] * level / (1.0 + level / kinetics.saturation)
-        drift = _ornstein_uhlenbeck(rng, n, frames, rate, _DRIFT_TAU_S, _DRIFT_SD) + offset[part, None]
+        drift = (
+            _ornstein_uhlenbeck(rng, n, frames, rate, _DRIFT_TAU_S, _DRIFT_SD) + offset[part, None]
+        )
         noise = _noise(rng, n, frames, noise_correlation_s * rate) * (peak[part, None] / snr)
         calcium[part] = dff + drift + noise
         spikes[part] = counts
@@ -165,12 +178,39 @@ def default_recordings(seed: int = 0) -> list[Recording]:
         The three recordings, with calcium (dF/F) and spike counts.
     """
     rng = np.random.default_rng(seed)
-    ogb = simulate(6, 27_763, 100.0, "OGB-1", snr=1.5, amplitude=0.35, noise_correlation_s=0.08,
-                   seed=rng, name="sim-OGB-1")
-    gcamp6s = simulate(9, 16_919, 100.0, "GCaMP6s", snr=8.0, amplitude=0.3, noise_correlation_s=0.02,
-                       seed=rng, name="sim-GCaMP6s")
-    full = simulate(9, 24_000, 100.0, "GCaMP6f", snr=5.0, amplitude=0.8, noise_correlation_s=0.05,
-                    seed=rng, name="sim-GCaMP6f")
+    ogb = simulate(
+        6,
+        27_763,
+        100.0,
+        "OGB-1",
+        snr=1.5,
+        amplitude=0.35,
+        noise_correlation_s=0.08,
+        seed=rng,
+        name="sim-OGB-1",
+    )
+    gcamp6s = simulate(
+        9,
+        16_919,
+        100.0,
+        "GCaMP6s",
+        snr=8.0,
+        amplitude=0.3,
+        noise_correlation_s=0.02,
+        seed=rng,
+        name="sim-GCaMP6s",
+    )
+    full = simulate(
+        9,
+        24_000,
+        100.0,
+        "GCaMP6f",
+        snr=5.0,
+        amplitude=0.8,
+        noise_correlation_s=0.05,
+        seed=rng,
+        name="sim-GCaMP6f",
+    )
     lengths = np.where(rng.random(9) < 0.5, 24_000, rng.integers(6_000, 24_000, 9))
     calcium = np.array(full.calcium)
     spikes = np.array(full.spikes)
@@ -203,16 +243,22 @@ def _ornstein_uhlenbeck(
     return grid[:, left] * (1.0 - weight) + grid[:, left + 1] * weight
 
 
-def _noise(rng: np.random.Generator, rows: int, frames: int, correlation_frames: float) -> np.ndarray:
+def _noise(
+    rng: np.random.Generator, rows: int, frames: int, correlation_frames: float
+) -> np.ndarray:
     """Gaussian noise of unit variance per frame, exponentially correlated over correlation_frames."""
     white = rng.standard_normal((rows, frames))
     if correlation_frames <= 0:
         return white
     kernel = np.exp(-np.arange(int(np.ceil(8 * correlation_frames)) + 1) / correlation_frames)
-    return _causal_convolve(white, np.broadcast_to(kernel / np.sqrt(np.sum(kernel**2)), (rows, kernel.size)))
+    return _causal_convolve(
+        white, np.broadcast_to(kernel / np.sqrt(np.sum(kernel**2)), (rows, kernel.size))
+    )
 
 
-def _burst_spikes(rng: np.random.Generator, spikes_per_frame: np.ndarray, rate: float) -> np.ndarray:
+def _burst_spikes(
+    rng: np.random.Generator, spikes_per_frame: np.ndarray, rate: float
+) -> np.ndarray:
     """Spike counts per frame (rows, frames): Poisson burst onsets, geometric burst sizes."""
     rows, frames = spikes_per_frame.shape
     onsets = rng.poisson(spikes_per_frame * _BURST_EXTRA_P)  # expected spikes / mean burst size

@@ -66,7 +66,9 @@ def read_spikefinder(
         raise FileNotFoundError(f"SpikeFinder folder not found: {folder}")
     if datasets is None:
         found = sorted(
-            int(m.group(1)) for p in folder.iterdir() if (m := _FILE.match(p.name)) and m.group(2) == split
+            int(m.group(1))
+            for p in folder.iterdir()
+            if (m := _FILE.match(p.name)) and m.group(2) == split
         )
         if not found:
             raise FileNotFoundError(f"no N.{split}.calcium.csv files in {folder}")
@@ -77,7 +79,10 @@ def read_spikefinder(
 
 
 def read_spikefinder_dataset(
-    directory: str | os.PathLike[str], dataset: int, split: str = "train", rate: float = SPIKEFINDER_RATE_HZ,
+    directory: str | os.PathLike[str],
+    dataset: int,
+    split: str = "train",
+    rate: float = SPIKEFINDER_RATE_HZ,
     gaps: bool = False,
 ) -> Recording:
     """Read one dataset's calcium (and spikes) CSV pair into a Recording named ``"{dataset}.{split}"``."""
@@ -103,15 +108,26 @@ def read_spikefinder_dataset(
                 f"{int(lengths[n])} frames that {calcium_path.name} has for this neuron"
             )
     elif split == "train":
-        raise FileNotFoundError(f"spikes file not found: {spikes_path} (required for training data)")
+        raise FileNotFoundError(
+            f"spikes file not found: {spikes_path} (required for training data)"
+        )
     try:
-        return Recording(calcium, rate, spikes=spikes, lengths=lengths, name=f"{dataset}.{split}", gaps=gaps,
-                         metadata={"dataset": f"SF{dataset}", "source": "SpikeFinder", "split": split})
+        return Recording(
+            calcium,
+            rate,
+            spikes=spikes,
+            lengths=lengths,
+            name=f"{dataset}.{split}",
+            gaps=gaps,
+            metadata={"dataset": f"SF{dataset}", "source": "SpikeFinder", "split": split},
+        )
     except DataError as error:
         raise DataError(f"{calcium_path.parent}/{dataset}.{split}: {error}") from None
 
 
-def read_spikefinder_csv(path: str | os.PathLike[str], gaps: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def read_spikefinder_csv(
+    path: str | os.PathLike[str], gaps: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Parse one SpikeFinder CSV into float64 (neurons, frames) values and int64 (neurons,) lengths.
 
     A cell that is not a number, or (unless `gaps`) empty inside a column before its NaN
@@ -125,7 +141,9 @@ def read_spikefinder_csv(path: str | os.PathLike[str], gaps: bool = False) -> tu
         table = read_numeric_csv(path, header=True)
     except DataError as error:
         if "the file is empty" in str(error):
-            raise DataError(f"{path}: the file is empty (expected a header row of neuron numbers)") from None
+            raise DataError(
+                f"{path}: the file is empty (expected a header row of neuron numbers)"
+            ) from None
         raise
     columns = [str(c).strip() for c in table.columns]
     for position, label in enumerate(columns):
@@ -149,7 +167,9 @@ def read_spikefinder_csv(path: str | os.PathLike[str], gaps: bool = False) -> tu
             )
         infinite = np.flatnonzero(np.isinf(values[neuron, : lengths[neuron]]))
         if infinite.size:
-            raise DataError(f"{path}: line {int(infinite[0]) + 2}, column {label!r}: infinite value")
+            raise DataError(
+                f"{path}: line {int(infinite[0]) + 2}, column {label!r}: infinite value"
+            )
     return values, lengths.astype(np.int64)
 
 
@@ -186,8 +206,14 @@ def write_spikefinder_csv(
     matrix = matrix.copy()
     if lengths is not None:
         lengths = np.asarray(lengths, dtype=np.int64)
-        if lengths.shape != (matrix.shape[0],) or lengths.min(initial=0) < 0 or lengths.max(initial=0) > matrix.shape[1]:
-            raise ValueError(f"lengths must be ({matrix.shape[0]},) values in [0, {matrix.shape[1]}]")
+        if (
+            lengths.shape != (matrix.shape[0],)
+            or lengths.min(initial=0) < 0
+            or lengths.max(initial=0) > matrix.shape[1]
+        ):
+            raise ValueError(
+                f"lengths must be ({matrix.shape[0]},) values in [0, {matrix.shape[1]}]"
+            )
         matrix[np.arange(matrix.shape[1]) >= lengths[:, None]] = np.nan
     table = pd.DataFrame(matrix.T, columns=[str(n) for n in range(matrix.shape[0])])
     target = Path(path)

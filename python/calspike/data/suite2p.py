@@ -111,24 +111,34 @@ def read_suite2p(
     if cells_only and (path / "iscell.npy").is_file():
         flags = _load_npy(path / "iscell.npy")
         if flags.ndim not in (1, 2) or flags.shape[0] != fluorescence.shape[0]:
-            raise DataError(f"{path / 'iscell.npy'}: expected ({fluorescence.shape[0]}, 2), got {flags.shape}")
+            raise DataError(
+                f"{path / 'iscell.npy'}: expected ({fluorescence.shape[0]}, 2), got {flags.shape}"
+            )
         rois = np.flatnonzero((flags[:, 0] if flags.ndim == 2 else flags) > 0.5)
         if rois.size == 0:
-            raise DataError(f"{path / 'iscell.npy'}: no ROI is marked as a cell (cells_only=False keeps all)")
+            raise DataError(
+                f"{path / 'iscell.npy'}: no ROI is marked as a cell (cells_only=False keeps all)"
+            )
     traces = fluorescence[rois].astype(np.float64)
     if neuropil > 0:
         neuropil_traces = _matrix(path / "Fneu.npy")
         if neuropil_traces.shape != fluorescence.shape:
-            raise DataError(f"{path / 'Fneu.npy'}: shape {neuropil_traces.shape} differs from F.npy's "
-                            f"{fluorescence.shape}")
+            raise DataError(
+                f"{path / 'Fneu.npy'}: shape {neuropil_traces.shape} differs from F.npy's "
+                f"{fluorescence.shape}"
+            )
         traces -= neuropil * neuropil_traces[rois]
     if baseline == "running-percentile":
         floor = 0.1 * np.median(fluorescence[rois], axis=1)
         if np.any(floor <= 0):
             bad = int(rois[np.flatnonzero(floor <= 0)[0]])
-            raise DataError(f"{path / 'F.npy'}: ROI {bad} has a median fluorescence <= 0, so dF/F is undefined "
-                            "(use baseline='none')")
-        f0 = running_percentile(traces, baseline_percentile, max(1, round(baseline_window_s * rate)))
+            raise DataError(
+                f"{path / 'F.npy'}: ROI {bad} has a median fluorescence <= 0, so dF/F is undefined "
+                "(use baseline='none')"
+            )
+        f0 = running_percentile(
+            traces, baseline_percentile, max(1, round(baseline_window_s * rate))
+        )
         traces = (traces - f0) / np.maximum(f0, floor[:, None])
     recording = Recording(traces.astype(np.float32), rate, name=path.name, gaps=True)
     return Suite2pPlane(recording, rois.astype(np.int64), int(fluorescence.shape[0]))
@@ -146,9 +156,13 @@ def _matrix(path: Path) -> np.ndarray:
 # The only globals a plain suite2p ops dict needs: NumPy arrays, dtypes and scalars (and
 # _codecs.encode, which protocol-2 pickles use for bytes). Anything else is refused.
 _OPS_GLOBALS = {
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
 }
 
 
@@ -170,17 +184,23 @@ def read_ops(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         with open(path, "rb") as stream:
             version = npy_format.read_magic(stream)
-            header = (npy_format.read_array_header_1_0(stream) if version == (1, 0)
-                      else npy_format.read_array_header_2_0(stream))
+            header = (
+                npy_format.read_array_header_1_0(stream)
+                if version == (1, 0)
+                else npy_format.read_array_header_2_0(stream)
+            )
             shape, _, dtype = header
             if dtype != np.dtype(object) or shape != ():
-                raise DataError(f"{path}: not a suite2p ops dict (a {dtype} array of shape {shape})")
+                raise DataError(
+                    f"{path}: not a suite2p ops dict (a {dtype} array of shape {shape})"
+                )
             ops = _OpsUnpickler(stream).load()
     except DataError:
         raise
     except Exception as error:  # noqa: BLE001 - a pickle can fail in many ways; all mean the same here
-        raise DataError(f"{path}: not a plain suite2p ops dict ({error}); pass the frame rate (--rate) "
-                        "instead") from None
+        raise DataError(
+            f"{path}: not a plain suite2p ops dict ({error}); pass the frame rate (--rate) instead"
+        ) from None
     if isinstance(ops, np.ndarray) and ops.shape == () and ops.dtype == object:
         ops = ops.item()
     if not isinstance(ops, dict):

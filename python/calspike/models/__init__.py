@@ -12,8 +12,17 @@ from calspike.models.rate_model import SpikeRateModel
 from calspike.models.toy_vae import ToyVAE, one_hot_digits
 from calspike.models.window_models import CalciumVAE, SpikeClassifier
 
-__all__ = ["CalciumVAE", "CalspikeModel", "SpikeClassifier", "SpikeRateModel", "ToyVAE", "build_model",
-           "gaussian_kl", "one_hot_digits", "reparameterise"]
+__all__ = [
+    "CalciumVAE",
+    "CalspikeModel",
+    "SpikeClassifier",
+    "SpikeRateModel",
+    "ToyVAE",
+    "build_model",
+    "gaussian_kl",
+    "one_hot_digits",
+    "reparameterise",
+]
 
 
 MODELS: dict[str, type[CalspikeModel]] = {

@@ -20,7 +20,9 @@ class CalspikeModel(nn.Module, metaclass=abc.ABCMeta):
     config: dict[str, Any]
 
     @abc.abstractmethod
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(loss summed over the batch, summed statistics) of windows x (N, ...) and labels y (N,) or None."""
 
 
@@ -48,10 +50,16 @@ def _as_sequence(x: torch.Tensor) -> torch.Tensor:
 class _LSTMEncoder(nn.Module):
     """(N, L, C) -> (N, hidden * directions): the last layer's final hidden state(s)."""
 
-    def __init__(self, channels: int, hidden: int, layers: int, bidirectional: bool, dropout: float) -> None:
+    def __init__(
+        self, channels: int, hidden: int, layers: int, bidirectional: bool, dropout: float
+    ) -> None:
         super().__init__()
         self.lstm = nn.LSTM(
-            channels, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
+            channels,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
             dropout=dropout if layers > 1 else 0.0,
         )
         self.out_features = hidden * (2 if bidirectional else 1)
@@ -84,14 +92,21 @@ def repeated_input_lstm(lstm: nn.LSTM, steps: torch.Tensor, length: int) -> torc
         The hidden state after each step.
     """
     plain = lstm.num_layers == 1 and not lstm.bidirectional and lstm.bias and not lstm.proj_size
-    if steps.is_cuda or not plain or not lstm.batch_first:  # cuDNN runs the sequence in a few kernels
-        sequence: torch.Tensor = lstm(steps.unsqueeze(1 if lstm.batch_first else 0).expand(
-            *((-1, length, -1) if lstm.batch_first else (length, -1, -1))))[0]
+    if (
+        steps.is_cuda or not plain or not lstm.batch_first
+    ):  # cuDNN runs the sequence in a few kernels
+        sequence: torch.Tensor = lstm(
+            steps.unsqueeze(1 if lstm.batch_first else 0).expand(
+                *((-1, length, -1) if lstm.batch_first else (length, -1, -1))
+            )
+        )[0]
         return sequence if lstm.batch_first else sequence.transpose(0, 1)
     # On the CPU, projecting the input (latent 256 -> 4 x 64 gates) at each of the steps was
     # two thirds of a calcium VAE's training step; the input is the same, so it is done once.
-    weight_ih, weight_hh, bias_ih, bias_hh = (cast(torch.Tensor, getattr(lstm, f"{name}_l0"))
-                                              for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    weight_ih, weight_hh, bias_ih, bias_hh = (
+        cast(torch.Tensor, getattr(lstm, f"{name}_l0"))
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    )
     from_input = torch.addmm(bias_ih + bias_hh, steps, weight_ih.t())
     h = steps.new_zeros(steps.shape[0], lstm.hidden_size)
     c = h

@@ -103,23 +103,39 @@ class SpikeRateModel(CalspikeModel):
     kind: ClassVar[str] = "SpikeRateModel"
 
     def __init__(
-        self, rate: float = 25.0, channels: int = 32, dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
-        correlation_weight: float = 5.0, noise: float = 1.0, gain: float = 1.5, smooth: float = 0.0,
-        subframes: int = 1, members: int = 1,
+        self,
+        rate: float = 25.0,
+        channels: int = 32,
+        dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8, 16, 32),
+        correlation_weight: float = 5.0,
+        noise: float = 1.0,
+        gain: float = 1.5,
+        smooth: float = 0.0,
+        subframes: int = 1,
+        members: int = 1,
     ) -> None:
         super().__init__()
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6:
             raise ValueError(f"rate must be a frame rate in Hz > 0, got {rate!r}")
         dilations = [_check_positive("dilation", d) for d in dilations]
-        for name, value in (("correlation_weight", correlation_weight), ("noise", noise), ("smooth", smooth)):
+        for name, value in (
+            ("correlation_weight", correlation_weight),
+            ("noise", noise),
+            ("smooth", smooth),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain >= 1:
             raise ValueError(f"gain must be a number >= 1, got {gain!r}")
         self.config = {
-            "rate": float(rate), "channels": _check_positive("channels", channels), "dilations": dilations,
-            "correlation_weight": float(correlation_weight), "noise": float(noise), "gain": float(gain),
-            "smooth": float(smooth), "subframes": _check_positive("subframes", subframes),
+            "rate": float(rate),
+            "channels": _check_positive("channels", channels),
+            "dilations": dilations,
+            "correlation_weight": float(correlation_weight),
+            "noise": float(noise),
+            "gain": float(gain),
+            "smooth": float(smooth),
+            "subframes": _check_positive("subframes", subframes),
             "members": _check_positive("members", members),
         }
         self.rate = float(rate)
@@ -174,7 +190,9 @@ class SpikeRateModel(CalspikeModel):
         """
         s = self.subframes
         if x.dim() != 2 or x.shape[1] <= 2 * self.radius * s or x.shape[1] % s:
-            raise ValueError(f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}"
+            )
         # (N, s * frames) -> (N, s, frames): the s input frames of each output frame as channels
         framed = x.reshape(x.shape[0], -1, s).transpose(1, 2)
         hidden = self.blocks(F.relu(self.inlet(framed), inplace=True))
@@ -189,10 +207,14 @@ class SpikeRateModel(CalspikeModel):
         offset = torch.randn(n, 1, device=x.device) * 0.2
         # Inference divides each trace by its robust spread; noise of sd s added to a trace of
         # unit spread makes it about sqrt(1 + s^2), so the noisier chunk is scaled as inference would.
-        augmented: torch.Tensor = (x * gain + offset + noise * torch.randn_like(x)) / torch.sqrt(1 + noise**2)
+        augmented: torch.Tensor = (x * gain + offset + noise * torch.randn_like(x)) / torch.sqrt(
+            1 + noise**2
+        )
         return augmented
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute the training loss of a batch of chunks (augmented in training mode).
 
         Parameters
@@ -219,21 +241,34 @@ class SpikeRateModel(CalspikeModel):
         if y is None:
             raise ValueError("SpikeRateModel needs spike counts y (N, L)")
         inputs = self._augment(x.float()) if self.training else x
-        rate = self.member_rates(inputs).float()  # (N, members, L): each member answers for its own loss
+        rate = self.member_rates(
+            inputs
+        ).float()  # (N, members, L): each member answers for its own loss
         counts = y.float().unsqueeze(1)
         if rate.shape[::2] != counts.shape[::2]:
-            raise ValueError(f"counts {tuple(y.shape)} must match the output {(rate.shape[0], rate.shape[2])}")
+            raise ValueError(
+                f"counts {tuple(y.shape)} must match the output {(rate.shape[0], rate.shape[2])}"
+            )
         poisson = (rate - counts * torch.log(rate + 1e-6)).mean(dim=2)
         centred_rate = rate - rate.mean(dim=2, keepdim=True)
         smoothed = counts
         if self.smoothing.numel() > 1:  # correlate with smoothed counts: tolerant of timing shifts
             half = self.smoothing.numel() // 2
-            smoothed = F.conv1d(F.pad(counts, (half, half), mode="replicate"), self.smoothing.view(1, 1, -1))
+            smoothed = F.conv1d(
+                F.pad(counts, (half, half), mode="replicate"), self.smoothing.view(1, 1, -1)
+            )
         centred_counts = smoothed - smoothed.mean(dim=2, keepdim=True)
         # eps inside the roots: a constant prediction has a finite gradient, not 0/0
-        norms = (centred_rate.square().sum(dim=2) + 1e-6).sqrt() * (centred_counts.square().sum(dim=2) + 1e-6).sqrt()
+        norms = (centred_rate.square().sum(dim=2) + 1e-6).sqrt() * (
+            centred_counts.square().sum(dim=2) + 1e-6
+        ).sqrt()
         has_spikes = (counts.sum(dim=2) > 0).float()
         correlation = (centred_rate * centred_counts).sum(dim=2) / norms * has_spikes
-        loss = (poisson + self.config["correlation_weight"] * (1 - correlation) * has_spikes).mean(dim=1)
-        return loss.sum(), {"poisson": poisson.detach().mean(dim=1).sum(),
-                            "correlation": correlation.detach().mean(dim=1).sum(), "with_spikes": has_spikes.sum()}
+        loss = (poisson + self.config["correlation_weight"] * (1 - correlation) * has_spikes).mean(
+            dim=1
+        )
+        return loss.sum(), {
+            "poisson": poisson.detach().mean(dim=1).sum(),
+            "correlation": correlation.detach().mean(dim=1).sum(),
+            "with_spikes": has_spikes.sum(),
+        }

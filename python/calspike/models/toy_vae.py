@@ -42,21 +42,34 @@ class ToyVAE(CalspikeModel):
 
     kind: ClassVar[str] = "ToyVAE"
 
-    def __init__(self, classes: int = 10, hidden: int = 20, latent: int = 2, beta: float = 1e-2,
-                 loss: str = "squared_error") -> None:
+    def __init__(
+        self,
+        classes: int = 10,
+        hidden: int = 20,
+        latent: int = 2,
+        beta: float = 1e-2,
+        loss: str = "squared_error",
+    ) -> None:
         super().__init__()
         if loss not in TOY_LOSSES:
             raise ValueError(f"loss must be one of {', '.join(TOY_LOSSES)}, got {loss!r}")
         self.config = {
-            "classes": _check_positive("classes", classes), "hidden": _check_positive("hidden", hidden),
-            "latent": _check_positive("latent", latent), "beta": float(beta), "loss": loss,
+            "classes": _check_positive("classes", classes),
+            "hidden": _check_positive("hidden", hidden),
+            "latent": _check_positive("latent", latent),
+            "beta": float(beta),
+            "loss": loss,
         }
         self.classes, self.beta, self.loss = classes, float(beta), loss
         self.encoder = nn.Sequential(nn.Linear(classes, hidden), nn.Tanh())
         self.mean = nn.Linear(hidden, latent)
         self.log_var = nn.Linear(hidden, latent)
         self.decoder = nn.Sequential(
-            nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, classes)
+            nn.Linear(latent, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, classes),
         )
 
     def _one_hot(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +130,9 @@ class ToyVAE(CalspikeModel):
         z = reparameterise(mean, log_var, self.training)
         return self.decode(z), mean, log_var
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute the training loss of a batch.
 
         Parameters

@@ -48,13 +48,19 @@ class SpikeClassifier(CalspikeModel):
     kind: ClassVar[str] = "SpikeClassifier"
 
     def __init__(
-        self, channels: int = 1, hidden: int = 64, layers: int = 1, bidirectional: bool = False,
+        self,
+        channels: int = 1,
+        hidden: int = 64,
+        layers: int = 1,
+        bidirectional: bool = False,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.config = {
-            "channels": _check_positive("channels", channels), "hidden": _check_positive("hidden", hidden),
-            "layers": _check_positive("layers", layers), "bidirectional": bool(bidirectional),
+            "channels": _check_positive("channels", channels),
+            "hidden": _check_positive("hidden", hidden),
+            "layers": _check_positive("layers", layers),
+            "bidirectional": bool(bidirectional),
             "dropout": _check_fraction("dropout", dropout),
         }
         self.encoder = _LSTMEncoder(channels, hidden, layers, bidirectional, dropout)
@@ -93,7 +99,9 @@ class SpikeClassifier(CalspikeModel):
         """
         return torch.sigmoid(self(x).float())
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute the training loss of a batch.
 
         Parameters
@@ -169,8 +177,16 @@ class CalciumVAE(CalspikeModel):
     kind: ClassVar[str] = "CalciumVAE"
 
     def __init__(
-        self, length: int, channels: int = 1, hidden: int = 64, latent: int = 256, layers: int = 1,
-        bidirectional: bool = False, dropout: float = 0.0, beta: float = 1e-4, conditional: bool = False,
+        self,
+        length: int,
+        channels: int = 1,
+        hidden: int = 64,
+        latent: int = 256,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        beta: float = 1e-4,
+        conditional: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
@@ -178,12 +194,22 @@ class CalciumVAE(CalspikeModel):
         if not isinstance(conditional, bool):
             raise ValueError(f"conditional must be true or false, got {conditional!r}")
         self.config = {
-            "length": _check_positive("length", length), "channels": _check_positive("channels", channels),
-            "hidden": _check_positive("hidden", hidden), "latent": _check_positive("latent", latent),
-            "layers": _check_positive("layers", layers), "bidirectional": bool(bidirectional),
-            "dropout": _check_fraction("dropout", dropout), "beta": float(beta), "conditional": conditional,
+            "length": _check_positive("length", length),
+            "channels": _check_positive("channels", channels),
+            "hidden": _check_positive("hidden", hidden),
+            "latent": _check_positive("latent", latent),
+            "layers": _check_positive("layers", layers),
+            "bidirectional": bool(bidirectional),
+            "dropout": _check_fraction("dropout", dropout),
+            "beta": float(beta),
+            "conditional": conditional,
         }
-        self.length, self.latent, self.beta, self.conditional = length, latent, float(beta), conditional
+        self.length, self.latent, self.beta, self.conditional = (
+            length,
+            latent,
+            float(beta),
+            conditional,
+        )
         extra = 1 if conditional else 0
         self.encoder = _LSTMEncoder(channels + extra, hidden, layers, bidirectional, dropout)
         self.mean = nn.Linear(self.encoder.out_features, latent)
@@ -195,10 +221,14 @@ class CalciumVAE(CalspikeModel):
         """The labels as a float column (n, 1) on the model's device; None for an unconditional VAE."""
         if not self.conditional:
             if did_spike is not None:
-                raise ValueError("did_spike is only for a conditional CalciumVAE (conditional=True)")
+                raise ValueError(
+                    "did_spike is only for a conditional CalciumVAE (conditional=True)"
+                )
             return None
         if did_spike is None:
-            raise ValueError("a conditional CalciumVAE needs did_spike (the spike label of each window)")
+            raise ValueError(
+                "a conditional CalciumVAE needs did_spike (the spike label of each window)"
+            )
         label = torch.as_tensor(did_spike, device=self.mean.weight.device).float().reshape(-1)
         if label.numel() == 1:
             label = label.expand(n)
@@ -231,8 +261,10 @@ class CalciumVAE(CalspikeModel):
         sequence = _as_sequence(x)
         label = self._label(did_spike, sequence.shape[0])
         if label is not None:
-            sequence = torch.cat([sequence, label.to(sequence.dtype)[:, None, :].expand(-1, sequence.shape[1], 1)],
-                                 dim=2)
+            sequence = torch.cat(
+                [sequence, label.to(sequence.dtype)[:, None, :].expand(-1, sequence.shape[1], 1)],
+                dim=2,
+            )
         state = self.encoder(sequence)
         mean = self.mean(state)
         return (mean, self.log_var(state)) if return_log_var else mean
@@ -258,15 +290,21 @@ class CalciumVAE(CalspikeModel):
             For latent vectors of the wrong shape, or labels as for `encode`.
         """
         if z.dim() != 2 or z.shape[1] != self.latent:
-            raise ValueError(f"latent vectors must have shape (N, {self.latent}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"latent vectors must have shape (N, {self.latent}), got {tuple(z.shape)}"
+            )
         label = self._label(did_spike, z.shape[0])
         steps = z if label is None else torch.cat([z, label.to(z.dtype)], dim=1)
         trace: torch.Tensor = self.output(repeated_input_lstm(self.decoder, steps, self.length))
         return trace.squeeze(-1)
 
     @torch.no_grad()
-    def sample(self, n_or_z: int | torch.Tensor, generator: torch.Generator | None = None,
-               did_spike: Any = None) -> torch.Tensor:
+    def sample(
+        self,
+        n_or_z: int | torch.Tensor,
+        generator: torch.Generator | None = None,
+        did_spike: Any = None,
+    ) -> torch.Tensor:
         """Generate traces from draws of the prior N(0, I), without gradients.
 
         Parameters
@@ -296,7 +334,9 @@ class CalciumVAE(CalspikeModel):
             z = torch.randn(n, self.latent, generator=generator).to(self.mean.weight.device)
         return self.decode(z, did_spike)
 
-    def forward(self, x: torch.Tensor, did_spike: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, did_spike: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruct windows, with z drawn by reparameterisation in training (the mean in eval).
 
         Parameters
@@ -317,7 +357,9 @@ class CalciumVAE(CalspikeModel):
         z = reparameterise(mean, log_var, self.training)
         return self.decode(z, did_spike), mean, log_var
 
-    def step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Compute the training loss of a batch.
 
         Parameters

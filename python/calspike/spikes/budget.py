@@ -14,10 +14,14 @@ from calspike.errors import UsageError
 
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
 BYTES_PER_FRAME = 32  # working bytes per input frame and neuron (copies, gap mask, counts, outputs)
-BYTES_PER_MODEL_FRAME = 16  # and per frame at the model's input rate (resampled, normalised, padded)
+BYTES_PER_MODEL_FRAME = (
+    16  # and per frame at the model's input rate (resampled, normalised, padded)
+)
 
 
-def neurons_per_chunk(frames: int, rate: float, input_rate: float, most: int, budget: int = WORKING_BYTES) -> int:
+def neurons_per_chunk(
+    frames: int, rate: float, input_rate: float, most: int, budget: int = WORKING_BYTES
+) -> int:
     """Neurons of `frames` frames at `rate` Hz whose working memory fits `budget` bytes.
 
     When the method works at `input_rate` Hz (upsampling costs more); at least 1, at most `most`.
@@ -33,7 +37,9 @@ def most_local_workers() -> int:
     """Worker processes this machine can hold: 4 per core (more only wait), and one per GiB of its memory."""
     import os
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not a POSIX system: cores alone
@@ -43,13 +49,20 @@ def most_local_workers() -> int:
 
 def check_workers(workers: object) -> None:
     """UsageError unless `workers` is None or an integer in [1, most_local_workers()]."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or not 1 <= workers <= most_local_workers()):
-        raise UsageError(f"workers must be an integer in [1, {most_local_workers()}] (4 per core, 1 GiB each), "
-                         f"got {workers!r}")
+    if workers is not None and (
+        isinstance(workers, bool)
+        or not isinstance(workers, int)
+        or not 1 <= workers <= most_local_workers()
+    ):
+        raise UsageError(
+            f"workers must be an integer in [1, {most_local_workers()}] (4 per core, 1 GiB each), "
+            f"got {workers!r}"
+        )
 
 
-_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})", re.ASCII)
+_HOST_PORT = re.compile(
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})", re.ASCII
+)
 SCHEMES = ("tcp", "tls", "inproc", "ws", "wss", "ucx")  # distributed's own; plugins add more
 
 
@@ -77,9 +90,11 @@ def check_scheduler(address: object) -> None:
         else:
             ok = bool(rest) and scheme in _schemes()
     if not ok:
-        raise UsageError(f"--scheduler must be an address [tcp|tls://]HOST:PORT (port 1-65535), e.g. "
-                         f"tcp://10.0.0.5:8786, or another scheme Dask knows ({', '.join(_schemes())}); "
-                         f"got {address!r}")
+        raise UsageError(
+            f"--scheduler must be an address [tcp|tls://]HOST:PORT (port 1-65535), e.g. "
+            f"tcp://10.0.0.5:8786, or another scheme Dask knows ({', '.join(_schemes())}); "
+            f"got {address!r}"
+        )
 
 
 def _schemes() -> tuple[str, ...]:

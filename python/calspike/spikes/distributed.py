@@ -24,7 +24,9 @@ from calspike._optional import require
 from calspike.data.recording import Recording
 from calspike.errors import CalspikeWarning
 
-_LOADED: dict[tuple[Any, ...], Any] = {}  # per worker process: estimators by (checkpoint digest, settings)
+_LOADED: dict[
+    tuple[Any, ...], Any
+] = {}  # per worker process: estimators by (checkpoint digest, settings)
 
 
 def model_payload(method: str, model: str | Path | None) -> bytes:
@@ -36,7 +38,9 @@ def model_payload(method: str, model: str | Path | None) -> bytes:
     return Path(model or default_model_path()).read_bytes()
 
 
-def _estimator(payload: bytes, method: str, p: int, device: str, threads: int, chunk_neurons: int) -> Any:
+def _estimator(
+    payload: bytes, method: str, p: int, device: str, threads: int, chunk_neurons: int
+) -> Any:
     """The worker's estimator, built once per checkpoint and settings."""
     from calspike.spikes.estimator import Estimator
 
@@ -54,9 +58,19 @@ def _estimator(payload: bytes, method: str, p: int, device: str, threads: int, c
     return _LOADED[key]
 
 
-def infer_block(traces: np.ndarray, payload: bytes, *, rate: float, method: str = "model", p: int = 1,
-                device: str = "cpu", threads: int = 1, chunk_neurons: int = 256, torch_threads: int | None = None,
-                details: bool = False) -> Any:
+def infer_block(
+    traces: np.ndarray,
+    payload: bytes,
+    *,
+    rate: float,
+    method: str = "model",
+    p: int = 1,
+    device: str = "cpu",
+    threads: int = 1,
+    chunk_neurons: int = 256,
+    torch_threads: int | None = None,
+    details: bool = False,
+) -> Any:
     """Spikes (neurons, frames) float32 of one chunk of traces (neurons, frames) at `rate` Hz.
 
     With `details`, (spikes, the sidecar's per-neuron details).
@@ -100,14 +114,23 @@ def client_for(scheduler: str | None, workers: int | None) -> Any:
 
     import dask
 
-    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items() if k != _TRIM}
+    environ = {
+        k: v
+        for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+        if k != _TRIM
+    }
     # a nanny copies its pre-spawn variables into this process's own environment, where the
     # next workers would inherit them: take the variable out while ours start
     inherited = os.environ.pop(_TRIM, None)
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            cluster = distributed.LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=None)
+            cluster = distributed.LocalCluster(
+                n_workers=workers or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
     finally:
         if inherited is not None:
             os.environ[_TRIM] = inherited
@@ -131,14 +154,22 @@ def _warn_small_trim(client: Any) -> None:
         except ValueError:
             continue
     if small:
-        warnings.warn(f"{len(small)} Dask worker(s) run with {_TRIM} below 1 MiB (Dask's default is 65536), "
-                      f"which makes PyTorch inference there 2-4x slower; start them with it unset, e.g. "
-                      f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: {', '.join(sorted(small)[:5])}",
-                      CalspikeWarning, stacklevel=3)
+        warnings.warn(
+            f"{len(small)} Dask worker(s) run with {_TRIM} below 1 MiB (Dask's default is 65536), "
+            f"which makes PyTorch inference there 2-4x slower; start them with it unset, e.g. "
+            f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: {', '.join(sorted(small)[:5])}",
+            CalspikeWarning,
+            stacklevel=3,
+        )
 
 
-def run_chunks(client: Any, chunks: Iterator[tuple[int, np.ndarray]], payload: bytes, settings: dict[str, Any],
-               in_flight: int) -> Iterator[tuple[int, np.ndarray, dict[str, Any]]]:
+def run_chunks(
+    client: Any,
+    chunks: Iterator[tuple[int, np.ndarray]],
+    payload: bytes,
+    settings: dict[str, Any],
+    in_flight: int,
+) -> Iterator[tuple[int, np.ndarray, dict[str, Any]]]:
     """(first row, spikes, details) of each chunk of (first row, traces), in row order.
 
     Computed on the cluster with at most `in_flight` chunks submitted and not yet yielded.
@@ -158,7 +189,9 @@ def run_chunks(client: Any, chunks: Iterator[tuple[int, np.ndarray]], payload: b
             except StopIteration:
                 exhausted = True
                 break
-            future = client.submit(infer_block, traces, shared, details=True, retries=3, pure=False, **settings)
+            future = client.submit(
+                infer_block, traces, shared, details=True, retries=3, pure=False, **settings
+            )
             pending[start] = future
             order.append(start)
             results.add(future)

@@ -23,11 +23,21 @@ from calspike.preprocess import fill_gaps
 class Estimator:
     """The chosen method, loaded once and applied to each recording: (spikes, sidecar details)."""
 
-    def __init__(self, method: str, model: str | os.PathLike[str] | None, device: str, p: int, threads: int,
-                 chunk_neurons: int, progress: bool) -> None:
+    def __init__(
+        self,
+        method: str,
+        model: str | os.PathLike[str] | None,
+        device: str,
+        p: int,
+        threads: int,
+        chunk_neurons: int,
+        progress: bool,
+    ) -> None:
         self.method, self.device, self.p, self.threads = method, device, p, threads
         self.chunk_neurons, self.progress = chunk_neurons, progress
-        self.cluster: tuple[str | None, int | None] | None = None  # (scheduler, workers) of a Dask cluster
+        self.cluster: tuple[str | None, int | None] | None = (
+            None  # (scheduler, workers) of a Dask cluster
+        )
         self.model_path = None if model is None else Path(model)
         if method == "model":
             from calspike.spikes.rate import default_model_path, load_rate_model
@@ -43,14 +53,23 @@ class Estimator:
         threads = {"threads_used": self.threads or int(_core.build_info()["max_threads"])}
         if self.method == "oasis":
             return {"p": self.p, **threads}
-        return {**threads, "model": str(self.model_path), "model_config": self.model.config,
-                # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
-                "model_trained_on": self.metadata.get("train_datasets") or self.metadata.get("train_neurons"),
-                # a fine-tuned model: what it started from (`calspike train-rate --init`)
-                **({"model_initialised_from": self.metadata["initialised_from"]}
-                   if "initialised_from" in self.metadata else {}),
-                "normalised_noise_range": self.metadata.get("normalised_noise_range"),
-                "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"), "device": self.device}
+        return {
+            **threads,
+            "model": str(self.model_path),
+            "model_config": self.model.config,
+            # per dataset (rows, hours, spikes, indicator) when the checkpoint says; else the neurons
+            "model_trained_on": self.metadata.get("train_datasets")
+            or self.metadata.get("train_neurons"),
+            # a fine-tuned model: what it started from (`calspike train-rate --init`)
+            **(
+                {"model_initialised_from": self.metadata["initialised_from"]}
+                if "initialised_from" in self.metadata
+                else {}
+            ),
+            "normalised_noise_range": self.metadata.get("normalised_noise_range"),
+            "frame_rate_range_hz": self.metadata.get("frame_rate_range_hz"),
+            "device": self.device,
+        }
 
     def __call__(self, recording: Recording) -> tuple[np.ndarray, dict[str, Any]]:
         """(spikes (neurons, frames), the sidecar's per-neuron details) of a recording."""
@@ -62,25 +81,44 @@ class Estimator:
         if self.method == "model":
             from calspike.spikes.rate import infer_spike_rates
 
-            spikes, info = infer_spike_rates(recording, model=self.model, metadata=self.metadata,
-                                             device=self.device, chunk_neurons=self.chunk_neurons,
-                                             threads=self.threads, progress=self.progress)
-            return spikes, {"noise_level": json_values(info["noise_level"]),
-                            "normalised_noise_level": json_values(info["normalised_noise_level"])}
+            spikes, info = infer_spike_rates(
+                recording,
+                model=self.model,
+                metadata=self.metadata,
+                device=self.device,
+                chunk_neurons=self.chunk_neurons,
+                threads=self.threads,
+                progress=self.progress,
+            )
+            return spikes, {
+                "noise_level": json_values(info["noise_level"]),
+                "normalised_noise_level": json_values(info["normalised_noise_level"]),
+            }
         from calspike.preprocess import noise_levels
         from calspike.spikes.oasis import deconvolve
 
         lengths = np.asarray(recording.lengths).copy()
-        empty = np.array([not np.isfinite(recording.calcium[r, : int(n)]).any() for r, n in enumerate(lengths)])
+        empty = np.array(
+            [not np.isfinite(recording.calcium[r, : int(n)]).any() for r, n in enumerate(lengths)]
+        )
         lengths[empty] = 0  # no finite frame: nothing to deconvolve, NaN out
         filled, dropped = fill_gaps(recording.calcium, lengths)
-        result = deconvolve(Recording(filled, recording.rate, lengths=lengths, name=recording.name),
-                            p=self.p, threads=self.threads)
+        result = deconvolve(
+            Recording(filled, recording.rate, lengths=lengths, name=recording.name),
+            p=self.p,
+            threads=self.threads,
+        )
         spikes = np.array(result.spikes, copy=True)
         spikes[dropped] = np.nan
-        return spikes, {"noise_level": json_values(noise_levels(recording.calcium, recording.rate, recording.lengths)),
-                        "g": json_values(result.g), "sn": json_values(result.sn), "baseline": json_values(result.baseline),
-                        "lambda": json_values(result.lam)}
+        return spikes, {
+            "noise_level": json_values(
+                noise_levels(recording.calcium, recording.rate, recording.lengths)
+            ),
+            "g": json_values(result.g),
+            "sn": json_values(result.sn),
+            "baseline": json_values(result.baseline),
+            "lambda": json_values(result.lam),
+        }
 
 
 def dropped_frames(recording: Recording) -> int:
@@ -100,8 +138,12 @@ def json_values(array: np.ndarray) -> list[Any]:
     return out
 
 
-def estimates(chunks: Iterator[Recording], estimator: Estimator, open_files: contextlib.ExitStack,
-               rate: float | None) -> Iterator[tuple[Recording, np.ndarray, dict[str, Any]]]:
+def estimates(
+    chunks: Iterator[Recording],
+    estimator: Estimator,
+    open_files: contextlib.ExitStack,
+    rate: float | None,
+) -> Iterator[tuple[Recording, np.ndarray, dict[str, Any]]]:
     """(chunk, spikes, details) of each chunk in order: here, or on a Dask cluster (`estimator.cluster`)."""
     if estimator.cluster is None:
         for chunk in chunks:
@@ -124,9 +166,17 @@ def estimates(chunks: Iterator[Recording], estimator: Estimator, open_files: con
             yield start, chunk.calcium
             start += chunk.neurons
 
-    settings = {"rate": rate, "method": estimator.method, "p": estimator.p, "device": estimator.device,
-                "threads": estimator.threads, "chunk_neurons": estimator.chunk_neurons}
-    if estimator.method == "model":  # the workers compute with this process's threads: the same rounding
+    settings = {
+        "rate": rate,
+        "method": estimator.method,
+        "p": estimator.p,
+        "device": estimator.device,
+        "threads": estimator.threads,
+        "chunk_neurons": estimator.chunk_neurons,
+    }
+    if (
+        estimator.method == "model"
+    ):  # the workers compute with this process's threads: the same rounding
         import torch
 
         settings["torch_threads"] = torch.get_num_threads()

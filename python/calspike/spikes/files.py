@@ -49,7 +49,9 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
     if not (hdf5[0] if hdf5 else source).exists():
         raise FileNotFoundError(f"input not found: {hdf5[0] if hdf5 else source}")
     if output.name in ("", ".", ".."):  # `-o .`, `-o /`, `-o ..`: a place, not a name
-        raise UsageError(f"output {output} is a folder you already have; name a new file or folder in it")
+        raise UsageError(
+            f"output {output} is a folder you already have; name a new file or folder in it"
+        )
     plane = False if hdf5 else is_suite2p_plane(source) if suite2p is None else suite2p
     if source.suffix.lower() == ".nwb":
         layout = "nwb"
@@ -63,13 +65,23 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
         layout = "csv"
     else:
         layout = "npy"
-    check_not_input([output, sidecar_path(output, layout)], [hdf5[0] if hdf5 else source,
-                                                             *_files_read(source, layout)],
-                    inside_allowed=layout not in ("folder", "zarr"))
-    sidecar = sidecar_path(output, layout)  # written beside the output: the user's file there is refused too
-    if layout != "folder" and (sidecar.exists() or sidecar.is_symlink()) and _our_record(sidecar) is None:
-        raise UsageError(f"{sidecar} exists and calspike did not write it (the sidecar of {output.name} goes "
-                         "there); choose another output name")
+    check_not_input(
+        [output, sidecar_path(output, layout)],
+        [hdf5[0] if hdf5 else source, *_files_read(source, layout)],
+        inside_allowed=layout not in ("folder", "zarr"),
+    )
+    sidecar = sidecar_path(
+        output, layout
+    )  # written beside the output: the user's file there is refused too
+    if (
+        layout != "folder"
+        and (sidecar.exists() or sidecar.is_symlink())
+        and _our_record(sidecar) is None
+    ):
+        raise UsageError(
+            f"{sidecar} exists and calspike did not write it (the sidecar of {output.name} goes "
+            "there); choose another output name"
+        )
     if layout in ("folder", "zarr"):
         from calspike._io import check_folder_target
 
@@ -86,8 +98,10 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
     if output.is_symlink():
         raise UsageError(f"output {output} is a symbolic link; calspike writes only to a real path")
     if output.exists() and not _written_by_calspike(output):
-        raise UsageError(f"output {output} exists and calspike did not write it (no matching "
-                         f"{sidecar_path(output, layout).name}); choose another name")
+        raise UsageError(
+            f"output {output} exists and calspike did not write it (no matching "
+            f"{sidecar_path(output, layout).name}); choose another name"
+        )
     return layout
 
 
@@ -114,7 +128,13 @@ def _our_record(sidecar: Path) -> dict[str, Any] | None:
         record = json.loads(sidecar.read_text()) if fits else None
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and "calspike" in record and isinstance(record.get("files"), dict) else None
+    return (
+        record
+        if isinstance(record, dict)
+        and "calspike" in record
+        and isinstance(record.get("files"), dict)
+        else None
+    )
 
 
 def _written_by_calspike(output: Path) -> bool:
@@ -228,20 +248,38 @@ def infer(
     """
     from calspike import config
 
-    rate = config.check({"method": method, "rate": rate, "p": p, "threads": threads, "device": device,
-                         "chunk_neurons": chunk_neurons, "neuropil": neuropil, "baseline": baseline})["rate"]
+    rate = config.check(
+        {
+            "method": method,
+            "rate": rate,
+            "p": p,
+            "threads": threads,
+            "device": device,
+            "chunk_neurons": chunk_neurons,
+            "neuropil": neuropil,
+            "baseline": baseline,
+        }
+    )["rate"]
     source, output = Path(source), Path(output)
     plane = is_suite2p_plane(source)
     layout = check_outputs(source, output, suite2p=plane)
-    if (scheduler is not None or workers is not None) and not (is_chunked_source(source) and layout != "nwb"):
+    if (scheduler is not None or workers is not None) and not (
+        is_chunked_source(source) and layout != "nwb"
+    ):
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
     budget.check_cluster(scheduler, workers)
     estimator = Estimator(method, model, device, p, threads, chunk_neurons, progress)
-    estimator.cluster = (scheduler, workers) if scheduler is not None or workers is not None else None
+    estimator.cluster = (
+        (scheduler, workers) if scheduler is not None or workers is not None else None
+    )
     from calspike._version import __version__
 
-    record: dict[str, Any] = {"calspike": __version__, "method": method, "source": str(source),
-                              **estimator.settings()}
+    record: dict[str, Any] = {
+        "calspike": __version__,
+        "method": method,
+        "source": str(source),
+        **estimator.settings(),
+    }
     if layout == "nwb":
         from calspike.spikes.nwb_inference import infer_nwb
 
@@ -249,11 +287,21 @@ def infer(
         record.update(recordings=[summary], files={output.name: digest})
         write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
         return [output]
-    if layout in ("npy", "csv", "zarr"):  # one file (or zarr folder), then its sidecar, written last
+    if layout in (
+        "npy",
+        "csv",
+        "zarr",
+    ):  # one file (or zarr folder), then its sidecar, written last
         if layout in ("npy", "zarr"):
-            summary, digest = _infer_array(source, output, rate, estimator, plane,
-                                           {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only},
-                                           layout)
+            summary, digest = _infer_array(
+                source,
+                output,
+                rate,
+                estimator,
+                plane,
+                {"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only},
+                layout,
+            )
         else:
             recording = load_recordings(source, rate, gaps=True)[0]
             spikes, summary = _run(estimator, recording, output.name)
@@ -276,35 +324,56 @@ def infer(
     return [output / name for name in files]
 
 
-def _run(estimator: Estimator, recording: Recording, output_name: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _run(
+    estimator: Estimator, recording: Recording, output_name: str
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Spikes of one whole recording and its sidecar summary."""
     start = time.perf_counter()
     _warn_empty(recording, 0)
     spikes, details = estimator(recording)
-    summary = {"name": recording.name, "output": output_name, "neurons": recording.neurons,
-               "frames": recording.frames, "rate_hz": recording.rate,
-               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped_frames(recording),
-               **details}
+    summary = {
+        "name": recording.name,
+        "output": output_name,
+        "neurons": recording.neurons,
+        "frames": recording.frames,
+        "rate_hz": recording.rate,
+        "seconds": round(time.perf_counter() - start, 4),
+        "dropped_frames": dropped_frames(recording),
+        **details,
+    }
     return spikes, summary
 
 
-def _infer_array(source: Path, output: Path, rate: float | None, estimator: Estimator, plane: bool,
-                 suite2p: dict[str, Any], layout: str = "npy") -> tuple[dict[str, Any], str]:
+def _infer_array(
+    source: Path,
+    output: Path,
+    rate: float | None,
+    estimator: Estimator,
+    plane: bool,
+    suite2p: dict[str, Any],
+    layout: str = "npy",
+) -> tuple[dict[str, Any], str]:
     """Infer an array or suite2p input into a .npy (or a .zarr array), chunk by chunk.
 
     Written to a temporary file (folder); returns the sidecar summary and the SHA-256 of the
     values written.
     """
     with contextlib.ExitStack() as open_files:  # the input reader is closed however this ends
-        return _infer_array_into(source, output, rate, estimator, plane, suite2p, open_files, layout)
+        return _infer_array_into(
+            source, output, rate, estimator, plane, suite2p, open_files, layout
+        )
 
 
 @contextlib.contextmanager
-def _array_writer(output: Path, layout: str, shape: tuple[int, int]) -> Iterator[NpyWriter | ZarrWriter]:
+def _array_writer(
+    output: Path, layout: str, shape: tuple[int, int]
+) -> Iterator[NpyWriter | ZarrWriter]:
     """A block writer into a temporary .npy file or zarr folder, put in `output`'s place only when whole."""
     if layout == "zarr":
         with atomic_folder(output, "output zarr array", {"kind": "predictions"}) as folder:
-            yield ZarrWriter(folder, shape, attributes={"unit": "spikes per frame"})  # the rate: once known
+            yield ZarrWriter(
+                folder, shape, attributes={"unit": "spikes per frame"}
+            )  # the rate: once known
         return
     with atomic_path(output) as temporary:
         writer = NpyWriter(temporary, shape)
@@ -314,27 +383,52 @@ def _array_writer(output: Path, layout: str, shape: tuple[int, int]) -> Iterator
             writer.close()
 
 
-def _infer_array_into(source: Path, output: Path, rate: float | None, estimator: Estimator, plane: bool,
-                      suite2p: dict[str, Any], open_files: contextlib.ExitStack,
-                      layout: str) -> tuple[dict[str, Any], str]:
+def _infer_array_into(
+    source: Path,
+    output: Path,
+    rate: float | None,
+    estimator: Estimator,
+    plane: bool,
+    suite2p: dict[str, Any],
+    open_files: contextlib.ExitStack,
+    layout: str,
+) -> tuple[dict[str, Any], str]:
     start = time.perf_counter()
     rois: np.ndarray | None = None
     if plane:
-        read = read_suite2p(source, rate, neuropil=suite2p["neuropil"], baseline=suite2p["baseline"],
-                            cells_only=suite2p["cells_only"])
-        chunks, shape, name = _recording_chunks(read.recording, estimator), (read.total_rois,
-                                                                             read.recording.frames), read.recording.name
+        read = read_suite2p(
+            source,
+            rate,
+            neuropil=suite2p["neuropil"],
+            baseline=suite2p["baseline"],
+            cells_only=suite2p["cells_only"],
+        )
+        chunks, shape, name = (
+            _recording_chunks(read.recording, estimator),
+            (read.total_rois, read.recording.frames),
+            read.recording.name,
+        )
         rois = read.rois
     elif is_chunked_source(source):
         reader = open_rows(source)
         open_files.callback(reader.close)
         rate = rate if rate is not None else reader.rate
         if rate is None:
-            raise ValueError(f"{source}: rate (Hz) must be given for this input; it does not store one")
-        chunks, shape, name = _npy_chunks(reader, rate, estimator), reader.shape, Path(str(source)).stem
+            raise ValueError(
+                f"{source}: rate (Hz) must be given for this input; it does not store one"
+            )
+        chunks, shape, name = (
+            _npy_chunks(reader, rate, estimator),
+            reader.shape,
+            Path(str(source)).stem,
+        )
     else:
         recording = load_recordings(source, rate, gaps=True)[0]
-        chunks, shape, name = _recording_chunks(recording, estimator), recording.calcium.shape, recording.name
+        chunks, shape, name = (
+            _recording_chunks(recording, estimator),
+            recording.calcium.shape,
+            recording.name,
+        )
     details: dict[str, list[Any]] = {}
     neurons_seen, dropped, rate_used = 0, 0, float("nan")
     with _array_writer(output, layout, (int(shape[0]), int(shape[1]))) as writer:
@@ -342,7 +436,9 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
             _warn_empty(chunk, neurons_seen)
             if rois is not None:  # suite2p: rows of F.npy, NaN for the ROIs not inferred
                 mine = rois[neurons_seen : neurons_seen + chunk.neurons]
-                block = np.full((int(mine[-1]) + 1 - writer.written, shape[1]), np.nan, dtype=np.float32)
+                block = np.full(
+                    (int(mine[-1]) + 1 - writer.written, shape[1]), np.nan, dtype=np.float32
+                )
                 block[mine - writer.written] = spikes
                 spikes = block
             writer.write(spikes)
@@ -354,31 +450,51 @@ def _infer_array_into(source: Path, output: Path, rate: float | None, estimator:
         if writer.written < shape[0]:  # suite2p: trailing ROIs not inferred
             writer.write(np.full((shape[0] - writer.written, shape[1]), np.nan, dtype=np.float32))
         if isinstance(writer, ZarrWriter):
-            writer.annotate(rate=rate)  # a zarr output comes only from a chunked input, whose rate is known
+            writer.annotate(
+                rate=rate
+            )  # a zarr output comes only from a chunked input, whose rate is known
         writer.finish()
-    summary: dict[str, Any] = {"name": name, "output": output.name, "neurons": int(shape[0]),
-                               "frames": int(shape[1]), "rate_hz": rate_used,
-                               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped,
-                               **details}
+    summary: dict[str, Any] = {
+        "name": name,
+        "output": output.name,
+        "neurons": int(shape[0]),
+        "frames": int(shape[1]),
+        "rate_hz": rate_used,
+        "seconds": round(time.perf_counter() - start, 4),
+        "dropped_frames": dropped,
+        **details,
+    }
     if rois is not None:
-        summary.update({"rois": rois.tolist(), "total_rois": int(shape[0]), "neuropil": suite2p["neuropil"],
-                        "baseline": suite2p["baseline"]})
+        summary.update(
+            {
+                "rois": rois.tolist(),
+                "total_rois": int(shape[0]),
+                "neuropil": suite2p["neuropil"],
+                "baseline": suite2p["baseline"],
+            }
+        )
     return summary, writer.sha256
 
 
 def _neurons_per_chunk(estimator: Estimator, frames: int, rate: float) -> int:
     """Neurons that fit WORKING_BYTES at this length (upsampling to the model's input rate costs more)."""
     input_rate = estimator.model.input_rate if estimator.method == "model" else rate
-    return budget.neurons_per_chunk(frames, rate, input_rate, estimator.chunk_neurons, WORKING_BYTES)
+    return budget.neurons_per_chunk(
+        frames, rate, input_rate, estimator.chunk_neurons, WORKING_BYTES
+    )
 
 
 def _recording_chunks(recording: Recording, estimator: Estimator) -> Iterator[Recording]:
     step = _neurons_per_chunk(estimator, recording.frames, recording.rate)
     for start in range(0, recording.neurons, step):
         stop = min(start + step, recording.neurons)
-        yield Recording(recording.calcium[start:stop], recording.rate,
-                        lengths=recording.lengths[start:stop],  # type: ignore[index]
-                        name=recording.name, gaps=True)
+        yield Recording(
+            recording.calcium[start:stop],
+            recording.rate,
+            lengths=recording.lengths[start:stop],  # type: ignore[index]
+            name=recording.name,
+            gaps=True,
+        )
 
 
 def _npy_chunks(reader: Rows, rate: float, estimator: Estimator) -> Iterator[Recording]:
@@ -395,5 +511,8 @@ def _npy_chunks(reader: Rows, rate: float, estimator: Estimator) -> Iterator[Rec
 def _warn_empty(recording: Recording, offset: int) -> None:
     """EmptyNeuronWarning naming the neurons (input rows) with no finite frame."""
     assert recording.lengths is not None
-    empty = [not np.isfinite(recording.calcium[row, : int(n)]).any() for row, n in enumerate(recording.lengths)]
+    empty = [
+        not np.isfinite(recording.calcium[row, : int(n)]).any()
+        for row, n in enumerate(recording.lengths)
+    ]
     warn_empty_neurons(np.array(empty, dtype=bool), recording.name, offset, stacklevel=4)

@@ -16,8 +16,9 @@ from calspike._io import file_digest
 from calspike.data.nwb import OUTPUT_MODULE, OUTPUT_SERIES, read_nwb, write_nwb_spikes
 
 
-def infer_nwb(source: Path, output: Path, rate: float | None, estimator: Any,
-              series: str | None) -> tuple[dict[str, Any], str]:
+def infer_nwb(
+    source: Path, output: Path, rate: float | None, estimator: Any, series: str | None
+) -> tuple[dict[str, Any], str]:
     """(sidecar summary, SHA-256 of the output file) of inferring `source`'s series into `output`.
 
     `rate` (Hz), when given, must agree with the series' own rate; the traces are read whole
@@ -29,7 +30,9 @@ def infer_nwb(source: Path, output: Path, rate: float | None, estimator: Any,
     start = time.perf_counter()
     recording = read_nwb(source, series)[0]
     if rate is not None and abs(rate - recording.rate) > 1e-6 * recording.rate:
-        raise ValueError(f"{source}: --rate {rate:g} Hz disagrees with the series' {recording.rate:g} Hz")
+        raise ValueError(
+            f"{source}: --rate {rate:g} Hz disagrees with the series' {recording.rate:g} Hz"
+        )
     spikes = np.empty(recording.calcium.shape, dtype=np.float32)
     details: dict[str, list[Any]] = {}
     row = 0
@@ -41,12 +44,28 @@ def infer_nwb(source: Path, output: Path, rate: float | None, estimator: Any,
         for key, values in found.items():
             details.setdefault(key, []).extend(values)
     chosen = recording.metadata["nwb_series"]
-    write_nwb_spikes(source, output, spikes, series=chosen, description={
-        "calspike": estimator.settings(), "method": estimator.method, "noise_level": details.get("noise_level"),
-        "roi_ids": list(recording.neuron_names or ())})
-    summary = {"name": recording.name, "output": output.name, "series": chosen,
-               "written": f"processing/{OUTPUT_MODULE}/{OUTPUT_SERIES}", "neurons": recording.neurons,
-               "frames": recording.frames, "rate_hz": recording.rate,
-               "seconds": round(time.perf_counter() - start, 4), "dropped_frames": dropped_frames(recording),
-               **details}
+    write_nwb_spikes(
+        source,
+        output,
+        spikes,
+        series=chosen,
+        description={
+            "calspike": estimator.settings(),
+            "method": estimator.method,
+            "noise_level": details.get("noise_level"),
+            "roi_ids": list(recording.neuron_names or ()),
+        },
+    )
+    summary = {
+        "name": recording.name,
+        "output": output.name,
+        "series": chosen,
+        "written": f"processing/{OUTPUT_MODULE}/{OUTPUT_SERIES}",
+        "neurons": recording.neurons,
+        "frames": recording.frames,
+        "rate_hz": recording.rate,
+        "seconds": round(time.perf_counter() - start, 4),
+        "dropped_frames": dropped_frames(recording),
+        **details,
+    }
     return summary, file_digest(output)

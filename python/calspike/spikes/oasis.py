@@ -56,13 +56,17 @@ class Deconvolution:
         if self.g.shape[1] == 1:
             decay = self.g[:, 0]
         else:  # the larger root of z^2 = g1 z + g2
-            decay = (self.g[:, 0] + np.sqrt(np.maximum(self.g[:, 0] ** 2 + 4 * self.g[:, 1], 0))) / 2
+            decay = (
+                self.g[:, 0] + np.sqrt(np.maximum(self.g[:, 0] ** 2 + 4 * self.g[:, 1], 0))
+            ) / 2
         with np.errstate(divide="ignore"):
             return np.asarray(-1.0 / (self.rate * np.log(decay)))
 
     def __repr__(self) -> str:
-        return (f"Deconvolution(neurons={self.calcium.shape[0]}, frames={self.calcium.shape[1]}, "
-                f"p={self.g.shape[1]}, median lam={np.nanmedian(self.lam):.3g})")
+        return (
+            f"Deconvolution(neurons={self.calcium.shape[0]}, frames={self.calcium.shape[1]}, "
+            f"p={self.g.shape[1]}, median lam={np.nanmedian(self.lam):.3g})"
+        )
 
 
 def deconvolve(
@@ -157,7 +161,11 @@ def deconvolve(
         raise ValueError(f"p must be 1 (AR(1)) or 2 (AR(2)), got {p!r}")
     threads = config.check({"threads": threads})["threads"]
     recording = data if isinstance(data, Recording) else _as_recording(data, rate)
-    for name, value in (("s_min", s_min), ("baseline_percentile", baseline_percentile), ("fudge", fudge)):
+    for name, value in (
+        ("s_min", s_min),
+        ("baseline_percentile", baseline_percentile),
+        ("fudge", fudge),
+    ):
         if not (isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)):
             raise ValueError(f"{name} must be a finite number, got {value!r}")
     if s_min < 0:
@@ -167,7 +175,9 @@ def deconvolve(
     if not 0 < fudge <= 1:
         raise ValueError(f"fudge must be in (0, 1], got {fudge!r}")
     if p == 2 and exact and s_min > 0:
-        raise ValueError("s_min > 0 makes the problem non-convex: pass exact=False for AR(2) with s_min")
+        raise ValueError(
+            "s_min > 0 makes the problem non-convex: pass exact=False for AR(2) with s_min"
+        )
 
     neurons = recording.neurons
     lengths = recording.lengths.tolist()  # type: ignore[union-attr]
@@ -189,26 +199,55 @@ def deconvolve(
         if np.any(noise[~empty] < 0):
             raise ValueError("sn must be >= 0 for every neuron")
         noise_core = np.where(empty, 0.0, noise)
-        calcium, spikes, lam_used = _core.oasis(recording.calcium, lengths, b_core, g_core, noise_core,
-                                                constrained=True, exact=bool(exact), threads=threads)
+        calcium, spikes, lam_used = _core.oasis(
+            recording.calcium,
+            lengths,
+            b_core,
+            g_core,
+            noise_core,
+            constrained=True,
+            exact=bool(exact),
+            threads=threads,
+        )
         if s_min > 0:
             # As OASIS does: the noise constraint picks lam, then the pools are solved again
             # with that lam and the minimal spike size.
             lam_core = np.where(empty, 0.0, np.nan_to_num(np.asarray(lam_used, dtype=np.float64)))
-            calcium, spikes, _ = _core.oasis(recording.calcium, lengths, b_core, g_core, lam_core,
-                                             s_min=float(s_min), exact=bool(exact), threads=threads)
+            calcium, spikes, _ = _core.oasis(
+                recording.calcium,
+                lengths,
+                b_core,
+                g_core,
+                lam_core,
+                s_min=float(s_min),
+                exact=bool(exact),
+                threads=threads,
+            )
     else:
         noise = _per_neuron(sn, neurons, "sn", np.full(neurons, np.nan))
         lam_used = _per_neuron(lam, neurons, "lam", None)
         if np.any(lam_used < 0):
             raise ValueError("lam must be >= 0 for every neuron")
-        calcium, spikes, _ = _core.oasis(recording.calcium, lengths, b_core, g_core, lam_used, s_min=float(s_min),
-                                         exact=bool(exact), threads=threads)
+        calcium, spikes, _ = _core.oasis(
+            recording.calcium,
+            lengths,
+            b_core,
+            g_core,
+            lam_used,
+            s_min=float(s_min),
+            exact=bool(exact),
+            threads=threads,
+        )
     warn_empty_neurons(empty, recording.name)  # after every argument was checked
     nan = np.where(empty, np.nan, 1.0)
     return Deconvolution(
-        calcium=calcium, spikes=spikes, baseline=b * nan, g=g_used * nan[:, None], sn=noise * nan,
-        lam=np.asarray(lam_used, dtype=np.float64) * nan, rate=recording.rate if isinstance(data, Recording) else rate,
+        calcium=calcium,
+        spikes=spikes,
+        baseline=b * nan,
+        g=g_used * nan[:, None],
+        sn=noise * nan,
+        lam=np.asarray(lam_used, dtype=np.float64) * nan,
+        rate=recording.rate if isinstance(data, Recording) else rate,
     )
 
 
@@ -232,7 +271,9 @@ def _coefficients(value: object, neurons: int, p: int, default: np.ndarray | Non
         array = array.reshape(neurons, p)
     else:
         expected = "a number" if p == 1 else "a pair (g1, g2)"
-        raise ValueError(f"g must be {expected} or one set per neuron ({neurons}), got shape {array.shape}")
+        raise ValueError(
+            f"g must be {expected} or one set per neuron ({neurons}), got shape {array.shape}"
+        )
     if not np.all(np.isfinite(array)):
         raise ValueError("g must be finite")
     if p == 1 and np.any((array < 0) | (array >= 1)):
@@ -250,7 +291,9 @@ def _per_neuron(value: object, neurons: int, name: str, default: np.ndarray | No
     if array.ndim == 0:
         array = np.full(neurons, float(array))
     if array.shape != (neurons,):
-        raise ValueError(f"{name} must be a number or one value per neuron ({neurons}), got shape {array.shape}")
+        raise ValueError(
+            f"{name} must be a number or one value per neuron ({neurons}), got shape {array.shape}"
+        )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite")
     return array

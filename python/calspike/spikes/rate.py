@@ -51,7 +51,9 @@ def default_model_path() -> Path:
     return Path(str(resources.files("calspike.spikes") / "weights" / DEFAULT_MODEL))
 
 
-def load_rate_model(path: str | os.PathLike[str] | None = None) -> tuple[SpikeRateModel, dict[str, Any]]:
+def load_rate_model(
+    path: str | os.PathLike[str] | None = None,
+) -> tuple[SpikeRateModel, dict[str, Any]]:
     """Load a spike-rate model and its training metadata from a checkpoint.
 
     Parameters
@@ -94,7 +96,9 @@ def _to_model_rate(
     """
     filled, dropped = fill_gaps(traces, lengths)
     fine, fine_lengths = resample(filled, rate, model.input_rate, lengths, threads)
-    model_lengths = np.array([resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64)
+    model_lengths = np.array(
+        [resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64
+    )
     return robust_normalise(fine, fine_lengths), fine_lengths, model_lengths, dropped
 
 
@@ -111,8 +115,13 @@ def model_input(normalised: np.ndarray, frames: int, radius: int, subframes: int
 
 @torch.inference_mode()
 def _rates_at_model_rate(
-    model: SpikeRateModel, normalised: np.ndarray, fine_lengths: np.ndarray, lengths: np.ndarray,
-    device: torch.device, tile: int, frames_per_batch: int,
+    model: SpikeRateModel,
+    normalised: np.ndarray,
+    fine_lengths: np.ndarray,
+    lengths: np.ndarray,
+    device: torch.device,
+    tile: int,
+    frames_per_batch: int,
 ) -> np.ndarray:
     """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length.
 
@@ -135,7 +144,9 @@ def _rates_at_model_rate(
         inputs = np.empty((len(batch), width), dtype=np.float32)
         for i, (_, _, _, values) in enumerate(batch):
             inputs[i, : values.size] = values
-            inputs[i, values.size :] = values[-1]  # a short last tile: extend with its edge, outputs unused
+            inputs[i, values.size :] = values[
+                -1
+            ]  # a short last tile: extend with its edge, outputs unused
         predicted = model(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
         for i, (row, start, stop, _) in enumerate(batch):
             out[row, start:stop] = predicted[i, : stop - start]
@@ -257,21 +268,32 @@ def infer_spike_rates(
         stop = min(start + step, neurons)
         chunk, chunk_lengths = values[start:stop], lengths[start:stop]
         levels[start:stop] = noise_levels(chunk, rate, chunk_lengths)
-        normalised, fine_lengths, model_lengths, dropped = _to_model_rate(chunk, chunk_lengths, rate, model, threads)
+        normalised, fine_lengths, model_lengths, dropped = _to_model_rate(
+            chunk, chunk_lengths, rate, model, threads
+        )
         normalised_levels[start:stop] = noise_levels(normalised, model.input_rate, fine_lengths)
-        model_counts = _rates_at_model_rate(model, normalised, fine_lengths, model_lengths, target, tile,
-                                            1 << 15)
+        model_counts = _rates_at_model_rate(
+            model, normalised, fine_lengths, model_lengths, target, tile, 1 << 15
+        )
         counts = rebin_counts(model_counts, model.rate, rate, chunk_lengths, model_lengths, threads)
         counts[dropped[:, : counts.shape[1]]] = np.nan
         spikes[start:stop, : counts.shape[1]] = counts
-    info = {"model_rate_hz": model.rate, "noise_level": levels, "normalised_noise_level": normalised_levels,
-            "lengths": lengths}
+    info = {
+        "model_rate_hz": model.rate,
+        "noise_level": levels,
+        "normalised_noise_level": normalised_levels,
+        "lengths": lengths,
+    }
     _warn_outside_training(normalised_levels, metadata.get("normalised_noise_range"))
     trained_rates = metadata.get("frame_rate_range_hz")
     if trained_rates and not float(trained_rates[0]) <= rate <= float(trained_rates[1]):
-        warnings.warn(f"the frame rate {rate:g} Hz of all {neurons} neuron(s) lies outside the rates the model was "
-                      f"trained on [{trained_rates[0]:g}, {trained_rates[1]:g}] Hz: their spike rates may be less "
-                      "reliable", FrameRateWarning, stacklevel=2)
+        warnings.warn(
+            f"the frame rate {rate:g} Hz of all {neurons} neuron(s) lies outside the rates the model was "
+            f"trained on [{trained_rates[0]:g}, {trained_rates[1]:g}] Hz: their spike rates may be less "
+            "reliable",
+            FrameRateWarning,
+            stacklevel=2,
+        )
     return spikes, info
 
 
@@ -287,6 +309,9 @@ def _warn_outside_training(levels: np.ndarray, trained: Sequence[float] | None) 
     outside = np.flatnonzero((levels < low) | (levels > high))
     if outside.size:
         shown = ", ".join(str(int(v)) for v in outside[:10]) + (" ..." if outside.size > 10 else "")
-        warnings.warn(f"{outside.size} neuron(s) ({shown}) have normalised noise levels outside the model's "
-                      f"training range [{low:.3g}, {high:.3g}]: their spike rates may be less reliable",
-                      NoiseWarning, stacklevel=3)
+        warnings.warn(
+            f"{outside.size} neuron(s) ({shown}) have normalised noise levels outside the model's "
+            f"training range [{low:.3g}, {high:.3g}]: their spike rates may be less reliable",
+            NoiseWarning,
+            stacklevel=3,
+        )

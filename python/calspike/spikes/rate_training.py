@@ -124,11 +124,20 @@ def train_rate_model(
     """
     from calspike import config
 
-    config.check({"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "simulated": simulated,
-                  "balance": balance, "samples": samples,
-                  **({"patience": patience} if patience is not None else {}),
-                  **({"device": device} if isinstance(device, str) else {}),
-                  **({"validation": validation} if isinstance(validation, float) else {})})
+    config.check(
+        {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "simulated": simulated,
+            "balance": balance,
+            "samples": samples,
+            **({"patience": patience} if patience is not None else {}),
+            **({"device": device} if isinstance(device, str) else {}),
+            **({"validation": validation} if isinstance(validation, float) else {}),
+        }
+    )
     if isinstance(warps, str):
         warps = [float(w) for w in config.check_warps(warps).split(",") if w]
     recordings = list(recordings)
@@ -142,43 +151,89 @@ def train_rate_model(
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
-    train = rate_training_set(recordings, model.rate, model.radius, chunk=chunk, augment_rates=augment_rates,
-                              subframes=model.subframes, warps=warps)
+    train = rate_training_set(
+        recordings,
+        model.rate,
+        model.radius,
+        chunk=chunk,
+        augment_rates=augment_rates,
+        subframes=model.subframes,
+        warps=warps,
+    )
     val_set: RateTrainingSet | None = None
     if isinstance(validation, float):  # its range is config's, checked above
-        held = np.random.default_rng(seed).permutation(len(train.names))[: round(validation * len(train.names))]
+        held = np.random.default_rng(seed).permutation(len(train.names))[
+            : round(validation * len(train.names))
+        ]
         if held.size:
             keep = ~np.isin(train.neuron, held)
             as_recorded = ~keep & (train.version == 0)  # validation: held-out neurons as recorded
             val_set = train.subset(as_recorded)
             train = train.subset(keep)
     elif validation is not None:
-        val_set = rate_training_set(validation, model.rate, model.radius, chunk=chunk, augment_rates=(),
-                                    subframes=model.subframes)
+        val_set = rate_training_set(
+            validation,
+            model.rate,
+            model.radius,
+            chunk=chunk,
+            augment_rates=(),
+            subframes=model.subframes,
+        )
     if len(train.inputs) == 0:
         raise ValueError("no training chunks left after holding out the validation neurons")
     if simulated:
         extra_neurons = simulated_neurons(simulated, seed)
-        train = train.joined(rate_training_set(extra_neurons, model.rate, model.radius, chunk=chunk,
-                                               augment_rates=augment_rates, subframes=model.subframes, warps=warps))
+        train = train.joined(
+            rate_training_set(
+                extra_neurons,
+                model.rate,
+                model.radius,
+                chunk=chunk,
+                augment_rates=augment_rates,
+                subframes=model.subframes,
+                warps=warps,
+            )
+        )
     noise = train.normalised_noise
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
     rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
-    extra = {"model_rate_hz": model.rate, "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
-             "train_datasets": _datasets_summary(recordings, set(train.groups)),
-             "normalised_noise_range": noise_range,
-             "frame_rate_range_hz": [min([*rates, *[a for a in augment_rates if a < max(rates)]]), max(rates)],
-             "chunk": chunk, "augment_rates_hz": list(augment_rates), "balance": balance,
-             "time_warps": [float(w) for w in warps]}
+    extra = {
+        "model_rate_hz": model.rate,
+        "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
+        "train_datasets": _datasets_summary(recordings, set(train.groups)),
+        "normalised_noise_range": noise_range,
+        "frame_rate_range_hz": [
+            min([*rates, *[a for a in augment_rates if a < max(rates)]]),
+            max(rates),
+        ],
+        "chunk": chunk,
+        "augment_rates_hz": list(augment_rates),
+        "balance": balance,
+        "time_warps": [float(w) for w in warps],
+    }
     if base is not None:
         extra = _fine_tuned(extra, base, str(init))
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
-    return fit(model, train.inputs, train.counts,
-               validation=None if val_set is None or len(val_set.inputs) == 0 else (val_set.inputs, val_set.counts),
-               epochs=epochs, batch_size=batch_size, lr=lr, patience=patience if val_set is not None else None,
-               seed=seed, device=device, checkpoint=checkpoint, resume=resume, progress=progress, extra=extra)
+    return fit(
+        model,
+        train.inputs,
+        train.counts,
+        validation=None
+        if val_set is None or len(val_set.inputs) == 0
+        else (val_set.inputs, val_set.counts),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience if val_set is not None else None,
+        seed=seed,
+        device=device,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        extra=extra,
+    )
 
 
 def _fine_tuned(extra: dict[str, Any], base: dict[str, Any], init: str) -> dict[str, Any]:
@@ -191,7 +246,10 @@ def _fine_tuned(extra: dict[str, Any], base: dict[str, Any], init: str) -> dict[
         if key in base:
             low, high = (float(v) for v in base[key])
             merged[key] = [min(extra[key][0], low), max(extra[key][1], high)]
-    merged["initialised_from"] = {"model": init, "train_datasets": sorted(base.get("train_datasets", {}))}
+    merged["initialised_from"] = {
+        "model": init,
+        "train_datasets": sorted(base.get("train_datasets", {})),
+    }
     return merged
 
 
@@ -202,8 +260,16 @@ def _datasets_summary(recordings: Sequence[Recording], kept: set[str]) -> dict[s
         name = dataset_of(recording)
         if name not in kept:
             continue
-        entry = summary.setdefault(name, {"rows": 0, "hours": 0.0, "spikes": 0.0, "rates_hz": [],
-                                          "indicator": recording.metadata.get("indicator", "unknown")})
+        entry = summary.setdefault(
+            name,
+            {
+                "rows": 0,
+                "hours": 0.0,
+                "spikes": 0.0,
+                "rates_hz": [],
+                "indicator": recording.metadata.get("indicator", "unknown"),
+            },
+        )
         assert recording.lengths is not None and recording.spikes is not None
         entry["rows"] += recording.neurons
         entry["hours"] += float(recording.lengths.sum()) / recording.rate / 3600
@@ -220,14 +286,25 @@ def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLik
     state = load_checkpoint(checkpoint)
     if state["kind"] != SpikeRateModel.kind:
         raise ValueError(f"{checkpoint}: holds a {state['kind']}, not a SpikeRateModel")
-    weights = state["best"]["state"] if state.get("best", {}).get("state") is not None else state["model"]
-    save_model(SpikeRateModel(**state["model_config"]), path, extra=state.get("extra", {}), weights=weights)
+    weights = (
+        state["best"]["state"] if state.get("best", {}).get("state") is not None else state["model"]
+    )
+    save_model(
+        SpikeRateModel(**state["model_config"]), path, extra=state.get("extra", {}), weights=weights
+    )
     return Path(path)
 
 
-def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
-                        settings: dict[str, Any], exclude: Sequence[str] = (), resume: bool = False,
-                        progress: bool = True, init: str | os.PathLike[str] | None = None) -> FitResult:
+def train_rate_on_files(
+    sources: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    settings: dict[str, Any],
+    exclude: Sequence[str] = (),
+    resume: bool = False,
+    progress: bool = True,
+    init: str | os.PathLike[str] | None = None,
+) -> FitResult:
     """`calspike train-rate`: train a rate model on the ground truth in files, into `output`.
 
     Load every source's recordings with ground truth (CASCADE folders or files, SpikeFinder
@@ -237,16 +314,36 @@ def train_rate_on_files(sources: Sequence[str | os.PathLike[str]], output: str |
     """
     from calspike.data import load_recordings
 
-    recordings = [recording for source in sources for recording in load_recordings(source, settings["rate"])]
+    recordings = [
+        recording for source in sources for recording in load_recordings(source, settings["rate"])
+    ]
     recordings = without_datasets(recordings, exclude)
     torch.manual_seed(settings["seed"])
     return train_rate_model(
-        recordings, validation=settings["validation"] or None, init=init, model=None if init is not None else
-        SpikeRateModel(channels=settings["channels"], subframes=settings["subframes"], members=settings["members"]),
-        epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
-        patience=settings["patience"], seed=settings["seed"], device=settings["device"], checkpoint=output,
-        resume=resume, progress=progress, simulated=settings["simulated"], balance=settings["balance"],
-        samples=settings["samples"], warps=settings["warps"])
+        recordings,
+        validation=settings["validation"] or None,
+        init=init,
+        model=None
+        if init is not None
+        else SpikeRateModel(
+            channels=settings["channels"],
+            subframes=settings["subframes"],
+            members=settings["members"],
+        ),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr"],
+        patience=settings["patience"],
+        seed=settings["seed"],
+        device=settings["device"],
+        checkpoint=output,
+        resume=resume,
+        progress=progress,
+        simulated=settings["simulated"],
+        balance=settings["balance"],
+        samples=settings["samples"],
+        warps=settings["warps"],
+    )
 
 
 def without_datasets(recordings: Sequence[Recording], exclude: Sequence[str]) -> list[Recording]:
@@ -262,7 +359,9 @@ def without_datasets(recordings: Sequence[Recording], exclude: Sequence[str]) ->
     unknown = [name for name in exclude if not any(name in names(r) for r in recordings)]
     if unknown:
         known = sorted({dataset_of(r) for r in recordings})
-        raise UsageError(f"--exclude: no dataset named {', '.join(unknown)} (the data holds {', '.join(known)})")
+        raise UsageError(
+            f"--exclude: no dataset named {', '.join(unknown)} (the data holds {', '.join(known)})"
+        )
     kept = [r for r in recordings if not names(r) & set(exclude)]
     if not kept:
         raise UsageError("--exclude leaves no recording to train on")

@@ -82,38 +82,62 @@ def score_files(
         Naming neurons without ground truth: they score NaN and are left out of the means.
     """
     truth_files = _spike_files(Path(truth))
-    truth_values: dict[Path, np.ndarray] = {}  # each truth file is parsed once, whatever the predictions
+    truth_values: dict[
+        Path, np.ndarray
+    ] = {}  # each truth file is parsed once, whatever the predictions
     rows = []
     for prediction in predictions:
         prediction_files = _spike_files(Path(prediction))
         for file in prediction_files.values():
             verify_against_sidecar(file)
         if len(truth_files) == 1 and len(prediction_files) == 1:
-            pairs = [(next(iter(truth_files)), next(iter(truth_files.values())), next(iter(prediction_files.values())))]
+            pairs = [
+                (
+                    next(iter(truth_files)),
+                    next(iter(truth_files.values())),
+                    next(iter(prediction_files.values())),
+                )
+            ]
         else:
             missing = sorted(set(truth_files) - set(prediction_files))
             if missing:
-                raise FileNotFoundError(f"{prediction}: no prediction for dataset(s) {', '.join(missing)}")
-            pairs = [(key, truth_files[key], prediction_files[key]) for key in sorted(truth_files, key=_order)]
-        per_neuron: dict[str, list[float]] = {"correlation": [], "spearman": [], "auc": [], "info_gain": []}
+                raise FileNotFoundError(
+                    f"{prediction}: no prediction for dataset(s) {', '.join(missing)}"
+                )
+            pairs = [
+                (key, truth_files[key], prediction_files[key])
+                for key in sorted(truth_files, key=_order)
+            ]
+        per_neuron: dict[str, list[float]] = {
+            "correlation": [],
+            "spearman": [],
+            "auc": [],
+            "info_gain": [],
+        }
         for dataset, truth_path, prediction_path in pairs:
             if truth_path not in truth_values:
                 truth_values[truth_path] = _load(truth_path)
             expected, prediction_values = truth_values[truth_path], _load(prediction_path)
             if expected.shape != prediction_values.shape:
-                raise DataError(f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
-                                f"{expected.shape} ({truth_path})")
+                raise DataError(
+                    f"{prediction_path}: shape {prediction_values.shape} differs from the truth's "
+                    f"{expected.shape} ({truth_path})"
+                )
             _check_neurons(expected, prediction_values, truth_path, prediction_path)
             scores = score_neurons(expected, prediction_values, rate=rate)
             rows.append(_row(str(prediction), dataset, scores))
             for name, values in scores.items():
                 per_neuron[name].extend(values.tolist())
         if len(pairs) > 1:
-            rows.append(_row(str(prediction), "all", {k: np.array(v) for k, v in per_neuron.items()}))
+            rows.append(
+                _row(str(prediction), "all", {k: np.array(v) for k, v in per_neuron.items()})
+            )
     return rows
 
 
-def _check_neurons(truth: np.ndarray, prediction: np.ndarray, truth_path: Path, prediction_path: Path) -> None:
+def _check_neurons(
+    truth: np.ndarray, prediction: np.ndarray, truth_path: Path, prediction_path: Path
+) -> None:
     """DataError for neurons with ground truth but no finite prediction on its frames.
 
     (They would silently drop out of the mean.) NoGroundTruthWarning naming neurons without
@@ -121,13 +145,21 @@ def _check_neurons(truth: np.ndarray, prediction: np.ndarray, truth_path: Path, 
     """
     has_truth = np.isfinite(truth)
     no_truth = np.flatnonzero(~has_truth.any(axis=1))
-    missing = np.flatnonzero(has_truth.any(axis=1) & ~(has_truth & np.isfinite(prediction)).any(axis=1))
+    missing = np.flatnonzero(
+        has_truth.any(axis=1) & ~(has_truth & np.isfinite(prediction)).any(axis=1)
+    )
     if missing.size:
-        raise DataError(f"{prediction_path}: neuron(s) {_listed(missing)} have no finite prediction where "
-                        f"{truth_path} has ground truth; score refuses to leave them out of the mean silently")
+        raise DataError(
+            f"{prediction_path}: neuron(s) {_listed(missing)} have no finite prediction where "
+            f"{truth_path} has ground truth; score refuses to leave them out of the mean silently"
+        )
     if no_truth.size:
-        warnings.warn(f"{truth_path}: neuron(s) {_listed(no_truth)} have no ground truth (all NaN): they score "
-                      "NaN and are left out of the means", NoGroundTruthWarning, stacklevel=3)
+        warnings.warn(
+            f"{truth_path}: neuron(s) {_listed(no_truth)} have no ground truth (all NaN): they score "
+            "NaN and are left out of the means",
+            NoGroundTruthWarning,
+            stacklevel=3,
+        )
 
 
 def _listed(neurons: np.ndarray) -> str:
@@ -154,35 +186,53 @@ def verify_against_sidecar(path: Path) -> None:
         if not isinstance(files, dict):
             continue  # not written by calspike infer
         if path.name not in files:
-            raise DataError(f"{path}: not listed in {sidecar}: the folder mixes files of different runs")
+            raise DataError(
+                f"{path}: not listed in {sidecar}: the folder mixes files of different runs"
+            )
         if files[path.name] != file_digest(path):
-            raise DataError(f"{path}: its contents differ from what {sidecar} records (an interrupted "
-                            "`calspike infer`, or a file changed since): run infer again")
+            raise DataError(
+                f"{path}: its contents differ from what {sidecar} records (an interrupted "
+                "`calspike infer`, or a file changed since): run infer again"
+            )
         return
 
 
 def format_rows(rows: list[ScoreRow]) -> str:
     """A plain-text table of score rows."""
-    header = (f"{'prediction':<40}{'dataset':>9}{'neurons':>9}{'corr':>8}{'spearman':>10}{'auc':>8}"
-              f"{'bits/s':>9}")
+    header = (
+        f"{'prediction':<40}{'dataset':>9}{'neurons':>9}{'corr':>8}{'spearman':>10}{'auc':>8}"
+        f"{'bits/s':>9}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
-        lines.append(f"{row.prediction[-40:]:<40}{row.dataset:>9}{row.neurons:>9}{row.correlation:>8.3f}"
-                     f"{row.spearman:>10.3f}{row.auc:>8.3f}{row.info_gain:>9.3f}")
+        lines.append(
+            f"{row.prediction[-40:]:<40}{row.dataset:>9}{row.neurons:>9}{row.correlation:>8.3f}"
+            f"{row.spearman:>10.3f}{row.auc:>8.3f}{row.info_gain:>9.3f}"
+        )
     return "\n".join(lines)
 
 
 def rows_as_dicts(rows: list[ScoreRow]) -> list[dict[str, object]]:
     """Score rows as plain dicts for JSON (NaN as None)."""
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(row).items()} for row in rows]
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(row).items()}
+        for row in rows
+    ]
 
 
 def _row(prediction: str, dataset: str, scores: dict[str, np.ndarray]) -> ScoreRow:
     def mean(values: np.ndarray) -> float:
         return float(np.nanmean(values)) if np.any(np.isfinite(values)) else float("nan")
 
-    return ScoreRow(prediction, dataset, len(scores["correlation"]), mean(scores["correlation"]),
-                    mean(scores["spearman"]), mean(scores["auc"]), mean(scores["info_gain"]))
+    return ScoreRow(
+        prediction,
+        dataset,
+        len(scores["correlation"]),
+        mean(scores["correlation"]),
+        mean(scores["spearman"]),
+        mean(scores["auc"]),
+        mean(scores["info_gain"]),
+    )
 
 
 def _order(key: str) -> tuple[int, str]:
@@ -236,17 +286,24 @@ def _unit_scaled(values: np.ndarray) -> np.ndarray:
     return scaled
 
 
-def _paired_bins(truth: np.ndarray, prediction: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _paired_bins(
+    truth: np.ndarray, prediction: np.ndarray, bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames where both are defined, summed in consecutive groups of `bins` (a partial last group dropped)."""
     truth = np.asarray(truth, dtype=np.float64).ravel()
     prediction = np.asarray(prediction, dtype=np.float64).ravel()
     if truth.shape != prediction.shape:
-        raise ValueError(f"truth and prediction must have the same length, got {truth.size} and {prediction.size}")
+        raise ValueError(
+            f"truth and prediction must have the same length, got {truth.size} and {prediction.size}"
+        )
     keep = ~(np.isnan(truth) | np.isnan(prediction))
     # Every score here ignores the prediction's scale: scaling it first keeps bin sums finite.
     truth, prediction = truth[keep], _unit_scaled(prediction[keep])
     usable = truth.size // bins * bins
-    return (truth[:usable].reshape(-1, bins).sum(axis=1), prediction[:usable].reshape(-1, bins).sum(axis=1))
+    return (
+        truth[:usable].reshape(-1, bins).sum(axis=1),
+        prediction[:usable].reshape(-1, bins).sum(axis=1),
+    )
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -256,10 +313,14 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     x, y = _unit_scaled(x), _unit_scaled(y)
     x, y = _unit_scaled(x - x.mean()), _unit_scaled(y - y.mean())
     norm = np.sqrt(np.dot(x, x)) * np.sqrt(np.dot(y, y))
-    return float(np.dot(x, y) / norm) if norm > 0 else 0.0  # a constant prediction carries no information
+    return (
+        float(np.dot(x, y) / norm) if norm > 0 else 0.0
+    )  # a constant prediction carries no information
 
 
-def spikefinder_correlation(truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS) -> float:
+def spikefinder_correlation(
+    truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS
+) -> float:
     """SpikeFinder's official score for one neuron: Pearson r of spike counts summed over `bins` frames.
 
     Frames where either side is NaN are dropped first. A constant prediction scores 0; fewer
@@ -268,20 +329,27 @@ def spikefinder_correlation(truth: np.ndarray, prediction: np.ndarray, bins: int
     return _pearson(*_paired_bins(truth, prediction, bins))
 
 
-def spearman_correlation(truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS) -> float:
+def spearman_correlation(
+    truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS
+) -> float:
     """Rank correlation (average ranks for ties) of the binned counts, as `spikefinder_correlation`."""
     x, y = _paired_bins(truth, prediction, bins)
     return _pearson(pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy())
 
 
-def spikefinder_auc(truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS) -> float:
+def spikefinder_auc(
+    truth: np.ndarray, prediction: np.ndarray, bins: int = SPIKEFINDER_BINS
+) -> float:
     """ROC AUC separating bins with spikes from bins without, by the binned prediction (NaN: one class)."""
     x, y = _paired_bins(truth, prediction, bins)
     return _roc_auc(x > 0, y)
 
 
 def poisson_information_gain(
-    truth: np.ndarray, prediction: np.ndarray, rate: float = 100.0, bins: int = SPIKEFINDER_BINS,
+    truth: np.ndarray,
+    prediction: np.ndarray,
+    rate: float = 100.0,
+    bins: int = SPIKEFINDER_BINS,
     floor: float = 0.01,
 ) -> float:
     """Information the prediction carries about the spike counts, in bits per second.
@@ -296,9 +364,13 @@ def poisson_information_gain(
     counts, predicted = _paired_bins(truth, prediction, bins)
     if counts.size == 0 or counts.sum() <= 0:
         return float("nan")
-    predicted = _unit_scaled(np.maximum(predicted, 0.0))  # only its shape matters: it is rescaled below
+    predicted = _unit_scaled(
+        np.maximum(predicted, 0.0)
+    )  # only its shape matters: it is rescaled below
     mean = counts.mean()
-    scaled = predicted * (mean / predicted.mean()) if predicted.sum() > 0 else np.full_like(counts, mean)
+    scaled = (
+        predicted * (mean / predicted.mean()) if predicted.sum() > 0 else np.full_like(counts, mean)
+    )
     expected = (1 - floor) * scaled + floor * mean
     gain_nats = np.sum(counts * np.log(expected / mean) - (expected - mean))
     seconds = counts.size * bins / rate
@@ -314,7 +386,9 @@ def score_neurons(
     """
     truth, prediction = np.atleast_2d(truth), np.atleast_2d(prediction)
     if truth.shape != prediction.shape:
-        raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same shape")
+        raise ValueError(
+            f"truth {truth.shape} and prediction {prediction.shape} must have the same shape"
+        )
     if truth.ndim != 2:
         raise ValueError(f"truth and prediction must be (neurons, frames), got shape {truth.shape}")
     check_rate(rate, "rate")
@@ -326,11 +400,16 @@ def score_neurons(
             kind = "infinite" if np.isinf(values[row, frame]) else "a negative spike count"
             raise ValueError(f"{name} is {kind} at neuron {row}, frame {frame}")
     scores = {
-        name: np.array([function(t, p, bins) for t, p in zip(truth, prediction)])
-        for name, function in (("correlation", spikefinder_correlation), ("spearman", spearman_correlation),
-                               ("auc", spikefinder_auc))
+        name: np.array([function(t, p, bins) for t, p in zip(truth, prediction, strict=True)])
+        for name, function in (
+            ("correlation", spikefinder_correlation),
+            ("spearman", spearman_correlation),
+            ("auc", spikefinder_auc),
+        )
     }
-    scores["info_gain"] = np.array([poisson_information_gain(t, p, rate, bins) for t, p in zip(truth, prediction)])
+    scores["info_gain"] = np.array(
+        [poisson_information_gain(t, p, rate, bins) for t, p in zip(truth, prediction, strict=True)]
+    )
     return scores
 
 

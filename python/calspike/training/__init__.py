@@ -15,5 +15,18 @@ from calspike.training.device import choose_device
 from calspike.training.evaluation import evaluate, predict
 from calspike.training.loop import FitResult, fit, write_history
 
-__all__ = ["CHECKPOINT_FORMAT", "BatchSource", "FitResult", "choose_device", "evaluate", "fit", "is_checkpoint", "load_checkpoint",
-           "load_model", "predict", "save_checkpoint", "save_model", "write_history"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "BatchSource",
+    "FitResult",
+    "choose_device",
+    "evaluate",
+    "fit",
+    "is_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "predict",
+    "save_checkpoint",
+    "save_model",
+    "write_history",
+]

@@ -64,11 +64,17 @@ class _SourceBatches:
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x, y = self.source.take(index.numpy())
-        return x.to(self.device, non_blocking=True), None if y is None else y.to(self.device, non_blocking=True)
+        return x.to(self.device, non_blocking=True), None if y is None else y.to(
+            self.device, non_blocking=True
+        )
 
 
 def _to_tensor(name: str, values: Any) -> torch.Tensor:
-    tensor = values if isinstance(values, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(values))
+    tensor = (
+        values
+        if isinstance(values, torch.Tensor)
+        else torch.from_numpy(np.ascontiguousarray(values))
+    )
     if tensor.dtype == torch.float64:
         tensor = tensor.float()
     if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
@@ -83,7 +89,9 @@ class _Batches:
     gathered into one of two pinned buffers and copied without blocking.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, batch_size: int) -> None:
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor | None, device: torch.device, batch_size: int
+    ) -> None:
         self.device = device
         self.staged = device.type == "cuda" and not _fits_on_gpu(x, y, device)
         if device.type == "cuda" and not self.staged:
@@ -93,17 +101,23 @@ class _Batches:
         self.copied: list[Any] = []  # per buffer: a CUDA event marking the end of its last copy
         if self.staged:
             for _ in range(2):
-                self.buffers.append((
-                    torch.empty((batch_size, *x.shape[1:]), dtype=x.dtype).pin_memory(),
-                    None if y is None else torch.empty((batch_size, *y.shape[1:]), dtype=y.dtype).pin_memory(),
-                ))
+                self.buffers.append(
+                    (
+                        torch.empty((batch_size, *x.shape[1:]), dtype=x.dtype).pin_memory(),
+                        None
+                        if y is None
+                        else torch.empty((batch_size, *y.shape[1:]), dtype=y.dtype).pin_memory(),
+                    )
+                )
                 self.copied.append(None)
         self.turn = 0
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not self.staged:
             index = index.to(self.x.device)
-            return self.x.index_select(0, index), None if self.y is None else self.y.index_select(0, index)
+            return self.x.index_select(0, index), None if self.y is None else self.y.index_select(
+                0, index
+            )
         turn = self.turn
         self.turn ^= 1
         bx, by = self.buffers[turn]
@@ -113,8 +127,10 @@ class _Batches:
         torch.index_select(self.x, 0, index, out=bx[:n])
         if by is not None and self.y is not None:
             torch.index_select(self.y, 0, index, out=by[:n])
-        on_device = (bx[:n].to(self.device, non_blocking=True),
-                     None if by is None else by[:n].to(self.device, non_blocking=True))
+        on_device = (
+            bx[:n].to(self.device, non_blocking=True),
+            None if by is None else by[:n].to(self.device, non_blocking=True),
+        )
         self.copied[turn] = torch.cuda.Event()  # type: ignore[no-untyped-call]
         self.copied[turn].record(torch.cuda.current_stream(self.device))
         return on_device

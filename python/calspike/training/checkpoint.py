@@ -53,9 +53,18 @@ def _feed(digest: Any, value: Any) -> None:
 
 
 def save_training_state(
-    path: Path, model: CalspikeModel, optimiser: torch.optim.Optimizer, scheduler: Any, epoch: int,
-    generator: torch.Generator, device: torch.device, result: FitResult, best: dict[str, Any],
-    bad_epochs: int, settings: dict[str, Any], extra: dict[str, Any] | None,
+    path: Path,
+    model: CalspikeModel,
+    optimiser: torch.optim.Optimizer,
+    scheduler: Any,
+    epoch: int,
+    generator: torch.Generator,
+    device: torch.device,
+    result: FitResult,
+    best: dict[str, Any],
+    bad_epochs: int,
+    settings: dict[str, Any],
+    extra: dict[str, Any] | None,
 ) -> None:
     """Everything a fit needs to resume, written after every epoch."""
     state = {
@@ -66,8 +75,11 @@ def save_training_state(
         "optimizer": optimiser.state_dict(),
         "scheduler": scheduler.state_dict(),
         "epoch": epoch,
-        "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state(),
-                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "batches": generator.get_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        },
         "history": result.history,
         "best": best,
         "bad_epochs": bad_epochs,
@@ -78,17 +90,28 @@ def save_training_state(
     save_checkpoint(state, path)
 
 
-def save_model(model: CalspikeModel, path: str | os.PathLike[str], extra: dict[str, Any] | None = None,
-               weights: dict[str, torch.Tensor] | None = None) -> None:
+def save_model(
+    model: CalspikeModel,
+    path: str | os.PathLike[str],
+    extra: dict[str, Any] | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
+) -> None:
     """Save an inference-only checkpoint: what ships and what reports keep.
 
     Kind, config, weights (the model's, or `weights`) and plain `extra` data; no optimiser
     state or history.
     """
     state = weights if weights is not None else model.state_dict()
-    save_checkpoint({"kind": model.kind, "model_config": dict(model.config),
-                     "model": {key: value.detach().clone() for key, value in state.items()},
-                     "best": {"state": None}, "extra": extra or {}}, path)
+    save_checkpoint(
+        {
+            "kind": model.kind,
+            "model_config": dict(model.config),
+            "model": {key: value.detach().clone() for key, value in state.items()},
+            "best": {"state": None},
+            "extra": extra or {},
+        },
+        path,
+    )
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -108,20 +131,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A checkpoint's contents, read with ``weights_only=True`` (no code runs); ValueError naming the file."""
     try:
         state = _torch_load(path)
-    except (FileNotFoundError, Warning):  # a warning the caller made an error is theirs, not a bad file
+    except (
+        FileNotFoundError,
+        Warning,
+    ):  # a warning the caller made an error is theirs, not a bad file
         raise
     except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on other files in many ways
-        raise ValueError(f"{path}: not a readable calspike checkpoint ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: not a readable calspike checkpoint ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(state, dict) or "format" not in state:
         raise DataError(f"{path}: not a calspike checkpoint")
     if state["format"] != CHECKPOINT_FORMAT:
-        raise DataError(f"{path}: checkpoint format {state['format']!r}; this calspike reads format "
-                        f"{CHECKPOINT_FORMAT} (retrain, or use the calspike that wrote it)")
+        raise DataError(
+            f"{path}: checkpoint format {state['format']!r}; this calspike reads format "
+            f"{CHECKPOINT_FORMAT} (retrain, or use the calspike that wrote it)"
+        )
     stored = state.pop("checksum", None)
     if stored is None:
         raise DataError(f"{path}: the checkpoint has no checksum")
     if stored != state_digest(state):
-        raise DataError(f"{path}: the checkpoint's contents do not match its checksum: the file is corrupt")
+        raise DataError(
+            f"{path}: the checkpoint's contents do not match its checksum: the file is corrupt"
+        )
     missing = [key for key in _REQUIRED_KEYS if key not in state]
     if missing:
         raise DataError(f"{path}: the checkpoint lacks {', '.join(repr(k) for k in missing)}")
@@ -167,17 +199,27 @@ def load_model(path: str | os.PathLike[str]) -> CalspikeModel:
     state = load_checkpoint(path)
     try:
         model = build_model(state["kind"], state["model_config"])
-        weights = state["best"]["state"] if (state.get("best") or {}).get("state") is not None else state["model"]
+        weights = (
+            state["best"]["state"]
+            if (state.get("best") or {}).get("state") is not None
+            else state["model"]
+        )
         model.load_state_dict(weights)
     except (KeyError, TypeError, RuntimeError, ValueError) as error:
-        raise DataError(f"{path}: the checkpoint does not hold a usable {state['kind']} "
-                        f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+        raise DataError(
+            f"{path}: the checkpoint does not hold a usable {state['kind']} "
+            f"({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+        ) from None
     return model.eval()
 
 
-def _check_resumable(saved: dict[str, Any], model: CalspikeModel, settings: dict[str, Any], path: Path) -> None:
+def _check_resumable(
+    saved: dict[str, Any], model: CalspikeModel, settings: dict[str, Any], path: Path
+) -> None:
     if saved["kind"] != model.kind or saved["model_config"] != model.config:
         raise ValueError(f"{path}: holds a {saved['kind']} {saved['model_config']}, not this model")
     if saved["fit"] != settings:
         changed = sorted(k for k in settings if saved["fit"].get(k) != settings[k])
-        raise ValueError(f"{path}: was written with other fit settings ({', '.join(changed)}); cannot resume")
+        raise ValueError(
+            f"{path}: was written with other fit settings ({', '.join(changed)}); cannot resume"
+        )

@@ -6,7 +6,10 @@ import torch
 
 
 def choose_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:i"; ValueError when unavailable."""
+    """The torch device for "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:i".
+
+    ValueError when the device is unavailable.
+    """
     if isinstance(device, torch.device):
         device = str(device)
     if device == "auto":
@@ -14,7 +17,9 @@ def choose_device(device: str | torch.device = "auto") -> torch.device:
     try:
         chosen = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:i', got {device!r}") from None
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:i', got {device!r}"
+        ) from None
     if chosen.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} asked for, but CUDA is not available here")

@@ -18,26 +18,37 @@ from calspike.training.batches import BatchSource, _Distributed, _to_tensor
 from calspike.training.device import choose_device
 
 
-def _accumulate(sums: dict[str, Any], loss_sum: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
+def _accumulate(
+    sums: dict[str, Any], loss_sum: torch.Tensor, stats: dict[str, torch.Tensor]
+) -> None:
     sums["loss"] = sums.get("loss", 0.0) + loss_sum.float()
     for key, value in stats.items():
         sums[key] = sums.get(key, 0.0) + value.detach().float()
 
 
-def _finish_sums(sums: dict[str, Any], count: int, ranks: _Distributed, device: torch.device) -> dict[str, float]:
+def _finish_sums(
+    sums: dict[str, Any], count: int, ranks: _Distributed, device: torch.device
+) -> dict[str, float]:
     keys = sorted(sums)
-    values = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64, device=device) for k in keys])
+    values = torch.stack(
+        [torch.as_tensor(sums[k], dtype=torch.float64, device=device) for k in keys]
+    )
     if ranks.active:
         dist.all_reduce(values)
     record = {}
-    for key, value in zip(keys, values.tolist()):
+    for key, value in zip(keys, values.tolist(), strict=True):
         record["accuracy" if key == "correct" else key] = value / count
     return record
 
 
 @torch.no_grad()
 def evaluate(
-    model: CalspikeModel, x: Any, y: Any = None, *, batch_size: int = 4096, device: str | torch.device = "auto"
+    model: CalspikeModel,
+    x: Any,
+    y: Any = None,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device = "auto",
 ) -> dict[str, float]:
     """The model's mean loss (and accuracy, reconstruction error ...) over (x, y), in eval mode.
 
@@ -49,15 +60,19 @@ def evaluate(
     sums: dict[str, Any] = {}
     count = 0
     for bx, by in _batches_in_order(x, y, batch_size):
-        loss_sum, stats = model.step(bx.to(target, non_blocking=True),
-                                     None if by is None else by.to(target, non_blocking=True))
+        loss_sum, stats = model.step(
+            bx.to(target, non_blocking=True),
+            None if by is None else by.to(target, non_blocking=True),
+        )
         _accumulate(sums, loss_sum, stats)
         count += bx.shape[0]
     model.train(was_training)
     return _finish_sums(sums, count, _Distributed(), target)
 
 
-def _batches_in_order(x: Any, y: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+def _batches_in_order(
+    x: Any, y: Any, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """(x, y) batches in order, on the CPU, from tensors/arrays or a BatchSource."""
     if isinstance(x, BatchSource):
         if y is not None:
@@ -67,12 +82,18 @@ def _batches_in_order(x: Any, y: Any, batch_size: int) -> Iterator[tuple[torch.T
         return
     x_t, y_t = _to_tensor("x", x), None if y is None else _to_tensor("y", y)
     for start in range(0, x_t.shape[0], batch_size):
-        yield x_t[start : start + batch_size], None if y_t is None else y_t[start : start + batch_size]
+        yield (
+            x_t[start : start + batch_size],
+            None if y_t is None else y_t[start : start + batch_size],
+        )
 
 
 @torch.no_grad()
 def predict(
-    function: Callable[[torch.Tensor], torch.Tensor], x: Any, *, batch_size: int = 4096,
+    function: Callable[[torch.Tensor], torch.Tensor],
+    x: Any,
+    *,
+    batch_size: int = 4096,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Apply `function` to x in batches, as one float32 array.
@@ -89,7 +110,9 @@ def predict(
         target = parameter.device if parameter is not None else torch.device("cpu")
     else:
         target = choose_device(device) if not isinstance(device, torch.device) else device
-    parts = [function(bx.to(target)).float().cpu() for bx, _ in _batches_in_order(x, None, batch_size)]
+    parts = [
+        function(bx.to(target)).float().cpu() for bx, _ in _batches_in_order(x, None, batch_size)
+    ]
     if not parts:
         return np.zeros((0,), dtype=np.float32)
     return torch.cat(parts).numpy()

@@ -144,9 +144,13 @@ def fit(
     >>> len(result.history)
     2
     """
-    settings = _check_fit_settings(epochs, batch_size, lr, weight_decay, clip, schedule, patience, seed)
+    settings = _check_fit_settings(
+        epochs, batch_size, lr, weight_decay, clip, schedule, patience, seed
+    )
     if not isinstance(model, CalspikeModel):
-        raise ValueError(f"model must be a calspike model (with step and config), got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a calspike model (with step and config), got {type(model).__name__}"
+        )
     source: BatchSource | None = None
     x_all: torch.Tensor | None = None
     if isinstance(x, BatchSource):
@@ -163,8 +167,11 @@ def fit(
         raise ValueError("x holds no windows")
     val = None
     if validation is not None:
-        val_x = validation[0] if isinstance(validation[0], BatchSource) else _to_tensor("validation x",
-                                                                                          validation[0])
+        val_x = (
+            validation[0]
+            if isinstance(validation[0], BatchSource)
+            else _to_tensor("validation x", validation[0])
+        )
         val_y = None if validation[1] is None else _to_tensor("validation y", validation[1])
         if len(val_x) == 0:
             raise ValueError("the validation set holds no windows")
@@ -173,8 +180,10 @@ def fit(
     target = choose_device(device)
     ranks = _distributed_setup(target)
     if count < ranks.world or batch_size < ranks.world:
-        raise ValueError(f"{ranks.world} ranks need at least as many windows and a batch_size of at least "
-                         f"{ranks.world}; got {count} windows, batch_size {batch_size}")
+        raise ValueError(
+            f"{ranks.world} ranks need at least as many windows and a batch_size of at least "
+            f"{ranks.world}; got {count} windows, batch_size {batch_size}"
+        )
     if ranks.active and target.type == "cuda":
         target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(target)
@@ -186,8 +195,11 @@ def fit(
         )
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = _scheduler(optimiser, schedule, epochs)
-    batches: _Batches | _SourceBatches = (_Batches(x_all, y_all, target, batch_size) if x_all is not None
-                                          else _SourceBatches(source, target))  # type: ignore[arg-type]
+    batches: _Batches | _SourceBatches = (
+        _Batches(x_all, y_all, target, batch_size)
+        if x_all is not None
+        else _SourceBatches(source, target)
+    )  # type: ignore[arg-type]
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
 
@@ -210,18 +222,26 @@ def fit(
         bad_epochs, start_epoch = int(saved["bad_epochs"]), int(saved["epoch"])
         result.stopped_early = bool(saved["stopped_early"])
 
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if target.type == "cuda"
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if target.type == "cuda"
+        else contextlib.nullcontext()
+    )
     show = progress and ranks.rank == 0
     started = time.perf_counter()
-    epoch_bar = _progress(range(start_epoch, epochs), show, "epochs", initial=start_epoch, total=epochs)
+    epoch_bar = _progress(
+        range(start_epoch, epochs), show, "epochs", initial=start_epoch, total=epochs
+    )
     for epoch in epoch_bar:
         if result.stopped_early:
             break
         tic = time.perf_counter()
         trained.train()
-        order = (source.epoch_order(generator) if source is not None
-                 else torch.randperm(count, generator=generator))
+        order = (
+            source.epoch_order(generator)
+            if source is not None
+            else torch.randperm(count, generator=generator)
+        )
         sums: dict[str, float] = {}
         batch_starts = range(0, count, batch_size)
         for start in _progress(batch_starts, show, f"epoch {epoch + 1}", leave=False):
@@ -244,11 +264,22 @@ def fit(
         record: dict[str, float] = {"epoch": epoch + 1, "lr": optimiser.param_groups[0]["lr"]}
         record.update({f"train_{k}": v for k, v in train_record.items()})
         if val is not None:
-            record.update({f"val_{k}": v for k, v in evaluate(model, *val, batch_size=max(batch_size, 1024),
-                                                                 device=target).items()})
+            record.update(
+                {
+                    f"val_{k}": v
+                    for k, v in evaluate(
+                        model, *val, batch_size=max(batch_size, 1024), device=target
+                    ).items()
+                }
+            )
             if record["val_loss"] < best["loss"]:
-                best = {"loss": record["val_loss"], "epoch": epoch + 1,
-                        "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
+                best = {
+                    "loss": record["val_loss"],
+                    "epoch": epoch + 1,
+                    "state": {
+                        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                    },
+                }
                 bad_epochs = 0
             else:
                 bad_epochs += 1
@@ -261,12 +292,29 @@ def fit(
         record["seconds"] = time.perf_counter() - tic
         result.history.append(record)
         if show:
-            epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
-                                   if k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")})
+            epoch_bar.set_postfix(
+                {
+                    k: f"{v:.4g}"
+                    for k, v in record.items()
+                    if k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+                }
+            )
         if ranks.rank == 0:
             if path is not None:
-                save_training_state(path, model, optimiser, scheduler, epoch + 1, generator, target, result,
-                                 best, bad_epochs, settings, extra)
+                save_training_state(
+                    path,
+                    model,
+                    optimiser,
+                    scheduler,
+                    epoch + 1,
+                    generator,
+                    target,
+                    result,
+                    best,
+                    bad_epochs,
+                    settings,
+                    extra,
+                )
             if history_path is not None:
                 write_history(result.history, history_path)
         if callback is not None:
@@ -291,7 +339,9 @@ class _Stepper(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.model.step(x, y)
 
 
@@ -300,7 +350,9 @@ def _progress(iterable: Any, show: bool, desc: str, **kwargs: Any) -> Any:
         return _Quiet(iterable)
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit="batch" if desc.startswith("epoch ") else "epoch", **kwargs)
+    return tqdm(
+        iterable, desc=desc, unit="batch" if desc.startswith("epoch ") else "epoch", **kwargs
+    )
 
 
 class _Quiet:
@@ -317,17 +369,27 @@ class _Quiet:
 
 
 def _check_fit_settings(
-    epochs: int, batch_size: int, lr: float, weight_decay: float, clip: float | None, schedule: str,
-    patience: int | None, seed: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    clip: float | None,
+    schedule: str,
+    patience: int | None,
+    seed: int,
 ) -> dict[str, Any]:
     def integer(name: str, value: Any, low: int) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
     def positive(name: str, value: Any, allow_zero: bool = False) -> None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
         if not ok or value < 0 or (value == 0 and not allow_zero):
-            raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+            raise ValueError(
+                f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
+            )
 
     integer("epochs", epochs, 1)
     integer("batch_size", batch_size, 1)
@@ -340,9 +402,16 @@ def _check_fit_settings(
         integer("patience", patience, 1)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    return {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
-            "weight_decay": float(weight_decay), "clip": None if clip is None else float(clip),
-            "schedule": schedule, "patience": patience, "seed": int(seed)}
+    return {
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "weight_decay": float(weight_decay),
+        "clip": None if clip is None else float(clip),
+        "schedule": schedule,
+        "patience": patience,
+        "seed": int(seed),
+    }
 
 
 def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:

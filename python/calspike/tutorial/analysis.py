@@ -55,21 +55,33 @@ class LinearProbe:
 
 
 def linear_probe(
-    train_latent: np.ndarray, train_labels: np.ndarray, test_latent: np.ndarray, test_labels: np.ndarray,
-    *, c: float = 0.1, seed: int = 0,
+    train_latent: np.ndarray,
+    train_labels: np.ndarray,
+    test_latent: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    c: float = 0.1,
+    seed: int = 0,
 ) -> LinearProbe:
     """Fit a linear SVM (standardised inputs, balanced class weights) on train, score it on test.
 
     Train and test should hold different neurons, so the score says what the latent
     space carries about spikes, not about individual neurons.
     """
-    train_latent, test_latent = _check_matrix("train_latent", train_latent), _check_matrix("test_latent", test_latent)
+    train_latent, test_latent = (
+        _check_matrix("train_latent", train_latent),
+        _check_matrix("test_latent", test_latent),
+    )
     if train_latent.shape[1] != test_latent.shape[1]:
-        raise ValueError(f"train and test latents differ in width: {train_latent.shape[1]} and {test_latent.shape[1]}")
+        raise ValueError(
+            f"train and test latents differ in width: {train_latent.shape[1]} and {test_latent.shape[1]}"
+        )
     train_labels, test_labels = np.asarray(train_labels, bool), np.asarray(test_labels, bool)
     if train_labels.all() or not train_labels.any():
         raise ValueError("train_labels must hold both spike and no-spike windows")
-    model = make_pipeline(StandardScaler(), LinearSVC(C=c, class_weight="balanced", random_state=seed, dual="auto"))
+    model = make_pipeline(
+        StandardScaler(), LinearSVC(C=c, class_weight="balanced", random_state=seed, dual="auto")
+    )
     model.fit(train_latent, train_labels)
     scaler, svm = model[0], model[1]
     # The SVM's weight vector lives in standardised coordinates; a step along it, mapped

@@ -22,7 +22,18 @@ TUTORIAL_RESULTS: dict[str, Any] = {
     "classifier_confusion_as_printed": [[0.354, 0.146], [0.144, 0.356]],
     # autoencoder post
     "toy_vae_accuracy": 0.925,
-    "pca_explained_variance": [0.222, 0.148, 0.086, 0.064, 0.052, 0.040, 0.019, 0.016, 0.011, 0.009],
+    "pca_explained_variance": [
+        0.222,
+        0.148,
+        0.086,
+        0.064,
+        0.052,
+        0.040,
+        0.019,
+        0.016,
+        0.011,
+        0.009,
+    ],
     # linear SVC on the latent vectors of 1,000 fresh windows, scored on those same windows
     "svm_confusion": [[0.407, 0.076], [0.093, 0.424]],
     "svm_confusion_as_printed": [[0.407, 0.093], [0.076, 0.424]],
@@ -166,27 +177,65 @@ def reproduction_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     t = TUTORIAL_RESULTS
     c, svm, vae, toy = metrics["classifier"], metrics["svm"], metrics["vae"], metrics["toy_vae"]
     fitted = c["fitted"]
-    names = (("true positives", 0, 0), ("false positives", 0, 1), ("false negatives", 1, 0),
-             ("true negatives", 1, 1))
+    names = (
+        ("true positives", 0, 0),
+        ("false positives", 0, 1),
+        ("false negatives", 1, 0),
+        ("true negatives", 1, 1),
+    )
     rows: list[dict[str, Any]] = [
-        {"quantity": "classifier accuracy on its training windows", "tutorial": t["classifier_train_accuracy"],
-         "this_run": fitted["accuracy"]},
-        *({"quantity": f"classifier {name} on its training windows", "tutorial": t["classifier_confusion"][i][j],
-           "this_run": fitted["confusion"][i][j]} for name, i, j in names),
-        {"quantity": "classifier balanced accuracy on held-out neurons", "tutorial": None,
-         "this_run": c["balanced_accuracy"]},
-        {"quantity": "toy VAE: digits reconstructed", "tutorial": t["toy_vae_accuracy"],
-         "this_run": toy["reconstruction_accuracy"]},
-        *({"quantity": f"calcium VAE latent PCA: variance on PC{k}", "tutorial": t["pca_explained_variance"][k],
-           "this_run": vae["latent_pca_explained_variance"][k]}
-          for k in range(min(2, len(vae["latent_pca_explained_variance"])))),
-        *({"quantity": f"SVM {name} on its own windows", "tutorial": t["svm_confusion"][i][j],
-           "this_run": svm["fitted_confusion"][i][j]} for name, i, j in names),
-        {"quantity": "SVM balanced accuracy on its own windows",
-         "tutorial": 0.5 * (t["svm_confusion"][0][0] / (t["svm_confusion"][0][0] + t["svm_confusion"][1][0])
-                            + t["svm_confusion"][1][1] / (t["svm_confusion"][1][1] + t["svm_confusion"][0][1])),
-         "this_run": svm["fitted_balanced_accuracy"]},
-        {"quantity": "SVM balanced accuracy on held-out neurons", "tutorial": None,
-         "this_run": svm["test_balanced_accuracy"]},
+        {
+            "quantity": "classifier accuracy on its training windows",
+            "tutorial": t["classifier_train_accuracy"],
+            "this_run": fitted["accuracy"],
+        },
+        *(
+            {
+                "quantity": f"classifier {name} on its training windows",
+                "tutorial": t["classifier_confusion"][i][j],
+                "this_run": fitted["confusion"][i][j],
+            }
+            for name, i, j in names
+        ),
+        {
+            "quantity": "classifier balanced accuracy on held-out neurons",
+            "tutorial": None,
+            "this_run": c["balanced_accuracy"],
+        },
+        {
+            "quantity": "toy VAE: digits reconstructed",
+            "tutorial": t["toy_vae_accuracy"],
+            "this_run": toy["reconstruction_accuracy"],
+        },
+        *(
+            {
+                "quantity": f"calcium VAE latent PCA: variance on PC{k}",
+                "tutorial": t["pca_explained_variance"][k],
+                "this_run": vae["latent_pca_explained_variance"][k],
+            }
+            for k in range(min(2, len(vae["latent_pca_explained_variance"])))
+        ),
+        *(
+            {
+                "quantity": f"SVM {name} on its own windows",
+                "tutorial": t["svm_confusion"][i][j],
+                "this_run": svm["fitted_confusion"][i][j],
+            }
+            for name, i, j in names
+        ),
+        {
+            "quantity": "SVM balanced accuracy on its own windows",
+            "tutorial": 0.5
+            * (
+                t["svm_confusion"][0][0] / (t["svm_confusion"][0][0] + t["svm_confusion"][1][0])
+                + t["svm_confusion"][1][1] / (t["svm_confusion"][1][1] + t["svm_confusion"][0][1])
+            ),
+            "this_run": svm["fitted_balanced_accuracy"],
+        },
+        {
+            "quantity": "SVM balanced accuracy on held-out neurons",
+            "tutorial": None,
+            "this_run": svm["test_balanced_accuracy"],
+        },
     ]
     return rows

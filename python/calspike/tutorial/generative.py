@@ -27,8 +27,15 @@ def centred(windows: Windows) -> Windows:
     one, as the tutorial's are, are centred already.)
     """
     values = windows.windows - windows.windows.mean(axis=1, keepdims=True, dtype=np.float64)
-    return Windows(np.ascontiguousarray(values, dtype=np.float32), windows.did_spike, windows.neuron, windows.frame,
-                   windows.neuron_names, windows.skipped, windows.params)
+    return Windows(
+        np.ascontiguousarray(values, dtype=np.float32),
+        windows.did_spike,
+        windows.neuron,
+        windows.frame,
+        windows.neuron_names,
+        windows.skipped,
+        windows.params,
+    )
 
 
 def rise(windows: np.ndarray, len_pre: int) -> np.ndarray:
@@ -39,7 +46,9 @@ def rise(windows: np.ndarray, len_pre: int) -> np.ndarray:
     """
     values = np.asarray(windows, dtype=np.float64)
     if values.ndim != 2 or not 0 < len_pre < values.shape[1]:
-        raise ValueError(f"windows must be (N, L) with 0 < len_pre < L, got shape {values.shape}, len_pre {len_pre}")
+        raise ValueError(
+            f"windows must be (N, L) with 0 < len_pre < L, got shape {values.shape}, len_pre {len_pre}"
+        )
     rises: np.ndarray = values[:, len_pre:].mean(axis=1) - values[:, :len_pre].mean(axis=1)
     return rises
 
@@ -63,8 +72,13 @@ def generate_by_class(vae: CalciumVAE, count: int, seed: int = 0) -> tuple[np.nd
     return spike, no_spike
 
 
-def compare_rises(generated_spike: np.ndarray, generated_no_spike: np.ndarray, real: np.ndarray,
-                  real_labels: np.ndarray, len_pre: int) -> dict[str, Any]:
+def compare_rises(
+    generated_spike: np.ndarray,
+    generated_no_spike: np.ndarray,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    len_pre: int,
+) -> dict[str, Any]:
     """The mean rise of generated and real windows per class, and whether they agree.
 
     Whether the generated spike traces rise as real spike windows do: within one standard
@@ -85,9 +99,13 @@ def compare_rises(generated_spike: np.ndarray, generated_no_spike: np.ndarray, r
     }
     midpoint = 0.5 * (summary["real_spike_rise"] + summary["real_no_spike_rise"])
     summary["spike_within_real_spread"] = bool(
-        abs(summary["generated_spike_rise"] - summary["real_spike_rise"]) <= summary["real_spike_rise_sd"])
-    summary["spike_above_no_spike"] = bool(summary["generated_spike_rise"] > midpoint
-                                           and summary["generated_spike_rise"] > summary["generated_no_spike_rise"])
+        abs(summary["generated_spike_rise"] - summary["real_spike_rise"])
+        <= summary["real_spike_rise_sd"]
+    )
+    summary["spike_above_no_spike"] = bool(
+        summary["generated_spike_rise"] > midpoint
+        and summary["generated_spike_rise"] > summary["generated_no_spike_rise"]
+    )
     return summary
 
 
@@ -121,8 +139,10 @@ def traverse(vae: CalciumVAE, means: np.ndarray, steps: np.ndarray | None = None
     vae.eval()
     try:
         if vae.conditional:
-            traces = {name: vae.sample(z, did_spike=label).float().cpu().numpy()
-                      for name, label in (("spike", True), ("no spike", False))}
+            traces = {
+                name: vae.sample(z, did_spike=label).float().cpu().numpy()
+                for name, label in (("spike", True), ("no spike", False))
+            }
         else:
             traces = {"": vae.sample(z).float().cpu().numpy()}
     finally:
@@ -150,8 +170,13 @@ class TutorialSVM:
     decoded: np.ndarray | None
 
 
-def tutorial_svm(vae: CalciumVAE, fitted_latent: np.ndarray, fitted_labels: np.ndarray,
-                 held_out_latent: np.ndarray, held_out_labels: np.ndarray) -> TutorialSVM:
+def tutorial_svm(
+    vae: CalciumVAE,
+    fitted_latent: np.ndarray,
+    fitted_labels: np.ndarray,
+    held_out_latent: np.ndarray,
+    held_out_labels: np.ndarray,
+) -> TutorialSVM:
     """Fit the tutorial's linear SVC, score it on its own windows and on held-out ones, decode coef_."""
     from sklearn.svm import SVC
 
@@ -166,7 +191,12 @@ def tutorial_svm(vae: CalciumVAE, fitted_latent: np.ndarray, fitted_labels: np.n
             decoded = vae.sample(weights).float().cpu().numpy()
         finally:
             vae.train(was_training)
-    return TutorialSVM(confusion_matrix(fitted_labels, fitted_guess), balanced_accuracy(fitted_labels, fitted_guess),
-                       confusion_matrix(held_out_labels, held_guess), accuracy(held_out_labels, held_guess),
-                       balanced_accuracy(held_out_labels, held_guess),
-                       roc_auc(held_out_labels, svc.decision_function(held_out_latent)), decoded)
+    return TutorialSVM(
+        confusion_matrix(fitted_labels, fitted_guess),
+        balanced_accuracy(fitted_labels, fitted_guess),
+        confusion_matrix(held_out_labels, held_guess),
+        accuracy(held_out_labels, held_guess),
+        balanced_accuracy(held_out_labels, held_guess),
+        roc_auc(held_out_labels, svc.decision_function(held_out_latent)),
+        decoded,
+    )

@@ -22,7 +22,9 @@ from calspike import config
 from calspike._io import atomic_folder, check_folder_target, check_not_input
 from calspike.tutorial.steps import Report
 
-RUN_SETTINGS = tuple(name for name in config.COMMANDS["run"] if name != "rate")  # rate: its own argument
+RUN_SETTINGS = tuple(
+    name for name in config.COMMANDS["run"] if name != "rate"
+)  # rate: its own argument
 
 
 def check_report_target(target: Path, data: str | os.PathLike[str] | None) -> None:
@@ -49,9 +51,16 @@ class RunResult:
 
 
 def run(
-    data: str | os.PathLike[str] | None = None, *, out: str | os.PathLike[str] = "calspike-report",
-    fetch: bool = False, quick: bool = False, tutorial: bool = False, rate: float | None = None,
-    progress: bool = True, log: Callable[[str], None] | None = print, **settings: Any,
+    data: str | os.PathLike[str] | None = None,
+    *,
+    out: str | os.PathLike[str] = "calspike-report",
+    fetch: bool = False,
+    quick: bool = False,
+    tutorial: bool = False,
+    rate: float | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    **settings: Any,
 ) -> RunResult:
     """Run the tutorial pipeline end to end and write its report folder (``calspike run``).
 
@@ -110,8 +119,11 @@ def run(
     unknown = sorted(set(settings) - set(RUN_SETTINGS))
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(unknown)}")
-    profiles = ("run", *(("tutorial",) if tutorial else ()),
-                *((("quick-tutorial",) if tutorial else ("quick",)) if quick else ()))
+    profiles = (
+        "run",
+        *(("tutorial",) if tutorial else ()),
+        *((("quick-tutorial",) if tutorial else ("quick",)) if quick else ()),
+    )
     chosen = {**config.defaults(RUN_SETTINGS, *profiles), **settings}
     params = config.check(chosen)
     from calspike.features import parse_features
@@ -119,8 +131,10 @@ def run(
     kinds = parse_features(params["features"], tutorial=tutorial)
     vae_kinds = parse_features(params["vae_features"], tutorial=tutorial, name="vae_features")
     if vae_kinds[0] != "raw":
-        raise ValueError(f"vae_features must start with raw (the channel the VAEs reconstruct), got "
-                         f"{params['vae_features']!r}")
+        raise ValueError(
+            f"vae_features must start with raw (the channel the VAEs reconstruct), got "
+            f"{params['vae_features']!r}"
+        )
     say = log or (lambda message: None)
     target = Path(out)
     check_report_target(target, data)
@@ -129,5 +143,3 @@ def run(
         report.execute(data, fetch, rate, quick)
     say(f"report written to {target}/index.html")
     return RunResult(report.metrics, target)
-
-

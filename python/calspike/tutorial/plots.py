@@ -48,7 +48,9 @@ def _window_time(length: int, len_pre: int, rate: float) -> np.ndarray:
     return (np.arange(length) - len_pre) * 1000.0 / rate
 
 
-def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, seconds: float = 30.0) -> Figure:
+def sample_traces(
+    recordings: Sequence[Recording], per_recording: int = 2, seconds: float = 30.0
+) -> Figure:
     """Calcium (green) with its spikes (black ticks below) for a few neurons of each recording.
 
     The first few that hold finite frames (empty neurons, all NaN, are passed over).
@@ -56,9 +58,15 @@ def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, secon
     rows = [(r, int(n)) for r in recordings for n in _neurons_with_frames(r)[:per_recording]]
     if not rows:
         raise ValueError("no recording has a neuron with finite frames to plot")
-    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.5 * len(rows) + 0.6), sharex=True, squeeze=False)
-    for ax, (recording, n) in zip(axes[:, 0], rows):
-        lengths = recording.lengths if recording.lengths is not None else [recording.frames] * recording.neurons
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(10, 1.5 * len(rows) + 0.6), sharex=True, squeeze=False
+    )
+    for ax, (recording, n) in zip(axes[:, 0], rows, strict=True):
+        lengths = (
+            recording.lengths
+            if recording.lengths is not None
+            else [recording.frames] * recording.neurons
+        )
         frames = min(int(seconds * recording.rate), int(lengths[n]))
         time = np.arange(frames) / recording.rate
         trace = recording.calcium[n, :frames]
@@ -79,13 +87,28 @@ def sample_traces(recordings: Sequence[Recording], per_recording: int = 2, secon
 
 
 def _neurons_with_frames(recording: Recording) -> np.ndarray:
-    lengths = recording.lengths if recording.lengths is not None else np.full(recording.neurons, recording.frames)
-    return np.array([n for n in range(recording.neurons)
-                     if lengths[n] > 0 and np.isfinite(recording.calcium[n, : int(lengths[n])]).any()], dtype=int)
+    lengths = (
+        recording.lengths
+        if recording.lengths is not None
+        else np.full(recording.neurons, recording.frames)
+    )
+    return np.array(
+        [
+            n
+            for n in range(recording.neurons)
+            if lengths[n] > 0 and np.isfinite(recording.calcium[n, : int(lengths[n])]).any()
+        ],
+        dtype=int,
+    )
 
 
 def example_windows(
-    windows: np.ndarray, did_spike: np.ndarray, len_pre: int, rate: float, count: int = 4, seed: int = 0
+    windows: np.ndarray,
+    did_spike: np.ndarray,
+    len_pre: int,
+    rate: float,
+    count: int = 4,
+    seed: int = 0,
 ) -> Figure:
     """`count` windows with a spike (left, red) next to `count` without (right, blue)."""
     rng = np.random.default_rng(seed)
@@ -93,7 +116,11 @@ def example_windows(
     time = _window_time(windows.shape[1], len_pre, rate)
     for column, spike in enumerate((True, False)):
         members = np.flatnonzero(did_spike == spike)
-        picks = rng.choice(members, min(count, members.size), replace=False) if members.size else members
+        picks = (
+            rng.choice(members, min(count, members.size), replace=False)
+            if members.size
+            else members
+        )
         for row in range(count):
             ax = axes[row, column]
             if row < len(picks):
@@ -113,14 +140,22 @@ def training_curves(history: Sequence[dict[str, float]], title: str) -> Figure:
     epochs = [r["epoch"] for r in history]
     metrics = [m for m in ("loss", "accuracy", "mse") if f"train_{m}" in history[0]]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for split, style in (("train", "-"), ("val", "--")):
             key = f"{split}_{metric}"
             if key in history[0]:
-                ax.plot(epochs, [r[key] for r in history], style, marker="o", ms=3,
-                        label="training" if split == "train" else "validation")
+                ax.plot(
+                    epochs,
+                    [r[key] for r in history],
+                    style,
+                    marker="o",
+                    ms=3,
+                    label="training" if split == "train" else "validation",
+                )
         ax.set_xlabel("epoch")
-        ax.set_ylabel({"loss": "loss per window", "accuracy": "accuracy", "mse": "mean squared error"}[metric])
+        ax.set_ylabel(
+            {"loss": "loss per window", "accuracy": "accuracy", "mse": "mean squared error"}[metric]
+        )
         ax.legend(frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title)
@@ -133,15 +168,26 @@ def confusion(matrices: dict[str, np.ndarray], title: str) -> Figure:
 
     Fractions of all windows; rows predicted, columns true.
     """
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.9 * len(matrices) + 0.6, 3.6), squeeze=False)
-    top = max(max(float(np.max(m)) for m in matrices.values()), 1e-9)  # one scale for all, as the colour bar says
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+    fig, axes = plt.subplots(
+        1, len(matrices), figsize=(3.9 * len(matrices) + 0.6, 3.6), squeeze=False
+    )
+    top = max(
+        max(float(np.max(m)) for m in matrices.values()), 1e-9
+    )  # one scale for all, as the colour bar says
+    for ax, (name, matrix) in zip(axes[0], matrices.items(), strict=True):
         matrix = np.asarray(matrix, dtype=np.float64)
         image = ax.imshow(matrix, cmap="Greys", vmin=0, vmax=top)
         for i in range(2):
             for j in range(2):
-                ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center",
-                        color="white" if matrix[i, j] > 0.6 * top else "black", fontsize=12)
+                ax.text(
+                    j,
+                    i,
+                    f"{matrix[i, j]:.3f}",
+                    ha="center",
+                    va="center",
+                    color="white" if matrix[i, j] > 0.6 * top else "black",
+                    fontsize=12,
+                )
         ax.set_xticks([0, 1], ["spike", "no spike"])
         ax.set_yticks([0, 1], ["predicted\nspike", "predicted\nno spike"])
         ax.set_xlabel("true class")
@@ -168,7 +214,11 @@ def roc(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> Figure:
 
 
 def error_examples(
-    windows: np.ndarray, did_spike: np.ndarray, probability: np.ndarray, len_pre: int, rate: float,
+    windows: np.ndarray,
+    did_spike: np.ndarray,
+    probability: np.ndarray,
+    len_pre: int,
+    rate: float,
     count: int = 4,
 ) -> Figure:
     """The most confident false positives (left) and false negatives (right)."""
@@ -180,15 +230,23 @@ def error_examples(
     time = _window_time(windows.shape[1], len_pre, rate)
     fig, axes = plt.subplots(count, 2, figsize=(8, 1.4 * count + 0.8), sharex=True, squeeze=False)
     for column, (picks, colour, title) in enumerate(
-        ((false_positive, NO_SPIKE, "false positives (no spike, predicted spike)"),
-         (false_negative, SPIKE, "false negatives (spike, predicted no spike)"))
+        (
+            (false_positive, NO_SPIKE, "false positives (no spike, predicted spike)"),
+            (false_negative, SPIKE, "false negatives (spike, predicted no spike)"),
+        )
     ):
         for row in range(count):
             ax = axes[row, column]
             if row < picks.size:
                 k = picks[row]
                 ax.plot(time, windows[k], color=colour, lw=1.2)
-                ax.text(0.02, 0.85, f"p(spike) = {probability[k]:.2f}", transform=ax.transAxes, fontsize=7)
+                ax.text(
+                    0.02,
+                    0.85,
+                    f"p(spike) = {probability[k]:.2f}",
+                    transform=ax.transAxes,
+                    fontsize=7,
+                )
             ax.axvline(0, color="grey", lw=0.5, ls=":")
             ax.spines[["top", "right"]].set_visible(False)
         axes[0, column].set_title(title, fontsize=9)
@@ -207,24 +265,43 @@ def toy_latent(latent: np.ndarray, digits: np.ndarray) -> Figure:
     cmap = plt.get_cmap("tab10")
     for digit in np.unique(digits):
         members = digits == digit
-        ax.scatter(latent[members, 0], latent[members, 1], s=8, color=cmap(int(digit) % 10), label=str(digit))
+        ax.scatter(
+            latent[members, 0],
+            latent[members, 1],
+            s=8,
+            color=cmap(int(digit) % 10),
+            label=str(digit),
+        )
     ax.set_xlabel("latent dimension 0")
     ax.set_ylabel("latent dimension 1")
-    ax.legend(title="digit", frameon=False, fontsize=7, markerscale=2, bbox_to_anchor=(1, 1), loc="upper left")
+    ax.legend(
+        title="digit",
+        frameon=False,
+        fontsize=7,
+        markerscale=2,
+        bbox_to_anchor=(1, 1),
+        loc="upper left",
+    )
     ax.set_title("Toy VAE: sampled latent vectors of one-hot digits")
     fig.tight_layout()
     return fig
 
 
 def reconstructions(
-    inputs: np.ndarray, outputs: np.ndarray, did_spike: np.ndarray | None, len_pre: int, rate: float,
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    did_spike: np.ndarray | None,
+    len_pre: int,
+    rate: float,
     count: int = 6,
 ) -> Figure:
     """Held-out windows (coloured by class) and the VAE's reconstructions (black, dashed)."""
     time = _window_time(inputs.shape[1], len_pre, rate)
     columns = 3
     rows = -(-min(count, len(inputs)) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(10, 2 * rows + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(10, 2 * rows + 0.6), sharex=True, squeeze=False
+    )
     for k, ax in enumerate(axes.ravel()):
         if k < min(count, len(inputs)):
             colour = SPIKE if did_spike is not None and did_spike[k] else NO_SPIKE
@@ -250,7 +327,9 @@ def latent_pca(explained: np.ndarray, projected: np.ndarray, did_spike: np.ndarr
     axes[0].set_xticks(np.arange(explained.size))
     order = np.random.default_rng(0).permutation(len(projected))  # no class drawn wholly on top
     colours = np.where(did_spike[order], SPIKE, NO_SPIKE)
-    axes[1].scatter(projected[order, 0], projected[order, 1], s=3, c=colours, alpha=0.5, linewidths=0)
+    axes[1].scatter(
+        projected[order, 0], projected[order, 1], s=3, c=colours, alpha=0.5, linewidths=0
+    )
     axes[1].set_xlabel("PC0")
     axes[1].set_ylabel("PC1" if projected.shape[1] > 1 else "")
     for spike in (True, False):
@@ -258,8 +337,14 @@ def latent_pca(explained: np.ndarray, projected: np.ndarray, did_spike: np.ndarr
     axes[1].legend(frameon=False, fontsize=8)
     bins = np.histogram_bin_edges(projected[:, 0], bins=40)
     for spike in (False, True):
-        axes[2].hist(projected[did_spike == spike, 0], bins=bins, density=True, alpha=0.55,
-                     color=SPIKE if spike else NO_SPIKE, label=LABELS[spike])
+        axes[2].hist(
+            projected[did_spike == spike, 0],
+            bins=bins,
+            density=True,
+            alpha=0.55,
+            color=SPIKE if spike else NO_SPIKE,
+            label=LABELS[spike],
+        )
     axes[2].set_xlabel("PC0")
     axes[2].set_ylabel("density")
     axes[2].legend(frameon=False, fontsize=8)
@@ -278,7 +363,9 @@ def probe_traces(
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     ax.plot(time, centre, color="grey", lw=1.0, ls="--", label="mean latent vector")
     ax.plot(time, spike_like, color=SPIKE, lw=1.5, label="+ SVM weight vector (most spike-like)")
-    ax.plot(time, no_spike_like, color=NO_SPIKE, lw=1.5, label="- SVM weight vector (least spike-like)")
+    ax.plot(
+        time, no_spike_like, color=NO_SPIKE, lw=1.5, label="- SVM weight vector (least spike-like)"
+    )
     ax.axvline(0, color="grey", lw=0.5, ls=":")
     ax.set_xlabel("time from window centre (ms)")
     ax.set_ylabel("decoded calcium (normalised)")

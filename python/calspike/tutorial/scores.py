@@ -10,11 +10,15 @@ from typing import Any
 import numpy as np
 
 
-def _labels_and_predictions(labels: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _labels_and_predictions(
+    labels: np.ndarray, predicted: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     truth = np.asarray(labels).ravel().astype(bool)
     guess = np.asarray(predicted).ravel().astype(bool)
     if truth.shape != guess.shape:
-        raise ValueError(f"labels and predictions must have the same length, got {truth.size} and {guess.size}")
+        raise ValueError(
+            f"labels and predictions must have the same length, got {truth.size} and {guess.size}"
+        )
     if truth.size == 0:
         raise ValueError("no windows to score")
     return truth, guess
@@ -42,7 +46,9 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     truth = np.asarray(labels).ravel().astype(bool)
     values = np.asarray(scores, dtype=np.float64).ravel()
     if truth.shape != values.shape:
-        raise ValueError(f"labels and scores must have the same length, got {truth.size} and {values.size}")
+        raise ValueError(
+            f"labels and scores must have the same length, got {truth.size} and {values.size}"
+        )
     if np.isnan(values).any():
         raise ValueError("scores hold NaN")
     if truth.all() or not truth.any():
@@ -59,12 +65,19 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     the fraction of true positives and [0, 1] of false positives; the entries sum to 1.
     """
     truth, guess = _labels_and_predictions(labels, predicted)
-    counts = np.array([[np.sum(guess & truth), np.sum(guess & ~truth)],
-                       [np.sum(~guess & truth), np.sum(~guess & ~truth)]], dtype=np.float64)
+    counts = np.array(
+        [
+            [np.sum(guess & truth), np.sum(guess & ~truth)],
+            [np.sum(~guess & truth), np.sum(~guess & ~truth)],
+        ],
+        dtype=np.float64,
+    )
     return counts / truth.size
 
 
-def classification_scores(labels: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+def classification_scores(
+    labels: np.ndarray, probability: np.ndarray, threshold: float = 0.5
+) -> dict[str, Any]:
     """accuracy, balanced_accuracy, roc_auc and confusion (as nested lists) of spike probabilities."""
     predicted = np.asarray(probability) > threshold
     return {

@@ -33,12 +33,21 @@ class StoreBatches:
     memory holds at most two groups of decoded chunks.
     """
 
-    def __init__(self, store: StoredWindows, index: np.ndarray, kinds: list[str], *, labels: bool,
-                 buffer_chunks: int = BUFFER_CHUNKS) -> None:
+    def __init__(
+        self,
+        store: StoredWindows,
+        index: np.ndarray,
+        kinds: list[str],
+        *,
+        labels: bool,
+        buffer_chunks: int = BUFFER_CHUNKS,
+    ) -> None:
         if labels and store.did_spike is None:
             raise ValueError(f"{store.path}: the windows carry no spike labels")
         self.store, self.kinds, self.labels = store, list(kinds), labels
-        self.index = np.sort(np.asarray(index, dtype=np.int64))  # in store order: reads in order stay local
+        self.index = np.sort(
+            np.asarray(index, dtype=np.int64)
+        )  # in store order: reads in order stay local
         self.buffer_chunks = max(1, int(buffer_chunks))
         store.cache_chunks = max(store.cache_chunks, 2 * self.buffer_chunks)
 
@@ -67,9 +76,19 @@ class StoreBatches:
         return torch.from_numpy(np.lexsort((jitter, group)))
 
 
-def train_from_store(store: StoredWindows, train_index: np.ndarray, val_index: np.ndarray, *, model: str,
-                     kinds: list[str], settings: dict[str, Any], output: str | os.PathLike[str],
-                     extra: dict[str, Any], resume: bool, progress: bool) -> FitResult:
+def train_from_store(
+    store: StoredWindows,
+    train_index: np.ndarray,
+    val_index: np.ndarray,
+    *,
+    model: str,
+    kinds: list[str],
+    settings: dict[str, Any],
+    output: str | os.PathLike[str],
+    extra: dict[str, Any],
+    resume: bool,
+    progress: bool,
+) -> FitResult:
     """Fit the classifier or the calcium VAE on the store's windows at `train_index`.
 
     Early-stopped on those at `val_index`, reading a batch at a time; checkpoint to `output`.
@@ -79,18 +98,38 @@ def train_from_store(store: StoredWindows, train_index: np.ndarray, val_index: n
     if model == "classifier":
         network = SpikeClassifier(channels=len(kinds), hidden=settings["hidden"])
     else:
-        network = CalciumVAE(length=store.length, channels=len(kinds), hidden=settings["hidden"],
-                             latent=settings["latent"], beta=settings["beta"])
+        network = CalciumVAE(
+            length=store.length,
+            channels=len(kinds),
+            hidden=settings["hidden"],
+            latent=settings["latent"],
+            beta=settings["beta"],
+        )
     labels = model == "classifier"
-    return fit(network, StoreBatches(store, train_index, kinds, labels=labels),
-               validation=(StoreBatches(store, val_index, kinds, labels=labels), None),
-               epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
-               patience=settings["patience"], device=settings["device"], seed=settings["seed"],
-               checkpoint=output, resume=resume, progress=progress, extra={"features": kinds, **extra})
+    return fit(
+        network,
+        StoreBatches(store, train_index, kinds, labels=labels),
+        validation=(StoreBatches(store, val_index, kinds, labels=labels), None),
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr"],
+        patience=settings["patience"],
+        device=settings["device"],
+        seed=settings["seed"],
+        checkpoint=output,
+        resume=resume,
+        progress=progress,
+        extra={"features": kinds, **extra},
+    )
 
 
-def score_from_store(network: torch.nn.Module, store: StoredWindows, index: np.ndarray, kinds: list[str],
-                     device: str | None) -> dict[str, Any]:
+def score_from_store(
+    network: torch.nn.Module,
+    store: StoredWindows,
+    index: np.ndarray,
+    kinds: list[str],
+    device: str | None,
+) -> dict[str, Any]:
     """A classifier's scores, or a VAE's explained variance, on the store's windows at `index`.
 
     Read a batch at a time.
@@ -102,7 +141,9 @@ def score_from_store(network: torch.nn.Module, store: StoredWindows, index: np.n
             raise ValueError(f"{store.path}: the windows carry no spike labels to score against")
         source = StoreBatches(store, index, kinds, labels=False)
         assert source.did_spike is not None  # the store has labels
-        return classification_scores(source.did_spike, predict(network.predict_proba, source, device=where))
+        return classification_scores(
+            source.did_spike, predict(network.predict_proba, source, device=where)
+        )
     if not isinstance(network, CalciumVAE):
         raise ValueError(f"cannot score a {type(network).__name__} on windows")
     source = StoreBatches(store, index, kinds, labels=False)
@@ -119,8 +160,11 @@ def score_from_store(network: torch.nn.Module, store: StoredWindows, index: np.n
             total_squares += float((values**2).sum())
     size = index.size * store.length
     variance = total_squares / size - (total / size) ** 2
-    return {"windows": int(index.size), "neurons": int(np.unique(store.neuron[index]).size),
-            "explained_variance": 1.0 - squared_error / size / variance}
+    return {
+        "windows": int(index.size),
+        "neurons": int(np.unique(store.neuron[index]).size),
+        "explained_variance": 1.0 - squared_error / size / variance,
+    }
 
 
 def is_store_path(path: str | os.PathLike[str]) -> bool:

@@ -19,7 +19,8 @@ REFERENCE_S = {
     "simulation": 0.41 / 468_897,  # per frame simulated (all neurons)
     "read": 1 / 20e6,  # per byte of the data files
     "partition": 0.44 / 468_897,  # per frame windowed, figures included
-    "classifier": 19.5 / (46_982 * 15),  # per window-epoch, with its scoring and the logistic regression
+    "classifier": 19.5
+    / (46_982 * 15),  # per window-epoch, with its scoring and the logistic regression
     "toy": 3.73 / (10_000 * 10),  # per digit-epoch
     "vae": 58.0 / (46_982 * 15),  # per window-epoch, with its latent PCA and figures
     "svm": 5.42 / 20_000,  # per training window of the probe

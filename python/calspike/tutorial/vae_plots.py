@@ -15,7 +15,9 @@ from calspike.tutorial.generative import Traversal
 from calspike.tutorial.plots import NO_SPIKE, SPIKE, _window_time
 
 
-def _band(ax: Axes, time: np.ndarray, traces: np.ndarray, colour: str, label: str, thin: int = 0) -> None:
+def _band(
+    ax: Axes, time: np.ndarray, traces: np.ndarray, colour: str, label: str, thin: int = 0
+) -> None:
     """Mean (thick) and mean +/- one standard deviation (shaded) of traces (N, L); `thin` of them drawn faintly."""
     for trace in traces[:thin]:
         ax.plot(time, trace, color=colour, lw=0.4, alpha=0.25)
@@ -24,8 +26,14 @@ def _band(ax: Axes, time: np.ndarray, traces: np.ndarray, colour: str, label: st
     ax.plot(time, mean, color=colour, lw=2.0, label=label)
 
 
-def generated(spike: np.ndarray, no_spike: np.ndarray, real: np.ndarray, real_labels: np.ndarray, len_pre: int,
-              rate: float) -> Figure:
+def generated(
+    spike: np.ndarray,
+    no_spike: np.ndarray,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    len_pre: int,
+    rate: float,
+) -> Figure:
     """Generated traces per class (left) beside real held-out windows of each class (right).
 
     Left: traces the conditional VAE generates for "spike" and "no spike" (mean, +/- 1 sd,
@@ -58,16 +66,28 @@ def traversal(panels: dict[str, Traversal], len_pre: int, rate: float) -> Figure
     Decoded traces coloured from the negative end of the first principal component (light) to
     the positive (dark).
     """
-    columns = [(f"{title}: {name}" if name else title, walk, name)
-               for title, walk in panels.items() for name in walk.traces]
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.4), sharey=True, squeeze=False)
-    for ax, (title, walk, name) in zip(axes[0], columns):
+    columns = [
+        (f"{title}: {name}" if name else title, walk, name)
+        for title, walk in panels.items()
+        for name in walk.traces
+    ]
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(4.2 * len(columns), 3.4), sharey=True, squeeze=False
+    )
+    for ax, (title, walk, name) in zip(axes[0], columns, strict=True):
         traces = walk.traces[name]
-        cmap = plt.get_cmap("Reds" if name == "spike" else "Blues" if name == "no spike" else "Greys")
+        cmap = plt.get_cmap(
+            "Reds" if name == "spike" else "Blues" if name == "no spike" else "Greys"
+        )
         time = _window_time(traces.shape[1], len_pre, rate)
-        for k, (step, trace) in enumerate(zip(walk.steps, traces)):
-            ax.plot(time, trace, color=cmap(0.35 + 0.6 * k / max(len(traces) - 1, 1)), lw=1.5,
-                    label=f"{step:+.1f} sd")
+        for k, (step, trace) in enumerate(zip(walk.steps, traces, strict=True)):
+            ax.plot(
+                time,
+                trace,
+                color=cmap(0.35 + 0.6 * k / max(len(traces) - 1, 1)),
+                lw=1.5,
+                label=f"{step:+.1f} sd",
+            )
         ax.axvline(0, color="grey", lw=0.5, ls=":")
         ax.set_title(f"{title}\n(PC0: {100 * walk.explained:.0f}% of latent variance)", fontsize=9)
         ax.set_xlabel("time from window centre (ms)")
@@ -82,8 +102,10 @@ def tutorial_decoding(decoded: np.ndarray, len_pre: int, rate: float) -> Figure:
     """The decoder fed the tutorial SVM's coef_ (red) and -coef_ (blue), as the tutorial did."""
     time = _window_time(decoded.shape[1], len_pre, rate)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-    for ax, trace, colour, title in ((axes[0], decoded[0], SPIKE, "decoder(coef_): 'correlated with spiking'"),
-                                     (axes[1], decoded[1], NO_SPIKE, "decoder(-coef_): 'anti-correlated'")):
+    for ax, trace, colour, title in (
+        (axes[0], decoded[0], SPIKE, "decoder(coef_): 'correlated with spiking'"),
+        (axes[1], decoded[1], NO_SPIKE, "decoder(-coef_): 'anti-correlated'"),
+    ):
         ax.plot(time, trace, color=colour, lw=1.5)
         ax.axvline(0, color="grey", lw=0.5, ls=":")
         ax.set_title(title, fontsize=9)

@@ -19,10 +19,23 @@ from calspike.windows import Windows
 
 
 def train_classifier(
-    train: Windows, val: Windows | None, *, kinds: list[str], hidden: int = 64, epochs: int = 15,
-    batch_size: int = 256, lr: float = 2e-3, patience: int | None = 4, device: str = "auto", seed: int = 0,
-    checkpoint: str | os.PathLike[str] | None = None, progress: bool = True, extra: dict[str, Any] | None = None,
-    resume: bool = False, stacks: tuple[np.ndarray, np.ndarray | None] | None = None, schedule: str = "cosine",
+    train: Windows,
+    val: Windows | None,
+    *,
+    kinds: list[str],
+    hidden: int = 64,
+    epochs: int = 15,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    patience: int | None = 4,
+    device: str = "auto",
+    seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    extra: dict[str, Any] | None = None,
+    resume: bool = False,
+    stacks: tuple[np.ndarray, np.ndarray | None] | None = None,
+    schedule: str = "cosine",
     clip: float | None = 1.0,
 ) -> FitResult:
     """A SpikeClassifier fitted on the feature stacks of `train`, early-stopped on `val`.
@@ -40,19 +53,46 @@ def train_classifier(
         x_train, x_val = features(train, kinds), None if val is None else features(val, kinds)
     validation = None if val is None or x_val is None else (x_val, val.did_spike)
     return fit(
-        model, x_train, train.did_spike, validation=validation,
-        epochs=epochs, batch_size=batch_size, lr=lr, patience=patience if validation else None, device=device,
-        seed=seed, checkpoint=checkpoint, resume=resume, progress=progress, schedule=schedule, clip=clip,
+        model,
+        x_train,
+        train.did_spike,
+        validation=validation,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience if validation else None,
+        device=device,
+        seed=seed,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        schedule=schedule,
+        clip=clip,
         extra={"features": kinds, **(extra or {})},
     )
 
 
 def train_vae(
-    train: Windows, val: Windows | None, *, kinds: list[str] | None = None, conditional: bool = False,
-    hidden: int = 64, latent: int = 256, beta: float = 1e-4, epochs: int = 15, batch_size: int = 256,
-    lr: float = 2e-3, patience: int | None = 4, device: str = "auto", seed: int = 0,
-    checkpoint: str | os.PathLike[str] | None = None, progress: bool = True, extra: dict[str, Any] | None = None,
-    resume: bool = False, schedule: str = "cosine", clip: float | None = 1.0,
+    train: Windows,
+    val: Windows | None,
+    *,
+    kinds: list[str] | None = None,
+    conditional: bool = False,
+    hidden: int = 64,
+    latent: int = 256,
+    beta: float = 1e-4,
+    epochs: int = 15,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    patience: int | None = 4,
+    device: str = "auto",
+    seed: int = 0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    extra: dict[str, Any] | None = None,
+    resume: bool = False,
+    schedule: str = "cosine",
+    clip: float | None = 1.0,
     stacks: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> FitResult:
     """A CalciumVAE fitted on the feature stacks of `train`'s windows, early-stopped on `val`.
@@ -66,16 +106,39 @@ def train_vae(
     if conditional and (train.did_spike is None or (val is not None and val.did_spike is None)):
         raise ValueError("a conditional VAE needs windows with spike labels")
     torch.manual_seed(seed)
-    model = CalciumVAE(length=train.windows.shape[1], channels=len(kinds), hidden=hidden, latent=latent, beta=beta,
-                       conditional=conditional)
+    model = CalciumVAE(
+        length=train.windows.shape[1],
+        channels=len(kinds),
+        hidden=hidden,
+        latent=latent,
+        beta=beta,
+        conditional=conditional,
+    )
     labels = train.did_spike if conditional else None
-    x_train, x_val = stacks if stacks is not None else (features(train, kinds),
-                                                        None if val is None else features(val, kinds))
-    validation = None if val is None or x_val is None else (x_val, val.did_spike if conditional else None)
+    x_train, x_val = (
+        stacks
+        if stacks is not None
+        else (features(train, kinds), None if val is None else features(val, kinds))
+    )
+    validation = (
+        None if val is None or x_val is None else (x_val, val.did_spike if conditional else None)
+    )
     return fit(
-        model, x_train, labels, validation=validation, epochs=epochs, batch_size=batch_size, lr=lr,
-        patience=patience if val is not None else None, device=device, seed=seed, checkpoint=checkpoint,
-        resume=resume, progress=progress, schedule=schedule, clip=clip,
+        model,
+        x_train,
+        labels,
+        validation=validation,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience if val is not None else None,
+        device=device,
+        seed=seed,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        schedule=schedule,
+        clip=clip,
         extra={"features": kinds, "conditional": conditional, **(extra or {})},
     )
 
@@ -83,12 +146,20 @@ def train_vae(
 def _vae_kinds(kinds: list[str] | None) -> list[str]:
     kinds = ["raw"] if kinds is None else list(kinds)
     if not kinds or kinds[0] != "raw":
-        raise ValueError(f"a calcium VAE's features must start with raw (the channel it reconstructs), got {kinds}")
+        raise ValueError(
+            f"a calcium VAE's features must start with raw (the channel it reconstructs), got {kinds}"
+        )
     return kinds
 
 
-def latent_means(model: CalciumVAE, windows: Windows, kinds: list[str], device: str | torch.device | None = None,
-                 draw_seed: int | None = None, stack: np.ndarray | None = None) -> np.ndarray:
+def latent_means(
+    model: CalciumVAE,
+    windows: Windows,
+    kinds: list[str],
+    device: str | torch.device | None = None,
+    draw_seed: int | None = None,
+    stack: np.ndarray | None = None,
+) -> np.ndarray:
     """Latent means (N, latent) of the windows' feature stacks (a conditional VAE is given their labels).
 
     draw_seed : instead of the means, one draw per window from q(z | x) (mean + sigma * noise,
@@ -112,13 +183,25 @@ def latent_means(model: CalciumVAE, windows: Windows, kinds: list[str], device: 
         return predict(encode, stack, device=where)
     if windows.did_spike is None:
         raise ValueError("a conditional VAE needs windows with spike labels")
-    labelled = np.concatenate([stack, np.broadcast_to(windows.did_spike[:, None, None].astype(np.float32),
-                                                      (*stack.shape[:2], 1))], axis=2)
+    labelled = np.concatenate(
+        [
+            stack,
+            np.broadcast_to(
+                windows.did_spike[:, None, None].astype(np.float32), (*stack.shape[:2], 1)
+            ),
+        ],
+        axis=2,
+    )
     return predict(lambda x: encode(x[..., :-1], x[:, 0, -1]), labelled, device=where)
 
 
-def reconstruct(model: CalciumVAE, windows: Windows, kinds: list[str], device: str | None = None,
-                stack: np.ndarray | None = None) -> np.ndarray:
+def reconstruct(
+    model: CalciumVAE,
+    windows: Windows,
+    kinds: list[str],
+    device: str | None = None,
+    stack: np.ndarray | None = None,
+) -> np.ndarray:
     """Reconstructions (N, L) of the windows from their latent means (the labels too, if conditional)."""
     where = _placed(model, device)
     means = latent_means(model, windows, kinds, device=where, stack=stack)
@@ -129,7 +212,9 @@ def reconstruct(model: CalciumVAE, windows: Windows, kinds: list[str], device: s
             return predict(model.decode, means, device=where)
         assert windows.did_spike is not None  # latent_means checked it
         labelled = np.concatenate([means, windows.did_spike[:, None].astype(np.float32)], axis=1)
-        return predict(lambda z: model.decode(z[:, :-1], did_spike=z[:, -1]), labelled, device=where)
+        return predict(
+            lambda z: model.decode(z[:, :-1], did_spike=z[:, -1]), labelled, device=where
+        )
     finally:
         model.train(was_training)
 
@@ -143,7 +228,10 @@ def _placed(model: torch.nn.Module, device: str | torch.device | None) -> torch.
 
 
 def classifier_probability(
-    model: SpikeClassifier, windows: Windows, kinds: list[str], device: str | None = None,
+    model: SpikeClassifier,
+    windows: Windows,
+    kinds: list[str],
+    device: str | None = None,
     stack: np.ndarray | None = None,
 ) -> np.ndarray:
     """Spike probability (N,) of each window, computed on `device` (None: where the model is).
@@ -160,19 +248,33 @@ def score_classifier(
     """accuracy, balanced accuracy, ROC AUC and the tutorial's confusion matrix on labelled windows."""
     if windows.did_spike is None:
         raise ValueError("the windows carry no spike labels to score against")
-    return classification_scores(windows.did_spike, classifier_probability(model, windows, kinds, device))
+    return classification_scores(
+        windows.did_spike, classifier_probability(model, windows, kinds, device)
+    )
 
 
-def explained_variance(model: CalciumVAE, windows: Windows, kinds: list[str] | None = None,
-                       device: str | None = None, stack: np.ndarray | None = None) -> float:
+def explained_variance(
+    model: CalciumVAE,
+    windows: Windows,
+    kinds: list[str] | None = None,
+    device: str | None = None,
+    stack: np.ndarray | None = None,
+) -> float:
     """1 - mean squared reconstruction error / variance of the windows (reconstructing from latent means)."""
     reconstruction = reconstruct(model, windows, _vae_kinds(kinds), device, stack=stack)
     values = np.asarray(windows.windows, dtype=np.float64)
     return float(1.0 - np.mean((reconstruction - values) ** 2) / np.var(values))
 
 
-def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.PathLike[str], *, model: str,
-                      settings: dict[str, Any], resume: bool = False, progress: bool = True) -> FitResult:
+def train_on_prepared(
+    windows_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    model: str,
+    settings: dict[str, Any],
+    resume: bool = False,
+    progress: bool = True,
+) -> FitResult:
     """Train the classifier or the calcium VAE on prepared windows (`calspike train`).
 
     An .npz, loaded whole, or a .zarr windows store, read a batch at a time
@@ -190,34 +292,76 @@ def train_on_prepared(windows_path: str | os.PathLike[str], output: str | os.Pat
 
     if model not in ("classifier", "vae"):
         raise ValueError(f"model must be 'classifier' or 'vae', got {model!r}")
-    windows: Windows | StoredWindows = (StoredWindows(windows_path) if stored.is_store_path(windows_path)
-                                        else load_windows(windows_path))
+    windows: Windows | StoredWindows = (
+        StoredWindows(windows_path)
+        if stored.is_store_path(windows_path)
+        else load_windows(windows_path)
+    )
     seed = settings["seed"]
     split = sampling.neuron_split(windows, seed)
-    train_index = sampling.labelled_subset(windows, split["train"], max_windows=settings["max_windows"], seed=seed)
-    val_index = sampling.labelled_subset(windows, split["val"], max_windows=settings["max_windows"], seed=seed)
-    extra = {"windows": windows.params,
-             "neurons": {part: [windows.neuron_names[n] for n in ids] for part, ids in split.items()}}
-    kinds = (parse_features(settings["features"]) if model == "classifier"
-             else parse_features(settings["vae_features"], name="vae_features"))
+    train_index = sampling.labelled_subset(
+        windows, split["train"], max_windows=settings["max_windows"], seed=seed
+    )
+    val_index = sampling.labelled_subset(
+        windows, split["val"], max_windows=settings["max_windows"], seed=seed
+    )
+    extra = {
+        "windows": windows.params,
+        "neurons": {part: [windows.neuron_names[n] for n in ids] for part, ids in split.items()},
+    }
+    kinds = (
+        parse_features(settings["features"])
+        if model == "classifier"
+        else parse_features(settings["vae_features"], name="vae_features")
+    )
     if isinstance(windows, StoredWindows):
-        return stored.train_from_store(windows, train_index, val_index, model=model,
-                                       kinds=kinds if model == "classifier" else _vae_kinds(kinds),
-                                       settings=settings, output=output, extra=extra, resume=resume,
-                                       progress=progress)
+        return stored.train_from_store(
+            windows,
+            train_index,
+            val_index,
+            model=model,
+            kinds=kinds if model == "classifier" else _vae_kinds(kinds),
+            settings=settings,
+            output=output,
+            extra=extra,
+            resume=resume,
+            progress=progress,
+        )
     train, val = windows.subset(train_index), windows.subset(val_index)
-    common: dict[str, Any] = {"batch_size": settings["batch_size"], "lr": settings["lr"],
-                              "patience": settings["patience"], "device": settings["device"], "seed": seed,
-                              "checkpoint": output, "progress": progress, "extra": extra, "resume": resume}
+    common: dict[str, Any] = {
+        "batch_size": settings["batch_size"],
+        "lr": settings["lr"],
+        "patience": settings["patience"],
+        "device": settings["device"],
+        "seed": seed,
+        "checkpoint": output,
+        "progress": progress,
+        "extra": extra,
+        "resume": resume,
+    }
     if model == "classifier":
-        return train_classifier(train, val, kinds=kinds, hidden=settings["hidden"], epochs=settings["epochs"],
-                                **common)
-    return train_vae(train, val, kinds=kinds, hidden=settings["hidden"], latent=settings["latent"],
-                     beta=settings["beta"], epochs=settings["epochs"], **common)
+        return train_classifier(
+            train, val, kinds=kinds, hidden=settings["hidden"], epochs=settings["epochs"], **common
+        )
+    return train_vae(
+        train,
+        val,
+        kinds=kinds,
+        hidden=settings["hidden"],
+        latent=settings["latent"],
+        beta=settings["beta"],
+        epochs=settings["epochs"],
+        **common,
+    )
 
 
-def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str | os.PathLike[str], *,
-                         all_neurons: bool = False, device: str | None = None) -> tuple[str, dict[str, Any]]:
+def evaluate_on_prepared(
+    checkpoint: str | os.PathLike[str],
+    windows_path: str | os.PathLike[str],
+    *,
+    all_neurons: bool = False,
+    device: str | None = None,
+) -> tuple[str, dict[str, Any]]:
     """(model kind, scores) of a `train_on_prepared` checkpoint on the neurons it never saw.
 
     All neurons with `all_neurons`. Scores: a classifier's accuracy, balanced accuracy, ROC AUC
@@ -230,32 +374,46 @@ def evaluate_on_prepared(checkpoint: str | os.PathLike[str], windows_path: str |
 
     state = load_checkpoint(checkpoint)
     model = load_model(checkpoint)
-    windows: Windows | StoredWindows = (StoredWindows(windows_path) if stored.is_store_path(windows_path)
-                                        else load_windows(windows_path))
+    windows: Windows | StoredWindows = (
+        StoredWindows(windows_path)
+        if stored.is_store_path(windows_path)
+        else load_windows(windows_path)
+    )
     trained_on = state.get("extra", {}).get("windows")
     if trained_on is not None and trained_on != windows.params:
-        differ = ", ".join(f"{k} {windows.params.get(k)} (trained: {trained_on.get(k)})"
-                           for k in sorted(set(trained_on) | set(windows.params))
-                           if trained_on.get(k) != windows.params.get(k))
-        raise ValueError(f"{windows_path}: cut with other window settings than {checkpoint} was trained on: "
-                         f"{differ}; prepare them with the same settings")
+        differ = ", ".join(
+            f"{k} {windows.params.get(k)} (trained: {trained_on.get(k)})"
+            for k in sorted(set(trained_on) | set(windows.params))
+            if trained_on.get(k) != windows.params.get(k)
+        )
+        raise ValueError(
+            f"{windows_path}: cut with other window settings than {checkpoint} was trained on: "
+            f"{differ}; prepare them with the same settings"
+        )
     neurons = state.get("extra", {}).get("neurons", {})
     used = set(neurons.get("train", [])) | set(neurons.get("val", []))
     unused = np.array([name not in used for name in windows.neuron_names], dtype=bool)
     keep = np.ones(len(windows), bool) if all_neurons else unused[windows.neuron]
     if not keep.any():
-        raise ValueError(f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway")
+        raise ValueError(
+            f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway"
+        )
     if isinstance(windows, StoredWindows):
         if not isinstance(model, (SpikeClassifier, CalciumVAE)):
             raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
         kinds = list(state.get("extra", {}).get("features", ["raw"]))
-        return state["kind"], stored.score_from_store(model, windows, np.flatnonzero(keep), kinds, device)
+        return state["kind"], stored.score_from_store(
+            model, windows, np.flatnonzero(keep), kinds, device
+        )
     scored = windows.subset(np.flatnonzero(keep))
     if isinstance(model, SpikeClassifier):
         kinds = list(state.get("extra", {}).get("features", ["raw"]))
         return state["kind"], score_classifier(model, scored, kinds, device=device)
     if isinstance(model, CalciumVAE):
         kinds = list(state.get("extra", {}).get("features", ["raw"]))
-        return state["kind"], {"windows": len(scored), "neurons": len(np.unique(scored.neuron)),
-                               "explained_variance": explained_variance(model, scored, kinds, device=device)}
+        return state["kind"], {
+            "windows": len(scored),
+            "neurons": len(np.unique(scored.neuron)),
+            "explained_variance": explained_variance(model, scored, kinds, device=device),
+        }
     raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")

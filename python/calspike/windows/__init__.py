@@ -156,7 +156,13 @@ def partition(
     (196, 20)
     """
     params = config.check(
-        {"len_pre": len_pre, "len_post": len_post, "skip": skip, "spike_n": spike_n, "normalize": normalize}
+        {
+            "len_pre": len_pre,
+            "len_post": len_post,
+            "skip": skip,
+            "spike_n": spike_n,
+            "normalize": normalize,
+        }
     )
     threads = config.check({"threads": threads})["threads"]
     if params["spike_n"] > min(params["len_pre"], params["len_post"]):
@@ -204,10 +210,14 @@ def window_view(
     if array.ndim != 2:
         raise ValueError(f"calcium must be 2-D (neurons, frames), got shape {array.shape}")
     length = params["len_pre"] + params["len_post"]
-    count = _core.window_count(array.shape[1], params["len_pre"], params["len_post"], params["skip"], 1)
+    count = _core.window_count(
+        array.shape[1], params["len_pre"], params["len_post"], params["skip"], 1
+    )
     row_stride, frame_stride = array.strides
     if max(abs(frame_stride) * max(params["skip"], 1), abs(row_stride)) >= 2**62:
-        raise ValueError(f"skip = {params['skip']} frames is too large a stride for a view of this array")
+        raise ValueError(
+            f"skip = {params['skip']} frames is too large a stride for a view of this array"
+        )
     return np.lib.stride_tricks.as_strided(
         array,
         shape=(array.shape[0], count, length),
@@ -225,7 +235,9 @@ def _as_inputs(
     if isinstance(data, Sequence) and not isinstance(data, np.ndarray):
         recordings = list(data)
         if not recordings or not all(isinstance(r, Recording) for r in recordings):
-            raise ValueError("data must be a Recording, a non-empty sequence of Recordings, or an array")
+            raise ValueError(
+                "data must be a Recording, a non-empty sequence of Recordings, or an array"
+            )
         if spikes is not None:
             raise ValueError("spikes must be None when data are Recordings (they carry their own)")
         names = tuple(f"{r.name}/{n}" for r in recordings for n in range(r.neurons))
@@ -238,7 +250,9 @@ def _as_inputs(
             raise ValueError("either all recordings or none must carry spikes")
         frames = max(r.frames for r in recordings)
         calcium = _stack([r.calcium for r in recordings], frames)
-        stacked_spikes = _stack([r.spikes for r in recordings], frames) if all(with_spikes) else None  # type: ignore[misc]
+        stacked_spikes = (
+            _stack([r.spikes for r in recordings], frames) if all(with_spikes) else None
+        )  # type: ignore[misc]
         return calcium, stacked_spikes, lengths, names
 
     calcium = np.asarray(data)

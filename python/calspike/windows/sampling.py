@@ -31,7 +31,9 @@ class WindowLabels(Protocol):
     def __len__(self) -> int: ...
 
 
-def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: int | np.random.Generator = 0) -> np.ndarray:
+def balanced_indices(
+    did_spike: np.ndarray, per_class: int | None = None, seed: int | np.random.Generator = 0
+) -> np.ndarray:
     """Draw indices of an equal number of spike and no-spike windows, shuffled.
 
     Parameters
@@ -58,7 +60,9 @@ def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: 
     """
     labels = np.asarray(did_spike)
     if labels.ndim != 1 or labels.dtype != np.bool_:
-        raise ValueError(f"did_spike must be a 1-D bool array, got dtype {labels.dtype} shape {labels.shape}")
+        raise ValueError(
+            f"did_spike must be a 1-D bool array, got dtype {labels.dtype} shape {labels.shape}"
+        )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     classes = [np.flatnonzero(labels), np.flatnonzero(~labels)]
     smaller = min(c.size for c in classes)
@@ -84,7 +88,9 @@ def balanced_indices(did_spike: np.ndarray, per_class: int | None = None, seed: 
     return index
 
 
-def balance(windows: Windows, per_class: int | None = None, seed: int | np.random.Generator = 0) -> Windows:
+def balance(
+    windows: Windows, per_class: int | None = None, seed: int | np.random.Generator = 0
+) -> Windows:
     """Take a balanced, shuffled subset of labelled windows.
 
     Parameters
@@ -157,7 +163,9 @@ def split_by_neuron(
     shares = shares / shares.sum()
     ids, counts = np.unique(neuron, return_counts=True)
     if ids.size < shares.size:
-        raise ValueError(f"cannot split {ids.size} neuron(s) into {shares.size} parts with no neuron in two")
+        raise ValueError(
+            f"cannot split {ids.size} neuron(s) into {shares.size} parts with no neuron in two"
+        )
     order = np.random.default_rng(seed).permutation(ids.size)
     assigned = np.empty(ids.size, dtype=np.int64)
     filled = np.zeros(shares.size)
@@ -176,22 +184,36 @@ def split_by_neuron(
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 
 
-def neuron_split(windows: WindowLabels, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
+def neuron_split(
+    windows: WindowLabels, seed: int = 0, fractions: tuple[float, ...] = SPLIT_FRACTIONS
+) -> dict[str, np.ndarray]:
     """Neuron indices of the train, val and test parts (about 70/15/15 % of the windows), seeded."""
     if len(windows) == 0:
         length = int(windows.params.get("len_pre", 0)) + int(windows.params.get("len_post", 0))
-        raise ValueError(f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) is too short "
-                         f"for a window of len_pre + len_post = {length} frames")
+        raise ValueError(
+            f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) is too short "
+            f"for a window of len_pre + len_post = {length} frames"
+        )
     parts = split_by_neuron(windows.neuron, fractions, seed)
-    return {name: np.unique(windows.neuron[index]) for name, index in zip(("train", "val", "test"), parts)}
+    return {
+        name: np.unique(windows.neuron[index])
+        for name, index in zip(("train", "val", "test"), parts, strict=True)
+    }
 
 
 def labelled_subset(
-    windows: WindowLabels, neurons: np.ndarray, *, balanced: bool = True, max_windows: int | None = None, seed: int = 0
+    windows: WindowLabels,
+    neurons: np.ndarray,
+    *,
+    balanced: bool = True,
+    max_windows: int | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """Indices of the windows of `neurons`: balanced (as many spike as no-spike windows) and at most `max_windows`."""
     if windows.did_spike is None:
-        raise ValueError("the windows carry no spike labels: training and scoring need ground truth")
+        raise ValueError(
+            "the windows carry no spike labels: training and scoring need ground truth"
+        )
     index = np.flatnonzero(np.isin(windows.neuron, neurons))
     if index.size == 0:
         raise ValueError("no windows belong to the chosen neurons")
@@ -200,8 +222,10 @@ def labelled_subset(
         labels = windows.did_spike[index]
         smaller = int(min(labels.sum(), (~labels).sum()))
         if smaller == 0:
-            raise ValueError(f"cannot balance the windows of {len(np.unique(windows.neuron[index]))} neuron(s): "
-                             f"{int(labels.sum())} spike and {int((~labels).sum())} no-spike windows")
+            raise ValueError(
+                f"cannot balance the windows of {len(np.unique(windows.neuron[index]))} neuron(s): "
+                f"{int(labels.sum())} spike and {int((~labels).sum())} no-spike windows"
+            )
         per_class = smaller if max_windows is None else min(smaller, max_windows // 2)
         chosen: np.ndarray = index[balanced_indices(labels, per_class, rng)]
         return chosen

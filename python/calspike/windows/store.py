@@ -69,7 +69,9 @@ def cached_partition(
         For malformed files (as `read_spikefinder`).
     """
     if set(params) - set(WINDOW_SETTINGS):
-        raise ValueError(f"unknown window settings: {', '.join(sorted(set(params) - set(WINDOW_SETTINGS)))}")
+        raise ValueError(
+            f"unknown window settings: {', '.join(sorted(set(params) - set(WINDOW_SETTINGS)))}"
+        )
     settings = config.check({**config.defaults(WINDOW_SETTINGS), **params})
     folder = Path(directory)
     files = sorted(folder.glob(f"*.{split}.*.csv"))
@@ -103,8 +105,11 @@ def _load_cached(target: Path, key: str) -> Windows | None:
     try:
         return _read_npz(target, key)
     except ValueError as error:
-        warnings.warn(f"ignoring unreadable window cache {target} ({error}); rebuilding it", CalspikeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"ignoring unreadable window cache {target} ({error}); rebuilding it",
+            CalspikeWarning,
+            stacklevel=3,
+        )
         return None
 
 
@@ -207,22 +212,32 @@ def _read_npz(target: Path, key: str | None) -> Windows:
     except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise ValueError(str(error) or type(error).__name__) from None
     count = windows.windows.shape[0]
-    if windows.windows.ndim != 2 or not (windows.neuron.shape == windows.frame.shape == (count,)) or (
-        windows.did_spike is not None and windows.did_spike.shape != (count,)
+    if (
+        windows.windows.ndim != 2
+        or not (windows.neuron.shape == windows.frame.shape == (count,))
+        or (windows.did_spike is not None and windows.did_spike.shape != (count,))
     ):
         raise ValueError("arrays of different lengths")
     check_numeric_dtype(windows.windows.dtype, "windows")
     for name in ("neuron", "frame", "skipped"):
-        if getattr(windows, name).size and not np.issubdtype(getattr(windows, name).dtype, np.integer):
-            raise ValueError(f"'{name}' must hold integers, got dtype {getattr(windows, name).dtype}")
+        if getattr(windows, name).size and not np.issubdtype(
+            getattr(windows, name).dtype, np.integer
+        ):
+            raise ValueError(
+                f"'{name}' must hold integers, got dtype {getattr(windows, name).dtype}"
+            )
     if windows.did_spike is not None and windows.did_spike.dtype != np.bool_:
         raise ValueError(f"'did_spike' must be bool, got dtype {windows.did_spike.dtype}")
     names = len(windows.neuron_names)
     outside = (windows.neuron < 0) | (windows.neuron >= names)
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
-        raise ValueError(f"window {k} names neuron {int(windows.neuron[k])}, but the file lists {names} "
-                         "neuron names")
+        raise ValueError(
+            f"window {k} names neuron {int(windows.neuron[k])}, but the file lists {names} "
+            "neuron names"
+        )
     if (windows.frame < 0).any():
-        raise ValueError(f"window {int(np.flatnonzero(windows.frame < 0)[0])} has a negative centre frame")
+        raise ValueError(
+            f"window {int(np.flatnonzero(windows.frame < 0)[0])} has a negative centre frame"
+        )
     return windows

@@ -45,7 +45,11 @@ def is_windows_store(path: str | os.PathLike[str]) -> bool:
 
 
 def recording_blocks(
-    recordings: Iterable[Recording], *, neurons_per_block: int = 256, threads: int = 0, **settings: Any
+    recordings: Iterable[Recording],
+    *,
+    neurons_per_block: int = 256,
+    threads: int = 0,
+    **settings: Any,
 ) -> Iterator[Windows]:
     """`partition` of each recording a block of neurons at a time.
 
@@ -57,17 +61,33 @@ def recording_blocks(
         for start in range(0, recording.neurons, neurons_per_block):
             stop = min(start + neurons_per_block, recording.neurons)
             assert recording.lengths is not None  # a Recording always knows its lengths
-            block = Recording(recording.calcium[start:stop], recording.rate,
-                              None if recording.spikes is None else recording.spikes[start:stop],
-                              lengths=recording.lengths[start:stop], name=recording.name)
+            block = Recording(
+                recording.calcium[start:stop],
+                recording.rate,
+                None if recording.spikes is None else recording.spikes[start:stop],
+                lengths=recording.lengths[start:stop],
+                name=recording.name,
+            )
             windows = partition(block, threads=threads, **settings)
             names = tuple(f"{recording.name}/{n}" for n in range(start, stop))
-            yield Windows(windows.windows, windows.did_spike, windows.neuron, windows.frame, names,
-                          windows.skipped, windows.params)
+            yield Windows(
+                windows.windows,
+                windows.did_spike,
+                windows.neuron,
+                windows.frame,
+                names,
+                windows.skipped,
+                windows.params,
+            )
 
 
-def array_blocks(source: str | os.PathLike[str], *, neurons_per_block: int = 256, threads: int = 0,
-                 **settings: Any) -> Iterator[Windows]:
+def array_blocks(
+    source: str | os.PathLike[str],
+    *,
+    neurons_per_block: int = 256,
+    threads: int = 0,
+    **settings: Any,
+) -> Iterator[Windows]:
     """`partition` of a .npy, .zarr or HDF5 ``file.h5:/dataset`` (neurons, frames), by blocks.
 
     Read a block of neurons at a time (`calspike.data.chunked`); no labels, neurons named
@@ -86,14 +106,22 @@ def array_blocks(source: str | os.PathLike[str], *, neurons_per_block: int = 256
             except ValueError as error:
                 raise DataError(f"{rows.path}, neurons {start}-{stop - 1}: {error}") from None
             names = tuple(f"{stem}/{n}" for n in range(start, stop))
-            yield Windows(windows.windows, None, windows.neuron, windows.frame, names, windows.skipped,
-                          windows.params)
+            yield Windows(
+                windows.windows,
+                None,
+                windows.neuron,
+                windows.frame,
+                names,
+                windows.skipped,
+                windows.params,
+            )
     finally:
         rows.close()
 
 
-def write_windows_store(blocks: Iterable[Windows], folder: str | os.PathLike[str], *,
-                        chunk_windows: int = CHUNK_WINDOWS) -> dict[str, Any]:
+def write_windows_store(
+    blocks: Iterable[Windows], folder: str | os.PathLike[str], *, chunk_windows: int = CHUNK_WINDOWS
+) -> dict[str, Any]:
     """Write blocks of windows into a new zarr store in `folder`.
 
     Each block from its own neurons, as `recording_blocks` gives them. Give it a temporary
@@ -114,13 +142,21 @@ def write_windows_store(blocks: Iterable[Windows], folder: str | os.PathLike[str
         if params is None:
             params, has_spikes = dict(block.params), block.did_spike is not None
             length = int(block.windows.shape[1])
-            arrays["windows"] = group.create_array("windows", shape=(0, length), dtype="float32",
-                                                   chunks=(chunk_windows, max(length, 1)))
+            arrays["windows"] = group.create_array(
+                "windows",
+                shape=(0, length),
+                dtype="float32",
+                chunks=(chunk_windows, max(length, 1)),
+            )
             for name, dtype in (("did_spike", "bool"), ("neuron", "int32"), ("frame", "int64")):
-                arrays[name] = group.create_array(name, shape=(0,), dtype=dtype, chunks=(_LABEL_CHUNK,))
+                arrays[name] = group.create_array(
+                    name, shape=(0,), dtype=dtype, chunks=(_LABEL_CHUNK,)
+                )
         elif block.params != params or (block.did_spike is not None) != has_spikes:
-            raise ValueError("every block of a windows store needs the same window settings and either "
-                             "spike labels in all or in none")
+            raise ValueError(
+                "every block of a windows store needs the same window settings and either "
+                "spike labels in all or in none"
+            )
         if len(block):
             arrays["windows"].append(np.ascontiguousarray(block.windows, dtype=np.float32))
             arrays["neuron"].append(block.neuron.astype(np.int32) + len(names))
@@ -132,11 +168,22 @@ def write_windows_store(blocks: Iterable[Windows], folder: str | os.PathLike[str
         names.extend(block.neuron_names)
     if params is None:
         raise ValueError("no recordings to cut into windows")
-    group.attrs.update({"calspike": "windows", "format": STORE_FORMAT, "params": params,
-                        "has_spikes": bool(has_spikes), "neuron_names": names,
-                        "skipped": np.concatenate(skipped).tolist()})
+    group.attrs.update(
+        {
+            "calspike": "windows",
+            "format": STORE_FORMAT,
+            "params": params,
+            "has_spikes": bool(has_spikes),
+            "neuron_names": names,
+            "skipped": np.concatenate(skipped).tolist(),
+        }
+    )
     count = int(arrays["windows"].shape[0])
-    return {"windows": count, "neurons": len(names), "spike_windows": spikes if has_spikes else None}
+    return {
+        "windows": count,
+        "neurons": len(names),
+        "spike_windows": spikes if has_spikes else None,
+    }
 
 
 class StoredWindows:
@@ -155,23 +202,36 @@ class StoredWindows:
         if not self.path.is_dir():
             raise FileNotFoundError(f"no such windows store: {self.path}")
         if not is_windows_store(self.path):
-            raise ValueError(f"{self.path}: not a calspike windows store (no 'calspike': 'windows' attribute)")
+            raise ValueError(
+                f"{self.path}: not a calspike windows store (no 'calspike': 'windows' attribute)"
+            )
         try:
             group = zarr.open_group(str(self.path), mode="r")
             attributes = dict(group.attrs)
             self._values = group["windows"]
-            for name in ("windows", "did_spike", "neuron", "frame"):  # nothing from a file runs while decoding
+            for name in (
+                "windows",
+                "did_spike",
+                "neuron",
+                "frame",
+            ):  # nothing from a file runs while decoding
                 if "pickle" in json.dumps(group[name].metadata.to_dict(), default=str).lower():
-                    raise ValueError(f"array {name} has a pickle codec, which could run code held in the file")
+                    raise ValueError(
+                        f"array {name} has a pickle codec, which could run code held in the file"
+                    )
             self.has_spikes = bool(attributes["has_spikes"])
-            self.did_spike: np.ndarray | None = np.asarray(group["did_spike"][:]) if self.has_spikes else None
+            self.did_spike: np.ndarray | None = (
+                np.asarray(group["did_spike"][:]) if self.has_spikes else None
+            )
             self.neuron = np.asarray(group["neuron"][:])
             self.frame = np.asarray(group["frame"][:])
             self.neuron_names = tuple(str(n) for n in attributes["neuron_names"])
             self.skipped = np.asarray(attributes["skipped"], dtype=np.int64)
             self.params: dict[str, Any] = dict(attributes["params"])
         except (KeyError, TypeError, ValueError, OSError) as error:
-            raise DataError(f"{self.path}: not a readable calspike windows store ({error})") from None
+            raise DataError(
+                f"{self.path}: not a readable calspike windows store ({error})"
+            ) from None
         self._check()
         self.chunk_windows = int(self._values.chunks[0])
         self.length = int(self._values.shape[1])
@@ -181,8 +241,11 @@ class StoredWindows:
 
     def _check(self) -> None:
         count = int(self._values.shape[0])
-        if self._values.ndim != 2 or self.neuron.shape != (count,) or self.frame.shape != (count,) or (
-            self.did_spike is not None and self.did_spike.shape != (count,)
+        if (
+            self._values.ndim != 2
+            or self.neuron.shape != (count,)
+            or self.frame.shape != (count,)
+            or (self.did_spike is not None and self.did_spike.shape != (count,))
         ):
             raise DataError(f"{self.path}: its arrays have different lengths")
         if count and (self.neuron.min() < 0 or self.neuron.max() >= len(self.neuron_names)):
@@ -210,7 +273,9 @@ class StoredWindows:
         out = np.empty((index.size, self.length), dtype=np.float32)
         chunks = self.chunk_of(index)
         _, first = np.unique(chunks, return_index=True)
-        for chunk in chunks[np.sort(first)]:  # in order of first use: the cache keeps the most recent
+        for chunk in chunks[
+            np.sort(first)
+        ]:  # in order of first use: the cache keeps the most recent
             where = np.flatnonzero(chunks == chunk)
             out[where] = self._chunk(int(chunk))[index[where] - chunk * self.chunk_windows]
         return out
@@ -230,11 +295,19 @@ class StoredWindows:
     def load(self, index: np.ndarray | None = None) -> Windows:
         """The windows at `index` (all by default) as an in-memory `Windows`."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
-        return Windows(self.read(index), None if self.did_spike is None else self.did_spike[index],
-                       self.neuron[index], self.frame[index], self.neuron_names, self.skipped, dict(self.params))
+        return Windows(
+            self.read(index),
+            None if self.did_spike is None else self.did_spike[index],
+            self.neuron[index],
+            self.frame[index],
+            self.neuron_names,
+            self.skipped,
+            dict(self.params),
+        )
 
     def __repr__(self) -> str:
-        return (f"StoredWindows({self.path}, count={len(self)}, length={self.length}, "
-                f"neurons={len(self.neuron_names)}, spike_fraction={self.spike_fraction:.3f}, "
-                f"chunk_windows={self.chunk_windows})")
-
+        return (
+            f"StoredWindows({self.path}, count={len(self)}, length={self.length}, "
+            f"neurons={len(self.neuron_names)}, spike_fraction={self.spike_fraction:.3f}, "
+            f"chunk_windows={self.chunk_windows})"
+        )
