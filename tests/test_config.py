@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from calspike import config
+from calspike.cli.options import add_arguments
 
 
 def test_check_converts_and_names_bad_values():
@@ -33,7 +34,7 @@ def test_every_setting_documents_itself_and_has_a_valid_default():
 
 def test_add_arguments_builds_checked_options():
     parser = argparse.ArgumentParser()
-    config.add_arguments(parser, ["skip", "normalize"])
+    add_arguments(parser, ["skip", "normalize"])
     assert parser.parse_args(["--skip", "4"]).skip == 4
     assert parser.parse_args([]).normalize == "window"
     with pytest.raises(SystemExit):
