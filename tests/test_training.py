@@ -1,4 +1,7 @@
-"""The fit loop: splits, reproducibility, checkpoints and resuming, history files, DDP, bad input."""
+"""The fit loop.
+
+Splits, reproducibility, checkpoints and resuming, history files, DDP, bad input.
+"""
 
 import json
 import os
@@ -199,10 +202,15 @@ def test_progress_bar_shows_loss_and_accuracy(capsys):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"epochs": 0}, "epochs must be an integer >= 1"),
-        ({"batch_size": 2.5}, "batch_size must be an integer >= 1"),
-        ({"lr": float("nan")}, "lr must be a finite number > 0"),
-        ({"schedule": "warm"}, "schedule must be one of cosine, plateau, constant"),
+        # the settings' schema (calspike.config) checks them, with the ranges the CLI has
+        ({"epochs": 0}, r"epochs must be in \[1, 100000\], got 0"),
+        ({"batch_size": 2.5}, "batch_size must be an integer, got 2.5"),
+        ({"lr": float("nan")}, "lr must be finite, got nan"),
+        ({"lr": 0.0}, r"lr must be in \[1e-08, 10\], got 0.0"),
+        ({"clip": -1.0}, "clip must be in"),
+        ({"patience": 0}, "patience must be in"),
+        ({"weight_decay": float("inf")}, "weight_decay must be finite"),
+        ({"schedule": "warm"}, "schedule must be one of 'cosine', 'plateau', 'constant'"),
         ({"device": "tpu"}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:i'"),
         ({"y": np.zeros(3, bool)}, "x and y must have the same length"),
         ({"x": np.full((400, 12, 2), np.nan, np.float32)}, "x holds NaN or infinite values"),

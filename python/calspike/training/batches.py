@@ -16,25 +16,29 @@ import torch.distributed as dist
 
 
 @dataclass
-class _Distributed:
+class Ranks:
+    """The rank of this process among the `world` processes of a torchrun (DDP) job (0 of 1)."""
+
     rank: int = 0
     world: int = 1
     owns_group: bool = False
 
     @property
     def active(self) -> bool:
+        """True in a job of more than one process."""
         return self.world > 1
 
 
-def _distributed_setup(device: torch.device) -> _Distributed:
+def distributed_setup(device: torch.device) -> Ranks:
+    """Join the torchrun job that WORLD_SIZE announces (nccl on CUDA, else gloo); alone: rank 0."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return _Distributed()
+        return Ranks()
     owns = False
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         owns = True
-    return _Distributed(dist.get_rank(), dist.get_world_size(), owns)
+    return Ranks(dist.get_rank(), dist.get_world_size(), owns)
 
 
 @runtime_checkable
@@ -56,20 +60,22 @@ class BatchSource(Protocol):
         """One epoch's seeded permutation of all items."""
 
 
-class _SourceBatches:
-    """`_Batches` for a BatchSource: each batch read by the source, then moved to `device`."""
+class SourceBatches:
+    """`TensorBatches` for a BatchSource: each batch read by the source, then moved to `device`."""
 
     def __init__(self, source: BatchSource, device: torch.device) -> None:
         self.source, self.device = source, device
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x, y or None) of the items at `index`, on the device."""
         x, y = self.source.take(index.numpy())
         return x.to(self.device, non_blocking=True), None if y is None else y.to(
             self.device, non_blocking=True
         )
 
 
-def _to_tensor(name: str, values: Any) -> torch.Tensor:
+def to_tensor(name: str, values: Any) -> torch.Tensor:
+    """`values` (a tensor or an array-like) as a tensor; ValueError naming `name` otherwise."""
     tensor = (
         values
         if isinstance(values, torch.Tensor)
@@ -82,7 +88,7 @@ def _to_tensor(name: str, values: Any) -> torch.Tensor:
     return tensor
 
 
-class _Batches:
+class TensorBatches:
     """Slices of (x, y) through index arrays, delivered on `device`.
 
     Data that fit comfortably on the GPU are moved there once; otherwise each batch is
@@ -113,6 +119,7 @@ class _Batches:
         self.turn = 0
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x, y or None) of the windows at `index`, on the device."""
         if not self.staged:
             index = index.to(self.x.device)
             return self.x.index_select(0, index), None if self.y is None else self.y.index_select(

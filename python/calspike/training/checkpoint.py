@@ -28,7 +28,10 @@ _REQUIRED_KEYS = ("kind", "model_config", "model")
 
 
 def state_digest(value: Any) -> str:
-    """SHA-256 (hex) of `value`: every tensor's dtype, shape and bytes, every key and scalar, in order."""
+    """SHA-256 (hex) of `value`.
+
+    Every tensor's dtype, shape and bytes, every key and scalar, in order.
+    """
     digest = hashlib.sha256()
     _feed(digest, value)
     return digest.hexdigest()
@@ -128,7 +131,10 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A checkpoint's contents, read with ``weights_only=True`` (no code runs); ValueError naming the file."""
+    """A checkpoint's contents, read with ``weights_only=True`` (no code runs).
+
+    ValueError naming the file when it is not a readable calspike checkpoint.
+    """
     try:
         state = _torch_load(path)
     except (
@@ -213,9 +219,10 @@ def load_model(path: str | os.PathLike[str]) -> CalspikeModel:
     return model.eval()
 
 
-def _check_resumable(
+def check_resumable(
     saved: dict[str, Any], model: CalspikeModel, settings: dict[str, Any], path: Path
 ) -> None:
+    """ValueError naming `path` unless its saved run trained this model with these settings."""
     if saved["kind"] != model.kind or saved["model_config"] != model.config:
         raise ValueError(f"{path}: holds a {saved['kind']} {saved['model_config']}, not this model")
     if saved["fit"] != settings:

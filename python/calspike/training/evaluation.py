@@ -14,21 +14,23 @@ import torch.distributed as dist
 from torch import nn
 
 from calspike.models import CalspikeModel
-from calspike.training.batches import BatchSource, _Distributed, _to_tensor
+from calspike.training.batches import BatchSource, Ranks, to_tensor
 from calspike.training.device import choose_device
 
 
-def _accumulate(
+def accumulate(
     sums: dict[str, Any], loss_sum: torch.Tensor, stats: dict[str, torch.Tensor]
 ) -> None:
+    """Add one batch's summed loss and statistics to the running `sums` (in place)."""
     sums["loss"] = sums.get("loss", 0.0) + loss_sum.float()
     for key, value in stats.items():
         sums[key] = sums.get(key, 0.0) + value.detach().float()
 
 
-def _finish_sums(
-    sums: dict[str, Any], count: int, ranks: _Distributed, device: torch.device
+def finish_sums(
+    sums: dict[str, Any], count: int, ranks: Ranks, device: torch.device
 ) -> dict[str, float]:
+    """Per-window means of the `sums` over all ranks (the "correct" count becomes "accuracy")."""
     keys = sorted(sums)
     values = torch.stack(
         [torch.as_tensor(sums[k], dtype=torch.float64, device=device) for k in keys]
@@ -64,10 +66,10 @@ def evaluate(
             bx.to(target, non_blocking=True),
             None if by is None else by.to(target, non_blocking=True),
         )
-        _accumulate(sums, loss_sum, stats)
+        accumulate(sums, loss_sum, stats)
         count += bx.shape[0]
     model.train(was_training)
-    return _finish_sums(sums, count, _Distributed(), target)
+    return finish_sums(sums, count, Ranks(), target)
 
 
 def _batches_in_order(
@@ -80,7 +82,7 @@ def _batches_in_order(
         for start in range(0, len(x), batch_size):
             yield x.take(np.arange(start, min(start + batch_size, len(x))))
         return
-    x_t, y_t = _to_tensor("x", x), None if y is None else _to_tensor("y", y)
+    x_t, y_t = to_tensor("x", x), None if y is None else to_tensor("y", y)
     for start in range(0, x_t.shape[0], batch_size):
         yield (
             x_t[start : start + batch_size],

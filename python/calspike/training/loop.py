@@ -1,19 +1,16 @@
 """One fit loop for every model.
 
 AdamW, gradient clipping, a schedule, early stopping on a validation loss, resumable
-checkpoints, a progress bar, DDP. Evaluation and prediction are in `calspike.training.evaluation`.
+checkpoints, a progress bar, DDP. What a fit needs before its first epoch is in
+`calspike.training.fit_setup`; evaluation and prediction are in `calspike.training.evaluation`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,20 +20,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from calspike._io import atomic_path
 from calspike.models import CalspikeModel
-from calspike.training.batches import (
-    BatchSource,
-    _Batches,
-    _distributed_setup,
-    _SourceBatches,
-    _to_tensor,
-)
-from calspike.training.checkpoint import _check_resumable, load_checkpoint, save_training_state
-from calspike.training.device import choose_device
-from calspike.training.evaluation import _accumulate, _finish_sums, evaluate
+from calspike.training.batches import BatchSource
+from calspike.training.checkpoint import check_resumable, load_checkpoint, save_training_state
+from calspike.training.evaluation import accumulate, evaluate, finish_sums
+from calspike.training.fit_setup import FitData, FitRun, check_fit_settings, fit_data, start_run
+from calspike.training.progress import progress_bar, write_history
 
-SCHEDULES = ("cosine", "plateau", "constant")
+__all__ = ["FitResult", "fit", "write_history"]
 
 
 @dataclass
@@ -144,174 +135,72 @@ def fit(
     >>> len(result.history)
     2
     """
-    settings = _check_fit_settings(
-        epochs, batch_size, lr, weight_decay, clip, schedule, patience, seed
+    settings = check_fit_settings(
+        {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "clip": clip,
+            "schedule": schedule,
+            "patience": patience,
+            "seed": seed,
+        }
     )
     if not isinstance(model, CalspikeModel):
         raise ValueError(
             f"model must be a calspike model (with step and config), got {type(model).__name__}"
         )
-    source: BatchSource | None = None
-    x_all: torch.Tensor | None = None
-    if isinstance(x, BatchSource):
-        if y is not None:
-            raise ValueError("y must be None when x is a BatchSource (the source gives the labels)")
-        source, count = x, len(x)
-    else:
-        x_all = _to_tensor("x", x)
-        count = x_all.shape[0]
-    y_all = None if y is None else _to_tensor("y", y)
-    if y_all is not None and y_all.shape[0] != count:
-        raise ValueError(f"x and y must have the same length, got {count} and {y_all.shape[0]}")
-    if count == 0:
-        raise ValueError("x holds no windows")
-    val = None
-    if validation is not None:
-        val_x = (
-            validation[0]
-            if isinstance(validation[0], BatchSource)
-            else _to_tensor("validation x", validation[0])
-        )
-        val_y = None if validation[1] is None else _to_tensor("validation y", validation[1])
-        if len(val_x) == 0:
-            raise ValueError("the validation set holds no windows")
-        val = (val_x, val_y)
-
-    target = choose_device(device)
-    ranks = _distributed_setup(target)
-    if count < ranks.world or batch_size < ranks.world:
-        raise ValueError(
-            f"{ranks.world} ranks need at least as many windows and a batch_size of at least "
-            f"{ranks.world}; got {count} windows, batch_size {batch_size}"
-        )
-    if ranks.active and target.type == "cuda":
-        target = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(target)
-    model.to(target)
-    trained: nn.Module = _Stepper(model)
-    if ranks.active:
-        trained = nn.parallel.DistributedDataParallel(
-            trained, device_ids=[target.index] if target.type == "cuda" else None
-        )
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = _scheduler(optimiser, schedule, epochs)
-    batches: _Batches | _SourceBatches = (
-        _Batches(x_all, y_all, target, batch_size)
-        if x_all is not None
-        else _SourceBatches(source, target)
-    )  # type: ignore[arg-type]
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-
-    result = FitResult(model=model, device=str(target))
-    best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None}
-    bad_epochs, start_epoch = 0, 0
+    data = fit_data(x, y, validation)
+    run = start_run(model, data, settings, device)
+    result = FitResult(model=model, device=str(run.target))
+    stopping = EarlyStopping(patience)
     path = None if checkpoint is None else Path(checkpoint)
+    start_epoch = 0
     if resume and path is not None and path.exists():
-        saved = load_checkpoint(path)
-        _check_resumable(saved, model, settings, path)
-        model.load_state_dict(saved["model"])
-        optimiser.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        generator.set_state(saved["rng"]["batches"])
-        if target.type == "cuda" and saved["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(saved["rng"]["cuda"], target)
-        result.history = list(saved["history"])
-        best = dict(saved["best"])
-        bad_epochs, start_epoch = int(saved["bad_epochs"]), int(saved["epoch"])
-        result.stopped_early = bool(saved["stopped_early"])
+        start_epoch = _resume(path, model, run, settings, result, stopping)
 
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if target.type == "cuda"
-        else contextlib.nullcontext()
-    )
-    show = progress and ranks.rank == 0
+    show = progress and run.ranks.rank == 0
     started = time.perf_counter()
-    epoch_bar = _progress(
+    epoch_bar = progress_bar(
         range(start_epoch, epochs), show, "epochs", initial=start_epoch, total=epochs
     )
     for epoch in epoch_bar:
         if result.stopped_early:
             break
         tic = time.perf_counter()
-        trained.train()
-        order = (
-            source.epoch_order(generator)
-            if source is not None
-            else torch.randperm(count, generator=generator)
-        )
-        sums: dict[str, float] = {}
-        batch_starts = range(0, count, batch_size)
-        for start in _progress(batch_starts, show, f"epoch {epoch + 1}", leave=False):
-            index = order[start : start + batch_size]
-            if index.numel() < ranks.world:  # a last batch too small to give every rank a window
-                continue
-            shard = index[ranks.rank :: ranks.world]
-            bx, by = batches.take(shard)
-            with autocast:
-                loss_sum, stats = trained(bx, by)
-            # summed loss / global batch size: DDP's gradient average over ranks is then exactly
-            # the single-process mean over the whole batch
-            (loss_sum * (ranks.world / index.numel())).backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimiser.step()
-            optimiser.zero_grad(set_to_none=True)
-            _accumulate(sums, loss_sum.detach(), stats)
-        train_record = _finish_sums(sums, count, ranks, target)
-        record: dict[str, float] = {"epoch": epoch + 1, "lr": optimiser.param_groups[0]["lr"]}
-        record.update({f"train_{k}": v for k, v in train_record.items()})
-        if val is not None:
-            record.update(
-                {
-                    f"val_{k}": v
-                    for k, v in evaluate(
-                        model, *val, batch_size=max(batch_size, 1024), device=target
-                    ).items()
-                }
+        record: dict[str, float] = {"epoch": epoch + 1, "lr": run.optimiser.param_groups[0]["lr"]}
+        train = _train_epoch(model, run, data, settings, f"epoch {epoch + 1}", show)
+        record.update({f"train_{k}": v for k, v in train.items()})
+        if data.validation is not None:
+            scores = evaluate(
+                model, *data.validation, batch_size=max(batch_size, 1024), device=run.target
             )
-            if record["val_loss"] < best["loss"]:
-                best = {
-                    "loss": record["val_loss"],
-                    "epoch": epoch + 1,
-                    "state": {
-                        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                    },
-                }
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            if patience is not None and bad_epochs >= patience:
+            record.update({f"val_{k}": v for k, v in scores.items()})
+            if stopping.update(epoch + 1, record["val_loss"], model):
                 result.stopped_early = True
-        if schedule == "plateau":
-            scheduler.step(record.get("val_loss", record["train_loss"]))
+        if settings["schedule"] == "plateau":
+            run.scheduler.step(record.get("val_loss", record["train_loss"]))
         else:
-            scheduler.step()
+            run.scheduler.step()
         record["seconds"] = time.perf_counter() - tic
         result.history.append(record)
         if show:
-            epoch_bar.set_postfix(
-                {
-                    k: f"{v:.4g}"
-                    for k, v in record.items()
-                    if k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-                }
-            )
-        if ranks.rank == 0:
+            shown = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+            epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in shown})
+        if run.ranks.rank == 0:
             if path is not None:
                 save_training_state(
                     path,
                     model,
-                    optimiser,
-                    scheduler,
+                    run.optimiser,
+                    run.scheduler,
                     epoch + 1,
-                    generator,
-                    target,
+                    run.generator,
+                    run.target,
                     result,
-                    best,
-                    bad_epochs,
+                    stopping.best,
+                    stopping.bad_epochs,
                     settings,
                     extra,
                 )
@@ -319,122 +208,102 @@ def fit(
                 write_history(result.history, history_path)
         if callback is not None:
             callback(epoch + 1, record)
+    return _finish(model, run, result, stopping, started)
 
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-        result.best_epoch = int(best["epoch"])
+
+class EarlyStopping:
+    """The best validation loss so far (its epoch and weights) and the epochs since it.
+
+    `best` is the dict a checkpoint stores: {"loss", "epoch", "state" (CPU tensors or None)}.
+    """
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None}
+        self.bad_epochs = 0
+
+    def update(self, epoch: int, loss: float, model: nn.Module) -> bool:
+        """Record an epoch's validation loss; True when the fit should stop."""
+        if loss < self.best["loss"]:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            self.best = {"loss": loss, "epoch": epoch, "state": state}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+
+def _resume(
+    path: Path,
+    model: CalspikeModel,
+    run: FitRun,
+    settings: dict[str, Any],
+    result: FitResult,
+    stopping: EarlyStopping,
+) -> int:
+    """Load the interrupted run saved at `path` into the fit; returns the epoch to start at."""
+    saved = load_checkpoint(path)
+    check_resumable(saved, model, settings, path)
+    model.load_state_dict(saved["model"])
+    run.optimiser.load_state_dict(saved["optimizer"])
+    run.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    run.generator.set_state(saved["rng"]["batches"])
+    if run.target.type == "cuda" and saved["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(saved["rng"]["cuda"], run.target)
+    result.history = list(saved["history"])
+    stopping.best = dict(saved["best"])
+    stopping.bad_epochs = int(saved["bad_epochs"])
+    result.stopped_early = bool(saved["stopped_early"])
+    return int(saved["epoch"])
+
+
+def _train_epoch(
+    model: CalspikeModel,
+    run: FitRun,
+    data: FitData,
+    settings: dict[str, Any],
+    desc: str,
+    show: bool,
+) -> dict[str, float]:
+    """One pass over the training data in a seeded order; the mean loss and statistics."""
+    batch_size, clip, ranks = settings["batch_size"], settings["clip"], run.ranks
+    run.trained.train()
+    order = (
+        data.source.epoch_order(run.generator)
+        if data.source is not None
+        else torch.randperm(data.count, generator=run.generator)
+    )
+    sums: dict[str, float] = {}
+    for start in progress_bar(range(0, data.count, batch_size), show, desc, leave=False):
+        index = order[start : start + batch_size]
+        if index.numel() < ranks.world:  # a last batch too small to give every rank a window
+            continue
+        bx, by = run.batches.take(index[ranks.rank :: ranks.world])
+        with run.autocast():
+            loss_sum, stats = run.trained(bx, by)
+        # summed loss / global batch size: DDP's gradient average over ranks is then exactly
+        # the single-process mean over the whole batch
+        (loss_sum * (ranks.world / index.numel())).backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        run.optimiser.step()
+        run.optimiser.zero_grad(set_to_none=True)
+        accumulate(sums, loss_sum.detach(), stats)
+    return finish_sums(sums, data.count, ranks, run.target)
+
+
+def _finish(
+    model: CalspikeModel, run: FitRun, result: FitResult, stopping: EarlyStopping, started: float
+) -> FitResult:
+    """Load the best epoch's weights (the last epoch's without validation), leave DDP, eval mode."""
+    if stopping.best["state"] is not None:
+        model.load_state_dict(stopping.best["state"])
+        result.best_epoch = int(stopping.best["epoch"])
     else:
         result.best_epoch = len(result.history)
     result.seconds = time.perf_counter() - started
-    if ranks.owns_group:
+    if run.ranks.owns_group:
         dist.destroy_process_group()
     model.eval()
     return result
-
-
-class _Stepper(nn.Module):
-    """The model's training step as forward(), which DDP needs to synchronise gradients."""
-
-    def __init__(self, model: CalspikeModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.model.step(x, y)
-
-
-def _progress(iterable: Any, show: bool, desc: str, **kwargs: Any) -> Any:
-    if not show:
-        return _Quiet(iterable)
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        iterable, desc=desc, unit="batch" if desc.startswith("epoch ") else "epoch", **kwargs
-    )
-
-
-class _Quiet:
-    """An iterable with tqdm's set_postfix, for runs without a progress bar."""
-
-    def __init__(self, iterable: Any) -> None:
-        self.iterable = iterable
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.iterable)
-
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-def _check_fit_settings(
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    clip: float | None,
-    schedule: str,
-    patience: int | None,
-    seed: int,
-) -> dict[str, Any]:
-    def integer(name: str, value: Any, low: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-    def positive(name: str, value: Any, allow_zero: bool = False) -> None:
-        ok = (
-            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        )
-        if not ok or value < 0 or (value == 0 and not allow_zero):
-            raise ValueError(
-                f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
-            )
-
-    integer("epochs", epochs, 1)
-    integer("batch_size", batch_size, 1)
-    integer("seed", seed, 0)
-    positive("lr", lr)
-    positive("weight_decay", weight_decay, allow_zero=True)
-    if clip is not None:
-        positive("clip", clip)
-    if patience is not None:
-        integer("patience", patience, 1)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    return {
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "lr": float(lr),
-        "weight_decay": float(weight_decay),
-        "clip": None if clip is None else float(clip),
-        "schedule": schedule,
-        "patience": patience,
-        "seed": int(seed),
-    }
-
-
-def _scheduler(optimiser: torch.optim.Optimizer, schedule: str, epochs: int) -> Any:
-    if schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    if schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=2)
-    return torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0, total_iters=0)
-
-
-def write_history(history: list[dict[str, float]], path: str | os.PathLike[str]) -> None:
-    """Write a fit history (one record per epoch) as .json or .csv, atomically."""
-    target = Path(path)
-    if target.suffix not in (".json", ".csv"):
-        raise ValueError(f"history path must end in .json or .csv, got {target}")
-    if target.suffix == ".json":
-        text = json.dumps(history, indent=1)
-    else:
-        columns = list(dict.fromkeys(k for record in history for k in record))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(history)
-        text = buffer.getvalue()
-    with atomic_path(target) as temporary:
-        temporary.write_text(text)
