@@ -39,15 +39,14 @@ import os
 import re
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from calspike.data.cascade_mat import Segment, Skipped, neuron_name, read_neuron_file
 from calspike.data.recording import DataError, DataWarning, Recording
 
-AP_TIME_UNIT_S = 1e-4  # events_AP counts in tenths of a millisecond
 _DATASET = re.compile(r"^(?P<id>DS\d+)-(?P<rest>.+?)(?P<corrected>-neuropil-corrected)?$")
 _SPECIES = {"m": "mouse", "zf": "zebrafish", "r": "rat"}
 # the folder names' indicators, as the papers name them
@@ -70,32 +69,15 @@ NEURON_FILES = (
 )  # CASCADE's loader reads every *_mini.mat of a folder
 
 
-@dataclass
-class _Segment:
-    neuron: str
-    calcium: np.ndarray  # float32 (T,), NaN on dropped frames
-    spikes: np.ndarray  # float32 (T,) counts per frame
-    rate: float
-    outside: int  # spikes that fall in no frame
-    cut: int = 0  # fluo_mean values beyond fluo_time's length
-    nan_spikes: int = 0  # NaN spike times dropped
-    repeated: int = 0  # last frames cut because their time repeats an earlier frame's
-
-
-@dataclass
-class _Skipped:
-    """A segment without imaging (electrophysiology only): passed over, counted."""
-
-    neuron: str
-
-
 def neuron_files(folder: Path) -> list[Path]:
     """The neurons' files of a CASCADE dataset folder, sorted (see NEURON_FILES)."""
     return sorted({f for pattern in NEURON_FILES for f in folder.glob(pattern) if f.is_file()})
 
 
 def dataset_metadata(folder_name: str) -> dict[str, Any]:
-    """What a CASCADE dataset folder's name says: dataset id, indicator, species, area, neuropil correction.
+    """What a CASCADE dataset folder's name says.
+
+    The dataset id, indicator, species, area and neuropil correction.
 
     >>> dataset_metadata("DS09-GCaMP6f-m-V1")["species"]
     'mouse'
@@ -200,176 +182,50 @@ def read_ground_truth(
         }
     if not groups:
         raise DataError(
-            f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its sub-folders"
+            f"{root}: no CASCADE neuron files (*_mini.mat, CAttached*.mat) in it or in its "
+            "sub-folders"
         )
     recordings = []
     for folder, files in groups.items():
         names: dict[str, list[str]] = defaultdict(list)
         for file in files:
-            names[_neuron_name(file)].append(file.name)
+            names[neuron_name(file)].append(file.name)
         for neuron, named in names.items():
             if len(named) > 1:
                 raise DataError(
                     f"{folder}: {', '.join(named)} all name neuron {neuron!r}; keep one"
                 )
-        read = {file: _read_file(file) for file in files}
+        read = {file: read_neuron_file(file) for file in files}
         for file, parts in read.items():
             dropped = {
                 k + 1: s.nan_spikes
                 for k, s in enumerate(parts)
-                if isinstance(s, _Segment) and s.nan_spikes
+                if isinstance(s, Segment) and s.nan_spikes
             }
             if dropped:
                 warnings.warn(
-                    f"{file}: dropped {sum(dropped.values())} NaN spike time(s) of events_AP (segment"
-                    f"{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})",
+                    f"{file}: dropped {sum(dropped.values())} NaN spike time(s) of events_AP "
+                    f"(segment{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))})",
                     DataWarning,
                     stacklevel=2,
                 )
-        found = [s for parts in read.values() for s in parts if isinstance(s, _Segment)]
+        found = [s for parts in read.values() for s in parts if isinstance(s, Segment)]
         if not found:
             raise DataError(
                 f"{folder}: no segment of {', '.join(f.name for f in files[:3])}"
                 f"{f' (and {len(files) - 3} more files)' if len(files) > 3 else ''} holds imaging"
             )
-        skipped = sum(isinstance(s, _Skipped) for parts in read.values() for s in parts)
+        skipped = sum(isinstance(s, Skipped) for parts in read.values() for s in parts)
         metadata = {**dataset_metadata(folder.name), "dataset_segments_without_imaging": skipped}
         recordings += _recordings(found, metadata, segments, gap_s)
     return recordings
 
 
-def _neuron_name(path: Path) -> str:
-    """The neuron a file holds: its name less ``CAttached``, ``_`` and ``_mini``."""
-    return re.sub(r"_mini$", "", re.sub(r"^CAttached_?", "", path.stem)) or path.stem
-
-
-def _read_file(path: str | os.PathLike[str]) -> list[_Segment | _Skipped]:
-    """The segments of one neuron's ``.mat`` file (DataError naming the file and segment)."""
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if path.suffix != ".mat":
-        raise DataError(f"{path}: not a MATLAB .mat file")
-    try:
-        content = loadmat(path, squeeze_me=False)
-    except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5 inside
-        raise DataError(
-            f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "
-            "save it with -v7 or earlier"
-        ) from None
-    except Exception as error:  # noqa: BLE001 - scipy answers damaged files in many ways (IndexError, UnboundLocalError...)
-        raise DataError(
-            f"{path}: not a readable MATLAB v5 file ({type(error).__name__}: {error})"
-        ) from None
-    cells = content.get("CAttached")
-    if cells is None:
-        raise DataError(
-            f"{path}: no variable CAttached (found: {', '.join(k for k in content if k[0] != '_')})"
-        )
-    cells = np.asarray(cells)
-    if cells.dtype != object and cells.dtype.names is None:
-        raise DataError(f"{path}: CAttached must be a cell array of structs, got {cells.dtype}")
-    if cells.size == 0:
-        raise DataError(f"{path}: CAttached holds no segment")
-    neuron = _neuron_name(path)
-    return [
-        _segment(path, k, item, neuron) for k, item in enumerate(cells.ravel())
-    ]  # cells or a struct array
-
-
-def _field(path: Path, where: str, struct: np.ndarray, name: str) -> np.ndarray:
-    names = struct.dtype.names or ()
-    if name not in names:
-        raise DataError(
-            f"{path}, {where}: the struct has no field {name} (fields: {', '.join(names) or 'none'})"
-        )
-    value = np.asarray(struct[name].ravel()[0] if struct.size else [])
-    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-        raise DataError(f"{path}, {where}: {name} must be numbers, got {value.dtype}")
-    if value.ndim > 1 and sorted(value.shape)[-2] > 1:
-        raise DataError(f"{path}, {where}: {name} must be a vector, got shape {value.shape}")
-    return value.astype(np.float64).ravel()
-
-
-def _segment(path: Path, k: int, item: Any, neuron: str) -> _Segment | _Skipped:
-    where = f"segment {k + 1}"
-    struct = np.asarray(item)
-    if struct.dtype.names is None:
-        raise DataError(
-            f"{path}, {where}: expected a struct with fluo_time, fluo_mean and events_AP"
-        )
-    if struct.size != 1:
-        raise DataError(
-            f"{path}, {where}: a cell holds {struct.size} structs; expected one per segment"
-        )
-    times = _field(path, where, struct, "fluo_time")
-    calcium = _field(path, where, struct, "fluo_mean")
-    events = _field(path, where, struct, "events_AP")
-    if times.size == 0 or calcium.size == 0 or np.isnan(times).all() or np.isnan(calcium).all():
-        return _Skipped(neuron)  # electrophysiology without imaging
-    if times.size > calcium.size:
-        raise DataError(
-            f"{path}, {where}: fluo_time has {times.size} frames but fluo_mean only {calcium.size}"
-        )
-    cut = calcium.size - times.size  # CASCADE's loader cuts fluo_mean to fluo_time's length
-    calcium = calcium[: times.size]
-    if np.isinf(events).any():
-        raise DataError(f"{path}, {where}: events_AP holds infinite spike times")
-    nan_spikes = int(np.isnan(events).sum())
-    events = events[~np.isnan(events)]
-    if np.isinf(times).any() or np.isinf(calcium).any():
-        raise DataError(f"{path}, {where}: fluo_time or fluo_mean holds infinite values")
-    timed = np.flatnonzero(~np.isnan(times))
-    if timed.size < 2:
-        raise DataError(f"{path}, {where}: fewer than 2 frames with a time")
-    first, last = (
-        int(timed[0]),
-        int(timed[-1]) + 1,
-    )  # frames without a time at either end cannot be placed
-    repeated = 0  # nor last frames that repeat the time before them (DS24-DS27 repeat the last one)
-    while last - first > 2 and times[last - 1] == times[last - 2]:
-        last, repeated = last - 1, repeated + 1
-    times, calcium = times[first:last], calcium[first:last]
-    known = ~np.isnan(times)
-    steps = np.diff(times[known])
-    if not np.all(steps > 0):
-        frame = first + int(np.flatnonzero(known)[np.flatnonzero(steps <= 0)[0] + 1]) + 1
-        raise DataError(
-            f"{path}, {where}: fluo_time does not increase at frame {frame} of the segment"
-        )
-    frame_s = float(np.median(steps))
-    frames = np.arange(times.size)
-    times = np.interp(frames, frames[known], times[known])  # interior frames without a time
-    rate = 1.0 / frame_s
-    if not 0.1 <= rate <= 10_000:
-        raise DataError(
-            f"{path}, {where}: frame rate {rate:g} Hz (from fluo_time) is outside [0.1, 10000]"
-        )
-    edges = np.concatenate(
-        [[times[0] - frame_s / 2], (times[1:] + times[:-1]) / 2, [times[-1] + frame_s / 2]]
-    )
-    spike_s = events * AP_TIME_UNIT_S
-    counts, _ = np.histogram(spike_s, edges)
-    outside = int(events.size - counts.sum())
-    if np.isnan(calcium[known]).all():
-        raise DataError(f"{path}, {where}: fluo_mean holds no finite value at a frame with a time")
-    return _Segment(
-        neuron,
-        calcium.astype(np.float32),
-        counts.astype(np.float32),
-        rate,
-        outside,
-        cut,
-        nan_spikes,
-        repeated,
-    )
-
-
 def _recordings(
-    found: list[_Segment], metadata: dict[str, Any], segments: str, gap_s: float
+    found: list[Segment], metadata: dict[str, Any], segments: str, gap_s: float
 ) -> list[Recording]:
     """Rows grouped by frame rate (0.1 Hz): one Recording per rate."""
-    by_rate: dict[float, list[_Segment]] = defaultdict(list)
+    by_rate: dict[float, list[Segment]] = defaultdict(list)
     for segment in found:
         by_rate[round(segment.rate, 1)].append(segment)
     recordings = []
