@@ -88,7 +88,7 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return {"calcium": _load_npy(path)}
+        return {"calcium": load_npy(path)}
     if suffix == ".npz":
         try:
             with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
@@ -103,7 +103,8 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
     raise ValueError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz, .csv or .txt")
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def load_npy(path: Path) -> np.ndarray:
+    """The array in the .npy file `path` (pickles refused); DataError naming it if unreadable."""
     try:
         with open(path, "rb") as stream:
             return np.asarray(np.load(stream, allow_pickle=False))

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from calspike.config import check_rate
-from calspike.data.arrays import _load_npy
+from calspike.data.arrays import load_npy
 from calspike.data.recording import DataError, Recording
 from calspike.preprocess import running_percentile
 
@@ -109,7 +109,7 @@ def read_suite2p(
     rate = _ops_rate(path / "ops.npy") if rate is None else check_rate(rate, "rate")
     rois = np.arange(fluorescence.shape[0])
     if cells_only and (path / "iscell.npy").is_file():
-        flags = _load_npy(path / "iscell.npy")
+        flags = load_npy(path / "iscell.npy")
         if flags.ndim not in (1, 2) or flags.shape[0] != fluorescence.shape[0]:
             raise DataError(
                 f"{path / 'iscell.npy'}: expected ({fluorescence.shape[0]}, 2), got {flags.shape}"
@@ -145,7 +145,7 @@ def read_suite2p(
 
 
 def _matrix(path: Path) -> np.ndarray:
-    values = _load_npy(path)
+    values = load_npy(path)
     if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
         raise DataError(f"{path}: expected a (ROIs, frames) array, got shape {values.shape}")
     if not np.issubdtype(values.dtype, np.number):

@@ -23,23 +23,28 @@ class CalspikeModel(nn.Module, metaclass=abc.ABCMeta):
     def step(
         self, x: torch.Tensor, y: torch.Tensor | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(loss summed over the batch, summed statistics) of windows x (N, ...) and labels y (N,) or None."""
+        """(loss summed over the batch, summed statistics) of one batch.
+
+        Of windows `x` (N, ...) and labels `y` (N,), or None for models without labels.
+        """
 
 
-def _check_positive(name: str, value: int) -> int:
+def check_positive(name: str, value: int) -> int:
+    """`value` if it is an integer >= 1 (not a bool); ValueError naming `name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
-def _check_fraction(name: str, value: float) -> float:
+def check_fraction(name: str, value: float) -> float:
+    """`value` as a float if it is a number in [0, 1); ValueError naming `name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 
-def _as_sequence(x: torch.Tensor) -> torch.Tensor:
-    """(N, L) or (N, L, C) -> (N, L, C)."""
+def as_sequence(x: torch.Tensor) -> torch.Tensor:
+    """Windows `x` (N, L) or (N, L, C) as (N, L, C); ValueError for any other shape."""
     if x.dim() == 2:
         return x.unsqueeze(-1)
     if x.dim() != 3:
@@ -47,8 +52,22 @@ def _as_sequence(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class _LSTMEncoder(nn.Module):
-    """(N, L, C) -> (N, hidden * directions): the last layer's final hidden state(s)."""
+class LSTMEncoder(nn.Module):
+    """(N, L, C) -> (N, hidden * directions): the last layer's final hidden state(s).
+
+    Parameters
+    ----------
+    channels : int
+        Input channels C per frame.
+    hidden : int
+        Hidden units per direction.
+    layers : int
+        Stacked LSTM layers.
+    bidirectional : bool
+        Whether the LSTM also reads each window backwards.
+    dropout : float
+        Dropout between layers (none with one layer).
+    """
 
     def __init__(
         self, channels: int, hidden: int, layers: int, bidirectional: bool, dropout: float
@@ -65,6 +84,7 @@ class _LSTMEncoder(nn.Module):
         self.out_features = hidden * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden state(s) (N, out_features) of windows `x` (N, L, C)."""
         h_n: torch.Tensor
         _, (h_n, _) = self.lstm(x)
         directions = 2 if self.lstm.bidirectional else 1

@@ -9,11 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from calspike.models.base import CalspikeModel, _check_positive
+from calspike.models.base import CalspikeModel, check_positive
 
 
 class _DilatedBlock(nn.Module):
-    """x -> x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))), cropping d frames each side (no padding)."""
+    """x -> x + Conv1x1(ReLU(Conv(C -> C, 3, dilation d))), with no padding.
+
+    The output is cropped by d frames at each side.
+    """
 
     def __init__(self, channels: int, dilation: int, groups: int = 1) -> None:
         super().__init__()
@@ -117,7 +120,7 @@ class SpikeRateModel(CalspikeModel):
         super().__init__()
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6:
             raise ValueError(f"rate must be a frame rate in Hz > 0, got {rate!r}")
-        dilations = [_check_positive("dilation", d) for d in dilations]
+        dilations = [check_positive("dilation", d) for d in dilations]
         for name, value in (
             ("correlation_weight", correlation_weight),
             ("noise", noise),
@@ -129,14 +132,14 @@ class SpikeRateModel(CalspikeModel):
             raise ValueError(f"gain must be a number >= 1, got {gain!r}")
         self.config = {
             "rate": float(rate),
-            "channels": _check_positive("channels", channels),
+            "channels": check_positive("channels", channels),
             "dilations": dilations,
             "correlation_weight": float(correlation_weight),
             "noise": float(noise),
             "gain": float(gain),
             "smooth": float(smooth),
-            "subframes": _check_positive("subframes", subframes),
-            "members": _check_positive("members", members),
+            "subframes": check_positive("subframes", subframes),
+            "members": check_positive("members", members),
         }
         self.rate = float(rate)
         self.subframes = int(subframes)
@@ -191,7 +194,8 @@ class SpikeRateModel(CalspikeModel):
         s = self.subframes
         if x.dim() != 2 or x.shape[1] <= 2 * self.radius * s or x.shape[1] % s:
             raise ValueError(
-                f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, got {tuple(x.shape)}"
+                f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, "
+                f"got {tuple(x.shape)}"
             )
         # (N, s * frames) -> (N, s, frames): the s input frames of each output frame as channels
         framed = x.reshape(x.shape[0], -1, s).transpose(1, 2)
@@ -206,7 +210,8 @@ class SpikeRateModel(CalspikeModel):
         noise = torch.rand(n, 1, device=x.device) * float(self.config["noise"])
         offset = torch.randn(n, 1, device=x.device) * 0.2
         # Inference divides each trace by its robust spread; noise of sd s added to a trace of
-        # unit spread makes it about sqrt(1 + s^2), so the noisier chunk is scaled as inference would.
+        # unit spread makes it about sqrt(1 + s^2), so the noisier chunk is scaled as inference
+        # would.
         augmented: torch.Tensor = (x * gain + offset + noise * torch.randn_like(x)) / torch.sqrt(
             1 + noise**2
         )

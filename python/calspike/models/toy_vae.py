@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from calspike.models.base import CalspikeModel, _check_positive, gaussian_kl, reparameterise
+from calspike.models.base import CalspikeModel, check_positive, gaussian_kl, reparameterise
 
 TOY_LOSSES = ("squared_error", "cross_entropy")
 
@@ -54,9 +54,9 @@ class ToyVAE(CalspikeModel):
         if loss not in TOY_LOSSES:
             raise ValueError(f"loss must be one of {', '.join(TOY_LOSSES)}, got {loss!r}")
         self.config = {
-            "classes": _check_positive("classes", classes),
-            "hidden": _check_positive("hidden", hidden),
-            "latent": _check_positive("latent", latent),
+            "classes": check_positive("classes", classes),
+            "hidden": check_positive("hidden", hidden),
+            "latent": check_positive("latent", latent),
             "beta": float(beta),
             "loss": loss,
         }
@@ -162,6 +162,9 @@ class ToyVAE(CalspikeModel):
 
 
 def one_hot_digits(count: int = 10_000, classes: int = 10, seed: int = 0) -> torch.Tensor:
-    """The toy VAE's training data: `count` random one-hot vectors (count, classes), float32, seeded."""
+    """The toy VAE's training data: `count` random one-hot vectors (count, classes), float32.
+
+    The same `seed` gives the same vectors.
+    """
     generator = torch.Generator().manual_seed(seed)
     return F.one_hot(torch.randint(0, classes, (count,), generator=generator), classes).float()

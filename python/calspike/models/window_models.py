@@ -10,10 +10,10 @@ from torch import nn
 
 from calspike.models.base import (
     CalspikeModel,
-    _as_sequence,
-    _check_fraction,
-    _check_positive,
-    _LSTMEncoder,
+    LSTMEncoder,
+    as_sequence,
+    check_fraction,
+    check_positive,
     gaussian_kl,
     reparameterise,
     repeated_input_lstm,
@@ -57,13 +57,13 @@ class SpikeClassifier(CalspikeModel):
     ) -> None:
         super().__init__()
         self.config = {
-            "channels": _check_positive("channels", channels),
-            "hidden": _check_positive("hidden", hidden),
-            "layers": _check_positive("layers", layers),
+            "channels": check_positive("channels", channels),
+            "hidden": check_positive("hidden", hidden),
+            "layers": check_positive("layers", layers),
             "bidirectional": bool(bidirectional),
-            "dropout": _check_fraction("dropout", dropout),
+            "dropout": check_fraction("dropout", dropout),
         }
-        self.encoder = _LSTMEncoder(channels, hidden, layers, bidirectional, dropout)
+        self.encoder = LSTMEncoder(channels, hidden, layers, bidirectional, dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.out_features, 1)
 
@@ -80,7 +80,7 @@ class SpikeClassifier(CalspikeModel):
         torch.Tensor, shape (N,)
             Logits: > 0 predicts a spike.
         """
-        logit: torch.Tensor = self.head(self.dropout(self.encoder(_as_sequence(x))))
+        logit: torch.Tensor = self.head(self.dropout(self.encoder(as_sequence(x))))
         return logit.squeeze(-1)
 
     @torch.no_grad()
@@ -194,13 +194,13 @@ class CalciumVAE(CalspikeModel):
         if not isinstance(conditional, bool):
             raise ValueError(f"conditional must be true or false, got {conditional!r}")
         self.config = {
-            "length": _check_positive("length", length),
-            "channels": _check_positive("channels", channels),
-            "hidden": _check_positive("hidden", hidden),
-            "latent": _check_positive("latent", latent),
-            "layers": _check_positive("layers", layers),
+            "length": check_positive("length", length),
+            "channels": check_positive("channels", channels),
+            "hidden": check_positive("hidden", hidden),
+            "latent": check_positive("latent", latent),
+            "layers": check_positive("layers", layers),
             "bidirectional": bool(bidirectional),
-            "dropout": _check_fraction("dropout", dropout),
+            "dropout": check_fraction("dropout", dropout),
             "beta": float(beta),
             "conditional": conditional,
         }
@@ -211,14 +211,14 @@ class CalciumVAE(CalspikeModel):
             conditional,
         )
         extra = 1 if conditional else 0
-        self.encoder = _LSTMEncoder(channels + extra, hidden, layers, bidirectional, dropout)
+        self.encoder = LSTMEncoder(channels + extra, hidden, layers, bidirectional, dropout)
         self.mean = nn.Linear(self.encoder.out_features, latent)
         self.log_var = nn.Linear(self.encoder.out_features, latent)
         self.decoder = nn.LSTM(latent + extra, hidden, batch_first=True)
         self.output = nn.Linear(hidden, 1)
 
     def _label(self, did_spike: Any, n: int) -> torch.Tensor | None:
-        """The labels as a float column (n, 1) on the model's device; None for an unconditional VAE."""
+        """Labels as a float column (n, 1) on the model's device; None for an unconditional VAE."""
         if not self.conditional:
             if did_spike is not None:
                 raise ValueError(
@@ -258,7 +258,7 @@ class CalciumVAE(CalspikeModel):
         ValueError
             For labels missing, given to an unconditional VAE, or not one per window.
         """
-        sequence = _as_sequence(x)
+        sequence = as_sequence(x)
         label = self._label(did_spike, sequence.shape[0])
         if label is not None:
             sequence = torch.cat(
@@ -330,7 +330,7 @@ class CalciumVAE(CalspikeModel):
         if isinstance(n_or_z, torch.Tensor):
             z = n_or_z.to(self.mean.weight.device, self.mean.weight.dtype)
         else:
-            n = _check_positive("n", n_or_z)
+            n = check_positive("n", n_or_z)
             z = torch.randn(n, self.latent, generator=generator).to(self.mean.weight.device)
         return self.decode(z, did_spike)
 
@@ -383,7 +383,7 @@ class CalciumVAE(CalspikeModel):
         """
         if self.conditional and y is None:
             raise ValueError("a conditional CalciumVAE needs the spike labels y")
-        target = _as_sequence(x)[..., 0].float()
+        target = as_sequence(x)[..., 0].float()
         reconstruction, mean, log_var = self(x, y if self.conditional else None)
         mean, log_var = mean.float(), log_var.float()
         squared_error = ((reconstruction.float() - target) ** 2).mean(dim=1).sum()
