@@ -40,10 +40,11 @@ def _leftover_name(target: Path, kind: str) -> str:
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success it replaces `target`, on error it is removed.
+    """Yield a temporary path beside `target`: on success it replaces `target`.
 
-    The caller writes the temporary path (a file); `target` then appears whole or not at all.
-    `suffix` ends the temporary name, for writers that insist on an extension.
+    On error the temporary path is removed. The caller writes the temporary path (a file);
+    `target` then appears whole or not at all. `suffix` ends the temporary name, for writers
+    that insist on an extension.
     """
     target = Path(target)
     remove_leftovers(target)
@@ -85,7 +86,10 @@ def is_calspike_folder(folder: Path) -> bool:
 
 
 def check_folder_target(target: Path, what: str) -> None:
-    """UsageError unless `target` may be replaced by a folder calspike writes: missing, empty, or calspike's."""
+    """UsageError unless `target` may be replaced by a folder calspike writes.
+
+    That is a `target` that is missing, empty, or a folder calspike wrote.
+    """
     if target.is_symlink():
         raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
     if not target.exists():
@@ -200,7 +204,10 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _swap_into_place(folder: Path, target: Path) -> Path | None:
-    """Put `folder` at `target`; returns where the previous `target` now lies (to remove), or None."""
+    """Put `folder` at `target`; returns where the previous `target` now lies, or None.
+
+    The caller removes the previous `target` from where it now lies.
+    """
     if not target.exists():
         folder.rename(target)
         return None

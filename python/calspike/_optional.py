@@ -1,4 +1,7 @@
-"""Optional dependencies: imported only where used, with an error that names the extra to install."""
+"""Optional dependencies: imported only where used.
+
+A missing one raises an error that names the extra to install.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,11 @@ EXTRAS = {
 
 
 def require(module: str, what: str) -> ModuleType:
-    """Import `module` (e.g. "pynwb"); MissingExtra naming `what` needs it and the extra to install."""
+    """Import `module` (e.g. "pynwb").
+
+    If it is not installed, MissingExtra says that `what` needs it and names the extra to
+    install.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:

@@ -24,7 +24,10 @@ class MissingExtra(ImportError):
 
 
 class DataWarning(CalspikeWarning):
-    """A quirk of a readable file that calspike handled: the message names the file and what was done."""
+    """A quirk of a readable file that calspike handled.
+
+    The message names the file and what was done.
+    """
 
 
 class EmptyNeuronWarning(CalspikeWarning):
@@ -40,4 +43,7 @@ class FrameRateWarning(CalspikeWarning):
 
 
 class NoGroundTruthWarning(CalspikeWarning):
-    """Some neurons have no ground truth (no finite frame): they score NaN and are left out of the means."""
+    """Some neurons have no ground truth (no finite frame).
+
+    They score NaN and are left out of the means.
+    """

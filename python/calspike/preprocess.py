@@ -21,7 +21,10 @@ from calspike.data.recording import check_float32_range, check_lengths, check_nu
 
 
 def resampled_length(frames: int, rate_in: float, rate_out: float) -> int:
-    """Frames at `rate_out` that cover `frames` frames at `rate_in` (the last one possibly partial)."""
+    """Frames at `rate_out` that cover `frames` frames at `rate_in`.
+
+    The last one may be partial.
+    """
     return int(
         _core.resampled_length(
             int(frames), check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
@@ -201,10 +204,10 @@ def _lengths(lengths: Sequence[int] | np.ndarray | None, values: np.ndarray) -> 
 
 
 def running_percentile(traces: np.ndarray, percentile: float, window: int) -> np.ndarray:
-    """The `percentile` of each row over a centred window of `window` frames, float64 (rows, frames).
+    """The `percentile` of each row over a centred window of `window` frames.
 
-    Computed on block means (blocks of window / 64 frames) and interpolated back, which keeps
-    it fast for long windows and smooth; NaN frames are ignored.
+    Float64 (rows, frames). Computed on block means (blocks of window / 64 frames) and
+    interpolated back, which keeps it fast for long windows and smooth; NaN frames are ignored.
     """
     values = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     frames = values.shape[1]

@@ -45,7 +45,10 @@ def given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def chosen(args: argparse.Namespace, *extra_profiles: str) -> dict[str, Any]:
-    """Every setting of the command: given ones, else the profiles' defaults, else the settings' own."""
+    """Every setting of the command.
+
+    The ones given, else the profiles' defaults, else the settings' own defaults.
+    """
     from calspike import config
 
     return {**config.defaults(args.setting_names, *args.profiles, *extra_profiles), **given(args)}
@@ -54,7 +57,10 @@ def chosen(args: argparse.Namespace, *extra_profiles: str) -> dict[str, Any]:
 def with_config_file(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, args: argparse.Namespace
 ) -> argparse.Namespace:
-    """Parse again with the TOML file's settings as defaults, so options given on the command line win."""
+    """Parse again with the TOML file's settings as defaults.
+
+    Options given on the command line win over the file.
+    """
     from calspike import config
 
     try:
@@ -138,7 +144,10 @@ def run_command(argv: Sequence[str] | None) -> int:
 
 
 def _raise_if_interrupted() -> None:
-    """A Ctrl-C that start-up lost or a library turned into another error ends as one (`calspike.cli.main`)."""
+    """Raise KeyboardInterrupt if a Ctrl-C came while the command ran (`calspike.cli.main`).
+
+    Start-up may have lost it, or a library turned it into another error: it still ends as one.
+    """
     from calspike.cli import INTERRUPTS
 
     if INTERRUPTS:

@@ -14,9 +14,10 @@ _PARSER_LINE = re.compile(r"line (\d+)")
 
 
 def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
-    """A CSV table whose cells are numbers or empty (NaN); DataError naming file, line, column otherwise.
+    """A CSV table whose cells are numbers or empty (NaN).
 
-    Lines are counted from 1 in the file, the header included.
+    DataError naming the file, line and column of any other cell. Lines are counted from 1 in
+    the file, the header included.
     """
     try:
         table = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
@@ -38,6 +39,7 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
             row = int(np.flatnonzero((numbers.isna() & column.notna()).to_numpy())[0])
             label = repr(str(table.columns[position]).strip()) if header else str(position + 1)
             raise DataError(
-                f"{path}: line {row + first_data_line}, column {label}: {column.iloc[row]!r} is not a number"
+                f"{path}: line {row + first_data_line}, column {label}: "
+                f"{column.iloc[row]!r} is not a number"
             )
     return table

@@ -40,7 +40,7 @@ class Rows(Protocol):
 
 
 def split_hdf5(source: str | os.PathLike[str]) -> tuple[Path, str] | None:
-    """("file.h5", "/path/to/dataset") for an HDF5 source written ``file.h5:/path``; None otherwise."""
+    """("file.h5", "/path") for an HDF5 source written ``file.h5:/path``; None otherwise."""
     text = os.fspath(source)
     for suffix in HDF5_SUFFIXES:
         marker = suffix + ":"
@@ -51,7 +51,10 @@ def split_hdf5(source: str | os.PathLike[str]) -> tuple[Path, str] | None:
 
 
 def is_chunked_source(source: str | os.PathLike[str]) -> bool:
-    """True for the sources this module streams: .npy, .zarr folders and HDF5 ``file.h5:/dataset``."""
+    """True for the sources this module streams.
+
+    Those are .npy files, .zarr folders and HDF5 datasets written ``file.h5:/dataset``.
+    """
     path = Path(source)
     return split_hdf5(source) is not None or path.suffix.lower() in (".npy", ".zarr")
 
@@ -73,7 +76,8 @@ def _rate_from(attributes: Any, where: str) -> float | None:
             value = np.asarray(attributes[name]).ravel()
             if value.size != 1 or not np.isfinite(value[0]) or value[0] <= 0:
                 raise DataError(
-                    f"{where}: attribute {name} must be one frame rate in Hz, got {attributes[name]!r}"
+                    f"{where}: attribute {name} must be one frame rate in Hz, "
+                    f"got {attributes[name]!r}"
                 )
             return float(value[0])
     return None
@@ -99,7 +103,8 @@ class _ZarrRows:
             raise DataError(f"{path}: not a zarr array ({type(error).__name__}: {error})") from None
         self.path = path
         self.shape = _check_matrix(self._array.shape, self._array.dtype, str(path))
-        # a pickle codec would run whatever a chunk holds while decoding it: nothing from a data file runs
+        # a pickle codec would run whatever a chunk holds while decoding it: nothing from a data
+        # file runs
         if "pickle" in json.dumps(self._array.metadata.to_dict(), default=str).lower():
             raise DataError(
                 f"{path}: its codecs include pickle, which could run code held in the file; "

@@ -35,9 +35,10 @@ _CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
-    """The per-user cache: $CALSPIKE_CACHE_DIR, else $XDG_CACHE_HOME/calspike, else ~/.cache/calspike.
+    """The per-user cache folder.
 
-    Nothing is created here; only explicit downloads and caches write.
+    $CALSPIKE_CACHE_DIR, else $XDG_CACHE_HOME/calspike, else ~/.cache/calspike. Nothing is
+    created here; only explicit downloads and caches write.
     """
     if os.environ.get("CALSPIKE_CACHE_DIR"):
         return Path(os.environ["CALSPIKE_CACHE_DIR"])
@@ -113,7 +114,10 @@ def fetch_spikefinder(
 
 
 def _verified_digest(archive: Path, record_path: Path) -> str | None:
-    """The recorded SHA-256 if the archive is present and still matches it; else None (re-download)."""
+    """The recorded SHA-256 if the archive is present and still matches it; else None.
+
+    None means the archive is downloaded again.
+    """
     if not (archive.is_file() and record_path.is_file()):
         return None
     try:
@@ -171,7 +175,8 @@ def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> None
                     http.client.HTTPException,
                 ) as error:  # IncompleteRead: cut off
                     raise DataError(
-                        f"{url}: download interrupted after {partial.stat().st_size} bytes ({error}); "
+                        f"{url}: download interrupted after {partial.stat().st_size} bytes "
+                        f"({error}); "
                         "run again to resume"
                     ) from None
             got = partial.stat().st_size

@@ -67,7 +67,8 @@ class NpyRows:
         if size < expected:
             self._stream.close()
             raise DataError(
-                f"{self.path}: truncated: the header promises {expected:,} bytes, the file has {size:,}"
+                f"{self.path}: truncated: the header promises {expected:,} bytes, "
+                f"the file has {size:,}"
             )
 
     def rows(self, start: int, stop: int) -> np.ndarray:

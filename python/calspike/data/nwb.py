@@ -122,8 +122,8 @@ def _ground_truth(nwbfile: Any, shape: tuple[int, int], path: Path) -> np.ndarra
             counts = _matrix(group[GROUND_TRUTH], path)
             if counts.shape != shape:
                 raise DataError(
-                    f"{path}: {GROUND_TRUTH} has shape {counts.shape[::-1]} (frames, ROIs), the traces "
-                    f"{shape[::-1]}"
+                    f"{path}: {GROUND_TRUTH} has shape {counts.shape[::-1]} (frames, ROIs), "
+                    f"the traces {shape[::-1]}"
                 )
             return counts
     return None
@@ -233,8 +233,8 @@ def write_nwb_spikes(
         chosen = _series_of(nwbfile, source, series)
         if OUTPUT_MODULE in nwbfile.processing:
             raise DataError(
-                f"{source}: already holds a '{OUTPUT_MODULE}' processing module (an output of calspike "
-                "infer?); infer from the original file"
+                f"{source}: already holds a '{OUTPUT_MODULE}' processing module "
+                "(an output of calspike infer?); infer from the original file"
             )
         rows = np.asarray(chosen.rois.data[:])
         if spikes.shape != (rows.size, chosen.data.shape[0]):

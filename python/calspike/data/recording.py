@@ -19,7 +19,10 @@ from calspike.errors import EmptyNeuronWarning as EmptyNeuronWarning  # noqa: PL
 
 
 def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:
-    """EmptyNeuronWarning naming the neurons where bool `empty` (neurons,) is True (numbered from `offset`)."""
+    """EmptyNeuronWarning naming the neurons where bool `empty` (neurons,) is True.
+
+    The neurons are numbered from `offset`.
+    """
     empty = np.flatnonzero(np.asarray(empty, dtype=bool)) + offset
     if empty.size:
         shown = ", ".join(str(int(n)) for n in empty[:10]) + (" ..." if empty.size > 10 else "")
@@ -129,7 +132,8 @@ class Recording:
             spikes = _as_trace_matrix(self.spikes, "spikes", self.name)
             if spikes.shape != calcium.shape:
                 raise ValueError(
-                    f"{self.name}: spikes must have the shape of calcium {calcium.shape}, got {spikes.shape}"
+                    f"{self.name}: spikes must have the shape of calcium {calcium.shape}, "
+                    f"got {spikes.shape}"
                 )
             _check_finite(spikes, lengths, f"{self.name}: spikes", nonnegative=True)
 
@@ -218,9 +222,10 @@ def check_numeric_dtype(dtype: np.dtype[Any] | type, what: str) -> None:
 
 
 def check_float32_range(values: np.ndarray, what: str) -> None:
-    """DataError naming the first (row, column) whose finite value float32 cannot hold (|x| > 3.4e38).
+    """DataError naming the first (row, column) whose finite value float32 cannot hold.
 
-    calspike computes in float32; such values would silently become infinite, then NaN.
+    Those are values with |x| > 3.4e38. calspike computes in float32; such values would
+    silently become infinite, then NaN.
     """
     array = np.asarray(values)
     if not np.issubdtype(array.dtype, np.floating) or array.dtype.itemsize <= 4:
@@ -242,7 +247,10 @@ def check_float32_range(values: np.ndarray, what: str) -> None:
 
 
 def check_lengths(lengths: object, neurons: int, frames: int, what: str = "lengths") -> np.ndarray:
-    """int64 (neurons,) frame counts in [0, frames]; ValueError for non-integers (never truncated)."""
+    """int64 (neurons,) frame counts in [0, frames].
+
+    ValueError for non-integers: they are never truncated.
+    """
     array = np.asarray(lengths)
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
@@ -280,7 +288,10 @@ def _as_trace_matrix(values: object, what: str, name: str) -> np.ndarray:
 def _check_finite(
     matrix: np.ndarray, lengths: np.ndarray, what: str, nonnegative: bool, allow_nan: bool = False
 ) -> None:
-    """DataError naming the first neuron and frame that is not finite (or negative) inside its length."""
+    """DataError naming the first neuron and frame inside its length that is not finite.
+
+    With `nonnegative`, a negative value is an error too.
+    """
     frames = matrix.shape[1]
     columns = np.arange(frames)
     rows_per_block = max(1, (1 << 22) // frames)  # bounds the temporary masks to ~4 MB

@@ -246,7 +246,10 @@ def _ornstein_uhlenbeck(
 def _noise(
     rng: np.random.Generator, rows: int, frames: int, correlation_frames: float
 ) -> np.ndarray:
-    """Gaussian noise of unit variance per frame, exponentially correlated over correlation_frames."""
+    """Gaussian noise of unit variance per frame.
+
+    Exponentially correlated over `correlation_frames` frames (white if <= 0).
+    """
     white = rng.standard_normal((rows, frames))
     if correlation_frames <= 0:
         return white
@@ -277,7 +280,10 @@ def _burst_spikes(
 
 
 def _indicator_kernels(rise_s: float, decay_s: np.ndarray, rate: float, frames: int) -> np.ndarray:
-    """Double-exponential responses to one spike, one row per decay constant, peak 1, at frame centres."""
+    """Double-exponential responses to one spike, one row per decay constant.
+
+    Each row peaks at 1 and is sampled at frame centres.
+    """
     length = int(min(frames, np.ceil(8 * decay_s.max() * rate) + 1))
     t = (np.arange(length) + 0.5) / rate
     kernels = np.exp(-t / decay_s[:, None]) - np.exp(-t / max(rise_s, 1e-6))

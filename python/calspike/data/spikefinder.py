@@ -85,7 +85,10 @@ def read_spikefinder_dataset(
     rate: float = SPIKEFINDER_RATE_HZ,
     gaps: bool = False,
 ) -> Recording:
-    """Read one dataset's calcium (and spikes) CSV pair into a Recording named ``"{dataset}.{split}"``."""
+    """Read one dataset's calcium (and spikes) CSV pair into a Recording.
+
+    The Recording is named ``"{dataset}.{split}"``.
+    """
     folder = Path(directory)
     calcium_path = folder / f"{dataset}.{split}.calcium.csv"
     spikes_path = folder / f"{dataset}.{split}.spikes.csv"
@@ -104,8 +107,9 @@ def read_spikefinder_dataset(
         if short.size:
             n = int(short[0])
             raise DataError(
-                f"{spikes_path}: line {int(spike_lengths[n]) + 2}, column {n}: empty cell inside the "
-                f"{int(lengths[n])} frames that {calcium_path.name} has for this neuron"
+                f"{spikes_path}: line {int(spike_lengths[n]) + 2}, column {n}: "
+                f"empty cell inside the {int(lengths[n])} frames that {calcium_path.name} has "
+                "for this neuron"
             )
     elif split == "train":
         raise FileNotFoundError(

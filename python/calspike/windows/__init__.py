@@ -87,8 +87,10 @@ class Windows:
 
     def __repr__(self) -> str:
         return (
-            f"Windows(count={len(self)}, length={self.windows.shape[1]}, neurons={len(self.neuron_names)}, "
-            f"spike_fraction={self.spike_fraction:.3f}, skipped={self.skipped.size}, params={self.params})"
+            f"Windows(count={len(self)}, length={self.windows.shape[1]}, "
+            f"neurons={len(self.neuron_names)}, "
+            f"spike_fraction={self.spike_fraction:.3f}, skipped={self.skipped.size}, "
+            f"params={self.params})"
         )
 
 
@@ -167,8 +169,8 @@ def partition(
     threads = config.check({"threads": threads})["threads"]
     if params["spike_n"] > min(params["len_pre"], params["len_post"]):
         raise ValueError(
-            f"spike_n must be at most min(len_pre, len_post) = {min(params['len_pre'], params['len_post'])}, "
-            f"got {params['spike_n']}"
+            "spike_n must be at most min(len_pre, len_post) = "
+            f"{min(params['len_pre'], params['len_post'])}, got {params['spike_n']}"
         )
     calcium, spike_counts, lengths, names = _as_inputs(data, spikes)
     windows, did_spike, neuron, frame, skipped, _ = _core.partition(

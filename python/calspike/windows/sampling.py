@@ -72,7 +72,8 @@ def balanced_indices(
         raise ValueError(f"per_class must be an integer >= 0, got {per_class!r}")
     if smaller == 0 and per_class != 0:
         raise ValueError(
-            f"cannot balance: {classes[0].size} spike and {classes[1].size} no-spike windows (a class has no windows)"
+            f"cannot balance: {classes[0].size} spike and {classes[1].size} no-spike windows "
+            "(a class has no windows)"
         )
     if per_class is None:
         per_class = smaller
@@ -191,8 +192,8 @@ def neuron_split(
     if len(windows) == 0:
         length = int(windows.params.get("len_pre", 0)) + int(windows.params.get("len_post", 0))
         raise ValueError(
-            f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) is too short "
-            f"for a window of len_pre + len_post = {length} frames"
+            f"no windows to split: every one of the {len(windows.neuron_names)} trace(s) "
+            f"is too short for a window of len_pre + len_post = {length} frames"
         )
     parts = split_by_neuron(windows.neuron, fractions, seed)
     return {
@@ -209,7 +210,10 @@ def labelled_subset(
     max_windows: int | None = None,
     seed: int = 0,
 ) -> np.ndarray:
-    """Indices of the windows of `neurons`: balanced (as many spike as no-spike windows) and at most `max_windows`."""
+    """Indices of the windows of `neurons`, at most `max_windows`.
+
+    With `balanced`, as many spike as no-spike windows.
+    """
     if windows.did_spike is None:
         raise ValueError(
             "the windows carry no spike labels: training and scoring need ground truth"

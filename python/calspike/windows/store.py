@@ -193,7 +193,10 @@ def _write_npz(target: Path, windows: Windows, key: str) -> None:
 
 
 def _read_npz(target: Path, key: str | None) -> Windows:
-    """The Windows in an .npz; ValueError for anything unreadable, incomplete or (with `key`) another key."""
+    """The Windows in an .npz.
+
+    ValueError for anything unreadable, incomplete or (with `key`) stored under another key.
+    """
     try:
         # np.load leaks its file handle when the zip is unreadable; own the stream instead
         with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
