@@ -61,7 +61,7 @@ def test_the_api_defaults_are_the_schemas():
 
 
 def test_every_commands_settings_are_declared_and_validated_the_same_way():
-    from calspike.cli._common import _parser
+    from calspike.cli.dispatch import calspike_parser as _parser
 
     parser = _parser()
     for command, names in config.COMMANDS.items():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 USAGE_WIDTH = 72
-# the order of the settings' groups on a command's page (config._GROUPS' order)
+# the order of the settings' groups on a command's page (config.GROUPS' order)
 GROUP_ORDER = (
     "windows",
     "tutorial models",
@@ -34,8 +34,11 @@ GROUP_ORDER = (
 def _parsers() -> tuple[
     argparse.ArgumentParser, dict[str, argparse.ArgumentParser], dict[str, str]
 ]:
-    """The ``calspike`` parser, its commands' parsers (in their order) and each command's one-line help."""
-    from calspike.cli._common import _parser
+    """The ``calspike`` parser, its commands' parsers and each command's one-line help.
+
+    The commands come in the parser's order.
+    """
+    from calspike.cli.dispatch import calspike_parser as _parser
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -101,7 +104,10 @@ def _setting_line(setting: Any, action: argparse.Action) -> str:
 
 
 def _sentence(text: str, keep_case: tuple[str, ...] = ()) -> str:
-    """Help text as a sentence: capitalised (unless it starts with a value or a ``name:``), one full stop."""
+    """Help text as a sentence: capitalised, with one full stop.
+
+    Text that starts with a value or a ``name:`` keeps its case.
+    """
     text = text.strip()
     first = re.split(r"[\s(,]", text, maxsplit=1)[0]
     if text and not first.endswith(":") and first not in keep_case:
@@ -200,7 +206,10 @@ def render_cli_reference() -> str:
 
 
 def setup(app: Any) -> dict[str, Any]:
-    """Register ``.. calspike-cli::`` (Sphinx is imported here only: the tests need just the text)."""
+    """Register ``.. calspike-cli::``.
+
+    Sphinx is imported here only: the tests need just the text.
+    """
     from docutils import nodes
     from docutils.statemachine import StringList
     from sphinx.util.docutils import SphinxDirective
@@ -217,7 +226,7 @@ def setup(app: Any) -> dict[str, Any]:
 
             # rebuild the page when the declarations, the commands or this renderer change
             for path in (
-                calspike.config.__file__,
+                *Path(calspike.config.__file__).parent.glob("*.py"),
                 *Path(calspike.cli.__file__).parent.glob("*.py"),
                 __file__,
             ):

@@ -32,9 +32,9 @@ def main(argv: "list[str] | None" = None) -> int:
             previous_handler = signal.signal(signal.SIGINT, remember_and_raise)
         except ValueError:  # not the main thread: Python's own handler stays
             pass
-        from calspike.cli._common import run_command
+        from calspike.cli.dispatch import run_command
 
-        code = run_command(argv)
+        code = run_command(argv, INTERRUPTS)
         if INTERRUPTS:
             raise KeyboardInterrupt
         return code
