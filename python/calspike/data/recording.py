@@ -92,7 +92,9 @@ class Recording:
     calcium: np.ndarray
     rate: float
     spikes: np.ndarray | None = None
-    lengths: np.ndarray | None = field(default=None)
+    # Always an array once constructed; None, the default, asks for each row's length to be found
+    # from its calcium (its last finite frame), which only dataclass's generated __init__ sees.
+    lengths: np.ndarray = None  # type: ignore[assignment]
     name: str = "recording"
     gaps: bool = False
     neuron_names: tuple[str, ...] | None = None
@@ -158,12 +160,12 @@ class Recording:
     @property
     def valid_frames(self) -> int:
         """Valid frames summed over neurons."""
-        return int(self.lengths.sum())  # type: ignore[union-attr]
+        return int(self.lengths.sum())
 
     @property
     def duration_s(self) -> float:
         """Longest valid trace in seconds."""
-        return float(self.lengths.max(initial=0)) / self.rate  # type: ignore[union-attr]
+        return float(self.lengths.max(initial=0)) / self.rate
 
     def neuron_name(self, neuron: int) -> str:
         """Name of one row.
@@ -196,7 +198,7 @@ class Recording:
         ndarray, shape (lengths[neuron],), float32
             A read-only view of the neuron's valid frames (no padding).
         """
-        return self.calcium[neuron, : self.lengths[neuron]]  # type: ignore[index]
+        return self.calcium[neuron, : self.lengths[neuron]]
 
     def __repr__(self) -> str:
         spikes = "with spikes" if self.spikes is not None else "no spikes"
