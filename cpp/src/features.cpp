@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "calspike/threads.hpp"
+#include "calspike/parallel_rows.hpp"
 
 namespace calspike {
 
@@ -22,15 +22,15 @@ inline float feature_value(Feature kind, float x, float d, float tutorial_d) noe
 }  // namespace
 
 Buffer<float> feature_stack(const float* windows, std::int64_t count, std::int64_t length,
-                            const std::vector<Feature>& kinds, [[maybe_unused]] int threads) {
+                            const std::vector<Feature>& kinds, int threads) {
     if (count < 0 || length < 1) throw std::invalid_argument("windows must have at least one column");
     if (kinds.empty()) throw std::invalid_argument("kinds must name at least one feature");
     const auto channels = static_cast<std::int64_t>(kinds.size());
     Buffer<float> out(static_cast<std::size_t>(count * length * channels));
     float* dest = out.data();
     const Feature* kind = kinds.data();
-#pragma omp parallel for schedule(static) num_threads(resolve_threads(threads))
-    for (std::int64_t w = 0; w < count; ++w) {
+    // Windows cost the same: static blocks.
+    parallel_rows(count, threads, RowSchedule::blocks, [&](std::int64_t w) {
         const float* x = windows + w * length;
         float* row = dest + w * length * channels;
         for (std::int64_t t = 0; t < length; ++t) {
@@ -41,7 +41,7 @@ Buffer<float> feature_stack(const float* windows, std::int64_t count, std::int64
                 row[t * channels + c] = feature_value(kind[c], x[t], d, tutorial_d);
             }
         }
-    }
+    });
     return out;
 }
 

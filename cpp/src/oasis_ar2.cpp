@@ -125,12 +125,6 @@ inline double gram(std::int64_t t, std::int64_t u, double g1, double g2) noexcep
     }
 }
 
-struct ActiveSetWork {
-    std::vector<std::uint8_t> active;  // constraint s_t >= 0 held with equality
-    std::vector<std::int64_t> index;
-    std::vector<double> nu, diagonal, lower1, lower2, rhs, shifted;
-};
-
 // For the active set A: the dual least squares (G_A G_A^T) nu_A = -G_A y, by a banded
 // LDL^T of the pentadiagonal normal matrix, then c = y + G^T nu and s = G c.
 void solve_active_set(const double* y, std::int64_t n, double g1, double g2, ActiveSetWork& w, double* c,
@@ -171,8 +165,8 @@ void solve_active_set(const double* y, std::int64_t n, double g1, double g2, Act
 }  // namespace
 
 std::int64_t oasis_ar2_exact(const double* y, std::int64_t n, double g1, double g2, double lambda, double* c,
-                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
-    thread_local ActiveSetWork work;
+                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch,
+                             ActiveSetWork& work) {
     // y' = y - lambda G^T 1 folds the penalty into the data (G^T 1 is 1 - g1 - g2, then 1 - g1, 1)
     work.shifted.resize(static_cast<std::size_t>(n));
     double scale = 1.0;
@@ -226,12 +220,13 @@ std::int64_t oasis_ar2_exact(const double* y, std::int64_t n, double g1, double 
 }
 
 double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, bool exact,
-                             double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch) {
+                             double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch,
+                             ActiveSetWork& work) {
     const double target = sn * sn * static_cast<double>(n);
     auto excess = [&](double lambda) {  // RSS(lambda) - target; leaves that solution in c, s
         if (!exact) {
             oasis_ar2(y, n, g1, g2, lambda, 0.0, c, s, pools, scratch);
-        } else if (oasis_ar2_exact(y, n, g1, g2, lambda, c, s, pools, scratch) < 0) {
+        } else if (oasis_ar2_exact(y, n, g1, g2, lambda, c, s, pools, scratch, work) < 0) {
             throw std::runtime_error("exact AR(2) deconvolution did not converge; use exact=False");
         }
         double rss = 0.0;

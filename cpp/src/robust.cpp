@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "calspike/threads.hpp"
+#include "calspike/parallel_rows.hpp"
 
 namespace calspike {
 
@@ -18,6 +18,12 @@ double median_in_place(double* values, std::int64_t n) {
     const double lower = *std::max_element(values, values + mid);
     return (lower + upper) / 2.0;
 }
+
+// One thread's memory, reused from row to row: the row widened to double, and the copy
+// that the medians reorder.
+struct RowScratch {
+    std::vector<double> trace, sort;
+};
 
 // Row r's first n frames, widened to double.
 template <class T>
@@ -72,41 +78,34 @@ double standard_noise_level(const double* trace, std::int64_t n, double rate, st
 
 template <class T>
 Buffer<float> robust_normalise_rows(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
-                                    [[maybe_unused]] int threads) {
+                                    int threads) {
     Buffer<float> out(static_cast<std::size_t>(traces.rows * traces.cols));
-#pragma omp parallel num_threads(resolve_threads(threads))
-    {
-        std::vector<double> trace, scratch;  // this thread's, reused across rows
-#pragma omp for schedule(dynamic, 1)
-        for (std::int64_t r = 0; r < traces.rows; ++r) {
+    parallel_rows_with_scratch<RowScratch>(
+        traces.rows, threads, RowSchedule::one_at_a_time, [&](std::int64_t r, RowScratch& scratch) {
             const std::int64_t n = lengths[static_cast<std::size_t>(r)];
             float* row = out.data() + r * traces.cols;
             if (n > 0) {
-                load_row(traces, r, n, trace);
+                load_row(traces, r, n, scratch.trace);
+                const std::vector<double>& trace = scratch.trace;
                 double centre = 0.0, scale = 1.0;
-                robust_centre_scale(trace.data(), n, scratch, centre, scale);
+                robust_centre_scale(trace.data(), n, scratch.sort, centre, scale);
                 for (std::int64_t t = 0; t < n; ++t) row[t] = static_cast<float>((trace[t] - centre) / scale);
             }
             for (std::int64_t t = n; t < traces.cols; ++t) row[t] = static_cast<float>(traces(r, t));
-        }
-    }
+        });
     return out;
 }
 
 template <class T>
 std::vector<double> standard_noise_levels(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
-                                          double rate, [[maybe_unused]] int threads) {
+                                          double rate, int threads) {
     std::vector<double> levels(static_cast<std::size_t>(traces.rows));
-#pragma omp parallel num_threads(resolve_threads(threads))
-    {
-        std::vector<double> trace, scratch;
-#pragma omp for schedule(dynamic, 1)
-        for (std::int64_t r = 0; r < traces.rows; ++r) {
-            load_row(traces, r, lengths[static_cast<std::size_t>(r)], trace);
-            levels[static_cast<std::size_t>(r)] =
-                standard_noise_level(trace.data(), static_cast<std::int64_t>(trace.size()), rate, scratch);
-        }
-    }
+    parallel_rows_with_scratch<RowScratch>(
+        traces.rows, threads, RowSchedule::one_at_a_time, [&](std::int64_t r, RowScratch& scratch) {
+            load_row(traces, r, lengths[static_cast<std::size_t>(r)], scratch.trace);
+            const auto n = static_cast<std::int64_t>(scratch.trace.size());
+            levels[static_cast<std::size_t>(r)] = standard_noise_level(scratch.trace.data(), n, rate, scratch.sort);
+        });
     return levels;
 }
 

@@ -3,15 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include "calspike/parallel_rows.hpp"
 #include "calspike/robust.hpp"
-#include "calspike/zscore.hpp"
 #include "calspike/threads.hpp"
+#include "calspike/zscore.hpp"
 
 
 namespace calspike {
@@ -205,7 +205,7 @@ static std::vector<std::int64_t> work_units(const std::vector<std::int64_t>& fir
 template <class C, class S>
 Partition partition(const MatrixView<C>& calcium, const MatrixView<S>* spikes,
                     const std::vector<std::int64_t>& lengths, const WindowSpec& spec,
-                    [[maybe_unused]] int threads) {
+                    int threads) {
     check_spec(spec);
     const std::int64_t neurons = calcium.rows;
     require(static_cast<std::int64_t>(lengths.size()) == neurons,
@@ -242,26 +242,16 @@ Partition partition(const MatrixView<C>& calcium, const MatrixView<S>* spikes,
     const std::int64_t units = static_cast<std::int64_t>(unit_start.size()) - 1;
 
     std::vector<NeuronProblem> problems(static_cast<std::size_t>(neurons));
-    std::exception_ptr failure;
-#pragma omp parallel num_threads(thread_count)
-    {
-        Scratch scratch;
-        // dynamic: traces differ in length, and each thread first-touches the
-        // output pages of the units it fills.
-#pragma omp for schedule(dynamic, 1)
-        for (std::int64_t u = 0; u < units; ++u) {
+    // One unit at a time: traces differ in length, and each thread first-touches the output
+    // pages of the units it fills. A unit stops at its first failing neuron, so the lowest
+    // failing unit holds the lowest failing neuron.
+    parallel_rows_with_scratch<Scratch>(
+        units, thread_count, RowSchedule::one_at_a_time, [&](std::int64_t u, Scratch& scratch) {
             for (std::int64_t r = unit_start[u]; r < unit_start[u + 1]; ++r) {
-                try {
-                    problems[r] = fill_neuron(calcium, spikes, r, lengths[r], first[r],
-                                              first[r + 1] - first[r], spec, out, scratch);
-                } catch (...) {
-#pragma omp critical(calspike_partition_failure)
-                    if (!failure) failure = std::current_exception();
-                }
+                problems[r] = fill_neuron(calcium, spikes, r, lengths[r], first[r],
+                                          first[r + 1] - first[r], spec, out, scratch);
             }
-        }
-    }
-    if (failure) std::rethrow_exception(failure);
+        });
     for (std::int64_t r = 0; r < neurons; ++r) {
         if (problems[r].frame >= 0) {
             throw std::invalid_argument(std::string(problems[r].what) + " at neuron " +

@@ -58,20 +58,31 @@ struct Ar2Pool {
 std::int64_t oasis_ar2(const double* y, std::int64_t n, double g1, double g2, double lambda, double s_min,
                        double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch);
 
+// The memory of oasis_ar2_exact's active-set iterations, reused from call to call: the
+// caller owns it, one per thread (the core keeps no thread_local state).
+struct ActiveSetWork {
+    std::vector<std::uint8_t> active;  // constraint s_t >= 0 held with equality
+    std::vector<std::int64_t> index;
+    std::vector<double> nu, diagonal, lower1, lower2, rhs, shifted;
+};
+
 // The exact solution of the convex AR(2) problem  min 1/2 |y - c|^2 + lambda * sum_t s_t
 // subject to s_t = c_t - g1 c_(t-1) - g2 c_(t-2) >= 0 for every t (c_(-1) = c_(-2) = 0):
 // the greedy pools give a starting active set for primal-dual active-set iterations on
 // the dual, a non-negative least squares with a pentadiagonal normal matrix (O(n) per
 // iteration), which fall back to single least-index pivots if they stall. Returns the
 // number of iterations, or -1 if the iteration limit was reached (c, s then hold the last
-// feasible-looking iterate and the caller should report it).
+// feasible-looking iterate and the caller should report it). `pools`, `scratch` and `work`
+// are the caller's scratch space (one set per thread).
 std::int64_t oasis_ar2_exact(const double* y, std::int64_t n, double g1, double g2, double lambda, double* c,
-                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch);
+                             double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch,
+                             ActiveSetWork& work);
 
 // The smallest lambda >= 0 whose AR(2) solution (exact, or greedy when `exact` is false) has
 // |y - c|^2 >= sn^2 * n, by safeguarded secant steps on lambda (at most 60 solves). Returns lambda.
 double oasis_ar2_constrained(const double* y, std::int64_t n, double g1, double g2, double sn, bool exact,
-                             double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch);
+                             double* c, double* s, std::vector<Ar2Pool>& pools, std::vector<double>& scratch,
+                             ActiveSetWork& work);
 
 // AR(2) coefficients (g1, g2) from the autocovariance at lags 0..12, noise-corrected
 // Yule-Walker least squares; roots made real, clipped into (0, 1) and scaled by `fudge`.

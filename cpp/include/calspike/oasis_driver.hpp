@@ -31,8 +31,9 @@ struct OasisResult {
 };
 
 // Solves every row's first lengths[r] frames, minus baseline[r]. Rows of length 0 give NaN.
-// Throws the first neuron's error (std::runtime_error naming a neuron whose exact AR(2)
-// did not converge). Parameters must have been checked by the caller.
+// Throws the lowest failing neuron's error (std::runtime_error naming a neuron whose exact
+// AR(2) did not converge), whatever the thread count. Parameters must have been checked by
+// the caller.
 template <class T>
 OasisResult deconvolve_rows(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
                             const OasisParameters& parameters, int threads);
