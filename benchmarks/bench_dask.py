@@ -82,8 +82,9 @@ def main() -> None:
             f"{n} worker{'s' if n > 1 else ''}": ["--workers", str(n)] for n in args.workers
         }
         print(
-            f"calspike {calspike.__version__}, {os.cpu_count()} CPUs; {args.neurons} neurons x {args.frames:,} "
-            f"frames ({frames:,} frames), method {args.method}, {args.chunk_neurons} neurons per task"
+            f"calspike {calspike.__version__}, {os.cpu_count()} CPUs; "
+            f"{args.neurons} neurons x {args.frames:,} frames ({frames:,} frames), "
+            f"method {args.method}, {args.chunk_neurons} neurons per task"
         )
         for threads in args.threads:
             seconds = {}
@@ -97,12 +98,14 @@ def main() -> None:
             base = seconds["one process"]
             print(f"  PyTorch threads per process: {threads}")
             print(
-                f"  {'way':<14} {'seconds':>8} {'frames/s':>12} {'x one process':>14} {'same output':>12}"
+                f"  {'way':<14} {'seconds':>8} {'frames/s':>12} "
+                f"{'x one process':>14} {'same output':>12}"
             )
             for name, value in seconds.items():
                 same = np.array_equal(outputs[name], outputs["one process"], equal_nan=True)
                 print(
-                    f"  {name:<14} {value:8.2f} {frames / value:12,.0f} {base / value:14.2f} {same!s:>12}"
+                    f"  {name:<14} {value:8.2f} {frames / value:12,.0f} "
+                    f"{base / value:14.2f} {same!s:>12}"
                 )
 
 

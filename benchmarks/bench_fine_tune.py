@@ -1,4 +1,6 @@
-"""What a few neurons of one's own ground truth are worth: fine-tuning (`calspike train-rate --init`).
+"""What a few neurons of one's own ground truth are worth.
+
+Fine-tuning (`calspike train-rate --init`) against a model that never saw the dataset.
 
 For each chosen dataset D: a model is trained with the default recipe on the other 15 ground-truth
 datasets (D never seen: the fold of benchmarks/bench_ground_truth.py, same recipe and budget).
@@ -63,7 +65,10 @@ def some_rows(recording: Recording, rows: list[int]) -> Recording:
 
 
 def rows_of(recordings: list[Recording], half: int) -> list[Recording]:
-    """Every other neuron of the dataset (in file order, across its recordings), starting at `half`."""
+    """Every other neuron of the dataset, starting at `half`.
+
+    Neurons are counted in file order, across the dataset's recordings.
+    """
     picked, seen = [], 0
     for recording in recordings:
         rows = [k for k in range(recording.neurons) if (seen + k) % 2 == half]
@@ -116,7 +121,8 @@ def main() -> None:
         args.spikefinder
     )
     print(
-        f"fold models: the default recipe, {RECIPE['fold_epochs']} epochs x {RECIPE['samples']} chunks; "
+        "fold models: the default recipe, "
+        f"{RECIPE['fold_epochs']} epochs x {RECIPE['samples']} chunks; "
         f"fine-tuning: {FINE_TUNE}; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
@@ -178,15 +184,17 @@ def main() -> None:
                     if k == 0:
                         lag_tuned += lag
             cells = "".join(f"  {np.nanmean(r_tuned[k]):>10.3f}" for k in args.neurons)
+            tuned_lag = np.nanmedian(lag_tuned) if lag_tuned else np.nan
             line = (
-                f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}{cells}  {np.nanmean(r_oasis):>8.3f}"
-                f"  {np.nanmedian(lag_fold):>+9.0f}  {np.nanmedian(lag_tuned) if lag_tuned else np.nan:>+9.0f}"
+                f"{held_out:<8} {len(r_fold):>3}  {np.nanmean(r_fold):>10.3f}{cells}  "
+                f"{np.nanmean(r_oasis):>8.3f}  {np.nanmedian(lag_fold):>+9.0f}  {tuned_lag:>+9.0f}"
             )
             lines.append(line)
             print(f"  {line}  ({time.perf_counter() - start:.0f} s)", flush=True)
     tuned_heads = "".join(f"  {'tuned, ' + (str(k) if k else 'half'):>10}" for k in args.neurons)
     print(
-        f"\n{'dataset':<8} {'n':>3}  {'left out':>10}{tuned_heads}  {'oasis':>8}  {'lag (ms)':>9}  {'tuned lag':>9}"
+        f"\n{'dataset':<8} {'n':>3}  {'left out':>10}{tuned_heads}  "
+        f"{'oasis':>8}  {'lag (ms)':>9}  {'tuned lag':>9}"
     )
     print("\n".join(lines))
 

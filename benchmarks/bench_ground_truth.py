@@ -60,7 +60,10 @@ def family(recording: Recording) -> str:
 
 
 def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-row r and information gain of `prediction` (rows, frames at the recording's rate) in 40 ms bins."""
+    """Per-row r and information gain of `prediction` in 40 ms bins.
+
+    `prediction` is (rows, frames at the recording's rate).
+    """
     assert recording.lengths is not None and recording.spikes is not None
     lengths = [resampled_length(int(n), recording.rate, SCORE_RATE_HZ) for n in recording.lengths]
     truth = rebin_counts(
@@ -193,9 +196,12 @@ def main() -> None:
     datasets = sorted({dataset_of(r) for r in testing})
     folds = args.datasets or datasets
     print(
-        f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: {', '.join(folds)}; "
-        f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, noise "
-        f"{args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, {args.members} x {args.channels} channels, dilations {args.dilations}, smoothing {args.smooth_ms:g} ms, "
+        f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; "
+        f"folds: {', '.join(folds)}; "
+        f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, "
+        f"noise {args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, "
+        f"{args.members} x {args.channels} channels, dilations {args.dilations}, "
+        f"smoothing {args.smooth_ms:g} ms, "
         f"time warps {args.warps or 'none'}; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
@@ -289,8 +295,8 @@ def main() -> None:
             f"{m} {np.nanmean([e[m + '_r_best_lag'] for e in mine]):.3f}" for m in predictions
         )
         print(
-            f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; r at each neuron's best lag "
-            f"{shifted} "
+            f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; "
+            f"r at each neuron's best lag {shifted} "
             f"({time.perf_counter() - fold_start:.0f} s)",
             flush=True,
         )

@@ -146,7 +146,8 @@ def run_case(label, recording, g, repeats):
     for exact, mode in ((True, "exact"), (False, "greedy")):
         for threads in (1, 2):
             add(
-                f"calspike deconvolve AR(2) {mode} (estimated), {threads} thread{'s' if threads > 1 else ''}",
+                f"calspike deconvolve AR(2) {mode} (estimated), "
+                f"{threads} thread{'s' if threads > 1 else ''}",
                 best_of(
                     lambda e=exact, t=threads: calspike.deconvolve(
                         recording, p=2, exact=e, threads=t
@@ -154,7 +155,8 @@ def run_case(label, recording, g, repeats):
                     repeats,
                 ),
             )
-    # the reference AR(2) runs at ~0.05 M frames/s: timed (warm-up + repeats, as every method) on 5 traces
+    # the reference AR(2) runs at ~0.05 M frames/s: timed (warm-up + repeats, as every method) on
+    # 5 traces
     subset = traces[:5]
     subset_frames = sum(y.size for y in subset)
     try:
@@ -195,7 +197,8 @@ def run_case(label, recording, g, repeats):
         print(f"  {method:<46}{seconds:>9.3f}{table[method] / 1e6:>11.2f}   {ratios}")
     if any(m.endswith("*") for m in table):
         print(
-            f"  * timed on the first {len(subset)} traces ({subset_frames:,} frames); seconds scaled to all frames"
+            f"  * timed on the first {len(subset)} traces ({subset_frames:,} frames); "
+            "seconds scaled to all frames"
         )
 
 

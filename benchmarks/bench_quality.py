@@ -177,7 +177,10 @@ def run_config(
             )
             scores["vae_explained"].append(explained)
             scores["svm"].append(probe.test_balanced_accuracy)
-            line += f"; VAE explains {100 * explained:.1f}%, SVM on its latents {probe.test_balanced_accuracy:.3f}"
+            line += (
+                f"; VAE explains {100 * explained:.1f}%, "
+                f"SVM on its latents {probe.test_balanced_accuracy:.3f}"
+            )
         print(f"{line} ({time.perf_counter() - start:.0f} s)", flush=True)
     return scores
 
@@ -228,7 +231,8 @@ def main() -> None:
     parser.add_argument(
         "--rate-channel",
         action="store_true",
-        help="add the spike rate of a rate model trained on each fold's training neurons as a channel",
+        help="add the spike rate of a rate model trained on each fold's training neurons "
+        "as a channel",
     )
     parser.add_argument(
         "--simulated",
@@ -252,9 +256,11 @@ def main() -> None:
 
     recordings = calspike.read_spikefinder(args.data, "train")
     print(
-        f"SpikeFinder {', '.join(r.name for r in recordings)}: {sum(r.neurons for r in recordings)} neurons; "
+        f"SpikeFinder {', '.join(r.name for r in recordings)}: "
+        f"{sum(r.neurons for r in recordings)} neurons; "
         f"{args.folds} folds by neuron (seed {args.seed}); features {args.features}; train skip "
-        f"{args.train_skip}; torch {torch.__version__} on {calspike.training.choose_device(args.device)}"
+        f"{args.train_skip}; torch {torch.__version__} on "
+        f"{calspike.training.choose_device(args.device)}"
     )
     summary = []
     for config in args.configs:

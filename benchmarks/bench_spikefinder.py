@@ -193,12 +193,14 @@ def main() -> None:
                 for neuron, value in zip(test, values, strict=True):
                     scores[method][neuron.name] = value
             print(
-                f"  {scheme} fold {k + 1}/{len(parts)}: {len(train)} training, {len(test)} test neurons, "
+                f"  {scheme} fold {k + 1}/{len(parts)}: "
+                f"{len(train)} training, {len(test)} test neurons, "
                 f"{time.perf_counter() - tic:.0f} s",
                 flush=True,
             )
         print(
-            f"\n{scheme}: mean SpikeFinder correlation (Poisson information gain, bits/s) on test neurons"
+            f"\n{scheme}: mean SpikeFinder correlation (Poisson information gain, bits/s) "
+            "on test neurons"
         )
         datasets = sorted({n.split("/")[0] for n in scores[args.methods[0]]})
         print(

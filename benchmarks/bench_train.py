@@ -104,7 +104,8 @@ def main() -> None:
         f"{args.windows:,} windows (20 frames, 1 channel) per epoch, {args.epochs} timed epochs"
     )
     print(
-        f"{'model':<11} {'batch':>6} {'calspike (win/s)':>17} {'DataLoader (win/s)':>19} {'ratio':>6}"
+        f"{'model':<11} {'batch':>6} {'calspike (win/s)':>17} "
+        f"{'DataLoader (win/s)':>19} {'ratio':>6}"
     )
     for kind in args.models:
         for batch in args.batch:

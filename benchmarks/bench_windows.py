@@ -167,7 +167,10 @@ def numpy_blas(calcium: np.ndarray, spikes: np.ndarray, lengths: np.ndarray, ski
 
 
 def numpy_cumulative(calcium: np.ndarray, spikes: np.ndarray, lengths: np.ndarray, skip: int):
-    """The issue's recipe: moments from float64 cumulative sums (up to ~7e-6 off the exact z-scores)."""
+    """The issue's recipe: moments from float64 cumulative sums.
+
+    Up to ~7e-6 off the exact z-scores.
+    """
     return _numpy_windows(calcium, spikes, lengths, skip, _cumulative_sum_normaliser)
 
 
@@ -278,7 +281,8 @@ def print_share_of_bound(rows) -> None:
     bound = next((seconds for method, seconds in times.items() if method.startswith("bound")), None)
     if bound is not None and "calspike 2 threads" in times:
         print(
-            f"  calspike 2 threads reaches {100 * bound / times['calspike 2 threads']:.0f}% of the physical bound "
+            f"  calspike 2 threads reaches {100 * bound / times['calspike 2 threads']:.0f}% "
+            "of the physical bound "
             "(the same output bytes written once to fresh pages by 2 threads)"
         )
 
@@ -295,7 +299,8 @@ def first_call_after_idle(methods, names, idle: float) -> None:
         result = methods[name]()
         seconds = time.perf_counter() - start
         print(
-            f"    {name:<22}{seconds:>8.3f} s  {output_bytes(result) / seconds / 1e9:>6.2f} GB/s out"
+            f"    {name:<22}{seconds:>8.3f} s  "
+            f"{output_bytes(result) / seconds / 1e9:>6.2f} GB/s out"
         )
         del result
 

@@ -138,8 +138,10 @@ def main() -> None:
         )
         rows.append(("the windows loaded whole (as .npz)", loaded["seconds"], peak))
         print(
-            f"{args.neurons:,} neurons x {args.frames:,} frames at 30 Hz -> {prepared['windows']:,} windows "
-            f"({prepared['spike_windows']:,} with a spike) = {size / 2**30:.2f} GiB of float32 windows; "
+            f"{args.neurons:,} neurons x {args.frames:,} frames at 30 Hz -> "
+            f"{prepared['windows']:,} windows "
+            f"({prepared['spike_windows']:,} with a spike) = "
+            f"{size / 2**30:.2f} GiB of float32 windows; "
             f"{args.threads} threads"
         )
         print(f"  train: {trained.get('out', trained)}")

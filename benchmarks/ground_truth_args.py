@@ -8,7 +8,10 @@ from pathlib import Path
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """--cascade and --spikefinder: the ground-truth folders (defaults from the tests' variables)."""
+    """--cascade and --spikefinder: the ground-truth folders.
+
+    Their defaults come from the tests' environment variables.
+    """
     parser.add_argument("--cascade", type=Path, default=os.environ.get("CALSPIKE_CASCADE_GT_DIR"))
     parser.add_argument(
         "--spikefinder", type=Path, default=os.environ.get("CALSPIKE_SPIKEFINDER_DIR")
@@ -20,6 +23,7 @@ def parse_with_data(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     if args.cascade is None or args.spikefinder is None:
         parser.error(
-            "pass --cascade and --spikefinder (or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)"
+            "pass --cascade and --spikefinder "
+            "(or set CALSPIKE_CASCADE_GT_DIR, CALSPIKE_SPIKEFINDER_DIR)"
         )
     return args

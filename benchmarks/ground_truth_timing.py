@@ -23,7 +23,10 @@ from calspike.spikes.rate_training import dataset_of
 
 
 def steepest_rise_ms(recording: Recording, row: int) -> float | None:
-    """The time (ms from the spike) of the steepest rise of one row's spike-triggered average; None without spikes."""
+    """The time (ms from the spike) of the steepest rise of one row's spike-triggered average.
+
+    None for a row without spikes.
+    """
     assert recording.lengths is not None and recording.spikes is not None
     n = int(recording.lengths[row])
     calcium = recording.calcium[row, :n].astype(np.float64)
@@ -59,11 +62,13 @@ def main() -> None:
             if rise is not None:
                 rises.setdefault(dataset_of(recording), []).append(rise)
     print(
-        f"{'dataset':<8} {'recordings':>10}  steepest rise of the spike-triggered average (ms; median, range)"
+        f"{'dataset':<8} {'recordings':>10}  "
+        "steepest rise of the spike-triggered average (ms; median, range)"
     )
     for dataset, values in sorted(rises.items()):
         print(
-            f"{dataset:<8} {len(values):>10}  {np.median(values):+6.0f}  ({min(values):+.0f} to {max(values):+.0f})"
+            f"{dataset:<8} {len(values):>10}  {np.median(values):+6.0f}  "
+            f"({min(values):+.0f} to {max(values):+.0f})"
         )
 
 

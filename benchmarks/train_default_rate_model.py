@@ -132,7 +132,8 @@ def main() -> None:
     export_rate_model(args.checkpoint, args.output)
     last = result.history[-1]
     print(
-        f"trained on {len(recordings)} recordings in {time.perf_counter() - start:.0f} s on {result.device}; "
+        f"trained on {len(recordings)} recordings in {time.perf_counter() - start:.0f} s "
+        f"on {result.device}; "
         f"last epoch: training loss {last['train_loss']:.4f}, chunk correlation "
         f"{last['train_correlation'] / last['train_with_spikes']:.3f}"
     )

@@ -24,7 +24,10 @@ CALCIUM_COLOUR, SPIKE_COLOUR = "#2a9d3c", "black"
 
 
 def statistics(recordings):
-    """Median over neurons of: noise (median |frame-to-frame change|), 1-99% range, spike rate (Hz)."""
+    """Median over neurons of three statistics.
+
+    Noise (median |frame-to-frame change|), 1-99% range and spike rate (Hz).
+    """
     rows = []
     for recording in recordings:
         for n in range(recording.neurons):

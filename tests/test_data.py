@@ -215,7 +215,7 @@ def test_array_file_errors(tmp_path):
         calspike.read_array(tmp_path / "objects.npy", rate=10)
 
 
-# --- simulator --------------------------------------------------------------------------------------
+# --- simulator ------------------------------------------------------------------------------------
 
 
 def test_simulate_is_seeded_and_shaped():

@@ -100,7 +100,10 @@ def test_the_readme_links_only_to_what_exists_and_to_every_page():
 
 
 def _quick_start(readme: str) -> list[str]:
-    """The lines inside the code fences of the README's "## Quick start" section, as .ci/run reads them."""
+    """The lines inside the code fences of the README's "## Quick start" section.
+
+    Read as .ci/run reads them.
+    """
     section, fenced, lines = False, False, []
     for line in readme.splitlines():
         if line.startswith("## "):

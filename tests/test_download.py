@@ -25,7 +25,10 @@ def _spikefinder_zip(member_prefix="spikefinder.train/") -> bytes:
 
 
 class _Server:
-    """Serves `files` (path -> bytes); paths in `truncate_once` are cut in half on their first request."""
+    """Serves `files` (path -> bytes).
+
+    Paths in `truncate_once` are cut in half on their first request.
+    """
 
     def __init__(self):
         self.files: dict[str, bytes] = {}

@@ -356,10 +356,10 @@ def test_ctrl_c_at_start_up_prints_one_line(after_start, tmp_path):
 
 @pytest.mark.parametrize("lost_as", ["dropped", "ImportError"])
 def test_a_ctrl_c_that_start_up_loses_still_stops_the_command(lost_as, monkeypatch, capsys):
-    """Python drops a KeyboardInterrupt raised in a weakref callback (its import machinery runs one),
-    and compiled modules can clear it or turn it into an ImportError: of 40 and of 80 start-ups
-    interrupted at random moments, one ran the whole report and one ended as a data error. The
-    command must still stop before its work, as interrupted."""
+    """Python drops a KeyboardInterrupt raised in a weakref callback (its import machinery runs
+    one), and compiled modules can clear it or turn it into an ImportError: of 40 and of 80
+    start-ups interrupted at random moments, one ran the whole report and one ended as a data
+    error. The command must still stop before its work, as interrupted."""
     import os
 
     from calspike.cli import spikes as spikes_cli

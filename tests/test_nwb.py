@@ -27,7 +27,10 @@ def write_session(
     counts: np.ndarray | None = None,
     ophys: bool = True,
 ) -> Path:
-    """A small NWB file with (neurons, frames) traces as an ophys RoiResponseSeries, built with pynwb."""
+    """A small NWB file with (neurons, frames) traces as an ophys RoiResponseSeries.
+
+    Built with pynwb.
+    """
     from pynwb.ophys import (
         DfOverF,
         Fluorescence,

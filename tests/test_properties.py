@@ -96,7 +96,10 @@ def test_features_equal_numpy(x):
 
 @st.composite
 def twenty_frame_cases(draw):
-    """Inputs for the dedicated 20-frame kernel: len_pre + len_post = 20, every remainder of count % 16."""
+    """Inputs for the dedicated 20-frame kernel: len_pre + len_post = 20.
+
+    Every remainder of count % 16 can be drawn.
+    """
     len_pre = draw(st.integers(1, 19))
     neurons = draw(st.integers(1, 3))
     frames = draw(st.integers(21, 200))

@@ -252,7 +252,8 @@ def test_a_huge_omp_num_threads_is_capped_and_the_sidecar_says_how_many_ran(tmp_
         calspike.resample(recording.calcium, 30, 25)
         np.save(sys.argv[1] + "/x.npy", recording.calcium)
         calspike.infer(sys.argv[1] + "/x.npy", sys.argv[1] + "/p.npy", rate=30.0, method="oasis")
-        print(calspike.build_info()["max_threads"], json.load(open(sys.argv[1] + "/p.npy.json"))["threads_used"])
+        sidecar = json.load(open(sys.argv[1] + "/p.npy.json"))
+        print(calspike.build_info()["max_threads"], sidecar["threads_used"])
     """)
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)],
@@ -454,7 +455,8 @@ def test_the_fallback_swap_restores_the_old_report_when_the_rename_fails(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-# 6. infer's outputs are one unit: a folder appears whole; a file and its sidecar are checked together.
+# 6. infer's outputs are one unit: a folder appears whole; a file and its sidecar are checked
+# together.
 def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(
     spikefinder_data, tmp_path
 ):

@@ -1,4 +1,7 @@
-"""Training sets from Windows (calspike.windows.sampling): neuron splits, balanced subsets; feature lists."""
+"""Training sets from Windows (calspike.windows.sampling).
+
+Neuron splits, balanced subsets; feature lists.
+"""
 
 import numpy as np
 import pytest
