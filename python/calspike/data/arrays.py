@@ -76,6 +76,8 @@ def read_array(
         spike_counts = _read_matrix_file(Path(spikes))["calcium"]
     lengths = contents.get("lengths")
     try:
+        if lengths is None:  # each row's length is found from its calcium
+            return Recording(calcium, rate, spikes=spike_counts, name=path.stem, gaps=gaps)
         return Recording(
             calcium, rate, spikes=spike_counts, lengths=lengths, name=path.stem, gaps=gaps
         )

@@ -253,8 +253,10 @@ def _as_inputs(
         frames = max(r.frames for r in recordings)
         calcium = _stack([r.calcium for r in recordings], frames)
         stacked_spikes = (
-            _stack([r.spikes for r in recordings], frames) if all(with_spikes) else None
-        )  # type: ignore[misc]
+            _stack([r.spikes for r in recordings if r.spikes is not None], frames)
+            if all(with_spikes)
+            else None
+        )
         return calcium, stacked_spikes, lengths, names
 
     calcium = np.asarray(data)
