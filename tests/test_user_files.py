@@ -574,3 +574,58 @@ def test_outputs_of_train_prepare_score_and_evaluate_never_replace_a_users_file(
     assert "did not write" in _usage_error(["prepare", "-o", str(tmp_path / "data.npz")], capsys)
     assert main(["prepare", "-o", str(windows), "--skip", "20"]) == 0  # its own windows: replaced
     assert json.loads(precious.read_text()) == {"my": "notes"}
+
+
+def _ops_file(path: Path, ops: dict) -> Path:
+    np.save(path, np.array(ops, dtype=object), allow_pickle=True)
+    return path
+
+
+def test_the_ops_reader_admits_plain_values_and_refuses_exotic_dtypes(tmp_path):
+    from calspike.data.suite2p import read_ops
+
+    plain = {
+        "fs": 30.0,
+        "frames": np.int64(9),
+        "ok": np.bool_(True),
+        "xy": np.arange(6.0).reshape(2, 3),
+        "names": np.array(["a", "bc"]),
+        "files": np.array(["x.tif", 3], dtype=object),
+        "save_path": "suite2p/plane0",
+    }
+    assert read_ops(_ops_file(tmp_path / "plain.npy", plain)).keys() == plain.keys()
+    for name, value in {
+        "datetime": np.array(["2020-01-01"], dtype="M8[D]"),
+        "timedelta": np.array([3], dtype="m8[s]"),
+        "structured": np.zeros(2, dtype=[("a", "f8")]),
+        "void": np.zeros(2, dtype="V4"),
+    }.items():
+        path = _ops_file(tmp_path / f"{name}.npy", {"fs": 30.0, name: value})
+        with pytest.raises(DataError, match=f"{name}.npy.*refused a NumPy dtype"):
+            read_ops(path)
+
+
+def test_a_crafted_dtype_state_in_ops_npy_is_refused_without_reaching_numpy(tmp_path):
+    """A float dtype whose pickled state claims fields (a structured dtype's state under a plain
+    dtype's name) is refused before NumPy sees the state; the read runs in a child process, so
+    that a crash, should NumPy meet such a state, fails this test instead of ending pytest."""
+    structured = np.zeros(1, dtype=[("a", "f8")])
+    path = _ops_file(tmp_path / "ops.npy", {"fs": 30.0, "x": structured})
+    data = path.read_bytes()
+    assert data.count(b"V8") == 1
+    path.write_bytes(data.replace(b"V8", b"f8"))  # same length: the pickle stays well formed
+    script = textwrap.dedent(
+        f"""
+        from calspike.data import DataError
+        from calspike.data.suite2p import read_ops
+        try:
+            read_ops({str(path)!r})
+        except DataError as error:
+            print("DataError:", error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ops.npy" in done.stdout and "refused the state" in done.stdout, done.stdout

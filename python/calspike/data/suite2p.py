@@ -11,7 +11,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -166,16 +166,55 @@ _OPS_GLOBALS = {
 }
 
 
-class _OpsUnpickler(pickle.Unpickler):
+# The dtypes an ops dict's arrays may have: booleans, numbers, strings and object arrays (whose
+# items this unpickler reads too). Datetimes, structured and void dtypes carry states whose
+# unpickling reaches NumPy internals (a crafted datetime state crashes the process): refused.
+_OPS_DTYPE_KINDS = "biufcUSO"
+
+
+def _plain_dtype(name: Any, *args: Any) -> np.dtype:
+    """`numpy.dtype(name, *args)` for the kinds an ops dict holds; UnpicklingError otherwise."""
+    if not isinstance(name, str) or name[:1] not in _OPS_DTYPE_KINDS:
+        raise pickle.UnpicklingError(f"refused a NumPy dtype {name!r}")
+    return np.dtype(name, *args)
+
+
+class _OpsUnpickler(pickle._Unpickler):
     """Unpickles dicts, lists, tuples, strings, numbers and NumPy arrays/scalars, nothing else.
 
-    So a crafted ops.npy cannot run code.
+    So a crafted ops.npy cannot run code. This is the pure-Python unpickler, whose BUILD step
+    can be checked: a dtype's state must be a plain one (no subarray, fields or metadata).
     """
 
+    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
+
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("numpy", "dtype"):
+            return _plain_dtype
         if (module, name) in _OPS_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+    def _load_build(self) -> None:
+        state, target = self.stack[-1], self.stack[-2]  # type: ignore[attr-defined]
+        if isinstance(target, np.dtype) and not _plain_dtype_state(state):
+            raise pickle.UnpicklingError(f"refused the state {state!r} of a NumPy dtype")
+        self.load_build()  # type: ignore[attr-defined]
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
+
+def _plain_dtype_state(state: Any) -> bool:
+    """True for a dtype state without subarray, field names, fields or metadata."""
+    return (
+        isinstance(state, tuple)
+        and len(state) in (8, 9)
+        and state[0] in (3, 4)
+        and state[1] in ("<", ">", "|", "=")
+        and state[2:5] == (None, None, None)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in state[5:8])
+        and (len(state) == 8 or state[8] is None)
+    )
 
 
 def read_ops(path: str | os.PathLike[str]) -> dict[str, Any]:
