@@ -629,3 +629,22 @@ def test_a_crafted_dtype_state_in_ops_npy_is_refused_without_reaching_numpy(tmp_
     )
     assert done.returncode == 0, done.stderr
     assert "ops.npy" in done.stdout and "refused the state" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_the_preprocessing_functions_refuse_infinite_values_naming_where(value):
+    traces = np.random.default_rng(0).normal(size=(3, 200)).astype(np.float32)
+    traces[1, 7] = np.nan  # a missing frame: still fine
+    for name, call in {
+        "robust_normalise": lambda t: calspike.robust_normalise(t),
+        "noise_levels": lambda t: calspike.noise_levels(t, 30.0),
+        "resample": lambda t: calspike.resample(t, 30.0, 10.0),
+        "fill_gaps": lambda t: calspike.fill_gaps(t),
+        "rebin_counts": lambda t: calspike.rebin_counts(np.abs(t), 30.0, 10.0, [66, 66, 66]),
+    }.items():
+        call(traces)
+        broken = traces.copy()
+        broken[2, 50] = value
+        with pytest.raises(DataError, match=r"neuron 2, frame 50: infinite values"):
+            call(broken)
+            pytest.fail(f"{name} accepted an infinite value")

@@ -17,7 +17,12 @@ import pandas as pd
 
 from calspike import _core, config
 from calspike.config import check_rate
-from calspike.data.recording import check_float32_range, check_lengths, check_numeric_dtype
+from calspike.data.recording import (
+    check_float32_range,
+    check_lengths,
+    check_no_infinity,
+    check_numeric_dtype,
+)
 
 
 def resampled_length(frames: int, rate_in: float, rate_out: float) -> int:
@@ -71,7 +76,7 @@ def resample(
         For traces that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, or
         bad `lengths`.
     DataError
-        For non-numeric traces or values beyond float32's range.
+        For non-numeric traces, infinite values or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
@@ -118,7 +123,7 @@ def rebin_counts(
         For counts that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, or
         bad `out_lengths` or `lengths`.
     DataError
-        For non-numeric counts or values beyond float32's range.
+        For non-numeric counts, infinite values or values beyond float32's range.
     """
     values = _matrix("counts", counts)
     rate_in, rate_out = check_rate(rate_in, "rate_in"), check_rate(rate_out, "rate_out")
@@ -157,7 +162,7 @@ def fill_gaps(
         For traces of more than 2 dimensions, bad `lengths`, or a trace with no finite frame
         (naming it).
     DataError
-        For non-numeric traces or values beyond float32's range.
+        For non-numeric traces, infinite values or values beyond float32's range.
     """
     given = np.asarray(traces)
     if given.ndim > 2:
@@ -166,6 +171,7 @@ def fill_gaps(
         )
     check_numeric_dtype(given.dtype, "traces")
     check_float32_range(given, "traces")
+    check_no_infinity(given, "traces")
     values = np.array(given, dtype=np.float32, copy=True, ndmin=2)
     rows, frames = values.shape
     limit = np.full(rows, frames) if lengths is None else check_lengths(lengths, rows, frames)
@@ -190,6 +196,7 @@ def _matrix(name: str, values: np.ndarray) -> np.ndarray:
         )
     check_numeric_dtype(array.dtype, name)
     check_float32_range(array, name)
+    check_no_infinity(array, name)
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float64)
     return array
@@ -257,7 +264,7 @@ def robust_normalise(
     ValueError
         For traces that are not 1-D or 2-D, bad `lengths` or `threads`.
     DataError
-        For non-numeric traces or values beyond float32's range.
+        For non-numeric traces, infinite values or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     return _core.robust_normalise(
@@ -296,7 +303,7 @@ def noise_levels(
         For traces that are not 1-D or 2-D, a rate outside `calspike.config.RATE_RANGE_HZ`, bad
         `lengths` or `threads`.
     DataError
-        For non-numeric traces or values beyond float32's range.
+        For non-numeric traces, infinite values or values beyond float32's range.
     """
     values = _matrix("traces", traces)
     return np.asarray(

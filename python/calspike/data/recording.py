@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -246,6 +247,28 @@ def check_float32_range(values: np.ndarray, what: str) -> None:
         raise DataError(
             f"{what} holds {array[where]!r} at {place}: beyond float32's range (|x| <= 3.4e38)"
         )
+
+
+def check_no_infinity(values: np.ndarray, what: str) -> None:
+    """DataError naming the first (row, column) of `values` that is infinite.
+
+    NaN is a missing frame wherever calspike reads traces; an infinite value is never a
+    measurement, and would silently spread through medians, filters and normalisations.
+    """
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.floating) or array.size == 0:
+        return
+    # Two reductions that skip NaN and allocate nothing; the search below runs only on failure.
+    highest = float(np.fmax.reduce(array, axis=None))
+    lowest = float(np.fmin.reduce(array, axis=None))
+    if not (math.isinf(highest) or math.isinf(lowest)):
+        return
+    where = tuple(int(v) for v in np.argwhere(np.isinf(array))[0])
+    place = f"neuron {where[0]}, frame {where[1]}" if len(where) == 2 else f"index {where}"
+    raise DataError(
+        f"{what} holds {float(array[where])} at {place}: infinite values are not measurements "
+        "(mark a missing frame with NaN)"
+    )
 
 
 def check_lengths(lengths: object, neurons: int, frames: int, what: str = "lengths") -> np.ndarray:
