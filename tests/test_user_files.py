@@ -648,3 +648,28 @@ def test_the_preprocessing_functions_refuse_infinite_values_naming_where(value):
         with pytest.raises(DataError, match=r"neuron 2, frame 50: infinite values"):
             call(broken)
             pytest.fail(f"{name} accepted an infinite value")
+
+
+def test_a_fortran_ordered_npy_is_streamed_by_rows_like_a_c_ordered_one(tmp_path):
+    """What np.save(a.T) writes: infer reads it a block of neurons at a time, as the C-ordered
+    file, with the same result; each block is read from the file's columns, never the whole."""
+    from calspike.data.npy_stream import NpyRows
+
+    calcium = calspike.simulate(6, 3_000, 30.0, seed=1).calcium
+    np.save(tmp_path / "c.npy", calcium)
+    np.save(tmp_path / "f.npy", np.asfortranarray(calcium).astype(">f8"))
+    rows = NpyRows(tmp_path / "f.npy")
+    for start, stop in ((0, 6), (0, 2), (2, 5), (5, 6), (3, 3)):
+        block = rows.rows(start, stop)
+        assert block.flags.c_contiguous and block.dtype.isnative
+        assert np.array_equal(block, calcium[start:stop].astype(np.float64))
+    rows.close()
+    for name in ("c", "f"):
+        calspike.infer(
+            tmp_path / f"{name}.npy",
+            tmp_path / f"{name}_out.npy",
+            rate=30.0,
+            method="oasis",
+            chunk_neurons=2,
+        )
+    assert np.array_equal(np.load(tmp_path / "c_out.npy"), np.load(tmp_path / "f_out.npy"))

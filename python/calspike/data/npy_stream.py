@@ -19,11 +19,14 @@ from calspike.data.recording import DataError, check_numeric_dtype
 
 
 class NpyRows:
-    """A 2-D ``.npy`` file (rows x columns, C order) opened for reading blocks of rows.
+    """A 2-D ``.npy`` file (rows x columns) opened for reading blocks of rows.
 
-    `shape` and `dtype` come from the header; `rows(start, stop)` returns a fresh array of
-    those rows (converted to native byte order). DataError naming the file for anything
-    that is not a numeric 2-D (or 1-D: one row) C-ordered array without pickled objects.
+    `shape` and `dtype` come from the header; `rows(start, stop)` returns a fresh C-ordered
+    array of those rows (converted to native byte order). A Fortran-ordered file (what
+    ``np.save(a.T)`` writes) is read too: a block's rows lie in every column, so each column's
+    part is read into the block (one read per column), never the whole file. DataError naming
+    the file for anything that is not a numeric 2-D (or 1-D: one row) array without pickled
+    objects.
     """
 
     rate: float | None = None  # a .npy stores no frame rate
@@ -49,11 +52,6 @@ class NpyRows:
             check_numeric_dtype(dtype, f"{self.path}")
             if len(shape) not in (1, 2):
                 raise DataError(f"{self.path}: expected (neurons, frames), got shape {shape}")
-            if fortran and len(shape) == 2 and shape[0] > 1:
-                raise DataError(
-                    f"{self.path}: a Fortran-ordered array cannot be read by rows; save it in C "
-                    "order (numpy.ascontiguousarray)"
-                )
         except DataError:
             self._stream.close()
             raise
@@ -61,6 +59,7 @@ class NpyRows:
             (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
         )
         self.dtype = np.dtype(dtype)
+        self._fortran = bool(fortran) and self.shape[0] > 1  # one row reads the same either way
         self._offset = self._stream.tell()
         expected = self._offset + self.shape[0] * self.shape[1] * self.dtype.itemsize
         size = os.fstat(self._stream.fileno()).st_size
@@ -78,6 +77,15 @@ class NpyRows:
                 f"rows {start}..{stop} outside the {self.shape[0]} rows of {self.path}"
             )
         columns = self.shape[1]
+        if self._fortran and stop - start < self.shape[0]:
+            return self._fortran_rows(start, stop)
+        if self._fortran:  # every row: the file is the transposed block
+            self._stream.seek(self._offset)
+            values = np.fromfile(self._stream, dtype=self.dtype, count=self.shape[0] * columns)
+            if values.size != self.shape[0] * columns:
+                raise DataError(f"{self.path}: ended early while reading rows {start}..{stop}")
+            block = values.reshape(columns, self.shape[0]).T
+            return np.ascontiguousarray(block, dtype=self.dtype.newbyteorder("="))
         self._stream.seek(self._offset + start * columns * self.dtype.itemsize)
         count = (stop - start) * columns
         values = np.fromfile(self._stream, dtype=self.dtype, count=count)
@@ -86,6 +94,23 @@ class NpyRows:
         return values.reshape(stop - start, columns).astype(
             self.dtype.newbyteorder("="), copy=False
         )
+
+    def _fortran_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop-1 of a Fortran-ordered file, in C order.
+
+        Each column's run of those rows is read into a Fortran-ordered block, which one block
+        copy turns into C order.
+        """
+        count, columns, size = stop - start, self.shape[1], self.dtype.itemsize
+        block = np.empty((count, columns), dtype=self.dtype, order="F")
+        target = memoryview(block.reshape(-1, order="F")).cast("B")
+        run, descriptor = count * size, self._stream.fileno()
+        for column in range(columns):
+            offset = self._offset + (column * self.shape[0] + start) * size
+            piece = target[column * run : (column + 1) * run]
+            if os.preadv(descriptor, [piece], offset) != run:
+                raise DataError(f"{self.path}: ended early while reading rows {start}..{stop}")
+        return np.ascontiguousarray(block, dtype=self.dtype.newbyteorder("="))
 
     def close(self) -> None:
         """Close the file."""
