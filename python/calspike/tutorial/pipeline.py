@@ -1,37 +1,47 @@
 """The job behind `calspike run`: the tutorial end to end, written as one report folder.
 
-Steps (`calspike.tutorial.steps`): sample traces; partition and a neuron-wise split; the
-LSTM classifier (with a logistic-regression baseline); the toy VAE; the calcium VAE and the
-PCA of its latent means; a linear SVM on the latent means scored on held-out neurons; the
-decoder fed along the SVM's weight vector; the label-conditioned VAE, its traces per class
-and the latent traversals. `tutorial=True` runs the tutorial's exact settings instead. The
-folder (index.html, figures/*.png, metrics.json, config.json, models/*.pt) is built under
-a temporary name and renamed into place at the end, so an interrupted run never leaves a
-report that looks complete.
+Steps, each a function given what the earlier ones returned: the recordings and the
+neuron-wise split (`data_steps`); the LSTM classifier with a logistic-regression baseline
+(`classifier_step`); the toy VAE, the calcium VAE and the PCA of its latent means
+(`vae_steps`); a linear SVM on the latent means scored on held-out neurons, and the decoder
+fed along its weight vector (`svm_step`); the label-conditioned VAE, its traces per class and
+the latent traversals (`conditional_step`). `tutorial=True` runs the tutorial's exact
+settings instead. The folder (index.html, figures/*.png, metrics.json, config.json,
+models/*.pt) is built under a temporary name and renamed into place at the end, so an
+interrupted run never leaves a report that looks complete.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
 
 from calspike import config
-from calspike._io import atomic_folder, check_folder_target, check_not_input
-from calspike.tutorial.steps import Report
+from calspike._io import atomic_folder
+from calspike._version import __version__
+from calspike.data import fetch_spikefinder
+from calspike.features import parse_features
+from calspike.training import choose_device
+from calspike.tutorial import classifier_step, conditional_step, data_steps, svm_step, vae_steps
+from calspike.tutorial.context import RunContext
+from calspike.tutorial.departures import reproduction_rows
+from calspike.tutorial.report_folder import check_report_target, write_report
+from calspike.tutorial.stacks import FeatureStacks
+from calspike.tutorial.timing import SIMULATED_FRAMES, StepClock, bytes_in, say_duration
 
 RUN_SETTINGS = tuple(
     name for name in config.COMMANDS["run"] if name != "rate"
 )  # rate: its own argument
-
-
-def check_report_target(target: Path, data: str | os.PathLike[str] | None) -> None:
-    """UsageError unless `target` may take the report: new, empty or an earlier report, and apart from `data`."""
-    check_folder_target(target, "report folder")
-    if data is not None:
-        check_not_input([target], [Path(data)], "report folder")
+STEPS = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,8 +136,6 @@ def run(
     )
     chosen = {**config.defaults(RUN_SETTINGS, *profiles), **settings}
     params = config.check(chosen)
-    from calspike.features import parse_features
-
     kinds = parse_features(params["features"], tutorial=tutorial)
     vae_kinds = parse_features(params["vae_features"], tutorial=tutorial, name="vae_features")
     if vae_kinds[0] != "raw":
@@ -139,7 +147,127 @@ def run(
     target = Path(out)
     check_report_target(target, data)
     with atomic_folder(target, "report folder", {"kind": "report"}) as folder:
-        report = Report(folder, params, kinds, vae_kinds, tutorial, progress, say)
-        report.execute(data, fetch, rate, quick)
+        context = RunContext(
+            folder,
+            params,
+            kinds,
+            vae_kinds,
+            tutorial,
+            progress,
+            str(choose_device(params["device"])),
+        )
+        metrics = run_steps(context, data, fetch=fetch, rate=rate, quick=quick, say=say)
     say(f"report written to {target}/index.html")
-    return RunResult(report.metrics, target)
+    return RunResult(metrics, target)
+
+
+def run_steps(
+    context: RunContext,
+    data: str | os.PathLike[str] | None,
+    *,
+    fetch: bool,
+    rate: float | None,
+    quick: bool,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run the steps in order, each given what the earlier ones returned; write the report.
+
+    Each step is announced with its expected duration (`timing.StepClock`, rescaled by the
+    classifier's real speed once it has trained) and timed. Writes metrics.json,
+    config.json and index.html into `context.folder` and returns the metrics.
+    """
+    started = time.perf_counter()
+    for sub in ("figures", "models"):
+        (context.folder / sub).mkdir()
+    p, clock = context.params, StepClock()
+    timings: dict[str, float] = {}  # seconds of each step, in order
+    source = "simulated" if data is None and not fetch else str(data or "SpikeFinder (fetched)")
+
+    def timed(name: str, expected_s: float, work: Callable[[], T]) -> T:
+        say(f"[{len(timings) + 1}/{STEPS}] {name} (expected: {say_duration(expected_s)})")
+        start = time.perf_counter()
+        result = work()
+        timings[name] = round(time.perf_counter() - start, 3)
+        return result
+
+    loaded = timed(
+        "recordings",
+        float("nan")
+        if fetch and data is None
+        else clock.expect("read", bytes_in(data))
+        if data is not None
+        else clock.expect("simulation", SIMULATED_FRAMES),
+        lambda: data_steps.read_recordings(
+            context, fetch_spikefinder("train") if fetch and data is None else data, rate, source
+        ),
+    )
+    frame_rate = loaded.frame_rate
+    split = timed(
+        "partition and split",
+        clock.expect("partition", loaded.frames),
+        lambda: data_steps.split_windows(context, loaded),
+    )
+    stacks = FeatureStacks(split)
+    expected_s = clock.expect("classifier", len(split.train) * p["epochs"])
+    classifier = timed(
+        "LSTM classifier",
+        expected_s,
+        lambda: classifier_step.lstm_classifier(context, stacks, frame_rate),
+    )
+    # its real speed (per epoch run) rescales the later steps' estimates
+    clock.calibrate(expected_s * classifier.epochs_run / p["epochs"], timings["LSTM classifier"])
+    toy = timed(
+        "toy VAE",
+        clock.expect("toy", vae_steps.TOY_DIGITS * p["toy_epochs"]),
+        lambda: vae_steps.toy_vae(context),
+    )
+    vae_work = len(split.vae_train) * p["vae_epochs"]
+    vae = timed(
+        "calcium VAE",
+        clock.expect("vae", vae_work),
+        lambda: vae_steps.calcium_vae(context, stacks, frame_rate),
+    )
+    svm = timed(
+        "linear SVM on latent means",
+        clock.expect("svm", len(split.svm_train if split.fresh is None else split.fresh)),
+        lambda: svm_step.latent_svm(context, stacks, vae, classifier),
+    )
+    timed(
+        "decoding the SVM's direction",
+        clock.expect("decoding", 1),
+        lambda: svm_step.decode_svm_direction(context, vae, svm, frame_rate),
+    )
+    conditional = timed(
+        "conditional VAE",
+        clock.expect("conditional", vae_work),
+        lambda: conditional_step.conditional_vae(context, stacks, vae, frame_rate),
+    )
+    metrics: dict[str, Any] = {
+        "mode": "tutorial" if context.tutorial else "calspike",
+        **split.metrics,
+        **classifier.metrics,
+        **toy.metrics,
+        **vae.metrics,
+        **svm.metrics,
+        **conditional.metrics,
+    }
+    if context.tutorial:
+        metrics["reproduction"] = reproduction_rows(metrics)
+    metrics["timings_s"] = {**timings, "total": round(time.perf_counter() - started, 3)}
+    metrics["device"] = context.device
+    metrics["versions"] = {
+        "calspike": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+    metrics["source"] = source
+    settings = {
+        **p,
+        "rate": rate,
+        "quick": quick,
+        "tutorial": context.tutorial,
+        "data": source,
+    }
+    write_report(context.folder, metrics, settings)
+    return metrics

@@ -19,8 +19,8 @@ REFERENCE_S = {
     "simulation": 0.41 / 468_897,  # per frame simulated (all neurons)
     "read": 1 / 20e6,  # per byte of the data files
     "partition": 0.44 / 468_897,  # per frame windowed, figures included
-    "classifier": 19.5
-    / (46_982 * 15),  # per window-epoch, with its scoring and the logistic regression
+    # per window-epoch, with its scoring and the logistic regression
+    "classifier": 19.5 / (46_982 * 15),
     "toy": 3.73 / (10_000 * 10),  # per digit-epoch
     "vae": 58.0 / (46_982 * 15),  # per window-epoch, with its latent PCA and figures
     "svm": 5.42 / 20_000,  # per training window of the probe
@@ -49,7 +49,9 @@ class StepClock:
 
 
 def say_duration(seconds: float) -> str:
-    """`seconds` as a reader would say it: 'under a second', 'about 20 s', 'about 2.5 min', 'about 2 h'.
+    """`seconds` as a reader would say it.
+
+    'under a second', 'about 20 s', 'about 2.5 min', 'about 2 h'.
 
     NaN (nothing to go on) says so.
     """
