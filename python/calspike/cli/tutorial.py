@@ -36,9 +36,11 @@ def add_commands(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="the tutorial end to end: train the models and write a report",
-        description="Load recordings (the built-in simulated data by default), partition them, train the "
-        "LSTM classifier, the toy VAE and the calcium VAE, analyse the latent space and write a report "
-        "folder (index.html, figures, metrics.json, config.json, models).",
+        description=(
+            "Load recordings (the built-in simulated data by default), partition them, train the "
+            "LSTM classifier, the toy VAE and the calcium VAE, analyse the latent space and write "
+            "a report folder (index.html, figures, metrics.json, config.json, models)."
+        ),
     )
     _data_arguments(run)
     run.add_argument(
@@ -52,8 +54,8 @@ def add_commands(commands: Any) -> None:
     run.add_argument(
         "--quick",
         action="store_true",
-        help="small models, few epochs (under 2 minutes on 2 CPU "
-        f"cores): {', '.join(f'{k}={v}' for k, v in config.PROFILES['quick'].items())}, unless given",
+        help="small models, few epochs (under 2 minutes on 2 CPU cores): "
+        f"{', '.join(f'{k}={v}' for k, v in config.PROFILES['quick'].items())}, unless given",
     )
     run.add_argument(
         "--tutorial",
@@ -72,10 +74,13 @@ def add_commands(commands: Any) -> None:
     prepare = commands.add_parser(
         "prepare",
         help="partition recordings into labelled windows, saved as .npz or a .zarr store",
-        description="Cut recordings into labelled, normalised windows and save them (with their neuron "
-        "names, centre frames and settings) for `calspike train` and `calspike evaluate`. A .zarr output "
-        "is written a block of neurons at a time, so the windows need not fit in memory; a .npy, .zarr or "
-        "HDF5 FILE.h5:/PATH input is then read a block at a time too (windows without labels).",
+        description=(
+            "Cut recordings into labelled, normalised windows and save them (with their neuron "
+            "names, centre frames and settings) for `calspike train` and `calspike evaluate`. A "
+            ".zarr output is written a block of neurons at a time, so the windows need not fit in "
+            "memory; a .npy, .zarr or HDF5 FILE.h5:/PATH input is then read a block at a time too "
+            "(windows without labels)."
+        ),
     )
     _data_arguments(prepare)
     prepare.add_argument(
@@ -91,9 +96,11 @@ def add_commands(commands: Any) -> None:
     train = commands.add_parser(
         "train",
         help="train the classifier or the calcium VAE on prepared windows",
-        description="Split the prepared windows by neuron (train/validation/test, seeded), train on the "
-        "balanced training windows with early stopping, and write a checkpoint. Runs under torchrun "
-        "(DistributedDataParallel) unchanged.",
+        description=(
+            "Split the prepared windows by neuron (train/validation/test, seeded), train on the "
+            "balanced training windows with early stopping, and write a checkpoint. Runs under "
+            "torchrun (DistributedDataParallel) unchanged."
+        ),
     )
     train.add_argument(
         "windows",
@@ -119,8 +126,11 @@ def add_commands(commands: Any) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a checkpoint on prepared windows",
-        description="Score a classifier checkpoint (accuracy, balanced accuracy, ROC AUC, confusion matrix) "
-        "or a VAE checkpoint (explained variance) on the windows of neurons it was not trained on.",
+        description=(
+            "Score a classifier checkpoint (accuracy, balanced accuracy, ROC AUC, confusion "
+            "matrix) or a VAE checkpoint (explained variance) on the windows of neurons it was "
+            "not trained on."
+        ),
     )
     evaluate.add_argument("checkpoint", type=Path, help="a checkpoint written by `calspike train`")
     evaluate.add_argument(
@@ -149,7 +159,7 @@ def _check_windows(settings: dict[str, Any]) -> None:
 
 
 def _check_run(args: argparse.Namespace) -> None:
-    from calspike.tutorial.pipeline import check_report_target
+    from calspike.tutorial.report_folder import check_report_target
 
     _check_windows(chosen(args, *(("tutorial",) if args.tutorial else ())))
     check_report_target(args.out, args.data)
@@ -280,13 +290,14 @@ def _prepare_store(
         "" if summary["spike_windows"] is None else f", {summary['spike_windows']:,} with a spike"
     )
     print(
-        f"{summary['windows']:,} windows of {summary['neurons']:,} neurons{spikes}; wrote {args.output}"
+        f"{summary['windows']:,} windows of {summary['neurons']:,} neurons{spikes}; "
+        f"wrote {args.output}"
     )
 
 
 def _train(args: argparse.Namespace) -> None:
     from calspike.training import write_history
-    from calspike.tutorial.workflows import train_on_prepared
+    from calspike.tutorial.prepared import train_on_prepared
 
     result = train_on_prepared(
         args.windows,
@@ -307,14 +318,13 @@ def _train(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from calspike._io import write_text
-    from calspike.tutorial.workflows import evaluate_on_prepared
+    from calspike.tutorial.prepared import evaluate_on_prepared
 
     kind, scores = evaluate_on_prepared(
         args.checkpoint, args.windows, all_neurons=args.all_neurons, device=chosen(args)["device"]
     )
-    print(
-        f"{kind} on {scores['windows']:,} windows{' (all neurons)' if args.all_neurons else ' of neurons not used in training'}:"
-    )
+    which = " (all neurons)" if args.all_neurons else " of neurons not used in training"
+    print(f"{kind} on {scores['windows']:,} windows{which}:")
     for key, value in scores.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
     if args.json is not None:

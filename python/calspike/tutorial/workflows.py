@@ -1,6 +1,7 @@
-"""The tutorial's training and scoring steps.
+"""Training and scoring the tutorial's models on windows held in memory.
 
-Shared by `calspike run` and the train and evaluate commands.
+Shared by the steps of `calspike run` (`calspike.tutorial.pipeline`) and the train and
+evaluate commands (`calspike.tutorial.prepared`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from calspike.features import features, parse_features
+from calspike.features import features
 from calspike.models import CalciumVAE, SpikeClassifier
 from calspike.training import FitResult, choose_device, fit, predict
 from calspike.tutorial.scores import classification_scores
@@ -102,7 +103,7 @@ def train_vae(
     conditional : a label-conditioned VAE (the windows' spike labels enter its encoder and decoder).
     stacks : the (train, val) feature stacks when the caller has them already.
     """
-    kinds = _vae_kinds(kinds)
+    kinds = vae_feature_kinds(kinds)
     if conditional and (train.did_spike is None or (val is not None and val.did_spike is None)):
         raise ValueError("a conditional VAE needs windows with spike labels")
     torch.manual_seed(seed)
@@ -143,11 +144,16 @@ def train_vae(
     )
 
 
-def _vae_kinds(kinds: list[str] | None) -> list[str]:
+def vae_feature_kinds(kinds: list[str] | None) -> list[str]:
+    """A calcium VAE's features: `kinds` ("raw" when None), checked to start with "raw".
+
+    ValueError otherwise: "raw" is the channel a VAE reconstructs.
+    """
     kinds = ["raw"] if kinds is None else list(kinds)
     if not kinds or kinds[0] != "raw":
         raise ValueError(
-            f"a calcium VAE's features must start with raw (the channel it reconstructs), got {kinds}"
+            "a calcium VAE's features must start with raw (the channel it reconstructs), "
+            f"got {kinds}"
         )
     return kinds
 
@@ -160,7 +166,9 @@ def latent_means(
     draw_seed: int | None = None,
     stack: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Latent means (N, latent) of the windows' feature stacks (a conditional VAE is given their labels).
+    """Latent means (N, latent) of the windows' feature stacks.
+
+    A conditional VAE is given the windows' labels too.
 
     draw_seed : instead of the means, one draw per window from q(z | x) (mean + sigma * noise,
         seeded): what the latent space carries beyond the noise the VAE itself adds, where a
@@ -169,7 +177,7 @@ def latent_means(
     """
     where = _placed(model, device)
     if stack is None:
-        stack = features(windows, _vae_kinds(kinds))
+        stack = features(windows, vae_feature_kinds(kinds))
     generator = None if draw_seed is None else torch.Generator().manual_seed(draw_seed)
 
     def encode(x: torch.Tensor, did_spike: torch.Tensor | None = None) -> torch.Tensor:
@@ -202,7 +210,10 @@ def reconstruct(
     device: str | None = None,
     stack: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reconstructions (N, L) of the windows from their latent means (the labels too, if conditional)."""
+    """Reconstructions (N, L) of the windows from their latent means.
+
+    A conditional VAE's decoder is given the windows' labels too.
+    """
     where = _placed(model, device)
     means = latent_means(model, windows, kinds, device=where, stack=stack)
     was_training = model.training
@@ -245,7 +256,11 @@ def classifier_probability(
 def score_classifier(
     model: SpikeClassifier, windows: Windows, kinds: list[str], device: str | None = None
 ) -> dict[str, Any]:
-    """accuracy, balanced accuracy, ROC AUC and the tutorial's confusion matrix on labelled windows."""
+    """A classifier's scores on labelled windows.
+
+    Accuracy, balanced accuracy, ROC AUC and the tutorial's confusion matrix
+    (`scores.classification_scores`).
+    """
     if windows.did_spike is None:
         raise ValueError("the windows carry no spike labels to score against")
     return classification_scores(
@@ -260,160 +275,10 @@ def explained_variance(
     device: str | None = None,
     stack: np.ndarray | None = None,
 ) -> float:
-    """1 - mean squared reconstruction error / variance of the windows (reconstructing from latent means)."""
-    reconstruction = reconstruct(model, windows, _vae_kinds(kinds), device, stack=stack)
+    """1 - mean squared reconstruction error / variance of the windows.
+
+    Reconstructed from their latent means.
+    """
+    reconstruction = reconstruct(model, windows, vae_feature_kinds(kinds), device, stack=stack)
     values = np.asarray(windows.windows, dtype=np.float64)
     return float(1.0 - np.mean((reconstruction - values) ** 2) / np.var(values))
-
-
-def train_on_prepared(
-    windows_path: str | os.PathLike[str],
-    output: str | os.PathLike[str],
-    *,
-    model: str,
-    settings: dict[str, Any],
-    resume: bool = False,
-    progress: bool = True,
-) -> FitResult:
-    """Train the classifier or the calcium VAE on prepared windows (`calspike train`).
-
-    An .npz, loaded whole, or a .zarr windows store, read a batch at a time
-    (`calspike.tutorial.stored`).
-
-    The windows are split by neuron (seeded); the training neurons' windows are balanced
-    and capped at max_windows; the validation neurons' (balanced, capped the same way)
-    decide early stopping. The split and the window settings are stored in the checkpoint
-    for `evaluate_on_prepared`.
-    """
-    from calspike.tutorial import stored
-    from calspike.windows import sampling
-    from calspike.windows.store import load_windows
-    from calspike.windows.zarr_store import StoredWindows
-
-    if model not in ("classifier", "vae"):
-        raise ValueError(f"model must be 'classifier' or 'vae', got {model!r}")
-    windows: Windows | StoredWindows = (
-        StoredWindows(windows_path)
-        if stored.is_store_path(windows_path)
-        else load_windows(windows_path)
-    )
-    seed = settings["seed"]
-    split = sampling.neuron_split(windows, seed)
-    train_index = sampling.labelled_subset(
-        windows, split["train"], max_windows=settings["max_windows"], seed=seed
-    )
-    val_index = sampling.labelled_subset(
-        windows, split["val"], max_windows=settings["max_windows"], seed=seed
-    )
-    extra = {
-        "windows": windows.params,
-        "neurons": {part: [windows.neuron_names[n] for n in ids] for part, ids in split.items()},
-    }
-    kinds = (
-        parse_features(settings["features"])
-        if model == "classifier"
-        else parse_features(settings["vae_features"], name="vae_features")
-    )
-    if isinstance(windows, StoredWindows):
-        return stored.train_from_store(
-            windows,
-            train_index,
-            val_index,
-            model=model,
-            kinds=kinds if model == "classifier" else _vae_kinds(kinds),
-            settings=settings,
-            output=output,
-            extra=extra,
-            resume=resume,
-            progress=progress,
-        )
-    train, val = windows.subset(train_index), windows.subset(val_index)
-    common: dict[str, Any] = {
-        "batch_size": settings["batch_size"],
-        "lr": settings["lr"],
-        "patience": settings["patience"],
-        "device": settings["device"],
-        "seed": seed,
-        "checkpoint": output,
-        "progress": progress,
-        "extra": extra,
-        "resume": resume,
-    }
-    if model == "classifier":
-        return train_classifier(
-            train, val, kinds=kinds, hidden=settings["hidden"], epochs=settings["epochs"], **common
-        )
-    return train_vae(
-        train,
-        val,
-        kinds=kinds,
-        hidden=settings["hidden"],
-        latent=settings["latent"],
-        beta=settings["beta"],
-        epochs=settings["epochs"],
-        **common,
-    )
-
-
-def evaluate_on_prepared(
-    checkpoint: str | os.PathLike[str],
-    windows_path: str | os.PathLike[str],
-    *,
-    all_neurons: bool = False,
-    device: str | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """(model kind, scores) of a `train_on_prepared` checkpoint on the neurons it never saw.
-
-    All neurons with `all_neurons`. Scores: a classifier's accuracy, balanced accuracy, ROC AUC
-    and confusion matrix, or a VAE's explained variance.
-    """
-    from calspike.training import load_checkpoint, load_model
-    from calspike.tutorial import stored
-    from calspike.windows.store import load_windows
-    from calspike.windows.zarr_store import StoredWindows
-
-    state = load_checkpoint(checkpoint)
-    model = load_model(checkpoint)
-    windows: Windows | StoredWindows = (
-        StoredWindows(windows_path)
-        if stored.is_store_path(windows_path)
-        else load_windows(windows_path)
-    )
-    trained_on = state.get("extra", {}).get("windows")
-    if trained_on is not None and trained_on != windows.params:
-        differ = ", ".join(
-            f"{k} {windows.params.get(k)} (trained: {trained_on.get(k)})"
-            for k in sorted(set(trained_on) | set(windows.params))
-            if trained_on.get(k) != windows.params.get(k)
-        )
-        raise ValueError(
-            f"{windows_path}: cut with other window settings than {checkpoint} was trained on: "
-            f"{differ}; prepare them with the same settings"
-        )
-    neurons = state.get("extra", {}).get("neurons", {})
-    used = set(neurons.get("train", [])) | set(neurons.get("val", []))
-    unused = np.array([name not in used for name in windows.neuron_names], dtype=bool)
-    keep = np.ones(len(windows), bool) if all_neurons else unused[windows.neuron]
-    if not keep.any():
-        raise ValueError(
-            f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway"
-        )
-    if isinstance(windows, StoredWindows):
-        if not isinstance(model, (SpikeClassifier, CalciumVAE)):
-            raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
-        return state["kind"], stored.score_from_store(
-            model, windows, np.flatnonzero(keep), kinds, device
-        )
-    scored = windows.subset(np.flatnonzero(keep))
-    if isinstance(model, SpikeClassifier):
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
-        return state["kind"], score_classifier(model, scored, kinds, device=device)
-    if isinstance(model, CalciumVAE):
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
-        return state["kind"], {
-            "windows": len(scored),
-            "neurons": len(np.unique(scored.neuron)),
-            "explained_variance": explained_variance(model, scored, kinds, device=device),
-        }
-    raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
