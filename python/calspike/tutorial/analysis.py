@@ -15,7 +15,10 @@ from calspike.tutorial.scores import accuracy, balanced_accuracy, confusion_matr
 
 @dataclass(frozen=True)
 class LatentPCA:
-    """PCA of latent means: components (k, latent), explained_variance_ratio (k,), projected (N, k)."""
+    """PCA of latent means.
+
+    components (k, latent), explained_variance_ratio (k,), projected (N, k).
+    """
 
     components: np.ndarray
     explained_variance_ratio: np.ndarray
@@ -74,7 +77,8 @@ def linear_probe(
     )
     if train_latent.shape[1] != test_latent.shape[1]:
         raise ValueError(
-            f"train and test latents differ in width: {train_latent.shape[1]} and {test_latent.shape[1]}"
+            "train and test latents differ in width: "
+            f"{train_latent.shape[1]} and {test_latent.shape[1]}"
         )
     train_labels, test_labels = np.asarray(train_labels, bool), np.asarray(test_labels, bool)
     if train_labels.all() or not train_labels.any():
@@ -104,7 +108,9 @@ def linear_probe(
 
 
 def probe_latents(probe: LinearProbe, steps: float = 3.0) -> np.ndarray:
-    """Three latent vectors (3, latent): centre + and - `steps` spreads along the probe's direction, and the centre.
+    """Three latent vectors (3, latent) along the probe's direction.
+
+    The centre + and - `steps` spreads along the direction, and the centre itself.
 
     Decoded, the first is the most spike-like trace the VAE generates along the
     SVM's weight vector, the second the least, the third the mean latent vector's.

@@ -42,9 +42,10 @@ TUTORIAL_RESULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Departure:
-    """One way the report differs from the tutorial: what each does, why, and (where measured) the effect.
+    """One way the report differs from the tutorial.
 
-    in_tutorial_mode : what `calspike run --tutorial` does about it.
+    What each does, why, and (where measured) the effect. in_tutorial_mode : what
+    `calspike run --tutorial` does about it.
     """
 
     topic: str
@@ -61,16 +62,19 @@ DEPARTURES = (
         "each window z-scored on its own (mean 0, standard deviation 1)",
         "each neuron's whole trace scaled by its median and MAD (--normalize neuron)",
         "a per-window z-score erases amplitude: a window of noise looks as large as a spike",
-        "held-out balanced accuracy of the classifier 0.650 -> 0.685 (benchmarks/bench_quality.py, 4 folds)",
+        "held-out balanced accuracy of the classifier 0.650 -> 0.685 "
+        "(benchmarks/bench_quality.py, 4 folds)",
         "the tutorial's per-window z-score",
     ),
     Departure(
         "Features",
         "raw + its delta + quad for the classifier and the VAE's encoder",
-        "raw + delta + quad for the classifier and the VAEs' encoders (the tutorial's, with the real delta)",
+        "raw + delta + quad for the classifier and the VAEs' encoders (the tutorial's, with the "
+        "real delta)",
         "quad stays unless it hurts on held-out neurons, and it does not",
-        "4 folds by neuron on SpikeFinder 4-6, raw + delta -> raw + delta + quad: classifier 0.650 -> 0.651, "
-        "SVM on VAE latents 0.648 -> 0.648, VAE explained variance 0.913 -> 0.905 (benchmarks/bench_quality.py)",
+        "4 folds by neuron on SpikeFinder 4-6, raw + delta -> raw + delta + quad: classifier "
+        "0.650 -> 0.651, SVM on VAE latents 0.648 -> 0.648, VAE explained variance 0.913 -> 0.905 "
+        "(benchmarks/bench_quality.py)",
         "raw + tutorial_delta + quad",
     ),
     Departure(
@@ -84,12 +88,14 @@ DEPARTURES = (
     ),
     Departure(
         "Optimiser and schedule",
-        "Adam at 1e-3, constant; batches of 32; 5 classifier epochs, 100 VAE epochs; no early stopping",
-        "Adam(W, no weight decay) at 2e-3, cosine-annealed, gradients clipped at norm 1; batches of 256; "
-        "up to 15 epochs, stopped early on validation neurons, best epoch kept",
-        "larger training sets (every frame of the training neurons) and a stopping rule that does not "
-        "look at the test neurons",
-        "measured together with the window counts: the reproduction table of `calspike run --tutorial`",
+        "Adam at 1e-3, constant; batches of 32; 5 classifier epochs, 100 VAE epochs; no early "
+        "stopping",
+        "Adam(W, no weight decay) at 2e-3, cosine-annealed, gradients clipped at norm 1; batches "
+        "of 256; up to 15 epochs, stopped early on validation neurons, best epoch kept",
+        "larger training sets (every frame of the training neurons) and a stopping rule that does "
+        "not look at the test neurons",
+        "measured together with the window counts: the reproduction table of `calspike run "
+        "--tutorial`",
         "the tutorial's optimiser, batch, epochs and no stopping",
     ),
     Departure(
@@ -105,9 +111,10 @@ DEPARTURES = (
     Departure(
         "Held-out scoring",
         "the classifier and the SVM scored on the windows they were trained on",
-        "neurons split 70/15/15 (seeded) into training, validation and test; every score is on test "
-        "neurons never seen in training",
-        "a score on training windows says how well a model remembers, not how well it works on new neurons",
+        "neurons split 70/15/15 (seeded) into training, validation and test; every score is on "
+        "test neurons never seen in training",
+        "a score on training windows says how well a model remembers, not how well it works on "
+        "new neurons",
         "the tutorial's SVM score against the held-out one: both on the page",
         "both scores, side by side",
     ),
@@ -121,7 +128,8 @@ DEPARTURES = (
     ),
     Departure(
         "Confusion-matrix orientation",
-        "printed with rows labelled 'predicted spike / predicted no spike', but its rows were the true class",
+        "printed with rows labelled 'predicted spike / predicted no spike', but its rows were the "
+        "true class",
         "rows predicted spike / no spike, columns true spike / no spike, as labelled",
         "the labels should say what the numbers are",
         "none; the tutorial's matrices are shown transposed into this orientation",
@@ -129,8 +137,8 @@ DEPARTURES = (
     ),
     Departure(
         "Error titles",
-        "panels titled 'false positive' showed spike windows called no-spike (false negatives), and "
-        "the reverse",
+        "panels titled 'false positive' showed spike windows called no-spike (false negatives), "
+        "and the reverse",
         "each panel titled by what it shows",
         "a correction",
         "none",
@@ -139,10 +147,10 @@ DEPARTURES = (
     Departure(
         "Decoding the SVM's direction",
         "the decoder fed coef_ and -coef_ themselves as latent vectors",
-        "the mean latent vector moved 3 spreads along the SVM's weight vector (in standardised units) "
-        "and back",
-        "coef_ is a direction, not a point: its length is arbitrary and it starts at the origin, not "
-        "where latent vectors lie",
+        "the mean latent vector moved 3 spreads along the SVM's weight vector (in standardised "
+        "units) and back",
+        "coef_ is a direction, not a point: its length is arbitrary and it starts at the origin, "
+        "not where latent vectors lie",
         "not measured",
         "coef_ and -coef_ as printed",
     ),
@@ -159,8 +167,8 @@ DEPARTURES = (
         "Conditional VAE",
         "the text says the encoder and decoder are told whether the window holds a spike; the code "
         "trained an unconditional VAE",
-        "both: the unconditional VAE for the PCA and the SVM, and a label-conditioned VAE that draws "
-        "calcium for each class",
+        "both: the unconditional VAE for the PCA and the SVM, and a label-conditioned VAE that "
+        "draws calcium for each class",
         "the tutorial's stated aim: the distribution of calcium with and without a spike",
         "its generated traces and its latents' SVM score are on the page",
         "both, with the tutorial's settings",
@@ -169,10 +177,11 @@ DEPARTURES = (
 
 
 def reproduction_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tutorial's printed numbers beside this run's (a `calspike run --tutorial` report's metrics).
+    """The tutorial's printed numbers beside this run's.
 
-    Each row: quantity, tutorial (a number, or None where the tutorial measured nothing),
-    this_run (a number). Confusion entries are fractions of all windows (rows predicted).
+    `metrics`: a `calspike run --tutorial` report's. Each row: quantity, tutorial (a number,
+    or None where the tutorial measured nothing), this_run (a number). Confusion entries are
+    fractions of all windows (rows predicted).
     """
     t = TUTORIAL_RESULTS
     c, svm, vae, toy = metrics["classifier"], metrics["svm"], metrics["vae"], metrics["toy_vae"]

@@ -47,7 +47,8 @@ def rise(windows: np.ndarray, len_pre: int) -> np.ndarray:
     values = np.asarray(windows, dtype=np.float64)
     if values.ndim != 2 or not 0 < len_pre < values.shape[1]:
         raise ValueError(
-            f"windows must be (N, L) with 0 < len_pre < L, got shape {values.shape}, len_pre {len_pre}"
+            "windows must be (N, L) with 0 < len_pre < L, "
+            f"got shape {values.shape}, len_pre {len_pre}"
         )
     rises: np.ndarray = values[:, len_pre:].mean(axis=1) - values[:, :len_pre].mean(axis=1)
     return rises
@@ -152,7 +153,7 @@ def traverse(vae: CalciumVAE, means: np.ndarray, steps: np.ndarray | None = None
 
 @dataclass(frozen=True)
 class TutorialSVM:
-    """The tutorial's SVM: SVC(kernel="linear") on raw latent vectors, and its weight vector decoded.
+    """The tutorial's SVM (SVC(kernel="linear") on raw latent vectors) and its decoded coef_.
 
     confusion_fitted : on the windows it was fitted on (where the tutorial scored it).
     confusion_held_out, accuracy_held_out, balanced_accuracy_held_out, roc_auc_held_out : on
@@ -177,7 +178,10 @@ def tutorial_svm(
     held_out_latent: np.ndarray,
     held_out_labels: np.ndarray,
 ) -> TutorialSVM:
-    """Fit the tutorial's linear SVC, score it on its own windows and on held-out ones, decode coef_."""
+    """Fit the tutorial's linear SVC and decode its coef_.
+
+    Scored on the windows it was fitted on and on held-out ones.
+    """
     from sklearn.svm import SVC
 
     svc = SVC(kernel="linear").fit(fitted_latent, fitted_labels)

@@ -29,7 +29,10 @@ FIGURES = {
     "traces": "Sample traces: calcium and spikes",
     "windows": "Windows with and without a spike",
     "classifier_training": "LSTM classifier: training and validation",
-    "confusion": "Confusion matrices on held-out neurons: the LSTM classifier and the SVM on VAE latent means",
+    "confusion": (
+        "Confusion matrices on held-out neurons: "
+        "the LSTM classifier and the SVM on VAE latent means"
+    ),
     "roc": "ROC curves on held-out neurons",
     "errors": "LSTM classifier: false positives and false negatives",
     "toy_latent": "Toy VAE: the 2-d latent space",
@@ -37,13 +40,17 @@ FIGURES = {
     "reconstructions": "Calcium VAE: held-out reconstructions",
     "latent_pca": "Calcium VAE: PCA of latent means",
     "probe_traces": "The decoder along the SVM's weight vector",
-    "tutorial_decoding": "The decoder fed the tutorial SVM's coef_ and -coef_ (the tutorial's construction)",
+    "tutorial_decoding": (
+        "The decoder fed the tutorial SVM's coef_ and -coef_ (the tutorial's construction)"
+    ),
     "generated": "Conditional VAE: traces generated for each class, beside real held-out windows",
-    "traversal": "Latent traversals: decoded traces along the first principal component of latent means",
+    "traversal": (
+        "Latent traversals: decoded traces along the first principal component of latent means"
+    ),
 }
 
 
-def _window_time(length: int, len_pre: int, rate: float) -> np.ndarray:
+def window_time(length: int, len_pre: int, rate: float) -> np.ndarray:
     """Time of each window frame from the window's centre frame, in ms."""
     return (np.arange(length) - len_pre) * 1000.0 / rate
 
@@ -113,7 +120,7 @@ def example_windows(
     """`count` windows with a spike (left, red) next to `count` without (right, blue)."""
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(count, 2, figsize=(8, 1.4 * count + 0.8), sharex=True, squeeze=False)
-    time = _window_time(windows.shape[1], len_pre, rate)
+    time = window_time(windows.shape[1], len_pre, rate)
     for column, spike in enumerate((True, False)):
         members = np.flatnonzero(did_spike == spike)
         picks = (
@@ -227,7 +234,7 @@ def error_examples(
     false_negative = np.flatnonzero(~predicted & did_spike)
     false_positive = false_positive[np.argsort(-probability[false_positive])][:count]
     false_negative = false_negative[np.argsort(probability[false_negative])][:count]
-    time = _window_time(windows.shape[1], len_pre, rate)
+    time = window_time(windows.shape[1], len_pre, rate)
     fig, axes = plt.subplots(count, 2, figsize=(8, 1.4 * count + 0.8), sharex=True, squeeze=False)
     for column, (picks, colour, title) in enumerate(
         (
@@ -296,7 +303,7 @@ def reconstructions(
     count: int = 6,
 ) -> Figure:
     """Held-out windows (coloured by class) and the VAE's reconstructions (black, dashed)."""
-    time = _window_time(inputs.shape[1], len_pre, rate)
+    time = window_time(inputs.shape[1], len_pre, rate)
     columns = 3
     rows = -(-min(count, len(inputs)) // columns)
     fig, axes = plt.subplots(
@@ -358,8 +365,11 @@ def latent_pca(explained: np.ndarray, projected: np.ndarray, did_spike: np.ndarr
 def probe_traces(
     spike_like: np.ndarray, no_spike_like: np.ndarray, centre: np.ndarray, len_pre: int, rate: float
 ) -> Figure:
-    """Traces decoded along the SVM's weight vector (+, red), its negative (-, blue) and at the centre (grey)."""
-    time = _window_time(spike_like.size, len_pre, rate)
+    """Traces decoded along the SVM's weight vector.
+
+    Along it (+, red), along its negative (-, blue) and at the centre (grey).
+    """
+    time = window_time(spike_like.size, len_pre, rate)
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     ax.plot(time, centre, color="grey", lw=1.0, ls="--", label="mean latent vector")
     ax.plot(time, spike_like, color=SPIKE, lw=1.5, label="+ SVM weight vector (most spike-like)")

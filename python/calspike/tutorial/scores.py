@@ -31,7 +31,10 @@ def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean of the accuracy on spike windows and on no-spike windows (0.5 is chance); NaN if a class is absent."""
+    """Mean of the accuracy on spike windows and on no-spike windows (0.5 is chance).
+
+    NaN if a class is absent.
+    """
     truth, guess = _labels_and_predictions(labels, predicted)
     if truth.all() or not truth.any():
         return float("nan")
@@ -78,7 +81,10 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 def classification_scores(
     labels: np.ndarray, probability: np.ndarray, threshold: float = 0.5
 ) -> dict[str, Any]:
-    """accuracy, balanced_accuracy, roc_auc and confusion (as nested lists) of spike probabilities."""
+    """Scores of spike probabilities (N,) against bool labels (N,).
+
+    windows, accuracy, balanced_accuracy, roc_auc and confusion (as nested lists).
+    """
     predicted = np.asarray(probability) > threshold
     return {
         "windows": int(np.asarray(labels).size),

@@ -12,13 +12,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from calspike.tutorial.generative import Traversal
-from calspike.tutorial.plots import NO_SPIKE, SPIKE, _window_time
+from calspike.tutorial.plots import NO_SPIKE, SPIKE, window_time
 
 
 def _band(
     ax: Axes, time: np.ndarray, traces: np.ndarray, colour: str, label: str, thin: int = 0
 ) -> None:
-    """Mean (thick) and mean +/- one standard deviation (shaded) of traces (N, L); `thin` of them drawn faintly."""
+    """Mean (thick) and mean +/- one standard deviation (shaded) of traces (N, L).
+
+    The first `thin` of them drawn faintly too.
+    """
     for trace in traces[:thin]:
         ax.plot(time, trace, color=colour, lw=0.4, alpha=0.25)
     mean, sd = traces.mean(axis=0), traces.std(axis=0)
@@ -40,7 +43,7 @@ def generated(
     a few samples). Right: real held-out windows of each class, the same way and scale
     (the windows it models: each minus its own mean).
     """
-    time = _window_time(spike.shape[1], len_pre, rate)
+    time = window_time(spike.shape[1], len_pre, rate)
     labels = np.asarray(real_labels, bool)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     _band(axes[0], time, no_spike, NO_SPIKE, f"no spike ({len(no_spike):,} samples)", thin=12)
@@ -79,7 +82,7 @@ def traversal(panels: dict[str, Traversal], len_pre: int, rate: float) -> Figure
         cmap = plt.get_cmap(
             "Reds" if name == "spike" else "Blues" if name == "no spike" else "Greys"
         )
-        time = _window_time(traces.shape[1], len_pre, rate)
+        time = window_time(traces.shape[1], len_pre, rate)
         for k, (step, trace) in enumerate(zip(walk.steps, traces, strict=True)):
             ax.plot(
                 time,
@@ -100,7 +103,7 @@ def traversal(panels: dict[str, Traversal], len_pre: int, rate: float) -> Figure
 
 def tutorial_decoding(decoded: np.ndarray, len_pre: int, rate: float) -> Figure:
     """The decoder fed the tutorial SVM's coef_ (red) and -coef_ (blue), as the tutorial did."""
-    time = _window_time(decoded.shape[1], len_pre, rate)
+    time = window_time(decoded.shape[1], len_pre, rate)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for ax, trace, colour, title in (
         (axes[0], decoded[0], SPIKE, "decoder(coef_): 'correlated with spiking'"),
