@@ -78,11 +78,11 @@ def test_caiman_hdf5_dataset_with_its_frame_rate(traces, reference, tmp_path):
 
 
 def test_an_interrupted_zarr_output_leaves_nothing(traces, tmp_path, monkeypatch):
-    from calspike.spikes import estimator
+    from calspike.spikes.oasis_method import OasisMethod
 
     source = _zarr_input(tmp_path / "traces.zarr", traces)
     calls = []
-    real = estimator.Estimator.__call__
+    real = OasisMethod.__call__
 
     def failing(self, recording):
         calls.append(recording.neurons)
@@ -90,7 +90,7 @@ def test_an_interrupted_zarr_output_leaves_nothing(traces, tmp_path, monkeypatch
             raise RuntimeError("worker lost")
         return real(self, recording)
 
-    monkeypatch.setattr(estimator.Estimator, "__call__", failing)
+    monkeypatch.setattr(OasisMethod, "__call__", failing)
     with pytest.raises(RuntimeError, match="worker lost"):
         calspike.infer(source, tmp_path / "spikes.zarr", chunk_neurons=3, method="oasis")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["traces.zarr"]

@@ -175,23 +175,25 @@ def test_scores_do_not_depend_on_the_predictions_scale(scale):
 # 14. Inference streams a .npy by chunks of neurons sized by frames; the result does not change.
 def test_streamed_inference_equals_whole_array_inference(tmp_path, monkeypatch):
     import calspike.spikes.files as infer_module
+    from calspike.spikes import chunks as chunk_sizes
+    from calspike.spikes.rate_method import RateModelMethod
 
     recording = calspike.simulate(5, 6_000, 30.0, seed=6)
     np.save(tmp_path / "traces.npy", recording.calcium)
     whole, _ = infer_spike_rates(recording)
     chunks: list[int] = []
-    real = infer_module.Estimator.__call__
+    real = RateModelMethod.__call__
 
     def counting(self, chunk):
         chunks.append(chunk.neurons)
         return real(self, chunk)
 
-    monkeypatch.setattr(infer_module.Estimator, "__call__", counting)
+    monkeypatch.setattr(RateModelMethod, "__call__", counting)
     input_rate = load_rate_model()[
         0
     ].input_rate  # the model works at its input rate: that costs memory too
     per_neuron = 6_000 * (budget.BYTES_PER_FRAME + budget.BYTES_PER_MODEL_FRAME * input_rate / 30.0)
-    monkeypatch.setattr(infer_module, "WORKING_BYTES", int(2.5 * per_neuron))
+    monkeypatch.setattr(chunk_sizes, "WORKING_BYTES", int(2.5 * per_neuron))
     infer_module.infer(tmp_path / "traces.npy", tmp_path / "out.npy", rate=30.0)
     assert chunks == [2, 2, 1]  # two neurons' frames fit the working budget
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), whole, rtol=1e-6, atol=1e-7)

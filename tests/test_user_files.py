@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -463,14 +464,15 @@ def test_an_interrupted_infer_leaves_no_folder_and_score_refuses_mixed_outputs(
     script = textwrap.dedent("""
         import os, sys
         import calspike.spikes.files as infer
-        real = infer.Estimator.__call__
+        from calspike.spikes.oasis_method import OasisMethod
+        real = OasisMethod.__call__
         calls = []
         def dying(self, recording):
             calls.append(1)
             if len(calls) == 2:
                 os._exit(9)
             return real(self, recording)
-        infer.Estimator.__call__ = dying
+        OasisMethod.__call__ = dying
         infer.infer(sys.argv[1], sys.argv[2], method="oasis")
     """)
     predictions = tmp_path / "predictions"
@@ -673,3 +675,75 @@ def test_a_fortran_ordered_npy_is_streamed_by_rows_like_a_c_ordered_one(tmp_path
             chunk_neurons=2,
         )
     assert np.array_equal(np.load(tmp_path / "c_out.npy"), np.load(tmp_path / "f_out.npy"))
+
+
+def _external_hdf5(path: Path, values: np.ndarray, raw: Path) -> None:
+    """An HDF5 file whose dataset "x" keeps its values in `raw` (external raw storage)."""
+    h5py = pytest.importorskip("h5py")
+    raw.write_bytes(np.ascontiguousarray(values, dtype="<f4").tobytes())
+    with h5py.File(path, "w") as file:
+        file.create_dataset(
+            "x", shape=values.shape, dtype="<f4", external=[(str(raw), 0, values.nbytes)]
+        )
+
+
+def test_hdf5_values_stored_outside_the_file_are_refused(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    calcium = calspike.simulate(3, 600, 30.0, seed=2).calcium
+    _external_hdf5(tmp_path / "external.h5", calcium, tmp_path / "elsewhere.bin")
+    sources = tmp_path / "sources.h5"
+    with h5py.File(sources, "w") as file:
+        file.create_dataset("x", data=calcium)
+    layout = h5py.VirtualLayout(shape=calcium.shape, dtype=calcium.dtype)
+    layout[:] = h5py.VirtualSource(str(sources), "x", shape=calcium.shape)
+    with h5py.File(tmp_path / "virtual.h5", "w") as file:
+        file.create_virtual_dataset("x", layout)
+    for name, message in (("external", "stored outside the HDF5 file"), ("virtual", "virtual")):
+        source = f"{tmp_path / name}.h5:/x"
+        with pytest.raises(DataError, match=f"{name}.h5:/x: .*{message}"):
+            calspike.infer(source, tmp_path / f"{name}_out.npy", rate=30.0, method="oasis")
+        assert main(["infer", source, "-o", str(tmp_path / "o.npy"), "--rate", "30"]) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / f"{name}_out.npy").exists()
+
+
+def test_nwb_series_with_outside_values_or_mismatched_timestamps_are_refused(tmp_path):
+    pytest.importorskip("pynwb")
+    h5py = pytest.importorskip("h5py")
+    from test_nwb import write_session
+
+    calcium = calspike.simulate(2, 300, 30.0, seed=4).calcium
+    short = write_session(tmp_path / "short.nwb", calcium, None, timestamps=np.arange(300) / 30)
+    with h5py.File(short, "r+") as file:  # pynwb writes no such file: cut its timestamps after
+        name = next(path for path in _hdf5_datasets(file) if path.endswith("dff/timestamps"))
+        times = file[name][:250]
+        del file[name]
+        file.create_dataset(name, data=times)
+    with warnings.catch_warnings():  # pynwb's own warning about the file comes first
+        warnings.filterwarnings("ignore", "Length of data does not match", UserWarning)
+        with pytest.raises(DataError, match=r"short.nwb: series 'dff': 250 timestamps for 300"):
+            calspike.read_nwb(short)
+    with pytest.raises(DataError) as refused:  # and where that warning is an error
+        calspike.read_nwb(short)
+    assert "Length of data does not match length of timestamps" in str(refused.value)
+    assert len(str(refused.value)) < 300 + len(str(short)) + 40  # one line, not hdmf's tree
+    outside = write_session(tmp_path / "outside.nwb", calcium)
+    with h5py.File(outside, "r+") as file:
+        name = next(path for path in _hdf5_datasets(file) if path.endswith("dff/data"))
+        values = file[name][()]
+        del file[name]
+        (tmp_path / "raw.bin").write_bytes(values.astype("<f4").tobytes())
+        file.create_dataset(
+            name,
+            shape=values.shape,
+            dtype="<f4",
+            external=[(str(tmp_path / "raw.bin"), 0, values.astype("<f4").nbytes)],
+        )
+    with pytest.raises(DataError, match=r"outside.nwb: series 'dff': .*stored outside"):
+        calspike.read_nwb(outside)
+
+
+def _hdf5_datasets(file) -> list[str]:
+    found: list[str] = []
+    file.visit(lambda name: found.append(name))
+    return found

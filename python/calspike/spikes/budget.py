@@ -34,7 +34,7 @@ WORKER_BYTES = 1 << 30  # memory a local Dask worker process needs (Python, NumP
 
 
 def most_local_workers() -> int:
-    """Worker processes this machine can hold: 4 per core (more only wait), and one per GiB of its memory."""
+    """Worker processes this machine can hold: 4 per core (more only wait), 1 per GiB of memory."""
     import os
 
     cores = (

@@ -1,10 +1,11 @@
 """Spike inference on a Dask cluster: each task is a chunk of neurons over whole traces.
 
-The rate model's checkpoint travels to each worker once (scattered, or one shared task of
-the graph), not with every task; a worker loads it once and keeps it. A task gets the
-traces of its chunk and returns their spikes, computed by the same estimator as one
-process uses (`estimator.Estimator`), so results equal the single-process ones for the same
-chunks. Results are written in neuron order as they arrive; a lost worker's tasks are
+What a method needs besides its settings (the rate model's checkpoint: `SpikeMethod.payload`)
+travels to each worker once (scattered, or one shared task of the graph), not with every
+task; a worker rebuilds the method once per payload and settings and keeps it. A task gets
+the traces of its chunk and returns their spikes, computed by the same method class as one
+process uses (`calspike.spikes.registry`), so results equal the single-process ones for the
+same chunks. Results are written in neuron order as they arrive; a lost worker's tasks are
 rerun by Dask and their results replace nothing, since each chunk has one place.
 dask[distributed] is optional (`pip install 'calspike[dask]'`).
 """
@@ -12,8 +13,7 @@ dask[distributed] is optional (`pip install 'calspike[dask]'`).
 from __future__ import annotations
 
 import hashlib
-import tempfile
-import time
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,38 +23,39 @@ import numpy as np
 from calspike._optional import require
 from calspike.data.recording import Recording
 from calspike.errors import CalspikeWarning
+from calspike.spikes.chunks import estimate
+from calspike.spikes.method import MethodSettings, SpikeMethod
+from calspike.spikes.registry import build_method, method_class
 
-_LOADED: dict[
-    tuple[Any, ...], Any
-] = {}  # per worker process: estimators by (checkpoint digest, settings)
-
-
-def model_payload(method: str, model: str | Path | None) -> bytes:
-    """The checkpoint's bytes (b"" for OASIS): what each worker needs to rebuild the estimator."""
-    if method != "model":
-        return b""
-    from calspike.spikes.rate import default_model_path
-
-    return Path(model or default_model_path()).read_bytes()
+# per worker process: methods by (payload digest, method, settings)
+_LOADED: dict[tuple[str, str, MethodSettings], SpikeMethod] = {}
 
 
-def _estimator(
-    payload: bytes, method: str, p: int, device: str, threads: int, chunk_neurons: int
-) -> Any:
-    """The worker's estimator, built once per checkpoint and settings."""
-    from calspike.spikes.estimator import Estimator
+def model_payload(method: str, model: str | os.PathLike[str] | None) -> bytes:
+    """What each worker needs to rebuild `method` with checkpoint `model`: b"" for OASIS."""
+    settings = MethodSettings(model=Path(model) if model else None)
+    return build_method(method, settings).payload()
 
-    digest = hashlib.sha256(payload).hexdigest()
-    key = (digest, method, p, device, threads, chunk_neurons)
+
+def task_settings(method: SpikeMethod, rate: float | None) -> dict[str, Any]:
+    """The keyword settings of each `infer_block` task that applies `method` at `rate` Hz."""
+    settings = method.worker_settings()
+    return {
+        "rate": rate,
+        "method": method.name,
+        "p": settings.p,
+        "device": settings.device,
+        "threads": settings.threads,
+        "chunk_neurons": settings.chunk_neurons,
+        **({} if settings.torch_threads is None else {"torch_threads": settings.torch_threads}),
+    }
+
+
+def _worker_method(payload: bytes, name: str, settings: MethodSettings) -> SpikeMethod:
+    """The worker's method, built once per payload and settings."""
+    key = (hashlib.sha256(payload).hexdigest(), name, settings)
     if key not in _LOADED:
-        path = None
-        if method == "model":  # loaded through the checkpoint format's own checks
-            path = Path(tempfile.gettempdir()) / f"calspike-model-{digest[:16]}.pt"
-            if not path.is_file():
-                partial = path.with_suffix(f".{time.time_ns()}.part")
-                partial.write_bytes(payload)
-                partial.replace(path)
-        _LOADED[key] = Estimator(method, path, device, p, threads, chunk_neurons, False)
+        _LOADED[key] = method_class(name).on_worker(payload, settings)
     return _LOADED[key]
 
 
@@ -79,13 +80,16 @@ def infer_block(
         sum split over other threads rounds differently, so results equal another process's
         only with its thread count.
     """
-    if torch_threads is not None and method == "model":
-        import torch
-
-        torch.set_num_threads(torch_threads)
-    estimator = _estimator(payload, method, p, device, threads, chunk_neurons)
+    settings = MethodSettings(
+        device=device,
+        p=p,
+        threads=threads,
+        chunk_neurons=chunk_neurons,
+        torch_threads=torch_threads,
+    )
+    estimator = _worker_method(payload, method, settings)
     recording = Recording(np.ascontiguousarray(traces, dtype=np.float32), rate, gaps=True)
-    spikes, found = estimator(recording)
+    spikes, found = estimate(estimator, recording)
     spikes = np.asarray(spikes, dtype=np.float32)
     return (spikes, found) if details else spikes
 
@@ -110,8 +114,6 @@ def client_for(scheduler: str | None, workers: int | None) -> Any:
         client = distributed.Client(scheduler)
         _warn_small_trim(client)
         return client
-    import os
-
     import dask
 
     environ = {
@@ -138,8 +140,6 @@ def client_for(scheduler: str | None, workers: int | None) -> Any:
 
 
 def _worker_trim() -> str | None:
-    import os
-
     return os.environ.get(_TRIM)
 
 
@@ -157,7 +157,8 @@ def _warn_small_trim(client: Any) -> None:
         warnings.warn(
             f"{len(small)} Dask worker(s) run with {_TRIM} below 1 MiB (Dask's default is 65536), "
             f"which makes PyTorch inference there 2-4x slower; start them with it unset, e.g. "
-            f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: {', '.join(sorted(small)[:5])}",
+            f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: "
+            f"{', '.join(sorted(small)[:5])}",
             CalspikeWarning,
             stacklevel=3,
         )

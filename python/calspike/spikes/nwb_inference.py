@@ -6,7 +6,7 @@ inferred spikes (`calspike.data.nwb`).
 
 from __future__ import annotations
 
-import time
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -14,35 +14,34 @@ import numpy as np
 
 from calspike._io import file_digest
 from calspike.data.nwb import OUTPUT_MODULE, OUTPUT_SERIES, read_nwb, write_nwb_spikes
+from calspike.spikes.chunks import Tally, recording_chunks, warn_empty
+from calspike.spikes.method import SpikeMethod
+from calspike.spikes.runner import run
 
 
 def infer_nwb(
-    source: Path, output: Path, rate: float | None, estimator: Any, series: str | None
+    source: Path, output: Path, rate: float | None, method: SpikeMethod, series: str | None
 ) -> tuple[dict[str, Any], str]:
     """(sidecar summary, SHA-256 of the output file) of inferring `source`'s series into `output`.
 
     `rate` (Hz), when given, must agree with the series' own rate; the traces are read whole
     (an NWB series is stored frames x ROIs, so a block of neurons is not contiguous on disk).
     """
-    from calspike.spikes.estimator import dropped_frames
-    from calspike.spikes.files import _recording_chunks, _warn_empty
-
-    start = time.perf_counter()
+    tally = Tally()
     recording = read_nwb(source, series)[0]
     if rate is not None and abs(rate - recording.rate) > 1e-6 * recording.rate:
         raise ValueError(
             f"{source}: --rate {rate:g} Hz disagrees with the series' {recording.rate:g} Hz"
         )
     spikes = np.empty(recording.calcium.shape, dtype=np.float32)
-    details: dict[str, list[Any]] = {}
     row = 0
-    for chunk in _recording_chunks(recording, estimator):
-        _warn_empty(chunk, row)
-        block, found = estimator(chunk)
-        spikes[row : row + chunk.neurons] = block
-        row += chunk.neurons
-        for key, values in found.items():
-            details.setdefault(key, []).extend(values)
+    chunks = recording_chunks(recording, method)
+    with contextlib.ExitStack() as open_files:
+        for chunk, block, found in run(method, chunks, rate=recording.rate, open_files=open_files):
+            warn_empty(chunk, row)
+            spikes[row : row + chunk.neurons] = block
+            row += chunk.neurons
+            tally.add(chunk, found)
     chosen = recording.metadata["nwb_series"]
     write_nwb_spikes(
         source,
@@ -50,22 +49,18 @@ def infer_nwb(
         spikes,
         series=chosen,
         description={
-            "calspike": estimator.settings(),
-            "method": estimator.method,
-            "noise_level": details.get("noise_level"),
+            "calspike": method.recorded_settings(),
+            "method": method.name,
+            "noise_level": tally.details.get("noise_level"),
             "roi_ids": list(recording.neuron_names or ()),
         },
     )
-    summary = {
-        "name": recording.name,
-        "output": output.name,
-        "series": chosen,
-        "written": f"processing/{OUTPUT_MODULE}/{OUTPUT_SERIES}",
-        "neurons": recording.neurons,
-        "frames": recording.frames,
-        "rate_hz": recording.rate,
-        "seconds": round(time.perf_counter() - start, 4),
-        "dropped_frames": dropped_frames(recording),
-        **details,
-    }
+    summary = tally.summary(
+        recording.name,
+        output.name,
+        recording.neurons,
+        recording.frames,
+        series=chosen,
+        written=f"processing/{OUTPUT_MODULE}/{OUTPUT_SERIES}",
+    )
     return summary, file_digest(output)

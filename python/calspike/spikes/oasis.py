@@ -180,7 +180,7 @@ def deconvolve(
         )
 
     neurons = recording.neurons
-    lengths = recording.lengths.tolist()  # type: ignore[union-attr]
+    lengths = recording.lengths.tolist()
     b_est: np.ndarray | None = None
     sn_est: np.ndarray | None = None
     g_est: np.ndarray | None = None
@@ -259,7 +259,7 @@ def _as_recording(data: np.ndarray, rate: float | None) -> Recording:
 
 
 def _coefficients(value: object, neurons: int, p: int, default: np.ndarray | None) -> np.ndarray:
-    """AR coefficients as a float64 (neurons, p) array: one set for all neurons, or one per neuron."""
+    """AR coefficients as a float64 (neurons, p) array: one set for all neurons, or each's own."""
     if value is None:
         if default is None:
             raise ValueError("g is required")

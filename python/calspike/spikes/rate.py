@@ -41,6 +41,7 @@ from calspike.preprocess import (
     robust_normalise,
 )
 from calspike.spikes.budget import neurons_per_chunk
+from calspike.spikes.model_card import ModelCard
 from calspike.training import choose_device, load_checkpoint, load_model
 
 DEFAULT_MODEL = "spike_rate_default.pt"
@@ -252,7 +253,7 @@ def infer_spike_rates(
     warn_empty_neurons(lengths == 0, "traces" if not isinstance(traces, Recording) else traces.name)
     if model is None:
         model, metadata = load_rate_model()
-    metadata = metadata or {}
+    card = ModelCard.from_dict(metadata)
     target = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(target).eval()
     neurons, frames = values.shape
@@ -284,13 +285,13 @@ def infer_spike_rates(
         "normalised_noise_level": normalised_levels,
         "lengths": lengths,
     }
-    _warn_outside_training(normalised_levels, metadata.get("normalised_noise_range"))
-    trained_rates = metadata.get("frame_rate_range_hz")
+    _warn_outside_training(normalised_levels, card.normalised_noise_range)
+    trained_rates = card.frame_rate_range_hz
     if trained_rates and not float(trained_rates[0]) <= rate <= float(trained_rates[1]):
         warnings.warn(
-            f"the frame rate {rate:g} Hz of all {neurons} neuron(s) lies outside the rates the model was "
-            f"trained on [{trained_rates[0]:g}, {trained_rates[1]:g}] Hz: their spike rates may be less "
-            "reliable",
+            f"the frame rate {rate:g} Hz of all {neurons} neuron(s) lies outside the rates the "
+            f"model was trained on [{trained_rates[0]:g}, {trained_rates[1]:g}] Hz: their spike "
+            "rates may be less reliable",
             FrameRateWarning,
             stacklevel=2,
         )
