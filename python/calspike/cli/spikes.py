@@ -10,37 +10,40 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calspike.cli._common import add_settings, chosen, given
+
+if TYPE_CHECKING:
+    from calspike.data.recording import Recording
 
 
 def add_commands(commands: Any) -> None:
     infer = commands.add_parser(
         "infer",
         help="infer spikes for every frame of every neuron",
-        description="Read calcium traces at any frame rate (NaN frames are dropped frames), infer expected "
-        "spikes per frame with the spike-rate model (or OASIS) and write them in the input's layout "
-        "(SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of the settings, the model, "
-        "per-neuron noise levels and the files' SHA-256.",
+        description="Read calcium traces at any frame rate (NaN frames are dropped frames), infer "
+        "expected spikes per frame with the spike-rate model (or OASIS) and write them in the "
+        "input's layout (SpikeFinder CSV for CSV input, .npy otherwise) with a JSON sidecar of "
+        "the settings, the model, per-neuron noise levels and the files' SHA-256.",
     )
     infer.add_argument(
         "input",
         type=Path,
-        help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv "
-        "array (neurons x frames), a .zarr array or an HDF5 dataset FILE.h5:/PATH (neurons x frames, "
-        "read a chunk at a time), an NWB file (its ophys DfOverF or Fluorescence series), or a suite2p "
-        "plane folder (F.npy, Fneu.npy, iscell.npy, ops.npy; ops.npy is a pickle, read with only "
-        "plain data admitted: no code in it can run)",
+        help="a SpikeFinder folder or N.*.calcium.csv, a .npy/.npz/.csv array (neurons x frames), "
+        "a .zarr array or an HDF5 dataset FILE.h5:/PATH (neurons x frames, read a chunk at a "
+        "time), an NWB file (its ophys DfOverF or Fluorescence series), or a suite2p plane folder "
+        "(F.npy, Fneu.npy, iscell.npy, ops.npy; ops.npy is a pickle, read with only plain data "
+        "admitted: no code in it can run)",
     )
     infer.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
-        help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input), a .nwb (for an NWB "
-        "input: the input plus the spikes), a .zarr or .npy path; never an input, never a file or "
-        "folder that calspike did not write",
+        help="a new folder (for a SpikeFinder folder), a .csv (for a CSV input), a .nwb (for an "
+        "NWB input: the input plus the spikes), a .zarr or .npy path; never an input, never a "
+        "file or folder that calspike did not write",
     )
     cluster = infer.add_mutually_exclusive_group()
     cluster.add_argument(
@@ -75,11 +78,11 @@ def add_commands(commands: Any) -> None:
     train_rate = commands.add_parser(
         "train-rate",
         help="train the spike-rate model on recordings with ground truth",
-        description="Train the convolutional spike-rate model on recordings with spike counts (CASCADE "
-        "ground truth, SpikeFinder training data, arrays with spikes; any mix): chunks at the model's rate, "
-        "drawn so that small datasets are not drowned by large ones, augmented in noise, amplitude and "
-        "acquisition rate, early stopping on held-out neurons. Writes a resumable checkpoint that "
-        "`calspike infer --model` reads.",
+        description="Train the convolutional spike-rate model on recordings with spike counts "
+        "(CASCADE ground truth, SpikeFinder training data, arrays with spikes; any mix): chunks "
+        "at the model's rate, drawn so that small datasets are not drowned by large ones, "
+        "augmented in noise, amplitude and acquisition rate, early stopping on held-out neurons. "
+        "Writes a resumable checkpoint that `calspike infer --model` reads.",
     )
     sources = (
         "CASCADE ground truth (a folder of DSxx-... folders, one of them or a CAttached_*.mat), "
@@ -131,10 +134,10 @@ def add_commands(commands: Any) -> None:
     score = commands.add_parser(
         "score",
         help="score predictions against ground truth, the SpikeFinder way",
-        description="Per dataset and overall: the official SpikeFinder correlation (NaN frames dropped, "
-        "4 bins summed, Pearson r per neuron, mean over neurons), Spearman r, ROC AUC and the Poisson "
-        "information gain (bits/s). Predictions written by `calspike infer` are checked against their "
-        "sidecar's SHA-256.",
+        description="Per dataset and overall: the official SpikeFinder correlation (NaN frames "
+        "dropped, 4 bins summed, Pearson r per neuron, mean over neurons), Spearman r, ROC AUC "
+        "and the Poisson information gain (bits/s). Predictions written by `calspike infer` are "
+        "checked against their sidecar's SHA-256.",
     )
     score.add_argument(
         "truth", type=Path, help="ground truth: a folder of N.*spikes.csv, a CSV or a .npy"
@@ -160,7 +163,7 @@ def _positive_int(text: str) -> int:
 
 
 def _check_infer(args: argparse.Namespace) -> None:
-    from calspike.spikes.files import check_outputs
+    from calspike.spikes.outputs import check_outputs
 
     layout = check_outputs(args.input, args.output)
     if (args.scheduler is not None or args.workers is not None) and layout not in ("npy", "zarr"):
@@ -192,7 +195,8 @@ def _check_train_rate(args: argparse.Namespace) -> None:
         )
         if fixed:
             raise UsageError(
-                f"--init keeps the architecture of the model it starts from; drop {', '.join(fixed)}"
+                "--init keeps the architecture of the model it starts from; drop "
+                f"{', '.join(fixed)}"
             )
     starts_from = [] if args.init in (None, "default") else [Path(args.init)]  # never written over
     check_file_target(args.output, "-o/--output", is_checkpoint)
@@ -236,13 +240,15 @@ def _infer(args: argparse.Namespace) -> None:
 
 
 def _train_rate(args: argparse.Namespace) -> None:
-    from calspike.spikes.rate_training import export_rate_model, train_rate_on_files
+    from calspike.spikes.rate_datasets import ground_truth_recordings
+    from calspike.spikes.rate_training import export_rate_model, train_rate_from_settings
 
-    result = train_rate_on_files(
-        args.data,
+    settings = chosen(args)
+    recordings = _excluding(ground_truth_recordings(args.data, settings["rate"]), args.exclude)
+    result = train_rate_from_settings(
+        recordings,
         args.output,
-        settings=chosen(args),
-        exclude=args.exclude,
+        settings=settings,
         resume=args.resume,
         progress=not args.no_progress,
         init=args.init,
@@ -254,6 +260,23 @@ def _train_rate(args: argparse.Namespace) -> None:
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
     if args.export is not None:
         print(f"wrote {export_rate_model(args.output, args.export)}")
+
+
+def _excluding(recordings: list[Recording], exclude: list[str]) -> list[Recording]:
+    """The recordings less the --exclude datasets; UsageError for a name that chooses none."""
+    from calspike._io import UsageError
+    from calspike.spikes.rate_datasets import dataset_of, unknown_datasets, without_datasets
+
+    unknown = unknown_datasets(recordings, exclude)
+    if unknown:
+        known = sorted({dataset_of(r) for r in recordings})
+        raise UsageError(
+            f"--exclude: no dataset named {', '.join(unknown)} (the data holds {', '.join(known)})"
+        )
+    kept = without_datasets(recordings, exclude)
+    if not kept:
+        raise UsageError("--exclude leaves no recording to train on")
+    return kept
 
 
 def _score(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from calspike.preprocess import (
     robust_normalise,
 )
 from calspike.spikes.rate import model_input
+from calspike.spikes.rate_datasets import dataset_of
 
 AUGMENT_RATES_HZ = (
     60.0,
@@ -67,7 +68,7 @@ class RateTrainingSet:
         )
 
     def subset(self, keep: np.ndarray) -> RateTrainingSet:
-        """The chunks selected by `keep` (a bool mask or indices; same names, groups and noise levels)."""
+        """The chunks selected by `keep`, a bool mask or indices (names, groups, noise kept)."""
         return RateTrainingSet(
             self.inputs[keep],
             self.counts[keep],
@@ -78,11 +79,6 @@ class RateTrainingSet:
             self.group[keep],
             self.groups,
         )
-
-
-def dataset_of(recording: Recording) -> str:
-    """The dataset a recording belongs to: its metadata's ``dataset`` (CASCADE, SpikeFinder), else its name."""
-    return str(recording.metadata.get("dataset", recording.name))
 
 
 def rate_training_set(
@@ -124,7 +120,6 @@ def rate_training_set(
             raise ValueError(
                 f"{recording.name}: training the rate model needs spike counts (ground truth)"
             )
-        assert recording.lengths is not None
         dataset = groups.setdefault(dataset_of(recording), len(groups))
         for row in range(recording.neurons):
             n = int(recording.lengths[row])

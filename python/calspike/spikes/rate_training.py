@@ -1,7 +1,9 @@
 """Training the spike-rate model, and the small inference copy that ships.
 
 Chunks of ground truth at the model's rate (`calspike.spikes.rate_chunks`), augmented in
-acquisition rate, noise and gain; early stopping on held-out neurons.
+acquisition rate, noise and gain; early stopping on held-out neurons. The trained model's
+card (`ModelCard`) records what it learned from. Loading and choosing the data by dataset:
+`calspike.spikes.rate_datasets`.
 """
 
 from __future__ import annotations
@@ -16,15 +18,28 @@ import torch
 
 from calspike.data.recording import Recording
 from calspike.models import SpikeRateModel
+from calspike.spikes.model_card import ModelCard
+from calspike.spikes.rate import load_rate_model
 from calspike.spikes.rate_chunks import (
     AUGMENT_RATES_HZ,
     RateTrainingSet,
     balanced_draw,
-    dataset_of,
     rate_training_set,
     simulated_neurons,
 )
+from calspike.spikes.rate_datasets import dataset_of, datasets_summary
 from calspike.training import FitResult, fit, load_checkpoint, save_model
+
+# the training set's pieces, as scripts import them from here too
+__all__ = [
+    "AUGMENT_RATES_HZ",
+    "balanced_draw",
+    "dataset_of",
+    "export_rate_model",
+    "rate_training_set",
+    "train_rate_from_settings",
+    "train_rate_model",
+]
 
 
 def train_rate_model(
@@ -141,13 +156,14 @@ def train_rate_model(
     if isinstance(warps, str):
         warps = [float(w) for w in config.check_warps(warps).split(",") if w]
     recordings = list(recordings)
-    base: dict[str, Any] | None = None
+    base: ModelCard | None = None
     if init is not None:
         if model is not None:
             raise ValueError("give a model to train or one to start from (init), not both")
-        from calspike.spikes.rate import load_rate_model
-
-        model, base = load_rate_model(None if isinstance(init, str) and init == "default" else init)
+        model, base_extra = load_rate_model(
+            None if isinstance(init, str) and init == "default" else init
+        )
+        base = ModelCard.from_dict(base_extra)
     if model is None:
         torch.manual_seed(seed)
         model = SpikeRateModel()
@@ -198,22 +214,22 @@ def train_rate_model(
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
     rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
-    extra = {
-        "model_rate_hz": model.rate,
-        "train_neurons": sorted({train.names[i] for i in np.unique(train.neuron)}),
-        "train_datasets": _datasets_summary(recordings, set(train.groups)),
-        "normalised_noise_range": noise_range,
-        "frame_rate_range_hz": [
+    card = ModelCard(
+        model_rate_hz=model.rate,
+        train_neurons=sorted({train.names[i] for i in np.unique(train.neuron)}),
+        train_datasets=datasets_summary(recordings, set(train.groups)),
+        normalised_noise_range=(noise_range[0], noise_range[1]),
+        frame_rate_range_hz=(
             min([*rates, *[a for a in augment_rates if a < max(rates)]]),
             max(rates),
-        ],
-        "chunk": chunk,
-        "augment_rates_hz": list(augment_rates),
-        "balance": balance,
-        "time_warps": [float(w) for w in warps],
-    }
-    if base is not None:
-        extra = _fine_tuned(extra, base, str(init))
+        ),
+        chunk=chunk,
+        augment_rates_hz=list(augment_rates),
+        balance=balance,
+        time_warps=[float(w) for w in warps],
+    )
+    if base is not None:  # it keeps much of what its starting model learned
+        card = card.fine_tuned_from(base, str(init))
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
     return fit(
@@ -232,50 +248,8 @@ def train_rate_model(
         checkpoint=checkpoint,
         resume=resume,
         progress=progress,
-        extra=extra,
+        extra=card.to_dict(),
     )
-
-
-def _fine_tuned(extra: dict[str, Any], base: dict[str, Any], init: str) -> dict[str, Any]:
-    """A fine-tuned model's metadata: ranges widened to its starting model's, and where it started.
-
-    (It keeps much of what that one learned.)
-    """
-    merged = dict(extra)
-    for key in ("normalised_noise_range", "frame_rate_range_hz"):
-        if key in base:
-            low, high = (float(v) for v in base[key])
-            merged[key] = [min(extra[key][0], low), max(extra[key][1], high)]
-    merged["initialised_from"] = {
-        "model": init,
-        "train_datasets": sorted(base.get("train_datasets", {})),
-    }
-    return merged
-
-
-def _datasets_summary(recordings: Sequence[Recording], kept: set[str]) -> dict[str, dict[str, Any]]:
-    """Per training dataset: rows, hours, spikes, indicator and frame rates (the model card's table)."""
-    summary: dict[str, dict[str, Any]] = {}
-    for recording in recordings:
-        name = dataset_of(recording)
-        if name not in kept:
-            continue
-        entry = summary.setdefault(
-            name,
-            {
-                "rows": 0,
-                "hours": 0.0,
-                "spikes": 0.0,
-                "rates_hz": [],
-                "indicator": recording.metadata.get("indicator", "unknown"),
-            },
-        )
-        assert recording.lengths is not None and recording.spikes is not None
-        entry["rows"] += recording.neurons
-        entry["hours"] += float(recording.lengths.sum()) / recording.rate / 3600
-        entry["spikes"] += float(np.nansum(recording.spikes))
-        entry["rates_hz"] = sorted({*entry["rates_hz"], round(recording.rate, 1)})
-    return summary
 
 
 def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
@@ -295,29 +269,20 @@ def export_rate_model(checkpoint: str | os.PathLike[str], path: str | os.PathLik
     return Path(path)
 
 
-def train_rate_on_files(
-    sources: Sequence[str | os.PathLike[str]],
+def train_rate_from_settings(
+    recordings: Sequence[Recording],
     output: str | os.PathLike[str],
     *,
     settings: dict[str, Any],
-    exclude: Sequence[str] = (),
     resume: bool = False,
     progress: bool = True,
     init: str | os.PathLike[str] | None = None,
 ) -> FitResult:
-    """`calspike train-rate`: train a rate model on the ground truth in files, into `output`.
+    """`calspike train-rate`: train a rate model on `recordings` into the checkpoint `output`.
 
-    Load every source's recordings with ground truth (CASCADE folders or files, SpikeFinder
-    folders or files, arrays), leave out the `exclude` datasets and train a fresh
-    SpikeRateModel (settings: the "train-rate" profile of calspike.config), or fine-tune the
-    model `init` (a checkpoint or "default"; its architecture kept).
+    A fresh SpikeRateModel of the settings (the "train-rate" profile of calspike.config), or
+    the model `init` fine-tuned (a checkpoint or "default"; its architecture kept).
     """
-    from calspike.data import load_recordings
-
-    recordings = [
-        recording for source in sources for recording in load_recordings(source, settings["rate"])
-    ]
-    recordings = without_datasets(recordings, exclude)
     torch.manual_seed(settings["seed"])
     return train_rate_model(
         recordings,
@@ -344,25 +309,3 @@ def train_rate_on_files(
         samples=settings["samples"],
         warps=settings["warps"],
     )
-
-
-def without_datasets(recordings: Sequence[Recording], exclude: Sequence[str]) -> list[Recording]:
-    """`recordings` less those of the named datasets; UsageError naming any that matches nothing.
-
-    A name is a dataset id such as DS06 or SF4, a CASCADE folder name, or a recording's name.
-    """
-    from calspike._io import UsageError
-
-    def names(recording: Recording) -> set[str]:
-        return {dataset_of(recording), str(recording.metadata.get("folder", "")), recording.name}
-
-    unknown = [name for name in exclude if not any(name in names(r) for r in recordings)]
-    if unknown:
-        known = sorted({dataset_of(r) for r in recordings})
-        raise UsageError(
-            f"--exclude: no dataset named {', '.join(unknown)} (the data holds {', '.join(known)})"
-        )
-    kept = [r for r in recordings if not names(r) & set(exclude)]
-    if not kept:
-        raise UsageError("--exclude leaves no recording to train on")
-    return kept
