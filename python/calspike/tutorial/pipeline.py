@@ -190,13 +190,16 @@ def run_steps(
         timings[name] = round(time.perf_counter() - start, 3)
         return result
 
-    loaded = timed(
-        "recordings",
-        float("nan")
+    reading_s = (
+        float("nan")  # a download's speed is unknown
         if fetch and data is None
         else clock.expect("read", bytes_in(data))
         if data is not None
-        else clock.expect("simulation", SIMULATED_FRAMES),
+        else clock.expect("simulation", SIMULATED_FRAMES)
+    )
+    loaded = timed(
+        "recordings",
+        reading_s,
         lambda: data_steps.read_recordings(
             context, fetch_spikefinder("train") if fetch and data is None else data, rate, source
         ),
@@ -242,18 +245,29 @@ def run_steps(
         clock.expect("conditional", vae_work),
         lambda: conditional_step.conditional_vae(context, stacks, vae, frame_rate),
     )
-    metrics: dict[str, Any] = {
-        "mode": "tutorial" if context.tutorial else "calspike",
-        **split.metrics,
-        **classifier.metrics,
-        **toy.metrics,
-        **vae.metrics,
-        **svm.metrics,
-        **conditional.metrics,
-    }
+    step_metrics = (split, classifier, toy, vae, svm, conditional)
+    timings["total"] = round(time.perf_counter() - started, 3)
+    metrics = report_metrics(context, [r.metrics for r in step_metrics], timings, source)
+    settings = {**p, "rate": rate, "quick": quick, "tutorial": context.tutorial, "data": source}
+    write_report(context.folder, metrics, settings)
+    return metrics
+
+
+def report_metrics(
+    context: RunContext, entries: list[dict[str, Any]], timings: dict[str, float], source: str
+) -> dict[str, Any]:
+    """metrics.json's content.
+
+    The mode, each step's `entries` in order (with tutorial mode, the tutorial's printed
+    numbers beside them), the seconds of each step, the device, the versions and where the
+    data came from.
+    """
+    metrics: dict[str, Any] = {"mode": "tutorial" if context.tutorial else "calspike"}
+    for entry in entries:
+        metrics.update(entry)
     if context.tutorial:
         metrics["reproduction"] = reproduction_rows(metrics)
-    metrics["timings_s"] = {**timings, "total": round(time.perf_counter() - started, 3)}
+    metrics["timings_s"] = timings
     metrics["device"] = context.device
     metrics["versions"] = {
         "calspike": __version__,
@@ -262,12 +276,4 @@ def run_steps(
         "python": platform.python_version(),
     }
     metrics["source"] = source
-    settings = {
-        **p,
-        "rate": rate,
-        "quick": quick,
-        "tutorial": context.tutorial,
-        "data": source,
-    }
-    write_report(context.folder, metrics, settings)
     return metrics
