@@ -39,6 +39,27 @@ class Rows(Protocol):
         """Close the source's file."""
 
 
+def check_plain_hdf5(dataset: Any, where: str) -> None:
+    """DataError naming `where` unless the h5py `dataset` keeps its values inside its file.
+
+    External raw storage names other files (any path, a FIFO or a device among them) and a
+    virtual dataset maps other files' datasets: calspike reads neither.
+    """
+    external = dataset.external
+    if external:
+        names = ", ".join(sorted({str(entry[0]) for entry in external}))
+        raise DataError(
+            f"{where}: the dataset's values are stored outside the HDF5 file (external raw "
+            f"storage in {names}); calspike reads only values inside the file: copy them in "
+            "(h5py: dataset[...] into a new dataset)"
+        )
+    if dataset.is_virtual:
+        raise DataError(
+            f"{where}: a virtual dataset (its values come from other files); calspike reads "
+            "only values inside the file: copy them into a plain dataset"
+        )
+
+
 def split_hdf5(source: str | os.PathLike[str]) -> tuple[Path, str] | None:
     """("file.h5", "/path") for an HDF5 source written ``file.h5:/path``; None otherwise."""
     text = os.fspath(source)
@@ -136,6 +157,7 @@ class _HDF5Rows:
             if dataset not in self._file or not isinstance(self._file[dataset], h5py.Dataset):
                 raise DataError(f"{file}: no dataset {dataset}")
             self._data = self._file[dataset]
+            check_plain_hdf5(self._data, str(self.path))
             self.shape = _check_matrix(self._data.shape, self._data.dtype, str(self.path))
             # CaImAn keeps the frame rate in params/data/fr
             self.rate = _rate_from(self._data.attrs, str(self.path))

@@ -24,6 +24,7 @@ import numpy as np
 
 from calspike._io import atomic_path
 from calspike._optional import require
+from calspike.data.chunked import check_plain_hdf5
 from calspike.data.recording import DataError, Recording
 
 INTERFACES = ("DfOverF", "Fluorescence")  # in order of preference
@@ -45,9 +46,20 @@ def _open(path: Path) -> Any:
         io = pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True)
         return io, io.read()
     except Exception as error:  # noqa: BLE001 - h5py and hdmf raise many kinds for a file that is not NWB
-        raise DataError(
-            f"{path}: not a readable NWB file ({type(error).__name__}: {error})"
-        ) from None
+        raise DataError(f"{path}: not a readable NWB file ({_cause(error)})") from None
+
+
+def _cause(error: Exception, most: int = 300) -> str:
+    """The error's cause in one short line.
+
+    hdmf's construct errors print the whole object tree before the reason ("... due to:
+    REASON"), which alone is kept.
+    """
+    text = " ".join(str(error).split())
+    if "due to: " in text:
+        text = text.rsplit("due to: ", 1)[1].rstrip("\"')")
+    text = f"{type(error).__name__}: {text}"
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _series_of(nwbfile: Any, path: Path, series: str | None) -> Any:
@@ -88,6 +100,11 @@ def _rate_of(series: Any, path: Path) -> float:
             raise DataError(f"{where}: rate must be a positive number of Hz, got {series.rate!r}")
         return float(series.rate)
     times = np.asarray(series.timestamps[:], dtype=np.float64)
+    frames = int(series.data.shape[0])
+    if times.shape != (frames,):
+        raise DataError(
+            f"{where}: {times.size} timestamps for {frames} frames; NWB gives each frame one"
+        )
     if times.size < 2:
         raise DataError(f"{where}: fewer than 2 timestamps, so no frame rate")
     steps = np.diff(times)
@@ -101,7 +118,11 @@ def _rate_of(series: Any, path: Path) -> float:
 
 
 def _matrix(series: Any, path: Path) -> np.ndarray:
+    import h5py  # pynwb's own dependency
+
     data = series.data
+    if isinstance(data, h5py.Dataset):
+        check_plain_hdf5(data, f"{path}: series {series.name!r}")
     if len(data.shape) != 2:
         raise DataError(
             f"{path}: series {series.name!r} must be (frames, ROIs), got shape {tuple(data.shape)}"
