@@ -86,7 +86,8 @@ def simulated_windows():
 def test_conditional_vae_draws_spike_traces_that_rise_like_real_spike_windows(simulated_windows):
     """The acceptance check on simulated data (the report shows it on real data): traces drawn
     for "spike" rise after the centre frame within the spread of real spike windows, and above
-    the midpoint between the classes; the latents, drawn from q(z|x), leave the label to the decoder."""
+    the midpoint between the classes; the latents, drawn from q(z|x), leave the label to the
+    decoder."""
     from calspike.tutorial import analysis
 
     train, val, test = (generative.centred(w) for w in simulated_windows)
