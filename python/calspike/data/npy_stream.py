@@ -103,7 +103,9 @@ class NpyRows:
         """
         count, columns, size = stop - start, self.shape[1], self.dtype.itemsize
         block = np.empty((count, columns), dtype=self.dtype, order="F")
-        target = memoryview(block.reshape(-1, order="F")).cast("B")
+        target = (
+            block.reshape(-1, order="F").view(np.uint8).data
+        )  # the block's bytes, column by column
         run, descriptor = count * size, self._stream.fileno()
         for column in range(columns):
             offset = self._offset + (column * self.shape[0] + start) * size
