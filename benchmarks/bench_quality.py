@@ -30,7 +30,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import calspike
-from calspike.features import parse_features
+from calspike.feature_stacks import parse_features
 from calspike.models import SpikeClassifier
 from calspike.spikes.rate import infer_spike_rates
 from calspike.spikes.rate_training import train_rate_model

@@ -24,7 +24,7 @@ FOUNDATION = (
     "calspike.data",
     "calspike.preprocess",
     "calspike.windows",
-    "calspike.features",
+    "calspike.feature_stacks",
     "calspike.models",
     "calspike.training",
 )
@@ -222,14 +222,28 @@ def test_the_package_face_lists_and_resolves_only_its_public_names():
     import calspike
 
     listed = set(dir(calspike))
-    assert (
-        set(calspike.__all__) <= listed
-        and not {"sys", "_LAZY", "TYPE_CHECKING", "_PackageFace"} & listed
-    )
-    assert all(
-        getattr(calspike, name) is not None for name in calspike.__all__
-    )  # each one resolves
-    assert callable(calspike.features)  # the function, not the module of the same name
+    assert set(calspike.__all__) <= listed
+    assert not {name for name in listed if name.startswith("_")} - {"__version__"}
+    assert not {"sys", "TYPE_CHECKING", "lazy_loader"} & listed
+    assert all(getattr(calspike, name) is not None for name in calspike.__all__)  # each resolves
+    import calspike.feature_stacks as stacks_module
+
+    assert callable(calspike.features) and type(stacks_module).__name__ == "module"
+
+
+def test_the_public_names_are_declared_once_in_the_stub():
+    """__init__.pyi declares each public name (what type checkers read, and what the package
+    loads lazily); __init__.py repeats none of them."""
+    stub = ast.parse((PACKAGE / "__init__.pyi").read_text())
+    declared = {
+        alias.asname or alias.name
+        for node in stub.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    } | {node.name for node in stub.body if isinstance(node, ast.FunctionDef)}
+    assert set(calspike.__all__) == declared
+    face = (PACKAGE / "__init__.py").read_text()
+    assert not [name for name in declared - {"build_info", "__version__"} if f'"{name}"' in face]
 
 
 def test_every_calspike_warning_can_be_filtered_as_one():

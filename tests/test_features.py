@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import calspike
-from calspike.features import parse_features
+from calspike.feature_stacks import parse_features
 
 
 def test_channels_match_their_definitions():

@@ -7,111 +7,17 @@ infer spike rates for every frame of every neuron (`infer_spike_rates`, `deconvo
 `infer` on files) and score them (`score_files`).
 
 Every public name loads on first use, so `import calspike` costs almost nothing and
-the PyTorch half loads only when a model is asked for.
+the PyTorch half loads only when a model is asked for. The public names are declared once,
+in ``__init__.pyi`` (what type checkers read); this module reads them from there on first use.
 """
 
-import sys  # the only import: see calspike.cli, start-up must be interruptible cleanly
+# No imports here: see calspike.cli, start-up must be interruptible cleanly.
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
-    from types import ModuleType as _ModuleType
+if TYPE_CHECKING:  # pragma: no cover - this file's annotations only (checkers read __init__.pyi)
     from typing import Any
 
-    from calspike._version import __version__
-    from calspike.data import (
-        DataError,
-        DataWarning,
-        EmptyNeuronWarning,
-        Recording,
-        default_recordings,
-        fetch_spikefinder,
-        load_recordings,
-        read_array,
-        read_ground_truth,
-        read_nwb,
-        read_spikefinder,
-        write_nwb_spikes,
-        write_spikefinder_csv,
-    )
-    from calspike.data.simulate import simulate
-    from calspike.data.suite2p import read_suite2p
-    from calspike.errors import CalspikeWarning, MissingExtra, NoGroundTruthWarning, UsageError
-    from calspike.features import aligned_windows, features
-    from calspike.models import CalciumVAE, SpikeClassifier, SpikeRateModel, ToyVAE
-    from calspike.preprocess import (
-        fill_gaps,
-        noise_levels,
-        rebin_counts,
-        resample,
-        robust_normalise,
-    )
-    from calspike.spikes.files import infer
-    from calspike.spikes.oasis import Deconvolution, deconvolve
-    from calspike.spikes.rate import (
-        FrameRateWarning,
-        NoiseWarning,
-        infer_spike_rates,
-        load_rate_model,
-    )
-    from calspike.spikes.rate_training import train_rate_model
-    from calspike.spikes.score import score_files
-    from calspike.training import fit, load_model
-    from calspike.tutorial.pipeline import RunResult, run
-    from calspike.windows import Windows, partition, window_view
-    from calspike.windows.sampling import balance, balanced_indices, split_by_neuron
-    from calspike.windows.store import cached_partition, load_windows, save_windows
-else:
-    _ModuleType = type(sys)  # types.ModuleType, without importing types
-
-_LAZY = {
-    **dict.fromkeys(
-        ("CalspikeWarning", "MissingExtra", "NoGroundTruthWarning", "UsageError"), "calspike.errors"
-    ),
-    **dict.fromkeys(
-        (
-            "DataError",
-            "DataWarning",
-            "EmptyNeuronWarning",
-            "Recording",
-            "default_recordings",
-            "fetch_spikefinder",
-            "load_recordings",
-            "read_array",
-            "read_ground_truth",
-            "read_nwb",
-            "read_spikefinder",
-            "simulate",
-            "write_nwb_spikes",
-            "write_spikefinder_csv",
-        ),
-        "calspike.data",
-    ),
-    "read_suite2p": "calspike.data.suite2p",
-    **dict.fromkeys(("aligned_windows", "features"), "calspike.features"),
-    **dict.fromkeys(
-        ("SpikeClassifier", "CalciumVAE", "ToyVAE", "SpikeRateModel"), "calspike.models"
-    ),
-    **dict.fromkeys(
-        ("fill_gaps", "noise_levels", "rebin_counts", "resample", "robust_normalise"),
-        "calspike.preprocess",
-    ),
-    "infer": "calspike.spikes.files",
-    **dict.fromkeys(("Deconvolution", "deconvolve"), "calspike.spikes.oasis"),
-    **dict.fromkeys(
-        ("FrameRateWarning", "NoiseWarning", "infer_spike_rates", "load_rate_model"),
-        "calspike.spikes.rate",
-    ),
-    "train_rate_model": "calspike.spikes.rate_training",
-    "score_files": "calspike.spikes.score",
-    **dict.fromkeys(("fit", "load_model"), "calspike.training"),
-    **dict.fromkeys(("RunResult", "run"), "calspike.tutorial.pipeline"),
-    **dict.fromkeys(("Windows", "partition", "window_view"), "calspike.windows"),
-    **dict.fromkeys(
-        ("balance", "balanced_indices", "split_by_neuron"), "calspike.windows.sampling"
-    ),
-    **dict.fromkeys(("cached_partition", "load_windows", "save_windows"), "calspike.windows.store"),
-    "__version__": "calspike._version",
-}
+# Submodules reachable as attributes without an import statement (calspike.config ...).
 _SUBMODULES = (
     "config",
     "dask",
@@ -124,23 +30,18 @@ _SUBMODULES = (
     "tutorial",
     "windows",
 )
-_NAMED_LIKE_A_MODULE = ("features",)  # public functions of the submodules of the same name
+_attached: "tuple[Any, list[str]] | None" = None  # lazy_loader's __getattr__, the names
 
 
-class _PackageFace(_ModuleType):
-    """The package object, which keeps `calspike.features` the function.
+def _public() -> "tuple[Any, list[str]]":
+    """lazy_loader's loader for the names ``__init__.pyi`` declares, and those names."""
+    global _attached
+    if _attached is None:
+        import lazy_loader
 
-    Python binds a submodule onto its package when it is first imported, which would replace
-    `calspike.features` (the function) by `calspike.features` (the module).
-    """
-
-    def __setattr__(self, name: str, value: "Any") -> None:
-        if name in _NAMED_LIKE_A_MODULE and isinstance(value, _ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _PackageFace
+        load, _, names = lazy_loader.attach_stub(__name__, __file__)
+        _attached = load, sorted([*names, "build_info"])
+    return _attached
 
 
 def _load_core() -> "Any":
@@ -155,25 +56,27 @@ def _load_core() -> "Any":
         ) from error
 
 
-def __getattr__(name: str) -> "Any":
-    import importlib
-
-    if name in _LAZY:
-        _load_core()
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
+def __getattr__(name: str) -> "object":
+    if name == "__all__":
+        return list(_public()[1])
     if name in _SUBMODULES:
+        import importlib
+
         return importlib.import_module(f"calspike.{name}")
+    load, names = _public()
+    if name in names:
+        if name != "__version__":
+            _load_core()
+        return load(name)
     raise AttributeError(f"module 'calspike' has no attribute {name!r}")
 
 
-def __dir__() -> list[str]:
-    """The public names and submodules, not the package's own machinery (sys, _LAZY...)."""
-    return sorted({*__all__, *_SUBMODULES})
+def __dir__() -> "list[str]":
+    """The public names and submodules, not the package's own machinery."""
+    return sorted({*_public()[1], *_SUBMODULES})
 
 
-def build_info() -> dict[str, object]:
+def build_info() -> "dict[str, object]":
     """Describe how the C++ core was built.
 
     Returns
@@ -188,61 +91,3 @@ def build_info() -> dict[str, object]:
         When the compiled extension (calspike._core) is missing or does not load.
     """
     return dict(_load_core().build_info())
-
-
-__all__ = [
-    "CalciumVAE",
-    "CalspikeWarning",
-    "DataError",
-    "DataWarning",
-    "Deconvolution",
-    "EmptyNeuronWarning",
-    "FrameRateWarning",
-    "MissingExtra",
-    "NoGroundTruthWarning",
-    "NoiseWarning",
-    "Recording",
-    "RunResult",
-    "SpikeClassifier",
-    "SpikeRateModel",
-    "ToyVAE",
-    "UsageError",
-    "Windows",
-    "__version__",
-    "aligned_windows",
-    "balance",
-    "balanced_indices",
-    "build_info",
-    "cached_partition",
-    "deconvolve",
-    "default_recordings",
-    "features",
-    "fetch_spikefinder",
-    "fill_gaps",
-    "fit",
-    "infer",
-    "infer_spike_rates",
-    "load_model",
-    "load_rate_model",
-    "load_recordings",
-    "load_windows",
-    "noise_levels",
-    "partition",
-    "read_array",
-    "read_ground_truth",
-    "read_nwb",
-    "read_spikefinder",
-    "read_suite2p",
-    "rebin_counts",
-    "resample",
-    "robust_normalise",
-    "run",
-    "save_windows",
-    "score_files",
-    "simulate",
-    "split_by_neuron",
-    "train_rate_model",
-    "window_view",
-    "write_nwb_spikes",
-    "write_spikefinder_csv",
-]

@@ -28,7 +28,7 @@ from calspike import config
 from calspike._io import atomic_folder
 from calspike._version import __version__
 from calspike.data import fetch_spikefinder
-from calspike.features import parse_features
+from calspike.feature_stacks import parse_features
 from calspike.training import choose_device
 from calspike.tutorial import classifier_step, conditional_step, data_steps, svm_step, vae_steps
 from calspike.tutorial.context import RunContext

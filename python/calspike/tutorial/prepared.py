@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from calspike.features import parse_features
+from calspike.feature_stacks import parse_features
 from calspike.models import CalciumVAE, SpikeClassifier
 from calspike.training import FitResult, load_checkpoint, load_model
 from calspike.tutorial import stored

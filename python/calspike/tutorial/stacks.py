@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from calspike.features import features
+from calspike.feature_stacks import features
 from calspike.tutorial import generative
 from calspike.tutorial.data_steps import Split
 from calspike.windows import Windows

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from calspike.features import features
+from calspike.feature_stacks import features
 from calspike.models import CalciumVAE, SpikeClassifier
 from calspike.training import FitResult, choose_device, fit, predict
 from calspike.tutorial.scores import classification_scores
