@@ -69,12 +69,7 @@ def sample_traces(
         len(rows), 1, figsize=(10, 1.5 * len(rows) + 0.6), sharex=True, squeeze=False
     )
     for ax, (recording, n) in zip(axes[:, 0], rows, strict=True):
-        lengths = (
-            recording.lengths
-            if recording.lengths is not None
-            else [recording.frames] * recording.neurons
-        )
-        frames = min(int(seconds * recording.rate), int(lengths[n]))
+        frames = min(int(seconds * recording.rate), int(recording.lengths[n]))
         time = np.arange(frames) / recording.rate
         trace = recording.calcium[n, :frames]
         ax.plot(time, trace, color=CALCIUM, lw=0.8)
@@ -94,11 +89,7 @@ def sample_traces(
 
 
 def _neurons_with_frames(recording: Recording) -> np.ndarray:
-    lengths = (
-        recording.lengths
-        if recording.lengths is not None
-        else np.full(recording.neurons, recording.frames)
-    )
+    lengths = recording.lengths
     return np.array(
         [
             n

@@ -60,7 +60,6 @@ def recording_blocks(
     for recording in recordings:
         for start in range(0, recording.neurons, neurons_per_block):
             stop = min(start + neurons_per_block, recording.neurons)
-            assert recording.lengths is not None  # a Recording always knows its lengths
             block = Recording(
                 recording.calcium[start:stop],
                 recording.rate,
