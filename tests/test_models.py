@@ -7,6 +7,7 @@ import torch
 from calspike.models import (
     CalciumVAE,
     SpikeClassifier,
+    SpikeRateModel,
     ToyVAE,
     build_model,
     one_hot_digits,
@@ -61,10 +62,20 @@ def test_toy_vae_takes_labels_or_one_hot():
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: SpikeClassifier(hidden=0), "hidden must be an integer >= 1"),
-        (lambda: SpikeClassifier(dropout=1.0), r"dropout must be a number in \[0, 1\)"),
-        (lambda: CalciumVAE(length=0), "length must be an integer >= 1"),
-        (lambda: CalciumVAE(length=20, beta=-1), "beta must be a number >= 0"),
+        # checked by the settings' schema (calspike.config), each size with an upper bound too
+        (lambda: SpikeClassifier(hidden=0), r"hidden must be in \[1, 4096\], got 0"),
+        (lambda: SpikeClassifier(hidden=10**6), r"hidden must be in \[1, 4096\]"),
+        (lambda: SpikeClassifier(channels=2.0), "channels must be an integer"),
+        (lambda: SpikeClassifier(dropout=1.0), r"dropout must be in \[0, 0.95\]"),
+        (lambda: CalciumVAE(length=0), r"length must be in \[1, "),
+        (lambda: CalciumVAE(length=20, beta=-1), r"beta must be in \[0, "),
+        (lambda: ToyVAE(beta=float("nan")), "beta must be finite"),
+        (lambda: SpikeRateModel(channels=10**7), r"channels must be in \[1, 1024\]"),
+        (lambda: SpikeRateModel(dilations=[1, 10**9]), r"dilation must be in \[1, 1024\]"),
+        (lambda: SpikeRateModel(dilations=[]), "dilations must be 1 to 64 integers"),
+        (lambda: SpikeRateModel(smooth=1e12), r"smooth must be in \[0, 1000\]"),
+        (lambda: SpikeRateModel(gain=0.5), r"gain must be in \[1, 100\]"),
+        (lambda: SpikeRateModel(rate=0.0), "rate must be a frame rate"),
         (lambda: build_model("GAN", {}), "unknown model kind 'GAN'"),
     ],
 )

@@ -6,6 +6,7 @@ and the report show.
 
 from __future__ import annotations
 
+from calspike.config.model_settings import MODEL_SETTINGS
 from calspike.config.setting import (
     MAX_SIDE,
     MAX_THREADS,
@@ -126,9 +127,7 @@ SETTINGS: dict[str, Setting] = {
             1,
             100_000,
         ),
-        Setting(
-            "weight_decay", float, 0.0, "AdamW weight decay (calspike.fit)", "", 0.0, 10.0
-        ),
+        Setting("weight_decay", float, 0.0, "AdamW weight decay (calspike.fit)", "", 0.0, 10.0),
         Setting(
             "clip",
             float,
@@ -331,8 +330,24 @@ SETTINGS: dict[str, Setting] = {
             choices=("running-percentile", "none"),
         ),
         Setting("all_rois", bool, False, "suite2p: also infer the ROIs that iscell.npy rejects"),
+        Setting(
+            "workers",
+            int,
+            None,
+            "local Dask processes (4 per core, 1 per GiB at most)",
+            "",
+            1,
+            optional=True,
+        ),
+        # from Python only: infer_spike_rates, deconvolve
+        Setting("tile", int, 4096, "model frames per tile of the rate model's input", "", 1, 2**31),
+        Setting("s_min", float, 0.0, "OASIS's least spike size (frames t >= 1)", "", 0.0),
+        Setting("baseline_percentile", float, 15.0, "OASIS's baseline percentile", "%", 0.0, 100.0),
+        Setting("fudge", float, 0.98, "factor on OASIS's estimated AR roots", "", 1e-8, 1.0),
     )
 }
+
+SETTINGS.update({setting.name: setting for setting in MODEL_SETTINGS})
 
 GROUPS = {
     "windows": ("len_pre", "len_post", "skip", "spike_n", "normalize"),
@@ -355,9 +370,11 @@ GROUPS = {
     "fit (Python API)": ("weight_decay", "clip", "schedule"),
     "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta", "toy_loss"),
     "spike-rate model": ("channels", "members", "subframes", "validation", "simulated"),
-    "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois"),
+    "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois", "workers"),
+    "inference (Python API)": ("tile", "s_min", "baseline_percentile", "fudge"),
     "data": ("rate",),
     "machine": ("threads", "device", "seed"),
+    "models (Python API, checkpoints)": tuple(setting.name for setting in MODEL_SETTINGS),
 }
 for _group, _names in GROUPS.items():
     for _name in _names:

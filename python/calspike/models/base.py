@@ -1,16 +1,20 @@
 """What every calspike model shares, written once.
 
-The base class (kind, config, step), argument checks, the LSTM encoder and the variational
+The base class (kind, config, step), argument checks (through the settings' schema), the
+LSTM encoder and the variational
 pieces (reparameterisation, KL term).
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
+
+from calspike import config
 
 
 class CalspikeModel(nn.Module, metaclass=abc.ABCMeta):
@@ -36,11 +40,15 @@ def check_positive(name: str, value: int) -> int:
     return value
 
 
-def check_fraction(name: str, value: float) -> float:
-    """`value` as a float if it is a number in [0, 1); ValueError naming `name` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+def check_setting(name: str, value: Any, setting: str | None = None) -> Any:
+    """`value` checked by the settings' schema (`calspike.config`) as the setting `setting`.
+
+    `setting` defaults to `name`; the ValueError names `name`, the model's own argument.
+    """
+    declared = config.SETTINGS[setting or name]
+    if declared.name != name:
+        declared = dataclasses.replace(declared, name=name)
+    return declared.check(value)
 
 
 def as_sequence(x: torch.Tensor) -> torch.Tensor:

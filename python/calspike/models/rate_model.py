@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from calspike.models.base import CalspikeModel, check_positive
+from calspike.models.base import CalspikeModel, check_setting
 
 
 class _DilatedBlock(nn.Module):
@@ -118,28 +118,27 @@ class SpikeRateModel(CalspikeModel):
         members: int = 1,
     ) -> None:
         super().__init__()
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6:
-            raise ValueError(f"rate must be a frame rate in Hz > 0, got {rate!r}")
-        dilations = [check_positive("dilation", d) for d in dilations]
+        rate = check_setting("rate", rate, "model_rate")
+        if isinstance(dilations, str) or not 1 <= len(dilations) <= 64:
+            raise ValueError(f"dilations must be 1 to 64 integers, got {dilations!r}")
+        dilations = [check_setting("dilation", d) for d in dilations]
         for name, value in (
             ("correlation_weight", correlation_weight),
             ("noise", noise),
             ("smooth", smooth),
+            ("gain", gain),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain >= 1:
-            raise ValueError(f"gain must be a number >= 1, got {gain!r}")
+            check_setting(name, value)
         self.config = {
             "rate": float(rate),
-            "channels": check_positive("channels", channels),
+            "channels": check_setting("channels", channels),
             "dilations": dilations,
             "correlation_weight": float(correlation_weight),
             "noise": float(noise),
             "gain": float(gain),
             "smooth": float(smooth),
-            "subframes": check_positive("subframes", subframes),
-            "members": check_positive("members", members),
+            "subframes": check_setting("subframes", subframes),
+            "members": check_setting("members", members),
         }
         self.rate = float(rate)
         self.subframes = int(subframes)

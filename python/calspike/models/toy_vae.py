@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from calspike.models.base import CalspikeModel, check_positive, gaussian_kl, reparameterise
+from calspike.models.base import CalspikeModel, check_setting, gaussian_kl, reparameterise
 
 TOY_LOSSES = ("squared_error", "cross_entropy")
 
@@ -54,10 +54,10 @@ class ToyVAE(CalspikeModel):
         if loss not in TOY_LOSSES:
             raise ValueError(f"loss must be one of {', '.join(TOY_LOSSES)}, got {loss!r}")
         self.config = {
-            "classes": check_positive("classes", classes),
-            "hidden": check_positive("hidden", hidden),
-            "latent": check_positive("latent", latent),
-            "beta": float(beta),
+            "classes": check_setting("classes", classes),
+            "hidden": check_setting("hidden", hidden),
+            "latent": check_setting("latent", latent),
+            "beta": check_setting("beta", beta, "toy_beta"),
             "loss": loss,
         }
         self.classes, self.beta, self.loss = classes, float(beta), loss

@@ -12,8 +12,8 @@ from calspike.models.base import (
     CalspikeModel,
     LSTMEncoder,
     as_sequence,
-    check_fraction,
     check_positive,
+    check_setting,
     gaussian_kl,
     reparameterise,
     repeated_input_lstm,
@@ -57,11 +57,11 @@ class SpikeClassifier(CalspikeModel):
     ) -> None:
         super().__init__()
         self.config = {
-            "channels": check_positive("channels", channels),
-            "hidden": check_positive("hidden", hidden),
-            "layers": check_positive("layers", layers),
+            "channels": check_setting("channels", channels, "input_channels"),
+            "hidden": check_setting("hidden", hidden),
+            "layers": check_setting("layers", layers),
             "bidirectional": bool(bidirectional),
-            "dropout": check_fraction("dropout", dropout),
+            "dropout": check_setting("dropout", dropout),
         }
         self.encoder = LSTMEncoder(channels, hidden, layers, bidirectional, dropout)
         self.dropout = nn.Dropout(dropout)
@@ -189,18 +189,17 @@ class CalciumVAE(CalspikeModel):
         conditional: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+        check_setting("beta", beta)
         if not isinstance(conditional, bool):
             raise ValueError(f"conditional must be true or false, got {conditional!r}")
         self.config = {
-            "length": check_positive("length", length),
-            "channels": check_positive("channels", channels),
-            "hidden": check_positive("hidden", hidden),
-            "latent": check_positive("latent", latent),
-            "layers": check_positive("layers", layers),
+            "length": check_setting("length", length),
+            "channels": check_setting("channels", channels, "input_channels"),
+            "hidden": check_setting("hidden", hidden),
+            "latent": check_setting("latent", latent),
+            "layers": check_setting("layers", layers),
             "bidirectional": bool(bidirectional),
-            "dropout": check_fraction("dropout", dropout),
+            "dropout": check_setting("dropout", dropout),
             "beta": float(beta),
             "conditional": conditional,
         }
