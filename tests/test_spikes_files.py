@@ -143,3 +143,121 @@ def test_infer_and_score_errors(spikefinder_folder, tmp_path, capsys):
     np.save(tmp_path / "truth.npy", np.zeros((2, 60)))
     with pytest.raises(ValueError, match="differs from the truth"):
         score_files(tmp_path / "truth.npy", [tmp_path / "short.npy"])
+
+
+def test_a_new_method_is_one_class_and_its_name(tmp_path, monkeypatch):
+    """A third method (here the trace's rises) needs its class and its name, nothing else: the
+    runner, the chunking and the sidecar take it as they take the rate model and OASIS."""
+    from dataclasses import replace
+
+    from calspike import config
+    from calspike.spikes import registry
+    from calspike.spikes.method import json_values
+
+    def rises(calcium):
+        return np.maximum(np.diff(calcium, prepend=calcium[:, :1]), 0).astype(np.float32)
+
+    class Rises:
+        name = "rises"
+
+        def __init__(self, settings):
+            self.settings = settings
+
+        @classmethod
+        def from_settings(cls, settings):
+            return cls(settings)
+
+        @classmethod
+        def on_worker(cls, payload, settings):
+            return cls(settings)
+
+        def recorded_settings(self):
+            return {"rises": "positive steps"}
+
+        def working_rate(self, rate):
+            return rate
+
+        def payload(self):
+            return b""
+
+        def worker_settings(self):
+            return self.settings
+
+        def __call__(self, recording):
+            spikes = rises(recording.calcium)
+            return spikes, {"largest": json_values(spikes.max(axis=1))}
+
+    monkeypatch.setitem(registry.METHODS, "rises", Rises)
+    method = replace(
+        config.SETTINGS["method"], choices=(*config.SETTINGS["method"].choices, "rises")
+    )
+    monkeypatch.setitem(config.SETTINGS, "method", method)
+    traces = calspike.simulate(5, 1_000, 30.0, seed=1).calcium
+    np.save(tmp_path / "t.npy", traces)
+    infer(tmp_path / "t.npy", tmp_path / "s.npy", rate=30.0, method="rises", chunk_neurons=2)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), rises(traces))
+    sidecar = json.loads((tmp_path / "s.npy.json").read_text())
+    assert sidecar["method"] == "rises" and sidecar["rises"] == "positive steps"
+    assert len(sidecar["recordings"][0]["largest"]) == 5
+
+
+def test_the_methods_are_the_method_settings_choices():
+    from calspike import config
+    from calspike.spikes.registry import METHODS
+
+    assert tuple(METHODS) == config.SETTINGS["method"].choices
+
+
+def test_the_model_card_reads_and_writes_a_checkpoints_metadata_unchanged():
+    from calspike.spikes.model_card import ModelCard
+
+    extra = calspike.load_rate_model()[1]
+    card = ModelCard.from_dict(extra)
+    assert card.to_dict() == extra and list(card.to_dict()) == list(extra)
+    assert card.frame_rate_range_hz == tuple(extra["frame_rate_range_hz"])
+    assert card.trained_on == extra["train_datasets"]
+    older = {"train_neurons": ["a/0"], "normalised_noise_range": [0.01, 0.2], "later_key": 1}
+    older_card = ModelCard.from_dict(older)
+    assert older_card.to_dict() == older and older_card.trained_on == ["a/0"]
+    assert older_card.other == {"later_key": 1} and ModelCard.from_dict(None).to_dict() == {}
+    tuned = ModelCard(frame_rate_range_hz=(30.0, 300.0)).fine_tuned_from(card, "default")
+    low, high = extra["frame_rate_range_hz"]
+    assert tuned.frame_rate_range_hz == (min(30.0, low), max(300.0, high))
+    assert tuned.initialised_from == {
+        "model": "default",
+        "train_datasets": sorted(extra["train_datasets"]),
+    }
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda r: calspike.deconvolve(r, p=3), r"p must be in \[1, 2\]"),
+        (lambda r: calspike.deconvolve(r, fudge=0), r"fudge must be in \[1e-08, 1\]"),
+        (lambda r: calspike.deconvolve(r, s_min=-1), r"s_min must be in \[0, inf\]"),
+        (
+            lambda r: calspike.deconvolve(r, baseline_percentile=101),
+            r"baseline_percentile must be in \[0, 100\]",
+        ),
+        (lambda r: calspike.infer_spike_rates(r, tile=0), r"tile must be in \[1, "),
+        (
+            lambda r: calspike.infer_spike_rates(r, chunk_neurons=2**31 + 1),
+            r"chunk_neurons must be in \[1, 2147483648\]",
+        ),
+    ],
+)
+def test_inference_settings_have_the_schemas_one_range(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(calspike.simulate(2, 300, 30.0, seed=0))
+
+
+def test_workers_have_one_range_from_the_cli_and_the_api(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
+    argv = ["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.npy"), "--rate", "30"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--workers", "0"])
+    assert stopped.value.code == 2
+    assert "workers must be an integer in [1, " in capsys.readouterr().err
+    with pytest.raises(calspike.UsageError, match=r"workers must be an integer in \[1, "):
+        infer(tmp_path / "x.npy", tmp_path / "p.npy", rate=30.0, workers=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

@@ -55,7 +55,7 @@ def add_commands(commands: Any) -> None:
     )
     cluster.add_argument(
         "--workers",
-        type=_positive_int,
+        type=int,  # its range: spikes.budget.check_workers, as for the Python API
         default=None,
         metavar="N",
         help="run on a local Dask cluster of N worker processes; same results as one process",
@@ -150,16 +150,6 @@ def add_commands(commands: Any) -> None:
     )
     add_settings(score, "score", "score")
     score.set_defaults(handler=_score, check=_check_score)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _check_infer(args: argparse.Namespace) -> None:

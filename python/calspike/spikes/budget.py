@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from calspike import config
 from calspike.errors import UsageError
 
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
@@ -48,12 +49,16 @@ def most_local_workers() -> int:
 
 
 def check_workers(workers: object) -> None:
-    """UsageError unless `workers` is None or an integer in [1, most_local_workers()]."""
-    if workers is not None and (
-        isinstance(workers, bool)
-        or not isinstance(workers, int)
-        or not 1 <= workers <= most_local_workers()
-    ):
+    """UsageError unless `workers` is None or an integer in [1, most_local_workers()].
+
+    The schema's ``workers`` setting gives the type and the floor; the ceiling is this machine's.
+    """
+    try:
+        checked = config.check({"workers": workers})["workers"]
+        fits = checked is None or checked <= most_local_workers()
+    except ValueError:
+        fits = False
+    if not fits:
         raise UsageError(
             f"workers must be an integer in [1, {most_local_workers()}] (4 per core, 1 GiB each), "
             f"got {workers!r}"

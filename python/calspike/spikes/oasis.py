@@ -126,7 +126,7 @@ def deconvolve(
     baseline_percentile : float
         Percentile in [0, 100] of each trace taken as the baseline when `baseline` is None.
     fudge : float
-        Factor in (0, 1] that scales the roots of the estimated AR coefficients.
+        Factor in [1e-8, 1] that scales the roots of the estimated AR coefficients.
     threads : int
         C++ threads; 0 uses all cores.
 
@@ -157,23 +157,18 @@ def deconvolve(
     >>> result.spikes.shape, result.tau_s.shape
     ((3, 2000), (3,))
     """
-    if isinstance(p, bool) or p not in (1, 2):
-        raise ValueError(f"p must be 1 (AR(1)) or 2 (AR(2)), got {p!r}")
-    threads = config.check({"threads": threads})["threads"]
+    checked = config.check(
+        {
+            "p": p,
+            "threads": threads,
+            "s_min": s_min,
+            "baseline_percentile": baseline_percentile,
+            "fudge": fudge,
+        }
+    )
+    p, threads, s_min = checked["p"], checked["threads"], checked["s_min"]
+    baseline_percentile, fudge = checked["baseline_percentile"], checked["fudge"]
     recording = data if isinstance(data, Recording) else _as_recording(data, rate)
-    for name, value in (
-        ("s_min", s_min),
-        ("baseline_percentile", baseline_percentile),
-        ("fudge", fudge),
-    ):
-        if not (isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if s_min < 0:
-        raise ValueError(f"s_min must be >= 0, got {s_min!r}")
-    if not 0 <= baseline_percentile <= 100:
-        raise ValueError(f"baseline_percentile must be in [0, 100], got {baseline_percentile!r}")
-    if not 0 < fudge <= 1:
-        raise ValueError(f"fudge must be in (0, 1], got {fudge!r}")
     if p == 2 and exact and s_min > 0:
         raise ValueError(
             "s_min > 0 makes the problem non-convex: pass exact=False for AR(2) with s_min"

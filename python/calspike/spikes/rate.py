@@ -240,10 +240,8 @@ def infer_spike_rates(
         check_numeric_dtype(values.dtype, "traces")
         check_float32_range(values, "traces")
     rate = check_rate(rate, "rate")
-    config.check({"threads": threads})
-    for name, value in (("chunk_neurons", chunk_neurons), ("tile", tile)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    checked = config.check({"threads": threads, "chunk_neurons": chunk_neurons, "tile": tile})
+    chunk_neurons, tile = checked["chunk_neurons"], checked["tile"]
     if np.isinf(values).any():
         row, frame = (int(v) for v in np.argwhere(np.isinf(values))[0])
         raise ValueError(f"traces are infinite at neuron {row}, frame {frame}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from calspike import config
 from calspike.config import WARP_RANGE
 from calspike.data.recording import Recording
 from calspike.preprocess import (
@@ -207,8 +208,7 @@ def balanced_draw(chunks: RateTrainingSet, samples: int, balance: float, seed: i
     n_d its chunks: 0 keeps the data's proportions, 1 gives every dataset the same share
     (small datasets are not drowned by the large jGCaMP8 ones).
     """
-    if not 0 <= balance <= 1:
-        raise ValueError(f"balance must lie in [0, 1], got {balance!r}")
+    balance = config.check({"balance": balance})["balance"]
     sizes = np.bincount(chunks.group, minlength=len(chunks.groups)).astype(np.float64)
     share = np.where(sizes > 0, sizes ** (1 - balance), 0.0)
     weights = (share / share.sum() / np.maximum(sizes, 1))[chunks.group]
