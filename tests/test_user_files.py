@@ -747,3 +747,33 @@ def _hdf5_datasets(file) -> list[str]:
     found: list[str] = []
     file.visit(lambda name: found.append(name))
     return found
+
+
+@pytest.mark.parametrize(
+    ("kind", "setting", "value"),
+    [
+        ("SpikeClassifier", "hidden", 10**9),
+        ("CalciumVAE", "latent", 10**9),
+        ("SpikeRateModel", "channels", 10**9),
+        ("SpikeRateModel", "dilations", [1, 10**9]),
+        ("SpikeRateModel", "smooth", 1e15),
+    ],
+)
+def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_allocating(
+    tmp_path, kind, setting, value
+):
+    """A small file whose model config asks for billions of units (with a valid checksum: the
+    format is public) is refused by the settings' schema, naming the file, before any layer is
+    allocated (the old code tried to allocate them)."""
+    from calspike.models import build_model
+    from calspike.training import save_model
+
+    small = {"SpikeClassifier": {"hidden": 4}, "CalciumVAE": {"length": 20, "latent": 2}}
+    model = build_model(kind, small.get(kind, {"channels": 4}))
+    path = tmp_path / "model.pt"
+    save_model(model, path)
+    state = load_checkpoint(path)
+    state["model_config"] = {**state["model_config"], setting: value}
+    save_checkpoint(state, tmp_path / "huge.pt")
+    with pytest.raises(DataError, match=r"huge.pt.*(hidden|latent|channels|dilation|smooth) must"):
+        calspike.load_model(tmp_path / "huge.pt")
