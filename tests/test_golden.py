@@ -19,7 +19,8 @@ _spec.loader.exec_module(regenerate)
 
 
 def _compare(got, expected, path="metrics"):
-    """Equal structure; numbers within a tolerance that allows other CPUs' rounding, not other results."""
+    """Equal structure; numbers within a tolerance that allows other CPUs' rounding, not other
+    results."""
     if isinstance(expected, dict):
         assert set(got) == set(expected), f"{path}: keys {sorted(set(got) ^ set(expected))} differ"
         for key in expected:
