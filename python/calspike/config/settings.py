@@ -6,6 +6,7 @@ and the report show.
 
 from __future__ import annotations
 
+from calspike.config.model_settings import MODEL_SETTINGS
 from calspike.config.setting import (
     MAX_SIDE,
     MAX_THREADS,
@@ -346,6 +347,8 @@ SETTINGS: dict[str, Setting] = {
     )
 }
 
+SETTINGS.update({setting.name: setting for setting in MODEL_SETTINGS})
+
 GROUPS = {
     "windows": ("len_pre", "len_post", "skip", "spike_n", "normalize"),
     "tutorial models": (
@@ -371,6 +374,7 @@ GROUPS = {
     "inference (Python API)": ("tile", "s_min", "baseline_percentile", "fudge"),
     "data": ("rate",),
     "machine": ("threads", "device", "seed"),
+    "models (Python API, checkpoints)": tuple(setting.name for setting in MODEL_SETTINGS),
 }
 for _group, _names in GROUPS.items():
     for _name in _names:
