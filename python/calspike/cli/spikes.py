@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 
 def add_commands(commands: Any) -> None:
+    _add_infer(commands)
+    _add_train_rate(commands)
+    _add_score(commands)
+
+
+def _add_infer(commands: Any) -> None:
     infer = commands.add_parser(
         "infer",
         help="infer spikes for every frame of every neuron",
@@ -75,6 +81,8 @@ def add_commands(commands: Any) -> None:
     add_settings(infer, "infer")
     infer.set_defaults(handler=_infer, check=_check_infer)
 
+
+def _add_train_rate(commands: Any) -> None:
     train_rate = commands.add_parser(
         "train-rate",
         help="train the spike-rate model on recordings with ground truth",
@@ -131,6 +139,8 @@ def add_commands(commands: Any) -> None:
     add_settings(train_rate, "train-rate", "train-rate")
     train_rate.set_defaults(handler=_train_rate, check=_check_train_rate)
 
+
+def _add_score(commands: Any) -> None:
     score = commands.add_parser(
         "score",
         help="score predictions against ground truth, the SpikeFinder way",

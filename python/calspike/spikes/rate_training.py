@@ -176,25 +176,7 @@ def train_rate_model(
         subframes=model.subframes,
         warps=warps,
     )
-    val_set: RateTrainingSet | None = None
-    if isinstance(validation, float):  # its range is config's, checked above
-        held = np.random.default_rng(seed).permutation(len(train.names))[
-            : round(validation * len(train.names))
-        ]
-        if held.size:
-            keep = ~np.isin(train.neuron, held)
-            as_recorded = ~keep & (train.version == 0)  # validation: held-out neurons as recorded
-            val_set = train.subset(as_recorded)
-            train = train.subset(keep)
-    elif validation is not None:
-        val_set = rate_training_set(
-            validation,
-            model.rate,
-            model.radius,
-            chunk=chunk,
-            augment_rates=(),
-            subframes=model.subframes,
-        )
+    train, val_set = _held_out(train, validation, model, chunk, seed)
     if len(train.inputs) == 0:
         raise ValueError("no training chunks left after holding out the validation neurons")
     if simulated:
@@ -210,24 +192,7 @@ def train_rate_model(
                 warps=warps,
             )
         )
-    noise = train.normalised_noise
-    # Augmented noise raises the normalised noise level; the top of the range allows for it.
-    noise_range = [float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"])]
-    rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
-    card = ModelCard(
-        model_rate_hz=model.rate,
-        train_neurons=sorted({train.names[i] for i in np.unique(train.neuron)}),
-        train_datasets=datasets_summary(recordings, set(train.groups)),
-        normalised_noise_range=(noise_range[0], noise_range[1]),
-        frame_rate_range_hz=(
-            min([*rates, *[a for a in augment_rates if a < max(rates)]]),
-            max(rates),
-        ),
-        chunk=chunk,
-        augment_rates_hz=list(augment_rates),
-        balance=balance,
-        time_warps=[float(w) for w in warps],
-    )
+    card = _card(model, train, recordings, chunk, augment_rates, balance, warps)
     if base is not None:  # it keeps much of what its starting model learned
         card = card.fine_tuned_from(base, str(init))
     if balance > 0 or samples > 0:
@@ -249,6 +214,69 @@ def train_rate_model(
         resume=resume,
         progress=progress,
         extra=card.to_dict(),
+    )
+
+
+def _held_out(
+    train: RateTrainingSet,
+    validation: Sequence[Recording] | float | None,
+    model: SpikeRateModel,
+    chunk: int,
+    seed: int,
+) -> tuple[RateTrainingSet, RateTrainingSet | None]:
+    """(training chunks, validation chunks or None) for `train_rate_model`'s `validation`.
+
+    A fraction holds out that share of the neurons (seeded; their chunks as recorded only),
+    recordings are cut as they are (no augmentation), None holds out nothing.
+    """
+    if isinstance(validation, float):  # its range is config's, checked by train_rate_model
+        held = np.random.default_rng(seed).permutation(len(train.names))[
+            : round(validation * len(train.names))
+        ]
+        if not held.size:
+            return train, None
+        keep = ~np.isin(train.neuron, held)
+        as_recorded = ~keep & (train.version == 0)  # validation: held-out neurons as recorded
+        return train.subset(keep), train.subset(as_recorded)
+    if validation is None:
+        return train, None
+    return train, rate_training_set(
+        validation,
+        model.rate,
+        model.radius,
+        chunk=chunk,
+        augment_rates=(),
+        subframes=model.subframes,
+    )
+
+
+def _card(
+    model: SpikeRateModel,
+    train: RateTrainingSet,
+    recordings: Sequence[Recording],
+    chunk: int,
+    augment_rates: Sequence[float],
+    balance: float,
+    warps: Sequence[float],
+) -> ModelCard:
+    """The card of `model` trained on `train`, cut from `recordings` (before fine-tuning)."""
+    noise = train.normalised_noise
+    # Augmented noise raises the normalised noise level; the top of the range allows for it.
+    noise_range = (float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"]))
+    rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
+    return ModelCard(
+        model_rate_hz=model.rate,
+        train_neurons=sorted({train.names[i] for i in np.unique(train.neuron)}),
+        train_datasets=datasets_summary(recordings, set(train.groups)),
+        normalised_noise_range=noise_range,
+        frame_rate_range_hz=(
+            min([*rates, *[a for a in augment_rates if a < max(rates)]]),
+            max(rates),
+        ),
+        chunk=chunk,
+        augment_rates_hz=list(augment_rates),
+        balance=balance,
+        time_warps=[float(w) for w in warps],
     )
 
 
