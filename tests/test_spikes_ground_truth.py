@@ -49,7 +49,8 @@ def test_a_time_warp_reads_the_recording_at_a_stretched_rate(tmp_path):
     settings = {"chunk": 64, "stride": 32, "augment_rates": (), "subframes": 2}
     warped = rate_training.rate_training_set([recording], 25.0, 10, warps=(0.5,), **settings)
     assert sorted(np.unique(warped.version).tolist()) == [0, 1]
-    # the warped version is, by definition, the same arrays recorded at 0.5 x 100 Hz: slower kinetics
+    # the warped version is, by definition, the same arrays recorded at 0.5 x 100 Hz: slower
+    # kinetics
     slower = rate_training.rate_training_set([replace(recording, rate=50.0)], 25.0, 10, **settings)
     np.testing.assert_array_equal(warped.inputs[warped.version == 1], slower.inputs)
     np.testing.assert_array_equal(warped.counts[warped.version == 1], slower.counts)
@@ -83,7 +84,8 @@ def test_chunks_never_cross_a_dropped_frame():
     )
     cut = rate_training.rate_training_set([gappy], 25.0, 10, chunk=64, stride=16, augment_rates=())
     assert np.isfinite(cut.inputs).all() and 0 < len(cut.inputs) < len(whole.inputs)
-    # every chunk that survives is identical to the gap-free one at the same place (normalisation aside)
+    # every chunk that survives is identical to the gap-free one at the same place
+    # (normalisation aside)
     dropped_model_frames = (750 - 1, 755 + 1)
     starts = np.arange(0, 1500 - 64 + 1, 16)
     clear = [

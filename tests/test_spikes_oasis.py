@@ -188,7 +188,8 @@ def test_threads_do_not_change_the_result():
 
 
 def convex_reference_ar2(y, g1, g2, lam):
-    """min 1/2|y - c|^2 + lam sum(s), s_t = c_t - g1 c_(t-1) - g2 c_(t-2) >= 0 (zero history), by NNLS."""
+    """min 1/2|y - c|^2 + lam sum(s), s_t = c_t - g1 c_(t-1) - g2 c_(t-2) >= 0 (zero history),
+    by NNLS."""
     n = y.size
     root = np.sqrt(g1 * g1 + 4 * g2)
     d, r = (g1 + root) / 2, (g1 - root) / 2

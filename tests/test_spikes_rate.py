@@ -176,7 +176,8 @@ def test_inference_is_independent_of_tiles_and_chunks(default_model):
 
 
 def test_subframes_are_each_output_frames_own_channels():
-    """With subframes s the input is s times finer: input frame s * (j + radius) + k is channel k of output j."""
+    """With subframes s the input is s times finer: input frame s * (j + radius) + k is channel k
+    of output j."""
     torch.manual_seed(0)
     model = SpikeRateModel(subframes=2, dilations=(1,)).eval()
     assert model.input_rate == 50.0 and model.radius == 4
@@ -231,7 +232,8 @@ def test_subframes_inference_and_training_chunks():
         [recording], 25.0, 10, chunk=128, stride=64, augment_rates=(), subframes=2
     )
     assert chunks.inputs.shape[1] == 2 * (128 + 20) and chunks.counts.shape[1] == 128
-    # the first chunk: the trace at 50 Hz, normalised, its first value repeated 2 x 10 times before it
+    # the first chunk: the trace at 50 Hz, normalised, its first value repeated 2 x 10 times
+    # before it
     fine, _ = resample(recording.calcium[:1], 97.0, 50.0)
     length = min(fine.shape[1] // 2, resampled_length(7_001, 97.0, 25.0))
     normalised = preprocess.robust_normalise(fine[:, : 2 * length], [2 * length])[0]
@@ -324,7 +326,8 @@ def test_training_set_chunks_and_rate_versions():
 
 @pytest.mark.slow
 def test_rate_model_generalises_to_an_unseen_dataset(real_recordings):
-    """Trained on SpikeFinder datasets 5 and 6 only, scored on dataset 4 (CV in bench_spikefinder)."""
+    """Trained on SpikeFinder datasets 5 and 6 only, scored on dataset 4 (CV in
+    bench_spikefinder)."""
     train, test = real_recordings[1:], real_recordings[0]
     torch.manual_seed(0)
     model = rate_training.train_rate_model(
@@ -442,7 +445,8 @@ def test_suite2p_plane_to_dff(plane):
     read = read_suite2p(folder)
     assert read.rois.tolist() == [0, 1, 3] and read.total_rois == 5 and read.recording.rate == 30.0
     dff = read.recording.calcium
-    # F - 0.7 Fneu = 200 + 100 calcium exactly; its 8th percentile baseline lies near the trace's floor
+    # F - 0.7 Fneu = 200 + 100 calcium exactly; its 8th percentile baseline lies near the trace's
+    # floor
     assert np.abs(np.median(dff, axis=1)).max() < 0.5
     assert (
         np.corrcoef(dff[0], recording.calcium[0])[0, 1] > 0.95

@@ -70,7 +70,8 @@ def test_window_metrics_match_scikit_learn():
     )
     assert roc_auc(labels, scores) == pytest.approx(reference.roc_auc_score(labels, scores))
     matrix = confusion_matrix(labels, predicted)
-    # the tutorial's layout: rows predicted spike / no spike, columns spike / no spike, fractions of all
+    # the tutorial's layout: rows predicted spike / no spike, columns spike / no spike, fractions
+    # of all
     tn, fp, fn, tp = reference.confusion_matrix(labels, predicted).ravel() / labels.size
     assert np.allclose(matrix, [[tp, fp], [fn, tn]]) and matrix.sum() == pytest.approx(1.0)
     summary = classification_scores(labels, scores, threshold=0.7)
