@@ -18,6 +18,7 @@ import calspike
 PACKAGE = Path(calspike.__file__).parent
 FOUNDATION = (
     "calspike._io",
+    "calspike._inputs",
     "calspike._version",
     "calspike.errors",
     "calspike.config",

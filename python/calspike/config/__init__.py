@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from calspike._inputs import open_input
 from calspike.config.commands import (
     COMMANDS,
     INFER_SETTINGS,
@@ -66,7 +67,7 @@ def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str,
 
     allowed = set(allowed)
     try:
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             values = tomllib.load(stream)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from calspike._inputs import open_input
 from calspike.data.recording import DataError
 
 _PARSER_LINE = re.compile(r"line (\d+)")
@@ -20,7 +21,8 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
     the file, the header included.
     """
     try:
-        table = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+        with open_input(path) as stream:
+            table = pd.read_csv(stream, header=0 if header else None, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as error:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calspike._inputs import open_input
 from calspike.data._csv import read_numeric_csv
 from calspike.data.recording import DataError, Recording
 
@@ -53,7 +54,7 @@ def read_array(
         malformed values (naming the file).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"file not found: {path}")
     contents = _read_matrix_file(path)
     calcium = contents.pop("calcium")
@@ -86,14 +87,14 @@ def read_array(
 
 
 def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return {"calcium": load_npy(path)}
     if suffix == ".npz":
         try:
-            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+            with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
                 contents = {key: archive[key] for key in archive.files}
         except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: not a readable .npz archive ({error})") from None
@@ -108,8 +109,10 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
 def load_npy(path: Path) -> np.ndarray:
     """The array in the .npy file `path` (pickles refused); DataError naming it if unreadable."""
     try:
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             return np.asarray(np.load(stream, allow_pickle=False))
+    except DataError:
+        raise
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 

@@ -71,7 +71,7 @@ NEURON_FILES = (
 
 def neuron_files(folder: Path) -> list[Path]:
     """The neurons' files of a CASCADE dataset folder, sorted (see NEURON_FILES)."""
-    return sorted({f for pattern in NEURON_FILES for f in folder.glob(pattern) if f.is_file()})
+    return sorted({f for pattern in NEURON_FILES for f in folder.glob(pattern) if not f.is_dir()})
 
 
 def dataset_metadata(folder_name: str) -> dict[str, Any]:

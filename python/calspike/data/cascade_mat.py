@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from calspike._inputs import open_input
 from calspike.data.recording import DataError
 
 AP_TIME_UNIT_S = 1e-4  # events_AP counts in tenths of a millisecond
@@ -54,7 +55,8 @@ def read_neuron_file(path: str | os.PathLike[str]) -> list[Segment | Skipped]:
     if path.suffix != ".mat":
         raise DataError(f"{path}: not a MATLAB .mat file")
     try:
-        content = loadmat(path, squeeze_me=False)
+        with open_input(path) as stream:
+            content = loadmat(stream, squeeze_me=False)
     except NotImplementedError:  # scipy's answer to MATLAB v7.3 files, which are HDF5 inside
         raise DataError(
             f"{path}: a MATLAB v7.3 (HDF5) file; CASCADE ground truth is MATLAB v5: "

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from calspike._inputs import check_input, check_input_folder
 from calspike._optional import require
 from calspike.data.npy_stream import NpyRows, RowWriter
 from calspike.data.recording import DataError, check_numeric_dtype
@@ -118,6 +119,7 @@ class _ZarrRows:
         zarr = require("zarr", f"reading {path}")
         if not path.exists():
             raise FileNotFoundError(f"input not found: {path}")
+        check_input_folder(path)
         try:
             self._array = zarr.open_array(str(path), mode="r")
         except Exception as error:  # noqa: BLE001 - zarr raises many kinds for a folder that is not an array
@@ -146,8 +148,9 @@ class _ZarrRows:
 class _HDF5Rows:
     def __init__(self, file: Path, dataset: str) -> None:
         h5py = require("h5py", f"reading {file}")
-        if not file.is_file():
+        if not file.exists():
             raise FileNotFoundError(f"input not found: {file}")
+        check_input(file)
         self.path = Path(f"{file}:{dataset}")
         try:
             self._file = h5py.File(file, "r")

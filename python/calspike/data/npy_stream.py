@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
+from calspike._inputs import open_input
 from calspike.data.recording import DataError, check_numeric_dtype
 
 
@@ -34,7 +35,7 @@ class NpyRows:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
-            self._stream = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            self._stream = open_input(self.path)  # closed by close()
         except OSError as error:
             raise OSError(error.errno, f"cannot read {self.path}: {error.strerror}") from None
         try:

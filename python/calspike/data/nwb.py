@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from calspike._inputs import check_input
 from calspike._io import atomic_path
 from calspike._optional import require
 from calspike.data.chunked import check_plain_hdf5
@@ -40,8 +41,9 @@ def is_nwb(path: str | os.PathLike[str]) -> bool:
 
 def _open(path: Path) -> Any:
     pynwb = require("pynwb", f"reading {path}")
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"input not found: {path}")
+    check_input(path)
     try:
         io = pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True)
         return io, io.read()

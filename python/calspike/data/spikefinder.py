@@ -92,7 +92,7 @@ def read_spikefinder_dataset(
     folder = Path(directory)
     calcium_path = folder / f"{dataset}.{split}.calcium.csv"
     spikes_path = folder / f"{dataset}.{split}.spikes.csv"
-    if not calcium_path.is_file():
+    if not calcium_path.exists():
         raise FileNotFoundError(f"calcium file not found: {calcium_path}")
     calcium, lengths = read_spikefinder_csv(calcium_path, gaps)
     spikes = None
@@ -139,7 +139,7 @@ def read_spikefinder_csv(
     `gaps`, such cells are NaN: dropped frames.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"file not found: {path}")
     try:
         table = read_numeric_csv(path, header=True)

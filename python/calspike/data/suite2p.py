@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.lib import format as npy_format
 
+from calspike._inputs import open_input
 from calspike.config import check_rate
 from calspike.data.arrays import load_npy
 from calspike.data.recording import DataError, Recording
@@ -38,7 +39,7 @@ class Suite2pPlane:
 def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
     """True for a folder holding F.npy (a suite2p plane)."""
     folder = Path(path)
-    return folder.is_dir() and (folder / "F.npy").is_file()
+    return folder.is_dir() and (folder / "F.npy").exists()
 
 
 def read_suite2p(
@@ -221,7 +222,7 @@ def read_ops(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A suite2p ops.npy as a dict, unpickled with only plain data admitted (never code)."""
     path = Path(path)
     try:
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             version = npy_format.read_magic(stream)
             header = (
                 npy_format.read_array_header_1_0(stream)
@@ -248,7 +249,7 @@ def read_ops(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _ops_rate(path: Path) -> float:
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} not found: pass the frame rate (rate=, --rate)")
     ops = read_ops(path)
     if "fs" not in ops:

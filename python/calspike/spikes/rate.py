@@ -79,7 +79,7 @@ def load_rate_model(
         When the file is not a calspike checkpoint or holds another kind of model.
     """
     source = default_model_path() if path is None else Path(path)
-    if not source.is_file():
+    if not source.exists():
         raise FileNotFoundError(f"no spike-rate model at {source}")
     model = load_model(source)
     if not isinstance(model, SpikeRateModel):

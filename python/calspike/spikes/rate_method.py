@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from calspike._inputs import open_input
 from calspike.data.recording import Recording
 from calspike.spikes.method import MethodSettings, json_values, threads_used
 from calspike.spikes.model_card import ModelCard, as_range
@@ -95,7 +96,8 @@ class RateModelMethod:
         """The checkpoint's bytes, sent to each Dask worker once."""
         from calspike.spikes.rate import default_model_path
 
-        return Path(self.settings.model or default_model_path()).read_bytes()
+        with open_input(self.settings.model or default_model_path()) as stream:
+            return stream.read()
 
     def worker_settings(self) -> MethodSettings:
         """These settings with this process's PyTorch threads: the workers round alike."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from calspike._inputs import open_input
 from calspike.data import DataError, read_spikefinder_csv
 from calspike.data.recording import check_numeric_dtype
 from calspike.errors import NoGroundTruthWarning
@@ -270,7 +271,7 @@ def _spike_files(path: Path) -> dict[str, Path]:
         if not found:
             raise FileNotFoundError(f"no N.*spikes.csv files in {path}")
         return found
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"not found: {path}")
     match = _DATASET.match(path.name)
     return {match.group(1) if match else path.stem: path}
@@ -278,7 +279,7 @@ def _spike_files(path: Path) -> dict[str, Path]:
 
 def _load(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             values = np.load(stream, allow_pickle=False)
         check_numeric_dtype(values.dtype, str(path))
         if values.ndim not in (1, 2):

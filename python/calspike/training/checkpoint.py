@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from calspike._inputs import open_input
 from calspike._io import atomic_path
 from calspike.data.recording import DataError
 from calspike.models import CalspikeModel, build_model
@@ -139,6 +140,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = _torch_load(path)
     except (
         FileNotFoundError,
+        DataError,
         Warning,
     ):  # a warning the caller made an error is theirs, not a bad file
         raise
@@ -176,7 +178,8 @@ def _torch_load(path: str | os.PathLike[str]) -> Any:
     """``torch.load`` with ``weights_only=True`` on the CPU."""
     with warnings.catch_warnings():  # torch < 2.2 warns about its own storage classes while loading
         warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open_input(path) as stream:
+            return torch.load(stream, map_location="cpu", weights_only=True)
 
 
 def load_model(path: str | os.PathLike[str]) -> CalspikeModel:

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from calspike import config
+from calspike._inputs import open_input
 from calspike._io import atomic_path
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
-from calspike.errors import CalspikeWarning
+from calspike.errors import CalspikeWarning, DataError
 from calspike.windows import WINDOW_SETTINGS, Windows, partition
 
 _CACHE_FORMAT = 1
@@ -93,7 +94,7 @@ def _cache_key(files: list[Path], settings: dict[str, Any]) -> str:
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for path in files:
         digest.update(path.name.encode() + b"\0")
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             while block := stream.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()[:32]
@@ -143,7 +144,7 @@ def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
 
 def is_windows_file(path: str | os.PathLike[str]) -> bool:
     """True for an .npz that `save_windows` (or the cache) wrote, judged by its array names."""
-    with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+    with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
         return {"key", "windows", "neuron", "frame", "params"} <= set(archive.files)
 
 
@@ -168,10 +169,12 @@ def load_windows(path: str | os.PathLike[str]) -> Windows:
         Naming the file when it is not a calspike windows file.
     """
     target = Path(path)
-    if not target.is_file():
+    if not target.exists():
         raise FileNotFoundError(f"no such file: {target}")
     try:
         return _read_npz(target, None)
+    except DataError:  # it names the file already
+        raise
     except ValueError as error:
         raise ValueError(f"{target}: not a calspike windows file ({error})") from None
 
@@ -199,7 +202,7 @@ def _read_npz(target: Path, key: str | None) -> Windows:
     """
     try:
         # np.load leaks its file handle when the zip is unreadable; own the stream instead
-        with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+        with open_input(target) as stream, np.load(stream, allow_pickle=False) as archive:
             if key is not None and str(archive["key"]) != key:
                 raise ValueError("the cache file holds another key")
             has_spikes = bool(archive["has_spikes"])

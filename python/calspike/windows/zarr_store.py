@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from calspike._inputs import check_input_folder
 from calspike._optional import require
 from calspike.data.recording import DataError, Recording
 from calspike.windows import Windows, partition
@@ -200,6 +201,7 @@ class StoredWindows:
         self.path = Path(path)
         if not self.path.is_dir():
             raise FileNotFoundError(f"no such windows store: {self.path}")
+        check_input_folder(self.path)
         if not is_windows_store(self.path):
             raise ValueError(
                 f"{self.path}: not a calspike windows store (no 'calspike': 'windows' attribute)"
