@@ -777,3 +777,80 @@ def test_a_checkpoint_asking_for_a_huge_model_is_refused_before_allocating(
     save_checkpoint(state, tmp_path / "huge.pt")
     with pytest.raises(DataError, match=r"huge.pt.*(hidden|latent|channels|dilation|smooth) must"):
         calspike.load_model(tmp_path / "huge.pt")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_no_reader_waits_on_a_fifo_or_reads_a_device(tmp_path):
+    """Every kind of input given as a FIFO (no writer: a plain open would wait forever) or a
+    character device is a data error naming it, at once. Run in a child process with a
+    timeout, so that a reader that waits fails this test instead of hanging the suite."""
+    calspike.simulate(2, 300, 30.0, seed=0)  # the extension loads in the parent too
+    for name in ("a.npy", "a.csv", "a.npz", "a.pt", "a.toml", "a.nwb", "a.h5", "w.npz"):
+        os.mkfifo(tmp_path / name)
+    (tmp_path / "cascade" / "DS01-GCaMP6f-m-V1").mkdir(parents=True)
+    os.mkfifo(tmp_path / "cascade" / "DS01-GCaMP6f-m-V1" / "CAttached_n1_mini.mat")
+    (tmp_path / "plane0").mkdir()
+    os.mkfifo(tmp_path / "plane0" / "F.npy")
+    zarr = pytest.importorskip("zarr")
+    store = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=(2, 100), dtype="f4")
+    store[:] = 1.0
+    chunk = next(
+        p for p in (tmp_path / "a.zarr").rglob("*") if p.is_file() and "zarr" not in p.name
+    )
+    chunk.unlink()
+    os.mkfifo(chunk)
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, pathlib, sys
+        import calspike
+        from calspike.cli import main
+        from calspike.training import load_checkpoint
+        from calspike.windows.store import load_windows
+        d = pathlib.Path({str(tmp_path)!r})
+        calls = {{
+            "read_array": lambda: calspike.read_array(d / "a.npy", rate=30.0),
+            "read_array csv": lambda: calspike.read_array(d / "a.csv", rate=30.0),
+            "read_array npz": lambda: calspike.read_array(d / "a.npz", rate=30.0),
+            "infer npy": lambda: calspike.infer(d / "a.npy", d / "o1.npy", rate=30.0),
+            "infer zarr": lambda: calspike.infer(d / "a.zarr", d / "o2.npy", rate=30.0),
+            "infer hdf5": lambda: calspike.infer(f"{{d / 'a.h5'}}:/x", d / "o3.npy", rate=30.0),
+            "infer device": lambda: calspike.infer("/dev/zero", d / "o4.npy", rate=30.0),
+            "read_nwb": lambda: calspike.read_nwb(d / "a.nwb"),
+            "checkpoint": lambda: load_checkpoint(d / "a.pt"),
+            "windows": lambda: load_windows(d / "w.npz"),
+            "cascade": lambda: calspike.read_ground_truth(d / "cascade"),
+            "suite2p": lambda: calspike.read_suite2p(d / "plane0", rate=30.0),
+        }}
+        for name, call in calls.items():
+            try:
+                call()
+                print(name, "ACCEPTED")
+            except Exception as error:
+                print(name, "|", type(error).__name__, "|", error)
+        def code(argv):
+            try:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    return main(argv)
+            except SystemExit as exit:  # argparse's usage errors
+                return exit.code
+        print("config |", code(["run", "--config", str(d / "a.toml"), "-o", str(d / "r")]))
+        print("score |", code(["score", str(d / "a.npy"), str(d / "a.csv")]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" | ", 1) for line in done.stdout.splitlines() if " | " in line)
+    assert set(lines) >= {"read_array", "infer npy", "infer zarr", "checkpoint", "config", "score"}
+    for name, outcome in lines.items():
+        if name in ("config", "score"):
+            assert outcome in ("1", "2"), (name, outcome)
+            continue
+        kind, _, message = outcome.partition(" | ")
+        assert kind in ("DataError", "ValueError"), (name, outcome)
+        assert "not a regular file" in message or "unsupported file type" in message, (
+            name,
+            outcome,
+        )
+    assert "not a regular file" in lines["infer zarr"] and "FIFO" in lines["infer zarr"]
