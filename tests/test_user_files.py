@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -104,7 +105,7 @@ def test_run_refuses_to_replace_the_users_folders(spikefinder_data, tmp_path, ca
     (mine / "figure.svg").write_text("<svg/>")
     assert "did not write" in _usage_error(["run", "-o", str(mine), *SMALL_RUN], capsys)
     monkeypatch.chdir(mine)
-    assert "did not write" in _usage_error(["run", "-o", ".", *SMALL_RUN], capsys)
+    assert "is the working folder" in _usage_error(["run", "-o", ".", *SMALL_RUN], capsys)
     assert _snapshot(spikefinder_data) == before and (mine / "figure.svg").read_text() == "<svg/>"
 
 
@@ -854,3 +855,77 @@ def test_no_reader_waits_on_a_fifo_or_reads_a_device(tmp_path):
             outcome,
         )
     assert "not a regular file" in lines["infer zarr"] and "FIFO" in lines["infer zarr"]
+
+
+def test_a_calspike_folder_is_replaced_only_by_one_of_its_kind_and_only_with_its_own_files(
+    spikefinder_data, tmp_path, capsys
+):
+    """An infer folder does not replace a windows store (nor the reverse), and a calspike
+    folder a user has put files into is refused, naming them; nothing in it is deleted."""
+    predictions, store = tmp_path / "predictions", tmp_path / "w.zarr"
+    infer = ["infer", str(spikefinder_data), "--method", "oasis", "--no-progress"]
+    assert main([*infer, "-o", str(predictions)]) == 0
+    assert main(["prepare", "-o", str(store)]) == 0
+    err = _usage_error([*infer, "-o", str(store)], capsys)
+    assert "is a calspike windows folder, not a predictions folder" in err
+    zarr_predictions = tmp_path / "p.zarr"
+    traces = tmp_path / "traces.npy"
+    np.save(traces, calspike.simulate(2, 1_000, 30.0, seed=0).calcium)
+    assert (
+        main(
+            ["infer", str(traces), "--rate", "30", "--method", "oasis", "-o", str(zarr_predictions)]
+        )
+        == 0
+    )
+    err = _usage_error(["prepare", "-o", str(zarr_predictions)], capsys)
+    assert "is a calspike predictions folder, not a windows folder" in err
+    (predictions / "my-analysis.ipynb").write_text("{}")
+    (predictions / "plots").mkdir()
+    (predictions / "plots" / "fig1.png").write_bytes(b"png")
+    err = _usage_error([*infer, "-o", str(predictions)], capsys)
+    assert "holds files calspike did not write there (my-analysis.ipynb, plots/fig1.png)" in err
+    assert (predictions / "my-analysis.ipynb").read_text() == "{}"
+    (predictions / "my-analysis.ipynb").unlink()
+    shutil.rmtree(predictions / "plots")
+    assert main([*infer, "-o", str(predictions)]) == 0  # its own files only: replaced
+
+
+def test_no_output_lands_in_the_installed_package_or_replaces_the_working_folder(
+    spikefinder_data, tmp_path, capsys, monkeypatch
+):
+    package = Path(calspike.__file__).resolve().parent
+    weights = next(package.rglob("*.pt"))  # the shipped rate model
+    before = weights.read_bytes()
+    traces = tmp_path / "traces.npy"
+    np.save(traces, calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows)]) == 0
+    for argv in (
+        ["train-rate", str(spikefinder_data), "--init", "default", "-o", str(weights)],
+        [
+            "train-rate",
+            str(spikefinder_data),
+            "-o",
+            str(tmp_path / "m.pt"),
+            "--export",
+            str(weights),
+        ],
+        ["train", str(windows), "-o", str(package / "model.pt")],
+        ["infer", str(traces), "--rate", "30", "-o", str(package / "out.npy")],
+        ["run", "-o", str(package / "report"), *SMALL_RUN],
+    ):
+        assert "inside the installed calspike package" in _usage_error(argv, capsys), argv
+    assert weights.read_bytes() == before
+    work = tmp_path / "work" / "here"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for target in (".", "..", "/", str(Path.home())):
+        for argv in (
+            ["run", "-o", target, *SMALL_RUN],
+            ["prepare", "-o", target],
+            ["infer", str(spikefinder_data), "--method", "oasis", "-o", target],
+        ):
+            err = _usage_error(argv, capsys)  # exit 2, before any work
+            reasons = ("would replace whole", "is a folder", "saved as .npz or a .zarr")
+            assert any(reason in err for reason in reasons), (argv, err)
+    assert not any((tmp_path / "work").rglob("*.calspike*")) and not list(work.iterdir())

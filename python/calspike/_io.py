@@ -85,11 +85,64 @@ def is_calspike_folder(folder: Path) -> bool:
     return (folder / MARKER).is_file()
 
 
-def check_folder_target(target: Path, what: str) -> None:
+def check_output_place(target: Path, what: str, folder: bool) -> None:
+    """UsageError for a place no output may take.
+
+    Anywhere inside the installed calspike package (its own weights included), and for a
+    folder output the file system's root, the home folder, or the working folder or one
+    above it (`-o .`, `-o ..`), which a folder output would replace whole.
+    """
+    resolved = target.resolve()
+    package = Path(__file__).resolve().parent
+    if resolved == package or resolved.is_relative_to(package):
+        raise UsageError(
+            f"{what} {target} lies inside the installed calspike package ({package}); "
+            "calspike never writes into itself: choose a path outside it"
+        )
+    if not folder:
+        return
+    here = Path.cwd().resolve()
+    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+        place = "the root folder" if resolved == Path(resolved.anchor) else "your home folder"
+    elif resolved == here or resolved in here.parents:
+        place = "the working folder" if resolved == here else "a folder above the working one"
+    else:
+        return
+    raise UsageError(
+        f"{what} {target} is {place}, which a folder output would replace whole: name a new "
+        "folder for it"
+    )
+
+
+def _marker(folder: Path) -> dict[str, Any]:
+    """The marker's record of a calspike folder ({} when it cannot be read)."""
+    try:
+        record = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _files_in(folder: Path) -> dict[str, int]:
+    """Every file under `folder` but the marker: its path relative to `folder`, and its size."""
+    found = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            relative = path.relative_to(folder).as_posix()
+            if relative != MARKER:
+                found[relative] = path.lstat().st_size
+    return found
+
+
+def check_folder_target(target: Path, what: str, kind: str | None = None) -> None:
     """UsageError unless `target` may be replaced by a folder calspike writes.
 
-    That is a `target` that is missing, empty, or a folder calspike wrote.
+    That is a `target` that is missing, empty, or a folder calspike wrote: of the same `kind`
+    (a report is not replaced by predictions) and holding only the files calspike wrote
+    there (its marker lists them), so nothing a user added is deleted.
     """
+    check_output_place(target, what, folder=True)
     if target.is_symlink():
         raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
     if not target.exists():
@@ -105,7 +158,23 @@ def check_folder_target(target: Path, what: str) -> None:
         raise UsageError(
             f"{what} {target} is a file that calspike did not write; choose another path"
         )
-    if is_calspike_folder(target) or not any(target.iterdir()):
+    if not any(target.iterdir()):
+        return
+    if is_calspike_folder(target):
+        record = _marker(target)
+        if kind is not None and record.get("kind", kind) != kind:
+            raise UsageError(
+                f"{what} {target} is a calspike {record.get('kind')} folder, not a {kind} "
+                "folder; calspike replaces only a folder of the same kind: choose another path"
+            )
+        listed = record.get("files")
+        added = sorted(set(_files_in(target)) - set(listed)) if isinstance(listed, dict) else []
+        if added:
+            shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+            raise UsageError(
+                f"{what} {target} holds files calspike did not write there ({shown}); it will "
+                "not delete them: move them or choose another path"
+            )
         return
     raise UsageError(
         f"{what} {target} is a folder that calspike did not write (no {MARKER}); it will not "
@@ -119,6 +188,7 @@ def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | No
     It may when its folder exists, and nothing is there or what is there is calspike's
     (`ours(target)` is True).
     """
+    check_output_place(target, what, folder=False)
     if target.is_symlink():
         raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
     parent = target.parent if str(target.parent) else Path(".")
@@ -238,7 +308,8 @@ def atomic_folder(
     `check_folder_target`.
     """
     target = Path(target)
-    check_folder_target(target, what)
+    kind = (record or {}).get("kind")
+    check_folder_target(target, what, kind)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -254,10 +325,9 @@ def atomic_folder(
         raise OSError(error.errno, f"cannot write {target}: {error.strerror}") from None
     try:
         yield folder
-        (folder / MARKER).write_text(
-            json.dumps({"written_by": "calspike", **(record or {})}, indent=2)
-        )
-        check_folder_target(target, what)  # again: it may have changed while we worked
+        written = {"written_by": "calspike", **(record or {}), "files": _files_in(folder)}
+        (folder / MARKER).write_text(json.dumps(written, indent=2))
+        check_folder_target(target, what, kind)  # again: it may have changed while we worked
         previous = _swap_into_place(folder, target)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -174,7 +174,7 @@ def _check_prepare(args: argparse.Namespace) -> None:
     hdf5 = None if args.data is None else split_hdf5(args.data)
     inputs = [hdf5[0] if hdf5 is not None else args.data] if args.data is not None else []
     if args.output.suffix == ".zarr":
-        check_folder_target(args.output, "-o/--output windows store")
+        check_folder_target(args.output, "-o/--output windows store", "windows")
         check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
         return
     if args.output.suffix != ".npz":

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from calspike._io import UsageError, check_folder_target, check_not_input
+from calspike._io import UsageError, check_folder_target, check_not_input, check_output_place
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
 
@@ -46,6 +46,7 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
     else:
         layout = "npy"
     sidecar = sidecar_path(output, layout)
+    check_output_place(output, "output", folder=layout in ("folder", "zarr"))
     check_not_input(
         [output, sidecar],
         [hdf5[0] if hdf5 else source, *files_read(source, layout)],
@@ -62,7 +63,9 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
             "there); choose another output name"
         )
     if layout in ("folder", "zarr"):
-        check_folder_target(output, "output folder" if layout == "folder" else "output zarr array")
+        check_folder_target(
+            output, "output folder" if layout == "folder" else "output zarr array", "predictions"
+        )
         return layout
     if output.is_dir():
         raise UsageError(f"output {output} is a folder; give a .{layout} file path")

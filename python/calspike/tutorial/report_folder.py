@@ -20,7 +20,7 @@ def check_report_target(target: Path, data: str | os.PathLike[str] | None) -> No
 
     New, empty or an earlier report, and apart from `data`.
     """
-    check_folder_target(target, "report folder")
+    check_folder_target(target, "report folder", "report")
     if data is not None:
         check_not_input([target], [Path(data)], "report folder")
 
