@@ -929,3 +929,22 @@ def test_no_output_lands_in_the_installed_package_or_replaces_the_working_folder
             reasons = ("would replace whole", "is a folder", "saved as .npz or a .zarr")
             assert any(reason in err for reason in reasons), (argv, err)
     assert not any((tmp_path / "work").rglob("*.calspike*")) and not list(work.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["run", "--quick", "--vae-features", "delta,raw"], "--vae-features must start with raw"),
+        (["run", "--quick", "--features", "raw,tutorial_delta"], "--features: tutorial_delta"),
+        (["train", "--features", "raw,tutorial_delta"], "--features: tutorial_delta"),
+        (["train", "--vae-features", "delta"], "--vae-features must start with raw"),
+    ],
+)
+def test_bad_feature_lists_are_usage_errors_before_any_data_is_read(tmp_path, capsys, argv, option):
+    """The data named does not exist: the feature lists must be refused first, with exit 2."""
+    missing = str(tmp_path / "missing.npz")
+    command, *rest = argv
+    full = [command, "--data", missing, "-o", str(tmp_path / "r"), *rest]
+    if command == "train":
+        full = [command, missing, "-o", str(tmp_path / "m.pt"), *rest]
+    assert option in _usage_error(full, capsys)

@@ -158,10 +158,29 @@ def _check_windows(settings: dict[str, Any]) -> None:
         )
 
 
+def _check_features(settings: dict[str, Any], tutorial: bool) -> None:
+    """Usage errors for feature lists, before any data is read (the run would find them late)."""
+    from calspike._io import UsageError
+    from calspike.feature_stacks import parse_features
+
+    try:
+        parse_features(settings["features"], tutorial=tutorial, name="--features")
+        vae = parse_features(settings["vae_features"], tutorial=tutorial, name="--vae-features")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if vae[0] != "raw":
+        raise UsageError(
+            "--vae-features must start with raw (the channel the VAEs reconstruct), got "
+            f"{settings['vae_features']!r}"
+        )
+
+
 def _check_run(args: argparse.Namespace) -> None:
     from calspike.tutorial.report_folder import check_report_target
 
-    _check_windows(chosen(args, *(("tutorial",) if args.tutorial else ())))
+    settings = chosen(args, *(("tutorial",) if args.tutorial else ()))
+    _check_windows(settings)
+    _check_features(settings, args.tutorial)
     check_report_target(args.out, args.data)
 
 
@@ -194,6 +213,7 @@ def _check_train(args: argparse.Namespace) -> None:
     )
     from calspike.training import is_checkpoint
 
+    _check_features(chosen(args), tutorial=False)
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
     check_file_target(args.output, "-o/--output", is_checkpoint)
