@@ -254,10 +254,14 @@ def test_inference_settings_have_the_schemas_one_range(call, message):
 def test_workers_have_one_range_from_the_cli_and_the_api(tmp_path, capsys):
     np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
     argv = ["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.npy"), "--rate", "30"]
-    with pytest.raises(SystemExit) as stopped:
-        main([*argv, "--workers", "0"])
-    assert stopped.value.code == 2
-    assert "workers must be an integer in [1, " in capsys.readouterr().err
+    for workers, message in (
+        ("0", "--workers must be in [1, inf], got 0"),
+        ("1000", "--workers must be an integer in [1, "),
+    ):
+        with pytest.raises(SystemExit) as stopped:  # the schema's floor, then the machine's ceiling
+            main([*argv, "--workers", workers])
+        assert stopped.value.code == 2
+        assert message in capsys.readouterr().err
     with pytest.raises(calspike.UsageError, match=r"workers must be an integer in \[1, "):
         infer(tmp_path / "x.npy", tmp_path / "p.npy", rate=30.0, workers=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]

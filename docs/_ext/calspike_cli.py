@@ -81,8 +81,9 @@ def _signature(action: argparse.Action) -> str:
 def _setting_line(setting: Any, action: argparse.Action) -> str:
     """One line under the option: type (and unit), allowed values, this command's default, TOML key.
 
-    The allowed values and the default are read from the help that ``config.add_arguments`` wrote
-    (``Setting.describe``), so they are the ones ``calspike COMMAND --help`` prints.
+    The allowed values and the default are read from the help that
+    ``cli.options.add_arguments`` wrote (``Setting.describe``), so they are the ones
+    ``calspike COMMAND --help`` prints.
     """
     described = action.help or ""
     body, _, default = described.rpartition("; default: ")

@@ -67,7 +67,9 @@ def __getattr__(name: str) -> "object":
     if name in names:
         if name != "__version__":
             _load_core()
-        return load(name)
+        value = load(name)
+        globals()[name] = value  # later look-ups skip this function (lazy_loader < 0.5 does not)
+        return value
     raise AttributeError(f"module 'calspike' has no attribute {name!r}")
 
 

@@ -59,13 +59,6 @@ def _add_infer(commands: Any) -> None:
         help="run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); .npy, .zarr and "
         "HDF5 inputs; needs calspike[dask]",
     )
-    cluster.add_argument(
-        "--workers",
-        type=int,  # its range: spikes.budget.check_workers, as for the Python API
-        default=None,
-        metavar="N",
-        help="run on a local Dask cluster of N worker processes; same results as one process",
-    )
     infer.add_argument(
         "--series",
         default=None,
@@ -163,17 +156,21 @@ def _add_score(commands: Any) -> None:
 
 
 def _check_infer(args: argparse.Namespace) -> None:
+    from calspike._io import UsageError
+    from calspike.spikes.budget import check_cluster
     from calspike.spikes.outputs import check_outputs
 
     layout = check_outputs(args.input, args.output)
-    if (args.scheduler is not None or args.workers is not None) and layout not in ("npy", "zarr"):
-        from calspike._io import UsageError
-
+    workers = chosen(args)["workers"]  # the option or --config's (ranges: the schema's, then
+    # the machine's ceiling in spikes.budget.check_workers, as for the Python API)
+    if (args.scheduler is not None or workers is not None) and layout not in ("npy", "zarr"):
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")
-    from calspike.spikes.budget import check_cluster
-
-    check_cluster(args.scheduler, args.workers)
-    if args.scheduler is not None or args.workers is not None:
+    try:
+        check_cluster(args.scheduler, workers)
+    except UsageError as error:  # name the option the user gave
+        message = str(error)
+        raise UsageError("--" + message if message.startswith("workers ") else message) from None
+    if args.scheduler is not None or workers is not None:
         from calspike._optional import require
 
         require("distributed", "--scheduler/--workers")
@@ -231,7 +228,6 @@ def _infer(args: argparse.Namespace) -> None:
         cells_only=not all_rois,
         series=args.series,
         scheduler=args.scheduler,
-        workers=args.workers,
         progress=not args.no_progress,
         **settings,
     ):

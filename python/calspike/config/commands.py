@@ -80,6 +80,7 @@ INFER_SETTINGS = (
     "neuropil",
     "baseline",
     "all_rois",
+    "workers",
     "threads",
     "device",
 )

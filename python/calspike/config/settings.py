@@ -334,7 +334,9 @@ SETTINGS: dict[str, Setting] = {
             "workers",
             int,
             None,
-            "local Dask processes (4 per core, 1 per GiB at most)",
+            "run on a local Dask cluster of this many worker processes (4 per core, 1 per GiB"
+            " at most), with the result of one process; .npy, .zarr and HDF5 inputs; needs"
+            " calspike[dask]",
             "",
             1,
             optional=True,

@@ -120,9 +120,7 @@ def repeated_input_lstm(lstm: nn.LSTM, steps: torch.Tensor, length: int) -> torc
         The hidden state after each step.
     """
     plain = lstm.num_layers == 1 and not lstm.bidirectional and lstm.bias and not lstm.proj_size
-    if (
-        steps.is_cuda or not plain or not lstm.batch_first
-    ):  # cuDNN runs the sequence in a few kernels
+    if steps.is_cuda or not plain or not lstm.batch_first:  # cuDNN: the sequence in a few kernels
         sequence: torch.Tensor = lstm(
             steps.unsqueeze(1 if lstm.batch_first else 0).expand(
                 *((-1, length, -1) if lstm.batch_first else (length, -1, -1))

@@ -15,9 +15,8 @@ from calspike.errors import UsageError
 
 WORKING_BYTES = 256 << 20  # per chunk of neurons: bounds memory for long recordings too
 BYTES_PER_FRAME = 32  # working bytes per input frame and neuron (copies, gap mask, counts, outputs)
-BYTES_PER_MODEL_FRAME = (
-    16  # and per frame at the model's input rate (resampled, normalised, padded)
-)
+# and per frame at the model's input rate (resampled, normalised, padded)
+BYTES_PER_MODEL_FRAME = 16
 
 
 def neurons_per_chunk(

@@ -87,9 +87,9 @@ def infer_block(
         chunk_neurons=chunk_neurons,
         torch_threads=torch_threads,
     )
-    estimator = _worker_method(payload, method, settings)
+    chosen = _worker_method(payload, method, settings)
     recording = Recording(np.ascontiguousarray(traces, dtype=np.float32), rate, gaps=True)
-    spikes, found = estimate(estimator, recording)
+    spikes, found = estimate(chosen, recording)
     spikes = np.asarray(spikes, dtype=np.float32)
     return (spikes, found) if details else spikes
 

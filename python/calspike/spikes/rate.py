@@ -145,9 +145,8 @@ def _rates_at_model_rate(
         inputs = np.empty((len(batch), width), dtype=np.float32)
         for i, (_, _, _, values) in enumerate(batch):
             inputs[i, : values.size] = values
-            inputs[i, values.size :] = values[
-                -1
-            ]  # a short last tile: extend with its edge, outputs unused
+            # a short last tile: extend with its edge, outputs unused
+            inputs[i, values.size :] = values[-1]
         predicted = model(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
         for i, (row, start, stop, _) in enumerate(batch):
             out[row, start:stop] = predicted[i, : stop - start]

@@ -37,9 +37,8 @@ from calspike.tutorial.report_folder import check_report_target, write_report
 from calspike.tutorial.stacks import FeatureStacks
 from calspike.tutorial.timing import SIMULATED_FRAMES, StepClock, bytes_in, say_duration
 
-RUN_SETTINGS = tuple(
-    name for name in config.COMMANDS["run"] if name != "rate"
-)  # rate: its own argument
+# rate is run's own argument
+RUN_SETTINGS = tuple(name for name in config.COMMANDS["run"] if name != "rate")
 STEPS = 8
 T = TypeVar("T")
 
