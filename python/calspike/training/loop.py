@@ -123,7 +123,9 @@ def fit(
     Raises
     ------
     ValueError
-        For a bad setting (naming it), an `x` and `y` of different lengths, no windows, or a
+        For a setting outside its range in the settings' schema (`calspike.config`: lr in
+        [1e-8, 10], epochs in [1, 100000], batch_size in [1, 2**24], clip in [1e-8, 1e6] ...;
+        naming it), an `x` and `y` of different lengths, no windows, or a
         checkpoint to resume that another model or other settings wrote.
 
     Examples
