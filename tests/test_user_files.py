@@ -948,3 +948,26 @@ def test_bad_feature_lists_are_usage_errors_before_any_data_is_read(tmp_path, ca
     if command == "train":
         full = [command, missing, "-o", str(tmp_path / "m.pt"), *rest]
     assert option in _usage_error(full, capsys)
+
+
+def test_a_dask_worker_never_takes_the_model_from_a_predictable_shared_path(tmp_path, monkeypatch):
+    """A worker saves the checkpoint bytes it receives in a folder of its own (unpredictable
+    name, mode 0700) and checks them by SHA-256 on reuse; a model another user planted under
+    the name the old code used in the shared temporary folder is never read."""
+    from calspike.spikes import rate_method
+    from calspike.spikes.method import MethodSettings
+    from calspike.spikes.rate import default_model_path
+
+    monkeypatch.setattr(rate_method.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(rate_method, "_PRIVATE", [])
+    payload = default_model_path().read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    planted = tmp_path / f"calspike-model-{digest[:16]}.pt"  # where the old code looked
+    planted.write_bytes(b"another user's model")
+    settings = MethodSettings()
+    first = rate_method.RateModelMethod.on_worker(payload, settings).settings.model
+    assert first != planted and first.parent != tmp_path and first.read_bytes() == payload
+    assert (first.parent.stat().st_mode & 0o777) == 0o700
+    first.write_bytes(b"changed on disk")  # reused only while its bytes match
+    again = rate_method.RateModelMethod.on_worker(payload, settings).settings.model
+    assert again == first and again.read_bytes() == payload
