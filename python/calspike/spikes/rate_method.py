@@ -5,9 +5,10 @@ PyTorch is imported only when the model is used, so that choosing OASIS never lo
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import shutil
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,12 +16,35 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from calspike._inputs import open_input
+from calspike._io import file_digest
 from calspike.data.recording import Recording
 from calspike.spikes.method import MethodSettings, json_values, threads_used
 from calspike.spikes.model_card import ModelCard, as_range
 
 if TYPE_CHECKING:
     from calspike.models import SpikeRateModel
+
+
+_PRIVATE: list[Path] = []  # this process's folder for received checkpoints, made on first use
+
+
+def private_copy(payload: bytes) -> Path:
+    """`payload` as a file in a folder of this process's own.
+
+    The folder comes from ``tempfile.mkdtemp`` (a name no one can predict, only this user may
+    enter); the file is named by its SHA-256 and checked against it whenever it is used
+    again. The folder goes when the process ends.
+    """
+    if not _PRIVATE:
+        _PRIVATE.append(Path(tempfile.mkdtemp(prefix="calspike-models-")))
+        atexit.register(shutil.rmtree, _PRIVATE[0], True)
+    digest = hashlib.sha256(payload).hexdigest()
+    path = _PRIVATE[0] / f"{digest}.pt"
+    if not (path.is_file() and file_digest(path) == digest):
+        partial = path.with_suffix(".part")
+        partial.write_bytes(payload)
+        partial.replace(path)
+    return path
 
 
 class RateModelMethod:
@@ -46,17 +70,13 @@ class RateModelMethod:
 
     @classmethod
     def on_worker(cls, payload: bytes, settings: MethodSettings) -> RateModelMethod:
-        """The method on a Dask worker: the checkpoint's bytes saved once per machine, then read.
+        """The method on a Dask worker, from the checkpoint's bytes the client sent.
 
-        Read through the checkpoint format's own checks, as in one process.
+        They are saved in a private folder of this process (`private_copy`), then read through
+        the checkpoint format's own checks. Never a predictable name in the shared temporary
+        folder, which any local user could fill with another model first.
         """
-        digest = hashlib.sha256(payload).hexdigest()
-        path = Path(tempfile.gettempdir()) / f"calspike-model-{digest[:16]}.pt"
-        if not path.is_file():
-            partial = path.with_suffix(f".{time.time_ns()}.part")
-            partial.write_bytes(payload)
-            partial.replace(path)
-        return cls(replace(settings, model=path))
+        return cls(replace(settings, model=private_copy(payload)))
 
     def _model(self) -> tuple[SpikeRateModel, dict[str, Any], Path]:
         """(the model, its checkpoint's metadata, its path), loaded once."""
