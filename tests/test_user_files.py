@@ -971,3 +971,35 @@ def test_a_dask_worker_never_takes_the_model_from_a_predictable_shared_path(tmp_
     first.write_bytes(b"changed on disk")  # reused only while its bytes match
     again = rate_method.RateModelMethod.on_worker(payload, settings).settings.model
     assert again == first and again.read_bytes() == payload
+
+
+def test_score_neurons_refuses_bins_that_leave_nothing_to_score():
+    from calspike.spikes.metrics import score_neurons
+
+    truth = np.random.default_rng(0).poisson(0.2, (2, 100)).astype(float)
+    assert np.isfinite(score_neurons(truth, truth + 0.1, bins=4)["correlation"]).all()
+    for bins in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=r"bins must be an integer >= 1"):
+            score_neurons(truth, truth + 0.1, bins=bins)
+    with pytest.raises(ValueError, match=r"bins=1000 leaves nothing to score.*the most: 100"):
+        score_neurons(truth, truth + 0.1, bins=1000)
+
+
+def test_run_and_prepare_name_the_neurons_without_a_finite_frame(tmp_path, capsys):
+    """As infer does: partition (behind run and prepare) warns, naming the recording and neuron."""
+    recording = calspike.simulate(3, 3_000, 100.0, seed=5)
+    calcium = recording.calcium.copy()
+    calcium[1] = np.nan
+    columns = [str(i) for i in range(3)]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame(calcium.T, columns=columns).to_csv(folder / "1.train.calcium.csv", index=False)
+    pd.DataFrame(recording.spikes.T, columns=columns).to_csv(
+        folder / "1.train.spikes.csv", index=False
+    )
+    with pytest.warns(
+        calspike.EmptyNeuronWarning, match=r"1 neuron\(s\) \(1\) hold no finite frame"
+    ):
+        assert main(["prepare", "--data", str(folder), "-o", str(tmp_path / "w.npz")]) == 0
+    with pytest.warns(calspike.EmptyNeuronWarning, match="they give no windows"):
+        calspike.partition(calspike.Recording(calcium, 100.0, recording.spikes, name="mine"))

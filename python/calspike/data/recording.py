@@ -19,16 +19,22 @@ from calspike.errors import DataWarning as DataWarning  # noqa: PLC0414 - re-exp
 from calspike.errors import EmptyNeuronWarning as EmptyNeuronWarning  # noqa: PLC0414 - re-exported
 
 
-def warn_empty_neurons(empty: np.ndarray, what: str, offset: int = 0, stacklevel: int = 3) -> None:
+def warn_empty_neurons(
+    empty: np.ndarray,
+    what: str,
+    offset: int = 0,
+    stacklevel: int = 3,
+    consequence: str = "their outputs are NaN",
+) -> None:
     """EmptyNeuronWarning naming the neurons where bool `empty` (neurons,) is True.
 
-    The neurons are numbered from `offset`.
+    The neurons are numbered from `offset`; `consequence` says what their lack of frames means.
     """
     empty = np.flatnonzero(np.asarray(empty, dtype=bool)) + offset
     if empty.size:
         shown = ", ".join(str(int(n)) for n in empty[:10]) + (" ..." if empty.size > 10 else "")
         warnings.warn(
-            f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; their outputs are NaN",
+            f"{what}: {empty.size} neuron(s) ({shown}) hold no finite frame; {consequence}",
             EmptyNeuronWarning,
             stacklevel=stacklevel,
         )

@@ -142,6 +142,8 @@ def score_neurons(
     if truth.ndim != 2:
         raise ValueError(f"truth and prediction must be (neurons, frames), got shape {truth.shape}")
     check_rate(rate, "rate")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1 (frames per bin), got {bins!r}")
     for name, values in (("truth", truth), ("prediction", prediction)):
         check_numeric_dtype(values.dtype, name)
         bad = np.isinf(values) | ((values < 0) if name == "truth" else False)
@@ -160,6 +162,12 @@ def score_neurons(
     scores["info_gain"] = np.array(
         [poisson_information_gain(t, p, rate, bins) for t, p in zip(truth, prediction, strict=True)]
     )
+    scored = (np.isfinite(truth) & np.isfinite(prediction)).sum(axis=1)
+    if truth.size and scored.max() < 2 * bins:  # every score above is NaN: say why
+        raise ValueError(
+            f"bins={bins} leaves nothing to score: no neuron has two bins of {bins} frames "
+            f"where truth and prediction are both defined (the most: {int(scored.max())})"
+        )
     return scores
 
 

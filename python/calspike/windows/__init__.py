@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from calspike import _core, config
-from calspike.data.recording import Recording, check_float32_range, check_numeric_dtype
+from calspike.data.recording import (
+    Recording,
+    check_float32_range,
+    check_numeric_dtype,
+    warn_empty_neurons,
+)
 
 WINDOW_SETTINGS = config.WINDOW_SETTINGS
 
@@ -242,6 +247,12 @@ def _as_inputs(
             )
         if spikes is not None:
             raise ValueError("spikes must be None when data are Recordings (they carry their own)")
+        for recording in recordings:  # as infer does: name the neurons that cannot give windows
+            empty = [
+                not np.isfinite(recording.calcium[row, : int(n)]).any()
+                for row, n in enumerate(recording.lengths)
+            ]
+            warn_empty_neurons(np.array(empty), recording.name, 0, 4, "they give no windows")
         names = tuple(f"{r.name}/{n}" for r in recordings for n in range(r.neurons))
         lengths = np.concatenate([r.lengths for r in recordings]).tolist()
         if len(recordings) == 1:
