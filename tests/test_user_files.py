@@ -1003,3 +1003,41 @@ def test_run_and_prepare_name_the_neurons_without_a_finite_frame(tmp_path, capsy
         assert main(["prepare", "--data", str(folder), "-o", str(tmp_path / "w.npz")]) == 0
     with pytest.warns(calspike.EmptyNeuronWarning, match="they give no windows"):
         calspike.partition(calspike.Recording(calcium, 100.0, recording.spikes, name="mine"))
+
+
+def test_fetch_replaces_only_what_it_wrote_and_keeps_usual_permissions(tmp_path, capsys):
+    """fetch --cache: a user's archive or folder under the names calspike uses is refused and
+    kept, other files in the cache are untouched, and the extracted data are readable by the
+    user's group as the umask allows (mkdtemp's 0700 had hidden them)."""
+    from test_download import _Server, _spikefinder_zip
+
+    with _Server() as server:
+        server.files["/spikefinder.train.zip"] = _spikefinder_zip()
+        url = server.url + "/spikefinder.train.zip"
+        cache = tmp_path / "cache"
+        (cache / "spikefinder").mkdir(parents=True)
+        mine = cache / "spikefinder" / "spikefinder.train.zip"
+        mine.write_bytes(b"my own archive")
+        with pytest.raises(calspike.UsageError, match="calspike did not download it"):
+            calspike.fetch_spikefinder(url=url, cache=cache, progress=False)
+        assert mine.read_bytes() == b"my own archive"
+        mine.unlink()
+        folder = cache / "spikefinder" / "spikefinder.train"
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+        with pytest.raises(calspike.UsageError, match="calspike did not extract it"):
+            calspike.fetch_spikefinder(url=url, cache=cache, progress=False)
+        assert (folder / "notes.txt").read_text() == "mine"
+        (folder / "notes.txt").unlink()
+        folder.rmdir()
+        (cache / "spikefinder" / "other.txt").write_text("keep me")
+        umask = os.umask(0o022)
+        try:
+            found = calspike.fetch_spikefinder(url=url, cache=cache, progress=False)
+        finally:
+            os.umask(umask)
+        assert (folder.stat().st_mode & 0o777) == 0o755
+        assert found.is_relative_to(folder) and any(found.glob("*.calcium.csv"))
+        assert (cache / "spikefinder" / "other.txt").read_text() == "keep me"
+        calspike.fetch_spikefinder(url=url, cache=cache, progress=False)  # its own: reused
+        assert len(server.requests) == 1

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from calspike._io import atomic_path
 from calspike.data.recording import DataError
+from calspike.errors import UsageError
 
 OFFICIAL_URLS = {
     "train": "https://s3.amazonaws.com/neuro.datasets/challenges/spikefinder/spikefinder.train.zip",
@@ -99,14 +100,20 @@ def fetch_spikefinder(
     record_path = folder / (name + ".json")
     extracted = folder / name[: -len(".zip")]
 
+    if archive.exists() and not record_path.is_file():
+        raise UsageError(
+            f"{archive} exists and calspike did not download it (no {record_path.name}); it "
+            "will not replace it: move it or choose another --cache"
+        )
     digest = _verified_digest(archive, record_path)
     if digest is None:
-        _download(source, archive, progress, timeout_s)
-        digest = _sha256(archive)
-        with atomic_path(record_path) as temporary:
-            temporary.write_text(
-                json.dumps({"url": source, "sha256": digest, "bytes": archive.stat().st_size})
+        partial = _download(source, archive, progress, timeout_s)
+        digest = _sha256(partial)
+        with atomic_path(record_path) as temporary:  # the record first: an archive without
+            temporary.write_text(  # one is never calspike's
+                json.dumps({"url": source, "sha256": digest, "bytes": partial.stat().st_size})
             )
+        os.replace(partial, archive)
     marker = extracted / ".calspike-extracted.json"
     if not (marker.is_file() and json.loads(marker.read_text()).get("sha256") == digest):
         _extract(archive, extracted, digest)
@@ -131,7 +138,8 @@ def _verified_digest(archive: Path, record_path: Path) -> str | None:
     return None
 
 
-def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> None:
+def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> Path:
+    """Download (or resume) `url` into the ``.part`` file beside `archive`; returns it, whole."""
     partial = archive.with_name(archive.name + ".part")
     have = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "calspike"})
@@ -189,7 +197,7 @@ def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> None
         raise DataError(
             f"{url}: the downloaded file is not a valid zip archive (deleted); run again"
         )
-    os.replace(partial, archive)
+    return partial
 
 
 def _is_complete_zip(path: Path) -> bool:
@@ -210,7 +218,15 @@ def _sha256(path: Path) -> str:
 
 def _extract(archive: Path, target: Path, digest: str) -> None:
     """Extract into a temporary sibling folder, then rename it to target; refuses unsafe members."""
+    if target.exists() and not (target / ".calspike-extracted.json").is_file():
+        raise UsageError(
+            f"{target} exists and calspike did not extract it (no .calspike-extracted.json); it "
+            "will not replace it: move it or choose another --cache"
+        )
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the data from the user's group
     try:
         with zipfile.ZipFile(archive) as zipped:
             root = staging.resolve()
