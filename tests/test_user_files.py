@@ -1041,3 +1041,11 @@ def test_fetch_replaces_only_what_it_wrote_and_keeps_usual_permissions(tmp_path,
         assert (cache / "spikefinder" / "other.txt").read_text() == "keep me"
         calspike.fetch_spikefinder(url=url, cache=cache, progress=False)  # its own: reused
         assert len(server.requests) == 1
+
+
+def test_prepare_writes_no_windows_store_inside_an_input_folder(spikefinder_data, capsys):
+    before = _snapshot(spikefinder_data)
+    store = spikefinder_data / "w.zarr"
+    err = _usage_error(["prepare", "--data", str(spikefinder_data), "-o", str(store)], capsys)
+    assert "lies inside the input folder" in err
+    assert _snapshot(spikefinder_data) == before and not store.exists()

@@ -194,7 +194,7 @@ def _check_prepare(args: argparse.Namespace) -> None:
     inputs = [hdf5[0] if hdf5 is not None else args.data] if args.data is not None else []
     if args.output.suffix == ".zarr":
         check_folder_target(args.output, "-o/--output windows store", "windows")
-        check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
+        check_not_input([args.output], inputs, "-o/--output")  # a folder: never inside an input
         return
     if args.output.suffix != ".npz":
         raise UsageError(
