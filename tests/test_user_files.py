@@ -1049,3 +1049,29 @@ def test_prepare_writes_no_windows_store_inside_an_input_folder(spikefinder_data
     err = _usage_error(["prepare", "--data", str(spikefinder_data), "-o", str(store)], capsys)
     assert "lies inside the input folder" in err
     assert _snapshot(spikefinder_data) == before and not store.exists()
+
+
+def test_read_errors_name_the_file_and_what_to_do(tmp_path, capsys, monkeypatch):
+    """An object .npy given to score, a CSV the disk fails to read, a truncated checkpoint given
+    to --resume (calspike's own, not 'a file calspike did not write')."""
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "truth.npy", np.zeros((2, 600)))
+    assert main(["score", str(tmp_path / "obj.npy"), str(tmp_path / "truth.npy")]) == 1
+    assert "obj.npy: not a readable .npy array" in capsys.readouterr().err
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows)]) == 0
+    checkpoint = tmp_path / "m.pt"
+    assert main(["train", str(windows), "-o", str(checkpoint), "--epochs", "1"]) == 0
+    checkpoint.write_bytes(checkpoint.read_bytes()[:3000])
+    capsys.readouterr()
+    err = _usage_error(["train", str(windows), "-o", str(checkpoint), "--resume"], capsys)
+    assert "--resume:" in err and "m.pt: not a readable calspike checkpoint, truncated" in err
+    csv = tmp_path / "1.train.calcium.csv"
+    pd.DataFrame(np.zeros((100, 2))).to_csv(csv, index=False)
+
+    def failing_disk(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(pd, "read_csv", failing_disk)
+    with pytest.raises(DataError, match=r"1.train.calcium.csv: cannot be read \(Input/output"):
+        calspike.read_spikefinder(tmp_path, rate=100.0)

@@ -79,3 +79,17 @@ def failure(error: BaseException) -> str:
         return f"{error.filename}: {error.strerror}"
     text = str(error)
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_resumable_file(path: Path) -> None:
+    """UsageError naming `path` when --resume would start from a checkpoint it cannot read.
+
+    Without this, the output check would call a truncated checkpoint one calspike did not write.
+    """
+    from calspike._io import UsageError
+    from calspike.training import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except ValueError as error:
+        raise UsageError(f"--resume: {error}; delete it to start again") from None

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calspike.cli._common import add_settings, chosen, given
+from calspike.cli._common import add_settings, check_resumable_file, chosen, given
 
 if TYPE_CHECKING:
     from calspike.data.recording import Recording
@@ -186,6 +186,8 @@ def _check_train_rate(args: argparse.Namespace) -> None:
 
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
+    if args.resume:  # calspike's but unreadable (a run killed while the disk filled ...)
+        check_resumable_file(args.output)
     if args.init is not None:
         fixed = sorted(
             f"--{name}" for name in ("channels", "subframes", "members") if name in given(args)

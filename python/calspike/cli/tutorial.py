@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from calspike.cli._common import add_settings, chosen, given
+from calspike.cli._common import add_settings, check_resumable_file, chosen, given
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -216,6 +216,8 @@ def _check_train(args: argparse.Namespace) -> None:
     _check_features(chosen(args), tutorial=False)
     if args.resume and not args.output.is_file():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
+    if args.resume:  # calspike's but unreadable (a run killed while the disk filled ...)
+        check_resumable_file(args.output)
     check_file_target(args.output, "-o/--output", is_checkpoint)
     check_not_input([args.output], [args.windows], "-o/--output", inside_allowed=True)
     if args.history is not None:

@@ -25,6 +25,10 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
             table = pd.read_csv(stream, header=0 if header else None, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
+    except OSError as error:  # a failing disk or network share: [Errno 5] alone names nothing
+        if error.filename is not None or isinstance(error, FileNotFoundError):
+            raise
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
     except pd.errors.ParserError as error:
         line = _PARSER_LINE.search(str(error))
         where = f"line {line.group(1)}: " if line else ""

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calspike._inputs import open_input
 from calspike.data import DataError, read_spikefinder_csv
+from calspike.data.arrays import load_npy
 from calspike.data.recording import check_numeric_dtype
 from calspike.errors import NoGroundTruthWarning
 from calspike.spikes.metrics import (
@@ -279,8 +279,7 @@ def _spike_files(path: Path) -> dict[str, Path]:
 
 def _load(path: Path) -> np.ndarray:
     if path.suffix == ".npy":
-        with open_input(path) as stream:
-            values = np.load(stream, allow_pickle=False)
+        values = load_npy(path)  # names the file: an object array, a damaged header ...
         check_numeric_dtype(values.dtype, str(path))
         if values.ndim not in (1, 2):
             raise DataError(f"{path}: expected (neurons, frames), got shape {values.shape}")

@@ -145,8 +145,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     ):  # a warning the caller made an error is theirs, not a bad file
         raise
     except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on other files in many ways
+        reason = str(error).split(". ")[0][:160]  # torch's zip reader adds a paragraph of advice
         raise ValueError(
-            f"{path}: not a readable calspike checkpoint ({type(error).__name__}: {error})"
+            f"{path}: not a readable calspike checkpoint, truncated or damaged "
+            f"({type(error).__name__}: {reason})"
         ) from None
     if not isinstance(state, dict) or "format" not in state:
         raise DataError(f"{path}: not a calspike checkpoint")
