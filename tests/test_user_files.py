@@ -1075,3 +1075,24 @@ def test_read_errors_name_the_file_and_what_to_do(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(pd, "read_csv", failing_disk)
     with pytest.raises(DataError, match=r"1.train.calcium.csv: cannot be read \(Input/output"):
         calspike.read_spikefinder(tmp_path, rate=100.0)
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    zarr = pytest.importorskip("zarr")
+
+    from calspike.windows import store
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.np, "savez", full)
+    monkeypatch.setattr(zarr.Array, "append", full)
+    for name in ("w.npz", "w.zarr"):
+        assert main(["prepare", "-o", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"calspike: error: cannot write {tmp_path / name}: No space left on device"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

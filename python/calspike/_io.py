@@ -60,9 +60,23 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         yield temporary
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would make outputs private
         os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _naming(error, target, temporary) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _naming(error: OSError, target: Path, temporary: Path) -> OSError:
+    """`error` naming the output `target` instead of no file or its temporary name.
+
+    A full disk or quota ([Errno 28]) otherwise reaches the user naming nothing.
+    """
+    named = str(error.filename) if error.filename is not None else ""
+    if named and not named.startswith(str(temporary)):
+        return error
+    return OSError(error.errno, f"cannot write {target}: {error.strerror or error}")
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
@@ -329,6 +343,9 @@ def atomic_folder(
         (folder / MARKER).write_text(json.dumps(written, indent=2))
         check_folder_target(target, what, kind)  # again: it may have changed while we worked
         previous = _swap_into_place(folder, target)
+    except OSError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise _naming(error, target, folder) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

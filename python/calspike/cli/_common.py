@@ -77,6 +77,8 @@ def failure(error: BaseException) -> str:
     """One line naming what failed: the file of an OSError, else the error's first line."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:  # e.g. "cannot write OUT: No space ..."
+        return str(error.strerror)
     text = str(error)
     return text.splitlines()[0] if text else type(error).__name__
 
