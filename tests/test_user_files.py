@@ -1096,3 +1096,40 @@ def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"calspike: error: cannot write {tmp_path / name}: No space left on device"]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_output_never_stands_without_its_sidecar(tmp_path, capsys):
+    """infer killed after its .npy output took its place but before the final sidecar: the
+    output has a pending calspike sidecar beside it (before: none, and the next infer refused
+    to replace 'a file calspike did not write'); score refuses it, the next infer replaces it."""
+    traces = tmp_path / "traces.npy"
+    np.save(traces, calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
+    output, sidecar = tmp_path / "p.npy", tmp_path / "p.npy.json"
+    script = textwrap.dedent(
+        f"""
+        import os
+        import calspike.spikes.files as files
+        real, calls = files.write_text, []
+        def dying(path, text):
+            calls.append(path)
+            if len(calls) == 2:  # the final sidecar, after the output took its place
+                os._exit(9)
+            real(path, text)
+        files.write_text = dying
+        files.infer({str(traces)!r}, {str(output)!r}, rate=30.0, method="oasis")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 9, done.stderr
+    assert output.is_file() and json.loads(sidecar.read_text())["pending"]
+    assert main(["score", str(traces), str(output), "--rate", "30"]) == 1
+    assert "did not finish: run infer again" in capsys.readouterr().err
+    assert main(["infer", str(traces), "-o", str(output), "--rate", "30", "--method", "oasis"]) == 0
+    assert "pending" not in json.loads(sidecar.read_text())
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.full((2, 100), np.inf))
+    with pytest.raises(DataError):  # an error before the output: the previous sidecar stands
+        calspike.infer(bad, output, rate=30.0, method="oasis")
+    assert "pending" not in json.loads(sidecar.read_text())

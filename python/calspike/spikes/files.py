@@ -9,14 +9,16 @@ method is one of `calspike.spikes.registry`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from calspike._io import UsageError, atomic_folder, file_digest, write_text
+from calspike._io import UsageError, atomic_folder, atomic_path, file_digest, write_text
 from calspike.data import Recording, load_recordings, write_spikefinder_csv
 from calspike.data.chunked import is_chunked_source
 from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane
@@ -172,33 +174,61 @@ def infer(
     }
     if layout == "folder":
         return _infer_folder(source, output, rate, spike_method, record)
-    if layout == "nwb":
-        from calspike.spikes.nwb_inference import infer_nwb
+    sidecar = sidecar_path(output, layout)
+    with _pending(sidecar, output, record):
+        if layout == "nwb":
+            from calspike.spikes.nwb_inference import infer_nwb
 
-        summary, digest = infer_nwb(source, output, rate, spike_method, series)
-    elif layout in ("npy", "zarr"):
-        from calspike.spikes.array_inference import infer_array
+            summary, digest = infer_nwb(source, output, rate, spike_method, series)
+        elif layout in ("npy", "zarr"):
+            from calspike.spikes.array_inference import infer_array
 
-        summary, digest = infer_array(
-            source,
-            output,
-            rate,
-            spike_method,
-            suite2p={"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only}
-            if plane
-            else None,
-            layout=layout,
-            cluster=cluster,
-        )
-    else:  # one SpikeFinder CSV
-        recording = load_recordings(source, rate, gaps=True)[0]
-        spikes, summary = _whole(spike_method, recording, output.name)
-        write_spikefinder_csv(output, spikes, recording.lengths)
-        digest = file_digest(output)
-    # one file (or zarr folder), then its sidecar, written last
+            summary, digest = infer_array(
+                source,
+                output,
+                rate,
+                spike_method,
+                suite2p={"neuropil": neuropil, "baseline": baseline, "cells_only": cells_only}
+                if plane
+                else None,
+                layout=layout,
+                cluster=cluster,
+            )
+        else:  # one SpikeFinder CSV
+            recording = load_recordings(source, rate, gaps=True)[0]
+            spikes, summary = _whole(spike_method, recording, output.name)
+            write_spikefinder_csv(output, spikes, recording.lengths)
+            digest = file_digest(output)
     record.update(recordings=[summary], files={output.name: digest})
-    write_text(sidecar_path(output, layout), json.dumps(record, indent=2, allow_nan=True))
+    write_text(sidecar, json.dumps(record, indent=2, allow_nan=True))
     return [output]
+
+
+@contextlib.contextmanager
+def _pending(sidecar: Path, output: Path, record: dict[str, Any]) -> Iterator[None]:
+    """A sidecar marked pending while `output` is written.
+
+    So the output never stands without a calspike sidecar beside it: a run killed after the
+    output took its place leaves the pending one, which `score` refuses and the next `infer`
+    replaces. On an error (the writers rename last, so the output is as it was) the previous
+    sidecar is put back.
+    """
+    previous = sidecar.read_bytes() if sidecar.is_file() else None
+    pending = {
+        **record,
+        "pending": "an infer run that did not finish",
+        "files": {output.name: None},
+    }
+    write_text(sidecar, json.dumps(pending, indent=2))
+    try:
+        yield
+    except BaseException:
+        if previous is None:
+            sidecar.unlink(missing_ok=True)
+        else:
+            with atomic_path(sidecar) as temporary:
+                temporary.write_bytes(previous)
+        raise
 
 
 def _infer_folder(

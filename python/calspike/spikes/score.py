@@ -207,6 +207,11 @@ def verify_against_sidecar(path: Path) -> None:
         files = record.get("files") if isinstance(record, dict) else None
         if not isinstance(files, dict):
             continue  # not written by calspike infer
+        if record.get("pending"):
+            raise DataError(
+                f"{path}: {sidecar} says the `calspike infer` that wrote it did not finish: "
+                "run infer again"
+            )
         if path.name not in files:
             raise DataError(
                 f"{path}: not listed in {sidecar}: the folder mixes files of different runs"
