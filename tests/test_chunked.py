@@ -99,7 +99,7 @@ def test_an_interrupted_zarr_output_leaves_nothing(traces, tmp_path, monkeypatch
 @pytest.mark.parametrize(
     "case, message",
     [
-        ("no_rate", "rate (Hz) must be given"),
+        ("no_rate", "stores no frame rate: give it (--rate"),
         ("no_dataset", "no dataset /missing"),
         ("three_d", "expected (neurons, frames)"),
     ],

@@ -1133,3 +1133,26 @@ def test_an_output_never_stands_without_its_sidecar(tmp_path, capsys):
     with pytest.raises(DataError):  # an error before the output: the previous sidecar stands
         calspike.infer(bad, output, rate=30.0, method="oasis")
     assert "pending" not in json.loads(sidecar.read_text())
+
+
+def test_hdf5_input_errors_name_the_file_and_what_to_do(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    calcium = calspike.simulate(2, 500, 30.0, seed=0).calcium
+    with h5py.File(tmp_path / "text_rate.h5", "w") as file:
+        file["x"] = calcium
+        file["x"].attrs["fr"] = "abc"  # numpy's ufunc error named nothing
+    with h5py.File(tmp_path / "plain.h5", "w") as file:
+        file["x"] = calcium
+    for argv, message in (
+        (["infer", f"{tmp_path / 'text_rate.h5'}:/x"], "text_rate.h5:/x: attribute fr must be one"),
+        (["infer", f"{tmp_path / 'plain.h5'}:/x"], "plain.h5:/x: it stores no frame rate: give it"),
+        (["infer", str(tmp_path / "plain.h5"), "--rate", "30"], "names its dataset: FILE.h5:/"),
+        (
+            ["train-rate", f"{tmp_path / 'plain.h5'}:/x", "--rate", "30"],
+            "plain.h5:/x: an HDF5 dataset holds traces without spikes",
+        ),
+    ):
+        output = ["-o", str(tmp_path / ("m.pt" if argv[0] == "train-rate" else "out.npy"))]
+        method = ["--method", "oasis"] if argv[0] == "infer" else []
+        assert main([*argv, *output, *method]) == 1, argv
+        assert message in capsys.readouterr().err, argv

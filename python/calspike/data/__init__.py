@@ -11,6 +11,7 @@ from pathlib import Path
 
 from calspike.data.arrays import read_array
 from calspike.data.cascade import is_ground_truth, read_ground_truth
+from calspike.data.chunked import split_hdf5
 from calspike.data.download import OFFICIAL_URLS, cache_dir, fetch_spikefinder
 from calspike.data.nwb import is_nwb, read_nwb, write_nwb_spikes
 from calspike.data.recording import DataError, DataWarning, EmptyNeuronWarning, Recording
@@ -88,6 +89,11 @@ def load_recordings(
         For malformed files, naming them.
     """
     path = Path(source)
+    if split_hdf5(source) is not None:
+        raise ValueError(
+            f"{source}: an HDF5 dataset holds traces without spikes; `infer` and `prepare` read "
+            "it, recordings with ground truth come from .npz, SpikeFinder, CASCADE or NWB files"
+        )
     if is_ground_truth(path):
         return read_ground_truth(path)
     if is_nwb(path):  # its rate is the series' own

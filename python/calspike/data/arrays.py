@@ -103,7 +103,19 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
         return contents
     if suffix in (".csv", ".txt"):
         return {"calcium": _read_headerless_csv(path)}
-    raise ValueError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz, .csv or .txt")
+    hint = (
+        " (an HDF5 input names its dataset: FILE.h5:/path/to/dataset)"
+        if suffix
+        in (
+            ".h5",
+            ".hdf5",
+            ".hdf",
+        )
+        else ""
+    )
+    raise ValueError(
+        f"{path}: unsupported file type {suffix!r}; use .npy, .npz, .csv or .txt{hint}"
+    )
 
 
 def load_npy(path: Path) -> np.ndarray:

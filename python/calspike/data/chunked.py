@@ -96,7 +96,8 @@ def _rate_from(attributes: Any, where: str) -> float | None:
     for name in RATE_ATTRIBUTES:
         if name in attributes:
             value = np.asarray(attributes[name]).ravel()
-            if value.size != 1 or not np.isfinite(value[0]) or value[0] <= 0:
+            numeric = value.dtype.kind in "iuf" and value.size == 1
+            if not numeric or not np.isfinite(value[0]) or value[0] <= 0:
                 raise DataError(
                     f"{where}: attribute {name} must be one frame rate in Hz, "
                     f"got {attributes[name]!r}"

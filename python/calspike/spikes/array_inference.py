@@ -62,7 +62,7 @@ def infer_array(
             rate = rate if rate is not None else reader.rate
             if rate is None:
                 raise ValueError(
-                    f"{source}: rate (Hz) must be given for this input; it does not store one"
+                    f"{source}: it stores no frame rate: give it (--rate, or rate= in Python)"
                 )
             chunks = row_chunks(reader, rate, method)
             shape, name = reader.shape, Path(str(source)).stem
