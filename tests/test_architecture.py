@@ -19,6 +19,7 @@ PACKAGE = Path(calspike.__file__).parent
 FOUNDATION = (
     "calspike._io",
     "calspike._inputs",
+    "calspike._targets",
     "calspike._version",
     "calspike.errors",
     "calspike.config",

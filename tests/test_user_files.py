@@ -24,7 +24,7 @@ import pytest
 import torch
 
 import calspike
-from calspike import _core, _io
+from calspike import _core, _io, _targets
 from calspike.cli import main
 from calspike.data import DataError
 from calspike.spikes.score import score_files
@@ -113,7 +113,7 @@ def test_run_replaces_its_own_report_and_accepts_an_empty_folder(tmp_path, capsy
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["run", "-o", str(empty), *SMALL_RUN]) == 0
-    assert (empty / _io.MARKER).is_file() and (empty / "index.html").is_file()
+    assert (empty / _targets.MARKER).is_file() and (empty / "index.html").is_file()
     first = (empty / "metrics.json").read_text()
     assert (
         main(["run", "-o", str(empty), "--seed", "1", *SMALL_RUN]) == 0
@@ -417,7 +417,7 @@ def test_a_killed_replacement_leaves_a_whole_report_and_its_leftovers_go_next_ti
         check=False,
     )
     assert done.returncode == 9
-    assert (target / _io.MARKER).is_file()
+    assert (target / _targets.MARKER).is_file()
     assert (target / "index.html").read_text() == ("old" if stage == "during-build" else "new")
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".report.calspike-")]
     assert len(leftovers) == 1
@@ -883,17 +883,24 @@ def test_a_calspike_folder_is_replaced_only_by_one_of_its_kind_and_only_with_its
     (predictions / "plots").mkdir()
     (predictions / "plots" / "fig1.png").write_bytes(b"png")
     err = _usage_error([*infer, "-o", str(predictions)], capsys)
-    assert "holds files calspike did not write there (my-analysis.ipynb, plots/fig1.png)" in err
+    assert "did not write there or that changed since (my-analysis.ipynb, plots/fig1.png)" in err
     assert (predictions / "my-analysis.ipynb").read_text() == "{}"
     (predictions / "my-analysis.ipynb").unlink()
     shutil.rmtree(predictions / "plots")
     assert main([*infer, "-o", str(predictions)]) == 0  # its own files only: replaced
+    edited = next(predictions.glob("*.spikes.csv"))
+    edited.write_text(edited.read_text() + "\n")  # the user's edit to a file calspike wrote
+    err = _usage_error([*infer, "-o", str(predictions)], capsys)
+    assert f"or that changed since ({edited.name})" in err and edited.read_text().endswith("\n")
 
 
 def test_no_output_lands_in_the_installed_package_or_replaces_the_working_folder(
     spikefinder_data, tmp_path, capsys, monkeypatch
 ):
+    import importlib.util
+
     package = Path(calspike.__file__).resolve().parent
+    extension_folder = Path(importlib.util.find_spec("calspike._core").origin).parent
     weights = next(package.rglob("*.pt"))  # the shipped rate model
     before = weights.read_bytes()
     traces = tmp_path / "traces.npy"
@@ -912,6 +919,8 @@ def test_no_output_lands_in_the_installed_package_or_replaces_the_working_folder
         ],
         ["train", str(windows), "-o", str(package / "model.pt")],
         ["infer", str(traces), "--rate", "30", "-o", str(package / "out.npy")],
+        # an editable install keeps the compiled extension in another folder
+        ["infer", str(traces), "--rate", "30", "-o", str(extension_folder / "out.npy")],
         ["run", "-o", str(package / "report"), *SMALL_RUN],
     ):
         assert "inside the installed calspike package" in _usage_error(argv, capsys), argv

@@ -177,7 +177,8 @@ def _check_infer(args: argparse.Namespace) -> None:
 
 
 def _check_train_rate(args: argparse.Namespace) -> None:
-    from calspike._io import UsageError, check_file_target, check_not_input
+    from calspike._io import UsageError
+    from calspike._targets import check_file_target, check_not_input
     from calspike.training import is_checkpoint
 
     args.data = [*args.data, *args.more_data]
@@ -208,7 +209,7 @@ def _check_train_rate(args: argparse.Namespace) -> None:
 
 
 def _check_score(args: argparse.Namespace) -> None:
-    from calspike._io import check_file_target, check_not_input, json_written_by_calspike
+    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
 
     if args.json is not None:
         check_file_target(

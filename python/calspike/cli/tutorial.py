@@ -185,7 +185,8 @@ def _check_run(args: argparse.Namespace) -> None:
 
 
 def _check_prepare(args: argparse.Namespace) -> None:
-    from calspike._io import UsageError, check_file_target, check_folder_target, check_not_input
+    from calspike._io import UsageError
+    from calspike._targets import check_file_target, check_folder_target, check_not_input
     from calspike.data.chunked import split_hdf5
     from calspike.windows.store import is_windows_file
 
@@ -205,12 +206,9 @@ def _check_prepare(args: argparse.Namespace) -> None:
 
 
 def _check_train(args: argparse.Namespace) -> None:
-    from calspike._io import (
-        UsageError,
-        check_file_target,
-        check_not_input,
-        json_written_by_calspike,
-    )
+    from calspike._inputs import open_input
+    from calspike._io import UsageError
+    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
     from calspike.training import is_checkpoint
 
     _check_features(chosen(args), tutorial=False)
@@ -227,14 +225,14 @@ def _check_train(args: argparse.Namespace) -> None:
         def is_history(path: Path) -> bool:  # what `train --history` writes
             if path.suffix == ".json":
                 return json_written_by_calspike({"epoch"})(path)
-            with open(path, encoding="utf-8") as stream:
-                return stream.readline().startswith("epoch,")
+            with open_input(path) as stream:
+                return stream.readline(64).startswith(b"epoch,")
 
         check_file_target(args.history, "--history", is_history)
 
 
 def _check_evaluate(args: argparse.Namespace) -> None:
-    from calspike._io import check_file_target, check_not_input, json_written_by_calspike
+    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
 
     if args.json is not None:
         check_file_target(args.json, "--json", json_written_by_calspike({"windows"}))

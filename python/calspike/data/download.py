@@ -1,10 +1,15 @@
 """Download and cache the SpikeFinder challenge's official archives.
 
-An archive is fetched into ``<cache>/spikefinder/NAME.zip.part`` (resumed with an
-HTTP Range request when a partial file is there), checked to be a complete zip,
-renamed into place, and its SHA-256 recorded beside it. Later calls recompute the
-hash and compare before trusting the cache. Extraction rejects members that would
-land outside the target folder (zip-slip) and renames a finished folder into place.
+An archive is fetched into ``<cache>/spikefinder/.NAME.zip.calspike-download`` (a name only
+calspike makes; resumed with an HTTP Range request when a partial file is there), checked to
+be a complete zip, renamed into place, and its URL, SHA-256 and size recorded beside it in
+``NAME.zip.json``. Later calls recompute the hash and compare before trusting the cache.
+Extraction rejects members that would land outside the target folder (zip-slip) and renames
+a finished folder into place, its marker listing what it holds.
+
+Only what calspike wrote is replaced (docs/files.md): an archive only beside calspike's own
+record, a record only if it is calspike's, an extracted folder only if its marker is
+calspike's and it holds nothing else. Anything else is refused with a `UsageError`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -21,6 +27,7 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -33,6 +40,8 @@ OFFICIAL_URLS = {
     "test": "https://s3.amazonaws.com/neuro.datasets/challenges/spikefinder/spikefinder.test.zip",
 }
 _CHUNK = 1 << 20
+_MARKER = ".calspike-extracted.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_dir() -> Path:
@@ -82,29 +91,27 @@ def fetch_spikefinder(
     Raises
     ------
     ValueError
-        For an unknown `split` or a `url` that does not name a .zip file.
+        For an unknown `split`.
+    UsageError
+        For a `url` that does not name a .zip file, a `cache` where a file stands in place of
+        a folder, or a file or folder under calspike's names there that calspike did not
+        write (or, for its extracted folder, holding files that calspike did not extract).
     DataError
         For a truncated download, which keeps the partial file so that the next call
         resumes it, or a corrupted archive, which is deleted.
     """
-    if split not in OFFICIAL_URLS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    name = archive_name(split, url)
     source = url or OFFICIAL_URLS[split]
-    name = PurePosixPath(urllib.parse.urlparse(source).path).name or f"spikefinder.{split}.zip"
-    if not name.endswith(".zip"):
-        raise ValueError(f"url must name a .zip file, got {source!r}")
-    folder = Path(cache) if cache is not None else cache_dir()
-    folder = folder / "spikefinder"
+    blocked = blocked_cache(cache)
+    if blocked is not None:
+        raise UsageError(f"{blocked} is not a folder: move it or choose another cache folder")
+    folder = (Path(cache) if cache is not None else cache_dir()) / "spikefinder"
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / name
     record_path = folder / (name + ".json")
     extracted = folder / name[: -len(".zip")]
 
-    if archive.exists() and not record_path.is_file():
-        raise UsageError(
-            f"{archive} exists and calspike did not download it (no {record_path.name}); it "
-            "will not replace it: move it or choose another --cache"
-        )
+    _check_download_is_ours(archive, record_path)
     digest = _verified_digest(archive, record_path)
     if digest is None:
         partial = _download(source, archive, progress, timeout_s)
@@ -114,33 +121,106 @@ def fetch_spikefinder(
                 json.dumps({"url": source, "sha256": digest, "bytes": partial.stat().st_size})
             )
         os.replace(partial, archive)
-    marker = extracted / ".calspike-extracted.json"
-    if not (marker.is_file() and json.loads(marker.read_text()).get("sha256") == digest):
+    if _read_json(extracted / _MARKER).get("sha256") != digest:  # else extracted already
         _extract(archive, extracted, digest)
     return _csv_folder(extracted)
+
+
+def archive_name(split: str, url: str | None) -> str:
+    """The archive's file name: the last part of `url` (or of the official URL of `split`).
+
+    Raises ValueError for an unknown `split`, UsageError for a `url` not naming a .zip file.
+    """
+    if split not in OFFICIAL_URLS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    source = url or OFFICIAL_URLS[split]
+    name = PurePosixPath(urllib.parse.urlparse(source).path).name
+    if not name.endswith(".zip") or name == ".zip":
+        raise UsageError(f"url must name a .zip file (the archive's URL), got {source!r}")
+    return name
+
+
+def blocked_cache(cache: str | os.PathLike[str] | None) -> Path | None:
+    """The path where a file (not a folder) stands in the way of ``<cache>/spikefinder``; or None.
+
+    Found before any work, so that ``fetch --cache FILE`` is a usage error naming the file.
+    """
+    folder = (Path(cache) if cache is not None else cache_dir()) / "spikefinder"
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            return None if path.is_dir() else path
+    return None
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in `path`; {} when it is missing, unreadable or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _record(record_path: Path) -> dict[str, Any] | None:
+    """The download record calspike wrote at `record_path`; None for anything else.
+
+    Calspike's record holds exactly its URL (a string), SHA-256 (64 hex digits) and size.
+    """
+    record = _read_json(record_path)
+    if not (isinstance(record, dict) and set(record) == {"url", "sha256", "bytes"}):
+        return None
+    ours = (
+        isinstance(record["url"], str)
+        and isinstance(record["sha256"], str)
+        and _SHA256.fullmatch(record["sha256"]) is not None
+        and type(record["bytes"]) is int
+    )
+    return record if ours else None
+
+
+def _check_download_is_ours(archive: Path, record_path: Path) -> None:
+    """UsageError unless the archive and its record are missing or calspike's to replace."""
+    here = archive.exists() or archive.is_symlink()
+    if (record_path.exists() or record_path.is_symlink()) and _record(record_path) is None:
+        replaced = f"it or {archive.name}: move them" if here else "it: move it"
+        raise UsageError(
+            f"{record_path} is not a download record calspike wrote; it will not replace "
+            f"{replaced} or choose another --cache"
+        )
+    if here and not record_path.exists():
+        raise UsageError(
+            f"{archive} exists and calspike did not download it (no {record_path.name}); it "
+            "will not replace it: move it or choose another --cache"
+        )
+    if here and not archive.is_file():
+        raise UsageError(
+            f"{archive} is not a file calspike downloaded; it will not replace it: move it "
+            "or choose another --cache"
+        )
 
 
 def _verified_digest(archive: Path, record_path: Path) -> str | None:
     """The recorded SHA-256 if the archive is present and still matches it; else None.
 
-    None means the archive is downloaded again.
+    None means the archive is downloaded again; `_check_download_is_ours` has made sure that
+    both are calspike's (or missing).
     """
-    if not (archive.is_file() and record_path.is_file()):
+    record = _record(record_path)
+    if record is None or not archive.is_file():
         return None
-    try:
-        recorded = json.loads(record_path.read_text())["sha256"]
-    except (ValueError, KeyError, TypeError):
-        recorded = None
-    if recorded is not None and _sha256(archive) == recorded:
-        return str(recorded)
+    if archive.stat().st_size == record["bytes"] and _sha256(archive) == record["sha256"]:
+        return str(record["sha256"])
     archive.unlink(missing_ok=True)  # changed since it was recorded: never trust it
     record_path.unlink(missing_ok=True)
     return None
 
 
 def _download(url: str, archive: Path, progress: bool, timeout_s: float) -> Path:
-    """Download (or resume) `url` into the ``.part`` file beside `archive`; returns it, whole."""
-    partial = archive.with_name(archive.name + ".part")
+    """Download (or resume) `url` into the partial file beside `archive`; returns it, whole.
+
+    The partial file's name (``.NAME.calspike-download``) is one that only calspike makes, and
+    the same in every run, so that the next run resumes it.
+    """
+    partial = archive.with_name(f".{archive.name}.calspike-download")
     have = partial.stat().st_size if partial.is_file() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "calspike"})
     if have:
@@ -216,13 +296,46 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _extract(archive: Path, target: Path, digest: str) -> None:
-    """Extract into a temporary sibling folder, then rename it to target; refuses unsafe members."""
-    if target.exists() and not (target / ".calspike-extracted.json").is_file():
+def _entries(folder: Path) -> set[str]:
+    """Every file, folder and link under `folder` but the marker: relative, in POSIX form."""
+    found = set()
+    for root, folders, names in os.walk(folder):
+        for name in [*folders, *names]:
+            found.add((Path(root) / name).relative_to(folder).as_posix())
+    return found - {_MARKER}
+
+
+def _check_replaceable(target: Path) -> None:
+    """UsageError unless `target` is missing or a folder calspike extracted, holding only that.
+
+    Calspike's marker in the folder lists what it extracted; anything else there is a user's.
+    """
+    if not (target.exists() or target.is_symlink()):
+        return
+    marker = _read_json(target / _MARKER)
+    files = marker.get("files") if isinstance(marker, dict) else None
+    if (
+        target.is_symlink()
+        or not isinstance(files, list)
+        or not all(isinstance(file, str) for file in files)
+        or not isinstance(marker.get("sha256"), str)
+    ):
         raise UsageError(
-            f"{target} exists and calspike did not extract it (no .calspike-extracted.json); it "
+            f"{target} exists and calspike did not extract it (no {_MARKER} of its own); it "
             "will not replace it: move it or choose another --cache"
         )
+    added = sorted(_entries(target) - set(files))
+    if added:
+        shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+        raise UsageError(
+            f"{target} holds files calspike did not extract ({shown}); it will not replace the "
+            "folder: move them out and run again, or choose another --cache"
+        )
+
+
+def _extract(archive: Path, target: Path, digest: str) -> None:
+    """Extract into a temporary sibling folder, then rename it to target; refuses unsafe members."""
+    _check_replaceable(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -244,7 +357,9 @@ def _extract(archive: Path, target: Path, digest: str) -> None:
                         f"{archive}: unsafe member {member.filename!r} (outside the archive folder)"
                     )
             zipped.extractall(staging)
-        (staging / ".calspike-extracted.json").write_text(json.dumps({"sha256": digest}))
+        listed = sorted(_entries(staging))
+        (staging / _MARKER).write_text(json.dumps({"sha256": digest, "files": listed}))
+        _check_replaceable(target)  # again: a file may have been added while extracting
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

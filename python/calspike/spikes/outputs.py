@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from calspike._io import UsageError, check_folder_target, check_not_input, check_output_place
+from calspike._io import UsageError
+from calspike._targets import check_folder_target, check_not_input, check_output_place
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from calspike._io import check_folder_target, check_not_input
+from calspike._targets import check_folder_target, check_not_input
 from calspike.tutorial.html import page
 
 

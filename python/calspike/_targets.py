@@ -1,0 +1,231 @@
+"""Where calspike may write: the checks every output passes before any work.
+
+The rules (docs/files.md, "What calspike does with your files"):
+- a folder is replaced only if calspike wrote it (its `MARKER` records the kind and the files
+  calspike put there) and holds nothing else, or it is empty; a file only if the caller says
+  calspike wrote it;
+- nothing is written inside the installed package, and a folder output never replaces the
+  root, the home folder or the working folder or one above it;
+- an output that is, contains or lies inside an input is refused.
+The writing itself (atomic files and folders) is `calspike._io`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from calspike._inputs import open_input
+from calspike.errors import UsageError
+
+_MOST_RECORD = 64 << 20  # bytes: the largest JSON record calspike writes is far smaller
+
+
+MARKER = ".calspike-output.json"  # in every folder calspike writes: what wrote it, when
+
+
+def is_calspike_folder(folder: Path) -> bool:
+    """True when `folder` holds calspike's marker (so calspike wrote it)."""
+    return (folder / MARKER).is_file()
+
+
+def check_output_place(target: Path, what: str, folder: bool) -> None:
+    """UsageError for a place no output may take.
+
+    Anywhere inside the installed calspike package (its own weights included), and for a
+    folder output the file system's root, the home folder, or the working folder or one
+    above it (`-o .`, `-o ..`), which a folder output would replace whole.
+    """
+    resolved = target.resolve()
+    for package in _package_folders():
+        if not (resolved == package or resolved.is_relative_to(package)):
+            continue
+        raise UsageError(
+            f"{what} {target} lies inside the installed calspike package ({package}); "
+            "calspike never writes into itself: choose a path outside it"
+        )
+    if not folder:
+        return
+    here = Path.cwd().resolve()
+    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+        place = "the root folder" if resolved == Path(resolved.anchor) else "your home folder"
+    elif resolved == here or resolved in here.parents:
+        place = "the working folder" if resolved == here else "a folder above the working one"
+    else:
+        return
+    raise UsageError(
+        f"{what} {target} is {place}, which a folder output would replace whole: name a new "
+        "folder for it"
+    )
+
+
+def _package_folders() -> list[Path]:
+    """Where the installed package lives: its Python files' and its extension's folders.
+
+    An editable install keeps them apart.
+    """
+    import importlib.util
+
+    folders = [Path(__file__).resolve().parent]
+    spec = importlib.util.find_spec("calspike._core")  # finds, does not load
+    if spec is not None and spec.origin:
+        folders.append(Path(spec.origin).resolve().parent)
+    return folders
+
+
+def _marker(folder: Path) -> dict[str, Any]:
+    """The marker's record of a calspike folder ({} when it cannot be read)."""
+    try:
+        record = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def files_in(folder: Path) -> dict[str, list[int]]:
+    """Every file under `folder` but the marker, by its path relative to `folder`.
+
+    Each maps to [size in bytes, modification time in ns]: what tells a file edited since.
+    """
+    found = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            relative = path.relative_to(folder).as_posix()
+            if relative != MARKER:
+                status = path.lstat()
+                found[relative] = [status.st_size, status.st_mtime_ns]
+    return found
+
+
+def _changed(listed: dict[str, Any], found: dict[str, list[int]]) -> list[str]:
+    """The files of `found` that are not as `listed` recorded them: added or edited since."""
+    return sorted(
+        path
+        for path, now in found.items()
+        if path not in listed or listed[path] != (now if isinstance(listed[path], list) else now[0])
+    )
+
+
+def check_folder_target(target: Path, what: str, kind: str | None = None) -> None:
+    """UsageError unless `target` may be replaced by a folder calspike writes.
+
+    That is a `target` that is missing, empty, or a folder calspike wrote: of the same `kind`
+    (a report is not replaced by predictions) and holding only the files calspike wrote
+    there (its marker lists them), so nothing a user added is deleted.
+    """
+    check_output_place(target, what, folder=True)
+    if target.is_symlink():
+        raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
+    if not target.exists():
+        for ancestor in target.parents:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise UsageError(
+                        f"cannot write the {what} {target}: {ancestor} is not a folder"
+                    )
+                break
+        return
+    if not target.is_dir():
+        raise UsageError(
+            f"{what} {target} is a file that calspike did not write; choose another path"
+        )
+    if not any(target.iterdir()):
+        return
+    if is_calspike_folder(target):
+        record = _marker(target)
+        if kind is not None and record.get("kind", kind) != kind:
+            raise UsageError(
+                f"{what} {target} is a calspike {record.get('kind')} folder, not a {kind} "
+                "folder; calspike replaces only a folder of the same kind: choose another path"
+            )
+        listed = record.get("files")
+        changed = _changed(listed, files_in(target)) if isinstance(listed, dict) else []
+        if changed:
+            shown = ", ".join(changed[:5])
+            shown += f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            raise UsageError(
+                f"{what} {target} holds files calspike did not write there or that changed "
+                f"since ({shown}); it will not delete them: move them or choose another path"
+            )
+        return
+    raise UsageError(
+        f"{what} {target} is a folder that calspike did not write (no {MARKER}); it will not "
+        "replace it: choose a new or empty folder"
+    )
+
+
+def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | None = None) -> None:
+    """UsageError unless a file may be written at `target`.
+
+    It may when its folder exists, and nothing is there or what is there is calspike's
+    (`ours(target)` is True).
+    """
+    check_output_place(target, what, folder=False)
+    if target.is_symlink():
+        raise UsageError(f"{what} {target} is a symbolic link; calspike writes only to a real path")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{what} {target}: the folder {parent} does not exist")
+    if target.is_dir():
+        raise UsageError(f"{what} {target} is a folder; give a file path")
+    if target.exists() and not (ours is not None and _recognised(ours, target)):
+        raise UsageError(
+            f"{what} {target} exists and calspike did not write it; choose another name"
+        )
+
+
+def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:
+    try:
+        return bool(ours(target))
+    except Exception:  # noqa: BLE001 - anything unreadable is not recognisably ours
+        return False
+
+
+def json_written_by_calspike(keys: set[str]) -> Callable[[Path], bool]:
+    """A test for JSON files calspike writes: an object, or a list of objects, holding `keys`."""
+
+    def ours(path: Path) -> bool:
+        with open_input(path) as stream:  # never waits on a FIFO
+            text = stream.read(_MOST_RECORD + 1)  # a 1 GB file is not a record calspike wrote
+        if len(text) > _MOST_RECORD:
+            return False
+        value = json.loads(text.decode("utf-8"))
+        records = value if isinstance(value, list) else [value]
+        return bool(records) and all(isinstance(r, dict) and keys <= set(r) for r in records)
+
+    return ours
+
+
+def check_not_input(
+    outputs: Iterable[Path],
+    inputs: Iterable[Path],
+    what: str = "output",
+    *,
+    inside_allowed: bool = False,
+) -> None:
+    """UsageError when an output is or contains an input (symbolic links followed).
+
+    Unless `inside_allowed`, also when it lies inside an input folder (a folder output
+    replaces what it holds).
+    """
+    resolved_inputs = [Path(p).resolve() for p in inputs]
+    for output in outputs:
+        out = Path(output).resolve()
+        for source in resolved_inputs:
+            if out == source:
+                raise UsageError(
+                    f"{what} {output} is the input {source}; calspike never writes over its input"
+                )
+            if source.is_relative_to(out):
+                raise UsageError(
+                    f"{what} {output} contains the input {source}; calspike never replaces a "
+                    "folder that holds its input"
+                )
+            if not inside_allowed and source.is_dir() and out.is_relative_to(source):
+                raise UsageError(
+                    f"{what} {output} lies inside the input folder {source}; write it elsewhere"
+                )
