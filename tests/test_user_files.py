@@ -786,8 +786,9 @@ def test_no_reader_waits_on_a_fifo_or_reads_a_device(tmp_path):
     character device is a data error naming it, at once. Run in a child process with a
     timeout, so that a reader that waits fails this test instead of hanging the suite."""
     calspike.simulate(2, 300, 30.0, seed=0)  # the extension loads in the parent too
-    for name in ("a.npy", "a.csv", "a.npz", "a.pt", "a.toml", "a.nwb", "a.h5", "w.npz"):
+    for name in ("a.npy", "a.csv", "a.npz", "a.pt", "a.toml", "a.nwb", "a.h5", "w.npz", "j.json"):
         os.mkfifo(tmp_path / name)
+    np.save(tmp_path / "t.npy", np.zeros((2, 400)))
     (tmp_path / "cascade" / "DS01-GCaMP6f-m-V1").mkdir(parents=True)
     os.mkfifo(tmp_path / "cascade" / "DS01-GCaMP6f-m-V1" / "CAttached_n1_mini.mat")
     (tmp_path / "plane0").mkdir()
@@ -836,6 +837,9 @@ def test_no_reader_waits_on_a_fifo_or_reads_a_device(tmp_path):
                 return exit.code
         print("config |", code(["run", "--config", str(d / "a.toml"), "-o", str(d / "r")]))
         print("score |", code(["score", str(d / "a.npy"), str(d / "a.csv")]))
+        # a FIFO as the output of --json: the check that it is calspike's must not wait on it
+        print("score json |", code(["score", str(d / "t.npy"), str(d / "t.npy"), "--json",
+                                    str(d / "j.json")]))
         """
     )
     done = subprocess.run(
@@ -843,9 +847,16 @@ def test_no_reader_waits_on_a_fifo_or_reads_a_device(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(" | ", 1) for line in done.stdout.splitlines() if " | " in line)
-    assert set(lines) >= {"read_array", "infer npy", "infer zarr", "checkpoint", "config", "score"}
+    assert set(lines) >= {
+        "read_array",
+        "infer npy",
+        "infer zarr",
+        "checkpoint",
+        "config",
+        "score json",
+    }
     for name, outcome in lines.items():
-        if name in ("config", "score"):
+        if name in ("config", "score", "score json"):
             assert outcome in ("1", "2"), (name, outcome)
             continue
         kind, _, message = outcome.partition(" | ")
