@@ -104,7 +104,7 @@ def test_a_truncated_download_fails_clearly_then_resumes(server, tmp_path):
     url = server.url + "/spikefinder.train.zip"
     with pytest.raises(DataError, match="run again to resume"):
         calspike.fetch_spikefinder(url=url, cache=tmp_path, progress=False)
-    partial = tmp_path / "spikefinder" / "spikefinder.train.zip.part"
+    partial = tmp_path / "spikefinder" / ".spikefinder.train.zip.calspike-download"
     assert 0 < partial.stat().st_size < len(body)
     assert not (tmp_path / "spikefinder" / "spikefinder.train.zip").exists()
     folder = calspike.fetch_spikefinder(url=url, cache=tmp_path, progress=False)

@@ -22,10 +22,20 @@ def add_commands(commands: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    """Usage errors naming the option, before any download: --url and --cache must work."""
     from calspike._io import UsageError
+    from calspike.data.download import archive_name, blocked_cache
 
     if args.url is not None and args.split == "both":
         raise UsageError("--url needs --split train or --split test")
+    if args.url is not None:
+        try:
+            archive_name(args.split, args.url)
+        except UsageError as error:  # "url must name a .zip file ...": name the option
+            raise UsageError(f"--{error}") from None
+    blocked = blocked_cache(args.cache)
+    if blocked is not None:
+        raise UsageError(f"--cache: {blocked} is not a folder; give a folder (or leave it out)")
 
 
 def _fetch(args: argparse.Namespace) -> None:

@@ -121,7 +121,8 @@ def fetch_spikefinder(
                 json.dumps({"url": source, "sha256": digest, "bytes": partial.stat().st_size})
             )
         os.replace(partial, archive)
-    if _read_json(extracted / _MARKER).get("sha256") != digest:  # else extracted already
+    marker = _read_json(extracted / _MARKER)
+    if not (isinstance(marker, dict) and marker.get("sha256") == digest):  # else extracted
         _extract(archive, extracted, digest)
     return _csv_folder(extracted)
 
@@ -134,8 +135,8 @@ def archive_name(split: str, url: str | None) -> str:
     if split not in OFFICIAL_URLS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     source = url or OFFICIAL_URLS[split]
-    name = PurePosixPath(urllib.parse.urlparse(source).path).name
-    if not name.endswith(".zip") or name == ".zip":
+    name = PurePosixPath(urllib.parse.urlparse(source).path).name or f"spikefinder.{split}.zip"
+    if not name.endswith(".zip"):
         raise UsageError(f"url must name a .zip file (the archive's URL), got {source!r}")
     return name
 
