@@ -1176,3 +1176,17 @@ def test_hdf5_input_errors_name_the_file_and_what_to_do(tmp_path, capsys):
         method = ["--method", "oasis"] if argv[0] == "infer" else []
         assert main([*argv, *output, *method]) == 1, argv
         assert message in capsys.readouterr().err, argv
+
+
+def test_a_checkpoint_whose_sizes_together_ask_for_billions_of_weights_is_refused(tmp_path):
+    """Each size within its range, together 6e9 weights (26 GB): counted on PyTorch's meta
+    device, which allocates nothing, and refused naming the file."""
+    from calspike.training import save_model
+
+    save_model(calspike.SpikeClassifier(hidden=4), tmp_path / "model.pt")
+    state = load_checkpoint(tmp_path / "model.pt")
+    huge = {"hidden": 4096, "layers": 16, "bidirectional": True, "channels": 64}
+    state["model_config"] = {**state["model_config"], **huge}
+    save_checkpoint(state, tmp_path / "huge.pt")
+    with pytest.raises(DataError, match=r"huge.pt.*6,177,169,409 weights is larger than"):
+        calspike.load_model(tmp_path / "huge.pt")
