@@ -1190,3 +1190,15 @@ def test_a_checkpoint_whose_sizes_together_ask_for_billions_of_weights_is_refuse
     save_checkpoint(state, tmp_path / "huge.pt")
     with pytest.raises(DataError, match=r"huge.pt.*6,177,169,409 weights is larger than"):
         calspike.load_model(tmp_path / "huge.pt")
+
+
+def test_an_hdf5_external_link_into_another_file_is_refused(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    calcium = calspike.simulate(2, 400, 30.0, seed=0).calcium
+    with h5py.File(tmp_path / "other.h5", "w") as file:
+        file["x"] = calcium
+    with h5py.File(tmp_path / "linked.h5", "w") as file:
+        file["ext"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+    with pytest.raises(DataError, match=r"linked.h5:/ext: an external link to .*other.h5"):
+        calspike.infer(f"{tmp_path / 'linked.h5'}:/ext", tmp_path / "o.npy", rate=30.0)
+    assert not (tmp_path / "o.npy").exists()
