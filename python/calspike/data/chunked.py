@@ -40,12 +40,18 @@ class Rows(Protocol):
         """Close the source's file."""
 
 
-def check_plain_hdf5(dataset: Any, where: str) -> None:
+def check_plain_hdf5(dataset: Any, where: str, home: Path | None = None) -> None:
     """DataError naming `where` unless the h5py `dataset` keeps its values inside its file.
 
-    External raw storage names other files (any path, a FIFO or a device among them) and a
-    virtual dataset maps other files' datasets: calspike reads neither.
+    External raw storage names other files (any path, a FIFO or a device among them), a
+    virtual dataset maps other files' datasets, and an external link (when `home`, the file
+    opened, is given) reaches into another file: calspike reads none of them.
     """
+    if home is not None and Path(dataset.file.filename).resolve() != home.resolve():
+        raise DataError(
+            f"{where}: an external link to {dataset.file.filename}; calspike reads only values "
+            "inside the file given: name the other file's dataset instead"
+        )
     external = dataset.external
     if external:
         names = ", ".join(sorted({str(entry[0]) for entry in external}))
@@ -161,7 +167,7 @@ class _HDF5Rows:
             if dataset not in self._file or not isinstance(self._file[dataset], h5py.Dataset):
                 raise DataError(f"{file}: no dataset {dataset}")
             self._data = self._file[dataset]
-            check_plain_hdf5(self._data, str(self.path))
+            check_plain_hdf5(self._data, str(self.path), file)
             self.shape = _check_matrix(self._data.shape, self._data.dtype, str(self.path))
             # CaImAn keeps the frame rate in params/data/fr
             self.rate = _rate_from(self._data.attrs, str(self.path))

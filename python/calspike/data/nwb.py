@@ -124,7 +124,7 @@ def _matrix(series: Any, path: Path) -> np.ndarray:
 
     data = series.data
     if isinstance(data, h5py.Dataset):
-        check_plain_hdf5(data, f"{path}: series {series.name!r}")
+        check_plain_hdf5(data, f"{path}: series {series.name!r}", path)
     if len(data.shape) != 2:
         raise DataError(
             f"{path}: series {series.name!r} must be (frames, ROIs), got shape {tuple(data.shape)}"
