@@ -1202,3 +1202,38 @@ def test_an_hdf5_external_link_into_another_file_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"linked.h5:/ext: an external link to .*other.h5"):
         calspike.infer(f"{tmp_path / 'linked.h5'}:/ext", tmp_path / "o.npy", rate=30.0)
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_empty_inputs_fifo_checkpoints_and_warnings_are_one_line_naming_the_file(tmp_path, capsys):
+    """An empty .npy/.npz, an array of no values given to score, a FIFO given to --resume:
+    errors name the file (numpy's 'No data left in file' named nothing; score printed NaN;
+    --resume said 'no checkpoint'); the CLI prints each warning as one line."""
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "zero.npy", np.zeros((0, 2000)))
+    np.save(tmp_path / "truth.npy", np.zeros((2, 2000)))
+    for argv, message in (
+        (["score", str(tmp_path / "truth.npy"), str(tmp_path / "empty.npy")], "empty.npy: not a"),
+        (["score", str(tmp_path / "zero.npy"), str(tmp_path / "zero.npy")], "holds no values"),
+        (
+            ["infer", str(tmp_path / "empty.npz"), "-o", str(tmp_path / "o.npy"), "--rate", "30"],
+            "empty.npz: not a readable .npz archive",
+        ),
+    ):
+        assert main(argv) == 1, argv
+        assert message in capsys.readouterr().err, argv
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows)]) == 0
+    os.mkfifo(tmp_path / "f.pt")
+    err = _usage_error(["train", str(windows), "-o", str(tmp_path / "f.pt"), "--resume"], capsys)
+    assert "--resume: " in err and "f.pt: a FIFO" in err
+    calcium = np.array(calspike.simulate(3, 2_000, 30.0, seed=0).calcium)
+    calcium[1] = np.nan
+    np.save(tmp_path / "gappy.npy", calcium)
+    argv = ["infer", str(tmp_path / "gappy.npy"), "-o", str(tmp_path / "g.npy"), "--rate", "30"]
+    with pytest.warns(calspike.EmptyNeuronWarning):
+        assert main([*argv, "--method", "oasis"]) == 0
+    from calspike.cli.dispatch import _one_line
+
+    line = _one_line(calspike.EmptyNeuronWarning("x: 1 neuron(s)"), UserWarning, "/a/b.py", 3)
+    assert line == "calspike: warning: x: 1 neuron(s)\n"
