@@ -34,7 +34,30 @@ def run_command(argv: Sequence[str] | None, interrupts: list[int]) -> int:
     """Parse `argv`, check it, run the command; the exit code (0 done, 1 data error, 2 usage).
 
     `interrupts` holds the SIGINTs `calspike.cli.main` received: after one, the command stops.
+    Warnings print as one line each ("calspike: warning: ..."), not as a source path and the
+    line of calspike's code that raised them.
     """
+    import warnings
+
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line
+    try:
+        return _run_command(argv, interrupts)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"calspike: warning: {message}\n"
+
+
+def _run_command(argv: Sequence[str] | None, interrupts: list[int]) -> int:
     from calspike._io import UsageError
     from calspike._optional import MissingExtra
 

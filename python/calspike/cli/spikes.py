@@ -185,7 +185,7 @@ def _check_train_rate(args: argparse.Namespace) -> None:
     if not args.data:
         raise UsageError("give at least one source of ground truth (positional or --data)")
 
-    if args.resume and not args.output.is_file():
+    if args.resume and not args.output.exists():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
     if args.resume:  # calspike's but unreadable (a run killed while the disk filled ...)
         check_resumable_file(args.output)

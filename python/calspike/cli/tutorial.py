@@ -212,7 +212,7 @@ def _check_train(args: argparse.Namespace) -> None:
     from calspike.training import is_checkpoint
 
     _check_features(chosen(args), tutorial=False)
-    if args.resume and not args.output.is_file():
+    if args.resume and not args.output.exists():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
     if args.resume:  # calspike's but unreadable (a run killed while the disk filled ...)
         check_resumable_file(args.output)

@@ -96,7 +96,7 @@ def _read_matrix_file(path: Path) -> dict[str, np.ndarray]:
         try:
             with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
                 contents = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: not a readable .npz archive ({error})") from None
         if "calcium" not in contents:
             raise DataError(f"{path}: no 'calcium' array (found: {', '.join(contents) or 'none'})")
@@ -125,7 +125,7 @@ def load_npy(path: Path) -> np.ndarray:
             return np.asarray(np.load(stream, allow_pickle=False))
     except DataError:
         raise
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:  # EOFError: an empty or cut file
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 

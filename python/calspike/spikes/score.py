@@ -288,6 +288,8 @@ def _load(path: Path) -> np.ndarray:
         check_numeric_dtype(values.dtype, str(path))
         if values.ndim not in (1, 2):
             raise DataError(f"{path}: expected (neurons, frames), got shape {values.shape}")
+        if values.size == 0:  # scores of nothing would be a row of NaN
+            raise DataError(f"{path}: holds no values to score (shape {values.shape})")
         return np.atleast_2d(values.astype(np.float64))
     values, lengths = read_spikefinder_csv(path, gaps=True)
     values[np.arange(values.shape[1]) >= lengths[:, None]] = np.nan

@@ -139,7 +139,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = _torch_load(path)
     except (
-        FileNotFoundError,
+        OSError,  # not found, not permitted ...: the error names the file itself
         DataError,
         Warning,
     ):  # a warning the caller made an error is theirs, not a bad file
