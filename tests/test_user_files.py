@@ -1237,3 +1237,22 @@ def test_empty_inputs_fifo_checkpoints_and_warnings_are_one_line_naming_the_file
 
     line = _one_line(calspike.EmptyNeuronWarning("x: 1 neuron(s)"), UserWarning, "/a/b.py", 3)
     assert line == "calspike: warning: x: 1 neuron(s)\n"
+
+
+def test_nwb_ground_truth_timed_differently_from_its_traces_is_refused(tmp_path):
+    pytest.importorskip("pynwb")
+    h5py = pytest.importorskip("h5py")
+    from test_nwb import write_session
+
+    recording = calspike.simulate(2, 600, 30.0, seed=1)
+    for change in ("start", "rate"):
+        path = write_session(tmp_path / f"{change}.nwb", recording.calcium, counts=recording.spikes)
+        calspike.read_nwb(path)  # as written: the same frames
+        with h5py.File(path, "r+") as file:
+            name = next(p for p in _hdf5_datasets(file) if p.endswith("spike_counts/starting_time"))
+            if change == "start":
+                file[name][()] = 100.0  # 100 s later
+            else:
+                file[name].attrs["rate"] = 60.0
+        with pytest.raises(DataError, match=rf"{change}.nwb: spike_counts is timed differently"):
+            calspike.read_nwb(path)
