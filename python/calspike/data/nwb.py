@@ -139,7 +139,10 @@ def _matrix(series: Any, path: Path) -> np.ndarray:
     return np.ascontiguousarray(values.T, dtype=np.float32)
 
 
-def _ground_truth(nwbfile: Any, shape: tuple[int, int], path: Path) -> np.ndarray | None:
+def _ground_truth(
+    nwbfile: Any, traces: Any, shape: tuple[int, int], path: Path
+) -> np.ndarray | None:
+    """The spike counts beside `traces`: same shape, and the same frames in time."""
     for group in (nwbfile.processing["ophys"].data_interfaces, nwbfile.acquisition):
         if GROUND_TRUTH in group:
             counts = _matrix(group[GROUND_TRUTH], path)
@@ -148,8 +151,24 @@ def _ground_truth(nwbfile: Any, shape: tuple[int, int], path: Path) -> np.ndarra
                     f"{path}: {GROUND_TRUTH} has shape {counts.shape[::-1]} (frames, ROIs), "
                     f"the traces {shape[::-1]}"
                 )
+            if not _same_frames(group[GROUND_TRUTH], traces):
+                raise DataError(
+                    f"{path}: {GROUND_TRUTH} is timed differently from the series "
+                    f"{traces.name!r} (another rate, start or timestamps); its counts must "
+                    "belong to the traces' frames"
+                )
             return counts
     return None
+
+
+def _same_frames(one: Any, other: Any) -> bool:
+    """Whether two NWB time series share their frames' times (rate and start, or timestamps)."""
+    if one.rate is not None and other.rate is not None:
+        start = (one.starting_time or 0.0, other.starting_time or 0.0)
+        return bool(np.isclose(one.rate, other.rate) and np.isclose(*start))
+    if one.timestamps is not None and other.timestamps is not None:
+        return bool(np.allclose(np.asarray(one.timestamps[:]), np.asarray(other.timestamps[:])))
+    return False
 
 
 def _roi_names(series: Any) -> tuple[str, ...]:
@@ -194,7 +213,7 @@ def read_nwb(path: str | os.PathLike[str], series: str | None = None) -> list[Re
         recording = Recording(
             calcium,
             _rate_of(chosen, path),
-            spikes=_ground_truth(nwbfile, calcium.shape, path),
+            spikes=_ground_truth(nwbfile, chosen, calcium.shape, path),
             name=f"{path.stem}/{chosen.name}",
             gaps=True,
             neuron_names=_roi_names(chosen),
