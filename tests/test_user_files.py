@@ -1256,3 +1256,15 @@ def test_nwb_ground_truth_timed_differently_from_its_traces_is_refused(tmp_path)
                 file[name].attrs["rate"] = 60.0
         with pytest.raises(DataError, match=rf"{change}.nwb: spike_counts is timed differently"):
             calspike.read_nwb(path)
+
+
+def test_score_names_the_file_that_holds_an_infinite_value(tmp_path, capsys):
+    bad, good = np.zeros((2, 600)), np.zeros((2, 600))
+    bad[0, 9] = np.inf
+    np.save(tmp_path / "bad.npy", bad)
+    np.save(tmp_path / "good.npy", good)
+    for truth, prediction, what in (("bad", "good", "truth"), ("good", "bad", "prediction")):
+        argv = ["score", str(tmp_path / f"{truth}.npy"), str(tmp_path / f"{prediction}.npy")]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert f"bad.npy: {what} is infinite at neuron 0, frame 9" in err
