@@ -146,7 +146,12 @@ def score_files(
                     f"{expected.shape} ({truth_path})"
                 )
             _check_neurons(expected, prediction_values, truth_path, prediction_path)
-            scores = score_neurons(expected, prediction_values, rate=rate)
+            try:
+                scores = score_neurons(expected, prediction_values, rate=rate)
+            except ValueError as error:  # "truth is infinite at neuron 0, frame 9": which file
+                message = str(error)
+                where = truth_path if message.startswith("truth") else prediction_path
+                raise DataError(f"{where}: {message}") from None
             rows.append(_row(str(prediction), dataset, scores))
             for name, values in scores.items():
                 per_neuron[name].extend(values.tolist())
