@@ -1268,3 +1268,30 @@ def test_score_names_the_file_that_holds_an_infinite_value(tmp_path, capsys):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert f"bad.npy: {what} is infinite at neuron 0, frame 9" in err
+
+
+def test_nwb_rates_and_timestamps_and_repeated_features_are_named(tmp_path, capsys):
+    pytest.importorskip("pynwb")
+    h5py = pytest.importorskip("h5py")
+    from test_nwb import write_session
+
+    calcium = calspike.simulate(2, 300, 30.0, seed=4).calcium
+    fast = write_session(tmp_path / "fast.nwb", calcium)
+    with h5py.File(fast, "r+") as file:
+        name = next(p for p in _hdf5_datasets(file) if p.endswith("dff/starting_time"))
+        file[name].attrs["rate"] = 1e9
+    with pytest.raises(DataError, match=r"fast.nwb: series 'dff': rate must be a frame rate"):
+        calspike.read_nwb(fast)
+    text = write_session(tmp_path / "text.nwb", calcium, None, timestamps=np.arange(300) / 30)
+    with h5py.File(text, "r+") as file:
+        name = next(p for p in _hdf5_datasets(file) if p.endswith("dff/timestamps"))
+        del file[name]
+        file[name] = np.array([b"a"] * 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pynwb's own about the odd timestamps
+        with pytest.raises(DataError, match=r"text.nwb: series 'dff': timestamps must be numbers"):
+            calspike.read_nwb(text)
+    assert "names a feature twice" in _usage_error(
+        ["train", str(tmp_path / "w.npz"), "-o", str(tmp_path / "m.pt"), "--features", "raw,raw"],
+        capsys,
+    )
