@@ -155,4 +155,6 @@ def parse_features(
         raise ValueError(
             f"{name} must be a comma-separated list of {', '.join(allowed)}, got {text!r}"
         )
+    if len(set(kinds)) != len(kinds):  # a channel twice is the same information twice
+        raise ValueError(f"{name} names a feature twice, got {text!r}")
     return kinds

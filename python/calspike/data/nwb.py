@@ -25,6 +25,7 @@ import numpy as np
 from calspike._inputs import check_input
 from calspike._io import atomic_path
 from calspike._optional import require
+from calspike.config import check_rate
 from calspike.data.chunked import check_plain_hdf5
 from calspike.data.recording import DataError, Recording
 
@@ -98,10 +99,14 @@ def _series_of(nwbfile: Any, path: Path, series: str | None) -> Any:
 def _rate_of(series: Any, path: Path) -> float:
     where = f"{path}: series {series.name!r}"
     if series.rate is not None:
-        if not np.isfinite(series.rate) or series.rate <= 0:
-            raise DataError(f"{where}: rate must be a positive number of Hz, got {series.rate!r}")
-        return float(series.rate)
-    times = np.asarray(series.timestamps[:], dtype=np.float64)
+        try:
+            return check_rate(series.rate, "rate")
+        except ValueError as error:
+            raise DataError(f"{where}: {error}") from None
+    try:
+        times = np.asarray(series.timestamps[:], dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{where}: timestamps must be numbers of seconds ({error})") from None
     frames = int(series.data.shape[0])
     if times.shape != (frames,):
         raise DataError(
