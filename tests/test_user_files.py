@@ -1295,3 +1295,14 @@ def test_nwb_rates_and_timestamps_and_repeated_features_are_named(tmp_path, caps
         ["train", str(tmp_path / "w.npz"), "-o", str(tmp_path / "m.pt"), "--features", "raw,raw"],
         capsys,
     )
+
+
+def test_prepare_says_a_chunked_input_needs_a_windows_store(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "plain.h5", "w") as file:
+        file["x"] = calspike.simulate(2, 500, 30.0, seed=0).calcium
+    argv = ["prepare", "--data", f"{tmp_path / 'plain.h5'}:/x", "--rate", "30"]
+    err = _usage_error([*argv, "-o", str(tmp_path / "w.npz")], capsys)
+    assert "read a chunk at a time into a windows store: give -o STORE.zarr" in err
+    pytest.importorskip("zarr")
+    assert main([*argv, "-o", str(tmp_path / "w.zarr")]) == 0
