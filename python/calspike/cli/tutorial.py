@@ -201,6 +201,11 @@ def _check_prepare(args: argparse.Namespace) -> None:
         raise UsageError(
             f"-o/--output: prepared windows are saved as .npz or a .zarr store, got {args.output}"
         )
+    if args.data is not None and (hdf5 is not None or Path(args.data).suffix == ".zarr"):
+        raise UsageError(
+            f"--data {args.data}: a zarr or HDF5 array is read a chunk at a time into a windows "
+            "store: give -o STORE.zarr"
+        )
     check_file_target(args.output, "-o/--output", is_windows_file)
     check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
 

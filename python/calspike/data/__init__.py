@@ -91,8 +91,9 @@ def load_recordings(
     path = Path(source)
     if split_hdf5(source) is not None:
         raise ValueError(
-            f"{source}: an HDF5 dataset holds traces without spikes; `infer` reads it, recordings "
-            "with ground truth come from .npz, SpikeFinder, CASCADE or NWB files"
+            f"{source}: an HDF5 dataset holds traces without spikes; `infer` and `prepare -o "
+            "STORE.zarr` read it, recordings with ground truth come from .npz, SpikeFinder, "
+            "CASCADE or NWB files"
         )
     if is_ground_truth(path):
         return read_ground_truth(path)
