@@ -35,7 +35,8 @@ def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()  # one line: the error, and where the options are
+    assert len(err) == 1 and ": error: " in err[0] and "--help)" in err[0], err
 
 
 def test_data_errors_exit_1_with_one_line(tmp_path, capsys):

@@ -9,8 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from calspike.cli._common import failure, with_config_file
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line.
+
+    argparse prints the whole usage first: 5 to 13 lines for a command with many options.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Exit 2 with one line naming the error and where the options are listed."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def calspike_parser() -> argparse.ArgumentParser:
@@ -18,7 +30,7 @@ def calspike_parser() -> argparse.ArgumentParser:
     from calspike._version import __version__
     from calspike.cli import data, spikes, tutorial
 
-    top = argparse.ArgumentParser(
+    top = OneLineParser(
         prog="calspike",
         description="Deep learning on calcium imaging: windows, models and spike inference.",
     )
