@@ -1306,3 +1306,18 @@ def test_prepare_says_a_chunked_input_needs_a_windows_store(tmp_path, capsys):
     assert "read a chunk at a time into a windows store: give -o STORE.zarr" in err
     pytest.importorskip("zarr")
     assert main([*argv, "-o", str(tmp_path / "w.zarr")]) == 0
+
+
+def test_evaluate_refuses_a_model_that_does_not_take_the_windows(tmp_path, capsys):
+    """A checkpoint whose model takes other channels or windows of another length (4e5 frames
+    here: the old code failed deep inside PyTorch, or allocated for it) names both files."""
+    from calspike.training import save_model
+
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows)]) == 0
+    save_model(calspike.CalciumVAE(length=400_000, hidden=4, latent=2), tmp_path / "long.pt")
+    assert main(["evaluate", str(tmp_path / "long.pt"), str(windows)]) == 1
+    assert "takes windows of 400000 frames, " in capsys.readouterr().err
+    save_model(calspike.SpikeClassifier(channels=3, hidden=4), tmp_path / "wide.pt")
+    assert main(["evaluate", str(tmp_path / "wide.pt"), str(windows)]) == 1
+    assert "takes 3 feature channel(s), but its checkpoint names 1" in capsys.readouterr().err
