@@ -149,22 +149,43 @@ def evaluate_on_prepared(
         raise ValueError(
             f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway"
         )
+    kinds = list(state.get("extra", {}).get("features", ["raw"]))
+    _check_fits(model.config, kinds, windows.params, checkpoint, windows_path)
     if isinstance(windows, StoredWindows):
         if not isinstance(model, (SpikeClassifier, CalciumVAE)):
             raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
         return state["kind"], stored.score_from_store(
             model, windows, np.flatnonzero(keep), kinds, device
         )
     scored = windows.subset(np.flatnonzero(keep))
     if isinstance(model, SpikeClassifier):
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
         return state["kind"], score_classifier(model, scored, kinds, device=device)
     if isinstance(model, CalciumVAE):
-        kinds = list(state.get("extra", {}).get("features", ["raw"]))
         return state["kind"], {
             "windows": len(scored),
             "neurons": len(np.unique(scored.neuron)),
             "explained_variance": explained_variance(model, scored, kinds, device=device),
         }
     raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
+
+
+def _check_fits(
+    config: dict[str, Any],
+    kinds: list[str],
+    params: dict[str, Any],
+    checkpoint: str | os.PathLike[str],
+    windows_path: str | os.PathLike[str],
+) -> None:
+    """ValueError naming both files when the model does not take these windows' stacks."""
+    channels = config.get("channels")
+    if channels is not None and channels != len(kinds):
+        raise ValueError(
+            f"{checkpoint}: the model takes {channels} feature channel(s), but its checkpoint "
+            f"names {len(kinds)} ({','.join(kinds)}): not a checkpoint `calspike train` wrote"
+        )
+    length, frames = config.get("length"), params.get("len_pre", 0) + params.get("len_post", 0)
+    if length is not None and length != frames:
+        raise ValueError(
+            f"{checkpoint}: the model takes windows of {length} frames, {windows_path} holds "
+            f"windows of {frames}; prepare them with the window settings it was trained on"
+        )
