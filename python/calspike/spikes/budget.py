@@ -8,6 +8,8 @@ Torch-free, so that file inference with OASIS can size its chunks without import
 
 from __future__ import annotations
 
+import math
+import os
 import re
 
 from calspike import config
@@ -35,8 +37,6 @@ WORKER_BYTES = 1 << 30  # memory a local Dask worker process needs (Python, NumP
 
 def most_local_workers() -> int:
     """Worker processes this machine can hold: 4 per core (more only wait), 1 per GiB of memory."""
-    import os
-
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
@@ -71,9 +71,20 @@ SCHEMES = ("tcp", "tls", "inproc", "ws", "wss", "ucx")  # distributed's own; plu
 
 
 def check_cluster(scheduler: object, workers: object) -> None:
-    """UsageError, before any work, for a malformed `scheduler` address or too many `workers`."""
+    """UsageError, before any work, for a bad `scheduler` address, too many `workers`, or both.
+
+    A scheduler's address is bad when malformed (`check_scheduler`) or when this process
+    cannot connect to it whatever answers there (`check_connectable`).
+    """
+    if scheduler is not None and workers is not None:
+        raise UsageError(
+            "--scheduler and --workers exclude each other: --workers starts a local cluster, "
+            "--scheduler uses a running one; give one of them"
+        )
     check_scheduler(scheduler)
     check_workers(workers)
+    if scheduler is not None:
+        check_connectable(str(scheduler))
 
 
 def check_scheduler(address: object) -> None:
@@ -108,3 +119,85 @@ def _schemes() -> tuple[str, ...]:
     except ImportError:
         return SCHEMES
     return tuple(dict.fromkeys([*SCHEMES, *backends]))
+
+
+def check_connectable(address: str) -> None:
+    """UsageError when this process cannot connect to `address`, whatever answers there.
+
+    An ``inproc://`` address reaches a scheduler in the same process only (never one from the
+    command line); ``tls://`` needs certificates, which calspike takes only from Dask's
+    configuration; a scheme whose support is not installed (``ucx://`` needs distributed-ucxx)
+    cannot connect. Without distributed nothing is checked: the missing extra is named later.
+    """
+    try:
+        from distributed.comm import registry
+    except ImportError:
+        return
+    connect_timeout()
+    scheme, separator, rest = address.partition("://")
+    scheme, rest = (scheme.lower(), rest) if separator else ("tcp", scheme)
+    tcp = "give the scheduler's tcp://HOST:PORT address"
+    if scheme == "inproc" and rest.split("/")[1:2] != [str(os.getpid())]:
+        raise UsageError(
+            f"--scheduler {address}: an inproc:// address reaches a scheduler inside the same "
+            f"Python process only (inproc://HOST/PID/N; this is process {os.getpid()}), never "
+            f"one from the command line: {tcp}"
+        )
+    try:
+        registry.get_backend(scheme).get_connector()  # type: ignore[no-untyped-call]
+    except Exception as error:  # noqa: BLE001 - a plugin that cannot load, ucx without its package
+        extra = " (UCX support is a separate package: distributed-ucxx)" if scheme == "ucx" else ""
+        raise UsageError(
+            f"--scheduler {address}: this installation of Dask cannot connect over {scheme}://"
+            f"{extra}: {first_line(error)}; install that support, or {tcp}"
+        ) from None
+    if scheme == "tls" and not _tls_configured():
+        raise UsageError(
+            f"--scheduler {address}: tls:// needs certificates, which calspike takes from Dask's "
+            f"configuration only (distributed.comm.tls.ca-file, .client.cert and .client.key, "
+            f"e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), and none is set: set them, or {tcp}"
+        )
+
+
+def connect_timeout() -> float:
+    """Seconds to connect to a scheduler: Dask's ``distributed.comm.timeouts.connect`` (30 s).
+
+    UsageError unless a positive duration (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10``,
+    ``10s``, ``1min``).
+    """
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get("distributed.comm.timeouts.connect", "30s")
+    try:
+        seconds = float(parse_timedelta(value, "s"))
+    except (TypeError, ValueError, KeyError):
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise UsageError(
+            "Dask's connect timeout (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT, or "
+            f"distributed.comm.timeouts.connect) must be a positive duration such as 30s, "
+            f"got {value!r}"
+        )
+    return seconds
+
+
+def _tls_configured() -> bool:
+    """Whether Dask's configuration gives a client TLS settings (or a loader that may)."""
+    import dask
+    from distributed.security import Security
+
+    if dask.config.get("distributed.client.security-loader", None):
+        return True
+    try:
+        security = Security()  # type: ignore[no-untyped-call]
+        context = security.get_connection_args("client")["ssl_context"]  # type: ignore[no-untyped-call]
+    except Exception as error:  # noqa: BLE001 - a certificate file missing or unreadable, ssl's errors
+        raise UsageError(f"Dask's TLS configuration cannot be used: {first_line(error)}") from None
+    return context is not None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of `error`'s message, or its type's name when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

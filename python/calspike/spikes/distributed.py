@@ -12,6 +12,8 @@ dask[distributed] is optional (`pip install 'calspike[dask]'`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -22,7 +24,8 @@ import numpy as np
 
 from calspike._optional import require
 from calspike.data.recording import Recording
-from calspike.errors import CalspikeWarning
+from calspike.errors import CalspikeWarning, DataError
+from calspike.spikes.budget import connect_timeout, first_line
 from calspike.spikes.chunks import estimate
 from calspike.spikes.method import MethodSettings, SpikeMethod
 from calspike.spikes.registry import build_method, method_class
@@ -111,9 +114,7 @@ def client_for(scheduler: str | None, workers: int | None) -> Any:
     """
     distributed = require("distributed", "--scheduler/--workers")
     if scheduler is not None:
-        client = distributed.Client(scheduler)
-        _warn_small_trim(client)
-        return client
+        return connect(distributed, scheduler)
     import dask
 
     environ = {
@@ -139,15 +140,66 @@ def client_for(scheduler: str | None, workers: int | None) -> Any:
     return distributed.Client(cluster)
 
 
+def connect(distributed: Any, address: str) -> Any:
+    """A Client of the scheduler at `address`, or a DataError naming it within the timeout.
+
+    The timeout is Dask's connect timeout (``distributed.comm.timeouts.connect``, 30 s unless
+    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT says otherwise) for the whole connection: the
+    TCP connection, Dask's handshake and the client's registration. distributed bounds only
+    the first (and waits forever for a handshake from something that accepts and never speaks
+    Dask), so the Client's start is abandoned, and the client closed, at that deadline.
+    """
+    timeout = connect_timeout()
+    scheme, separator, rest = address.partition("://")  # distributed knows lower-case schemes
+    target = f"{scheme.lower()}://{rest}" if separator else address
+
+    class Bounded(distributed.Client):  # type: ignore[misc]
+        def start(self, **kwargs: Any) -> None:
+            try:  # distributed.utils.sync cancels the start at callback_timeout
+                super().start(callback_timeout=timeout, **kwargs)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.close(timeout=1)
+                raise
+
+    try:
+        client = Bounded(target, timeout=timeout)
+    except Exception as error:  # noqa: BLE001 - not OSError alone: a handshake in another tongue raises others
+        raise DataError(_no_scheduler(address, timeout, error)) from None
+    _warn_small_trim(client, timeout)
+    return client
+
+
+def _no_scheduler(address: str, timeout: float, error: BaseException) -> str:
+    """One line: no scheduler at `address` (`error` said why), and what to do."""
+    if isinstance(error, TimeoutError) or str(error).startswith("Timed out"):
+        cause = error.__cause__  # why distributed's connection attempts failed, if it says
+        why = (
+            "" if cause is None or isinstance(cause, asyncio.CancelledError) else first_line(cause)
+        )
+        what = f"answered at {address} within {timeout:g} s" + (f" ({why})" if why else "")
+    else:  # something answered, not as a scheduler this client can use would
+        what = f"this client can use at {address} ({first_line(error)})"
+    return (
+        f"no Dask scheduler {what}; check the address and that a scheduler runs there "
+        f"(the connect timeout, in seconds: DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)"
+    )
+
+
 def _worker_trim() -> str | None:
     return os.environ.get(_TRIM)
 
 
-def _warn_small_trim(client: Any) -> None:
+def _warn_small_trim(client: Any, timeout: float) -> None:
+    """Warn of the cluster's workers with a small glibc trim threshold; ask for `timeout` s."""
     import warnings
 
+    try:
+        trims = client.run(_worker_trim, callback_timeout=timeout)
+    except Exception:  # noqa: BLE001 - advice only: a cluster that cannot answer fails the run itself
+        return
     small = []
-    for address, value in client.run(_worker_trim).items():
+    for address, value in trims.items():
         try:
             if value is not None and int(value) < _SMALL_TRIM_BYTES:
                 small.append(address)
@@ -160,7 +212,7 @@ def _warn_small_trim(client: Any) -> None:
             f"`distributed.nanny.pre-spawn-environ` without {_TRIM}: "
             f"{', '.join(sorted(small)[:5])}",
             CalspikeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from calspike.data.recording import Recording
+from calspike.errors import DataError
+from calspike.spikes.budget import first_line
 from calspike.spikes.chunks import estimate
 from calspike.spikes.method import SpikeMethod
 
@@ -37,7 +39,9 @@ def run(
     """(chunk, spikes, per-neuron details) of each chunk, in order.
 
     Computed here, or on `cluster` (a client `open_files` closes, and a local cluster it
-    shuts down); `rate` (Hz) is the chunks' rate, which Dask tasks are given.
+    shuts down); `rate` (Hz) is the chunks' rate, which Dask tasks are given. A scheduler that
+    does not answer within Dask's connect timeout, or goes away mid-run, is a DataError naming
+    its address (`calspike.spikes.distributed.connect`).
     """
     if cluster is None:
         for chunk in chunks:
@@ -59,9 +63,22 @@ def run(
             yield start, chunk.calcium
             start += chunk.neurons
 
-    in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
-    settings = task_settings(method, rate)
-    for start, spikes, found in run_chunks(
-        client, submitted(), method.payload(), settings, in_flight
-    ):
-        yield held.pop(start), spikes, found
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    try:
+        in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+        settings = task_settings(method, rate)
+        for start, spikes, found in run_chunks(
+            client, submitted(), method.payload(), settings, in_flight
+        ):
+            yield held.pop(start), spikes, found
+    except (CancelledError, CommClosedError) as error:  # the cluster went away mid-run
+        # not an OSError, which the output's writer would report as its own
+        what = "the local Dask cluster" if cluster.scheduler is None else "the Dask scheduler"
+        why = getattr(error, "reason", None) or first_line(error)
+        raise DataError(
+            f"{what} at {cluster.scheduler or client.scheduler.address} stopped answering "
+            f"({why}); check that it and its workers run, then run infer again"
+        ) from None
