@@ -28,6 +28,11 @@ from calspike.errors import DataError
 pytest.importorskip("distributed")
 import dask  # after the skip: distributed brings dask
 
+# Workers that other tests' clusters left with Dask's MALLOC_TRIM_THRESHOLD_ draw calspike's
+# speed warning; it is about speed, not about what these tests check.
+pytestmark = pytest.mark.filterwarnings("ignore:.*MALLOC_TRIM_THRESHOLD_")
+
+
 TIMEOUT = 2  # seconds: Dask's connect timeout in these tests (30 by default)
 
 
