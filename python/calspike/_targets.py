@@ -50,7 +50,11 @@ def check_output_place(target: Path, what: str, folder: bool) -> None:
     if not folder:
         return
     here = Path.cwd().resolve()
-    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+    try:
+        home = Path.home().resolve()
+    except (KeyError, RuntimeError):  # no home folder known (a service account ...)
+        home = Path(resolved.anchor)
+    if resolved == Path(resolved.anchor) or resolved == home:
         place = "the root folder" if resolved == Path(resolved.anchor) else "your home folder"
     elif resolved == here or resolved in here.parents:
         place = "the working folder" if resolved == here else "a folder above the working one"
