@@ -1321,3 +1321,35 @@ def test_evaluate_refuses_a_model_that_does_not_take_the_windows(tmp_path, capsy
     save_model(calspike.SpikeClassifier(channels=3, hidden=4), tmp_path / "wide.pt")
     assert main(["evaluate", str(tmp_path / "wide.pt"), str(windows)]) == 1
     assert "takes 3 feature channel(s), but its checkpoint names 1" in capsys.readouterr().err
+
+
+def test_threads_of_one_worker_save_the_received_model_once_and_safely(tmp_path, monkeypatch):
+    """Dask's threaded scheduler builds the method in several threads of one process at once:
+    each must get the whole, verified file (two threads renaming one partial file raced)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from calspike.spikes import rate_method
+    from calspike.spikes.rate import default_model_path
+
+    monkeypatch.setattr(rate_method.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(rate_method, "_PRIVATE", [])
+    payload = default_model_path().read_bytes()
+    write_bytes = Path.write_bytes
+
+    def slow_disk(self, data):  # a slow disk: the threads overlap while the file is written
+        written = write_bytes(self, data)
+        time.sleep(0.05)
+        return written
+
+    monkeypatch.setattr(Path, "write_bytes", slow_disk)
+    start = threading.Barrier(8)
+
+    def one(_):
+        start.wait()
+        return rate_method.private_copy(payload)
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(one, range(8)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == payload

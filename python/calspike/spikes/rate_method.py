@@ -9,6 +9,7 @@ import atexit
 import hashlib
 import shutil
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 
 _PRIVATE: list[Path] = []  # this process's folder for received checkpoints, made on first use
+_PRIVATE_LOCK = threading.Lock()  # a threaded worker builds the method in several threads at once
 
 
 def private_copy(payload: bytes) -> Path:
@@ -35,16 +37,17 @@ def private_copy(payload: bytes) -> Path:
     enter); the file is named by its SHA-256 and checked against it whenever it is used
     again. The folder goes when the process ends.
     """
-    if not _PRIVATE:
-        _PRIVATE.append(Path(tempfile.mkdtemp(prefix="calspike-models-")))
-        atexit.register(shutil.rmtree, _PRIVATE[0], True)
-    digest = hashlib.sha256(payload).hexdigest()
-    path = _PRIVATE[0] / f"{digest}.pt"
-    if not (path.is_file() and file_digest(path) == digest):
-        partial = path.with_suffix(".part")
-        partial.write_bytes(payload)
-        partial.replace(path)
-    return path
+    with _PRIVATE_LOCK:
+        if not _PRIVATE:
+            _PRIVATE.append(Path(tempfile.mkdtemp(prefix="calspike-models-")))
+            atexit.register(shutil.rmtree, _PRIVATE[0], True)
+        digest = hashlib.sha256(payload).hexdigest()
+        path = _PRIVATE[0] / f"{digest}.pt"
+        if not (path.is_file() and file_digest(path) == digest):
+            partial = path.with_suffix(".part")
+            partial.write_bytes(payload)
+            partial.replace(path)
+        return path
 
 
 class RateModelMethod:
