@@ -54,23 +54,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 WINDOW_SETTINGS = GROUPS["windows"]
-TRAIN_SETTINGS = (
-    "train_skip",
-    "features",
-    "vae_features",
-    "epochs",
-    "vae_epochs",
-    "batch_size",
-    "lr",
-    "patience",
-    "hidden",
-    "latent",
-    "beta",
-    "conditional_beta",
-    "max_windows",
-    "vae_windows",
-    "device",
-)
+TRAIN_SETTINGS = (*GROUPS["tutorial models"], "device")  # the same order, with the device
 TOY_SETTINGS = GROUPS["toy VAE"]
 INFER_SETTINGS = (
     "method",
