@@ -158,6 +158,18 @@ def test_files_a_user_added_inside_the_extracted_folder_are_never_deleted(server
     ]
 
 
+def test_files_a_user_edited_inside_the_extracted_folder_are_never_replaced(server, tmp_path):
+    found = _fetch(server, tmp_path)
+    calcium = found / "1.train.calcium.csv"
+    calcium.write_text("0,1\n0.5,0.75\n")  # the user's correction, same size
+    server.files["/" + NAME] = _another_zip()  # the archive changes: calspike would re-extract
+    (tmp_path / "spikefinder" / NAME).unlink()
+    with pytest.raises(calspike.UsageError, match="changed since calspike extracted") as refused:
+        _fetch(server, tmp_path)
+    assert "spikefinder.train/1.train.calcium.csv" in _one_line(refused)
+    assert calcium.read_text() == "0,1\n0.5,0.75\n"
+
+
 @pytest.mark.parametrize("marker", ["not json", '{"sha256": "0"}', "{}"])
 def test_an_extraction_marker_calspike_did_not_write_is_refused(server, tmp_path, marker):
     extracted = tmp_path / "spikefinder" / "spikefinder.train"

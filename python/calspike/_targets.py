@@ -105,7 +105,7 @@ def files_in(folder: Path) -> dict[str, list[int]]:
     return found
 
 
-def _changed(listed: dict[str, Any], found: dict[str, list[int]]) -> list[str]:
+def changed_since(listed: dict[str, Any], found: dict[str, list[int]]) -> list[str]:
     """The files of `found` that are not as `listed` recorded them: added or edited since."""
     return sorted(
         path
@@ -147,7 +147,7 @@ def check_folder_target(target: Path, what: str, kind: str | None = None) -> Non
                 "folder; calspike replaces only a folder of the same kind: choose another path"
             )
         listed = record.get("files")
-        changed = _changed(listed, files_in(target)) if isinstance(listed, dict) else []
+        changed = changed_since(listed, files_in(target)) if isinstance(listed, dict) else []
         if changed:
             shown = ", ".join(changed[:5])
             shown += f" and {len(changed) - 5} more" if len(changed) > 5 else ""

@@ -32,6 +32,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from calspike._io import atomic_path
+from calspike._targets import changed_since, files_in
 from calspike.data.recording import DataError
 from calspike.errors import UsageError
 
@@ -332,6 +333,15 @@ def _check_replaceable(target: Path) -> None:
             f"{target} holds files calspike did not extract ({shown}); it will not replace the "
             "folder: move them out and run again, or choose another --cache"
         )
+    sizes = marker.get("sizes")  # [bytes, mtime ns] of each file as extracted (older markers lack it)
+    found = {path: size for path, size in files_in(target).items() if path != _MARKER}
+    edited = changed_since(sizes, found) if isinstance(sizes, dict) else []
+    if edited:
+        shown = ", ".join(edited[:5]) + (f" and {len(edited) - 5} more" if len(edited) > 5 else "")
+        raise UsageError(
+            f"{target} holds files changed since calspike extracted them ({shown}); it will not "
+            "replace the folder: move them out and run again, or choose another --cache"
+        )
 
 
 def _extract(archive: Path, target: Path, digest: str) -> None:
@@ -359,7 +369,9 @@ def _extract(archive: Path, target: Path, digest: str) -> None:
                     )
             zipped.extractall(staging)
         listed = sorted(_entries(staging))
-        (staging / _MARKER).write_text(json.dumps({"sha256": digest, "files": listed}))
+        (staging / _MARKER).write_text(
+            json.dumps({"sha256": digest, "files": listed, "sizes": files_in(staging)})
+        )
         _check_replaceable(target)  # again: a file may have been added while extracting
         if target.exists():
             shutil.rmtree(target)
