@@ -132,6 +132,8 @@ def _write(folder, name, text):
         ("", "the file is empty"),
         ("0,1\n", "no data rows"),
         ("0,1\n1,2\n3,4,5\n", "line 3: rows have different numbers of cells"),
+        ("0,1\n1,2\n3\n", "line 3: 1 cell where the first line has 2"),
+        ("0,1,2\n1,2,\n3,4\n", "line 3: 2 cells where the first line has 3"),
         ("0,1\n1,2\n3,abc\n", "line 3, column '1': 'abc' is not a number"),
         ("0,1\n1,2\n,4\n5,6\n", "line 3, column '0': empty or NaN cell inside the trace"),
         ("a,b\n1,2\n", "line 1, column 1: header 'a' is not a neuron number"),

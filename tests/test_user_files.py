@@ -1353,3 +1353,21 @@ def test_threads_of_one_worker_save_the_received_model_once_and_safely(tmp_path,
     with ThreadPoolExecutor(8) as pool:
         paths = list(pool.map(one, range(8)))
     assert len(set(paths)) == 1 and paths[0].read_bytes() == payload
+
+
+def test_a_headerless_csv_with_a_short_line_is_named_not_padded(tmp_path, capsys):
+    """pandas pads a line with fewer cells with NaN: a neuron would silently lose frames."""
+    (tmp_path / "traces.csv").write_text("0.1,0.2,0.3\n0.4,0.5,0.6\n0.7,0.8\n")
+    assert (
+        main(["infer", str(tmp_path / "traces.csv"), "--rate", "30", "-o", str(tmp_path / "p.npy")])
+        == 1
+    )
+    error = capsys.readouterr().err.strip()
+    assert (
+        error.count("\n") == 0 and "traces.csv: line 3: 2 cells where the first line has 3" in error
+    )
+    assert not (tmp_path / "p.npy").exists()
+    (tmp_path / "traces.csv").write_text(
+        "0.1,0.2,\n0.4,0.5,0.6\n\n0.7,0.8,0.9\n"
+    )  # empty cells: NaN
+    assert calspike.read_array(tmp_path / "traces.csv", rate=30).calcium.shape[0] == 3

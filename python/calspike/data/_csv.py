@@ -38,6 +38,15 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
     first_data_line = 2 if header else 1
     if len(table) == 0:
         return table
+    if table.isna().to_numpy().any():  # pandas pads a line with fewer cells with NaN: find it
+        short = _short_line(path)
+        if short is not None:
+            number, cells, expected = short
+            raise DataError(
+                f"{path}: line {number}: {cells} cell{'s' if cells != 1 else ''} where the "
+                f"first line has {expected}; rows have different numbers of cells (an empty "
+                "cell is written as nothing between two commas)"
+            )
     for position in range(table.shape[1]):
         column = table.iloc[:, position]
         if not pd.api.types.is_numeric_dtype(column.dtype):
@@ -49,3 +58,20 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
                 f"{column.iloc[row]!r} is not a number"
             )
     return table
+
+
+def _short_line(path: Path) -> tuple[int, int, int] | None:
+    """(line number from 1, its cells, the first line's cells) of the first line with fewer
+    cells than the first, blank lines aside; None when every line has as many."""
+    expected = None
+    with open_input(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            cells = text.count(b",") + 1
+            if expected is None:
+                expected = cells
+            elif cells < expected:
+                return number, cells, expected
+    return None
