@@ -293,3 +293,31 @@ def test_a_scheduler_lost_mid_run_is_a_data_error_naming_it():
             error = _bounded(lambda: list(results), 20)
     assert isinstance(error, DataError), repr(error)
     assert str(error).startswith(f"the Dask scheduler at {address} stopped answering (")
+
+
+def test_a_scheduler_without_workers_ends_within_the_connect_timeout(traces, tmp_path):
+    """Before: the chunks waited forever for a worker that never came."""
+    import distributed
+
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": f"{TIMEOUT}s"}),
+        distributed.LocalCluster(
+            n_workers=0, processes=False, protocol="tcp", dashboard_address=None
+        ) as cluster,
+    ):
+        address = cluster.scheduler_address
+        started = time.perf_counter()
+        error = _bounded(
+            lambda: calspike.infer(
+                traces,
+                tmp_path / "never.npy",
+                rate=30.0,
+                method="oasis",
+                scheduler=address,
+            ),
+            20,
+        )
+    assert isinstance(error, DataError), repr(error)
+    assert str(error).startswith(f"the Dask scheduler at {address} has no worker after {TIMEOUT} s")
+    assert time.perf_counter() - started < TIMEOUT + 10
+    assert not (tmp_path / "never.npy").exists()

@@ -148,6 +148,7 @@ def connect(distributed: Any, address: str) -> Any:
     TCP connection, Dask's handshake and the client's registration. distributed bounds only
     the first (and waits forever for a handshake from something that accepts and never speaks
     Dask), so the Client's start is abandoned, and the client closed, at that deadline.
+    A scheduler without workers gets as long for its first worker to join.
     """
     timeout = connect_timeout()
     scheme, separator, rest = address.partition("://")  # distributed knows lower-case schemes
@@ -166,6 +167,16 @@ def connect(distributed: Any, address: str) -> Any:
         client = Bounded(target, timeout=timeout)
     except Exception as error:  # noqa: BLE001 - not OSError alone: a handshake in another tongue raises others
         raise DataError(_no_scheduler(address, timeout, error)) from None
+    try:  # a scheduler without workers would hold every chunk forever
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:  # noqa: BLE001 - distributed's TimeoutError, or the connection lost meanwhile
+        with contextlib.suppress(Exception):
+            client.close(timeout=1)
+        raise DataError(
+            f"the Dask scheduler at {address} has no worker after {timeout:g} s; start workers "
+            f"for it (dask worker {address}) or wait longer (the connect timeout, in seconds: "
+            "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)"
+        ) from None
     _warn_small_trim(client, timeout)
     return client
 
