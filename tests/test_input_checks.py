@@ -351,7 +351,9 @@ def test_ctrl_c_at_start_up_prints_one_line(after_start, tmp_path):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert "Traceback" not in err, err
-    assert process.returncode == 130 and err.strip().splitlines()[-1] == "calspike: interrupted"
+    # CI saw this end once by SIGABRT (-6), not reproduced here: the child's stderr tells why
+    assert process.returncode == 130, f"exit {process.returncode}, stderr: {err[-3000:]}"
+    assert err.strip().splitlines()[-1] == "calspike: interrupted", err
     assert not (tmp_path / "report").exists()
     assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".report")]
 
