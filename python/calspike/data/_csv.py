@@ -61,8 +61,10 @@ def read_numeric_csv(path: Path, header: bool) -> pd.DataFrame:
 
 
 def _short_line(path: Path) -> tuple[int, int, int] | None:
-    """(line number from 1, its cells, the first line's cells) of the first line with fewer
-    cells than the first, blank lines aside; None when every line has as many."""
+    """The first line with fewer cells than the first line, blank lines aside.
+
+    (its number from 1, its cells, the first line's cells), or None when every line has as many.
+    """
     expected = None
     with open_input(path) as stream:
         for number, line in enumerate(stream, start=1):
