@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from test_download import _Server, _spikefinder_zip
@@ -208,3 +209,30 @@ def test_fetch_url_and_cache_that_cannot_work_are_usage_errors_naming_the_option
     assert server.requests == [] and (cache / "spikefinder").read_text() == "a file"
     with pytest.raises(calspike.UsageError, match="not a folder"):
         calspike.fetch_spikefinder(url=url, cache=cache, progress=False)
+
+
+def test_a_cache_inside_the_package_or_at_the_root_is_a_usage_error_before_any_work(
+    server, tmp_path, capsys
+):
+    """Before: the spikefinder/ folder was made there, then the download began."""
+    package = Path(calspike.__file__).parent / "data"
+    for cache in (package, Path("/")):
+        with pytest.raises(SystemExit) as usage:
+            main(
+                [
+                    "fetch",
+                    "--split",
+                    "train",
+                    "--cache",
+                    str(cache),
+                    "--url",
+                    server.url + "/" + NAME,
+                ]
+            )
+        assert usage.value.code == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and f"--cache {cache}" in error, error
+        with pytest.raises(calspike.UsageError, match="the cache folder"):
+            _fetch(server, cache)
+    assert not (package / "spikefinder").exists() and not Path("/spikefinder").exists()
+    assert server.requests == []

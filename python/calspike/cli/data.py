@@ -24,7 +24,7 @@ def add_commands(commands: Any) -> None:
 def _check(args: argparse.Namespace) -> None:
     """Usage errors naming the option, before any download: --url and --cache must work."""
     from calspike._io import UsageError
-    from calspike.data.download import archive_name, blocked_cache
+    from calspike.data.download import archive_name, blocked_cache, check_cache_place
 
     if args.url is not None and args.split == "both":
         raise UsageError("--url needs --split train or --split test")
@@ -36,6 +36,8 @@ def _check(args: argparse.Namespace) -> None:
     blocked = blocked_cache(args.cache)
     if blocked is not None:
         raise UsageError(f"--cache: {blocked} is not a folder; give a folder (or leave it out)")
+    if args.cache is not None:
+        check_cache_place(Path(args.cache), "--cache")
 
 
 def _fetch(args: argparse.Namespace) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from calspike._io import atomic_path
-from calspike._targets import changed_since, files_in
+from calspike._targets import changed_since, check_output_place, files_in
 from calspike.data.recording import DataError
 from calspike.errors import UsageError
 
@@ -107,6 +107,7 @@ def fetch_spikefinder(
     if blocked is not None:
         raise UsageError(f"{blocked} is not a folder: move it or choose another cache folder")
     folder = (Path(cache) if cache is not None else cache_dir()) / "spikefinder"
+    check_cache_place(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / name
     record_path = folder / (name + ".json")
@@ -140,6 +141,13 @@ def archive_name(split: str, url: str | None) -> str:
     if not name.endswith(".zip"):
         raise UsageError(f"url must name a .zip file (the archive's URL), got {source!r}")
     return name
+
+
+def check_cache_place(cache: Path, what: str = "the cache folder") -> None:
+    """UsageError when the `cache` folder lies inside the installed package or is the root."""
+    check_output_place(cache, what, folder=False)
+    if cache.resolve() == Path(cache.resolve().anchor):
+        raise UsageError(f"{what} {cache} is the root folder; give a folder of its own for it")
 
 
 def blocked_cache(cache: str | os.PathLike[str] | None) -> Path | None:
@@ -333,7 +341,9 @@ def _check_replaceable(target: Path) -> None:
             f"{target} holds files calspike did not extract ({shown}); it will not replace the "
             "folder: move them out and run again, or choose another --cache"
         )
-    sizes = marker.get("sizes")  # [bytes, mtime ns] of each file as extracted (older markers lack it)
+    sizes = marker.get(
+        "sizes"
+    )  # [bytes, mtime ns] of each file as extracted (older markers lack it)
     found = {path: size for path, size in files_in(target).items() if path != _MARKER}
     edited = changed_since(sizes, found) if isinstance(sizes, dict) else []
     if edited:
