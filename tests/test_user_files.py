@@ -1371,3 +1371,20 @@ def test_a_headerless_csv_with_a_short_line_is_named_not_padded(tmp_path, capsys
         "0.1,0.2,\n0.4,0.5,0.6\n\n0.7,0.8,0.9\n"
     )  # empty cells: NaN
     assert calspike.read_array(tmp_path / "traces.csv", rate=30).calcium.shape[0] == 3
+
+
+def test_a_checkpoint_setting_of_a_million_items_gives_a_short_error(tmp_path):
+    """The refusal quoted the whole setting: a 3 MB line for a million dilations."""
+    from calspike.models import build_model
+    from calspike.training import save_model
+
+    save_model(build_model("SpikeRateModel", {"channels": 4}), tmp_path / "model.pt")
+    state = load_checkpoint(tmp_path / "model.pt")
+    state["model_config"] = {**state["model_config"], "dilations": [1] * 1_000_000}
+    save_checkpoint(state, tmp_path / "many.pt")
+    with pytest.raises(DataError, match=r"many.pt.*dilations must be 1 to 64 integers") as refused:
+        calspike.load_model(tmp_path / "many.pt")
+    assert len(str(refused.value)) < 500
+    with pytest.raises(ValueError, match="warps must") as bad:
+        calspike.config.check({"warps": "x" * 100_000})
+    assert len(str(bad.value)) < 500

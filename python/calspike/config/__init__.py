@@ -32,6 +32,7 @@ from calspike.config.setting import (
     Setting,
     check_rate,
     check_warps,
+    shown,
 )
 from calspike.config.settings import GROUPS, SETTINGS
 
@@ -55,6 +56,7 @@ __all__ = [
     "check_warps",
     "defaults",
     "read_toml",
+    "shown",
 ]
 
 

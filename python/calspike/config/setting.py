@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 200
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = 10
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: repr, long strings and containers shortened.
+
+    A setting read from a file may hold a million items; the message must stay one short line.
+    """
+    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True)
@@ -41,37 +54,38 @@ class Setting:
             return self.checker(value, self.name)
         if self.type is bool:
             if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{self.name} must be true or false, got {value!r}")
+                raise ValueError(f"{self.name} must be true or false, got {shown(value)}")
             return bool(value)
         if self.type is int:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{self.name} must be an integer, got {value!r}")
+                raise ValueError(f"{self.name} must be an integer, got {shown(value)}")
             value = int(value)
         elif self.type is float:
             if isinstance(value, bool) or not isinstance(
                 value, (int, float, np.integer, np.floating)
             ):
-                raise ValueError(f"{self.name} must be a number, got {value!r}")
+                raise ValueError(f"{self.name} must be a number, got {shown(value)}")
             value = float(value)
             if not math.isfinite(value):
-                raise ValueError(f"{self.name} must be finite, got {value!r}")
+                raise ValueError(f"{self.name} must be finite, got {shown(value)}")
         elif self.type is str and not isinstance(value, str):
-            raise ValueError(f"{self.name} must be a string, got {value!r}")
+            raise ValueError(f"{self.name} must be a string, got {shown(value)}")
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise ValueError(f"{self.name} must be {self.help.split(';')[0]}, got {value!r}")
+            raise ValueError(f"{self.name} must be {self.help.split(';')[0]}, got {shown(value)}")
         if self.items:
             parts = [part.strip() for part in value.split(",")]
             if not value.strip() or any(part not in self.items for part in parts):
                 raise ValueError(
                     f"{self.name} must be a comma-separated list of {', '.join(self.items)}, "
-                    f"got {value!r}"
+                    f"got {shown(value)}"
                 )
         if self.choices and value not in self.choices:
             raise ValueError(
-                f"{self.name} must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
+                f"{self.name} must be one of {', '.join(map(repr, self.choices))}, "
+                f"got {shown(value)}"
             )
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
-            raise ValueError(f"{self.name} must be in {self.range_text()}, got {value!r}")
+            raise ValueError(f"{self.name} must be in {self.range_text()}, got {shown(value)}")
         return value
 
     def range_text(self) -> str:
@@ -119,16 +133,16 @@ def check_warps(value: Any, name: str = "warps") -> str:
     ValueError naming `name` otherwise.
     """
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be comma-separated numbers, got {value!r}")
+        raise ValueError(f"{name} must be comma-separated numbers, got {shown(value)}")
     parts = [part.strip() for part in value.split(",")] if value.strip() else []
     try:
         factors = [float(part) for part in parts]
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated numbers, got {value!r}") from None
+        raise ValueError(f"{name} must be comma-separated numbers, got {shown(value)}") from None
     if any(not WARP_RANGE[0] <= w <= WARP_RANGE[1] for w in factors):
         raise ValueError(
             f"{name} must lie in [{_number(WARP_RANGE[0])}, {_number(WARP_RANGE[1])}], "
-            f"got {value!r}"
+            f"got {shown(value)}"
         )
     return ",".join(parts)
 
@@ -137,8 +151,10 @@ def check_rate(value: Any, name: str = "rate") -> float:
     """`value` as a frame rate in Hz within RATE_RANGE_HZ; ValueError naming `name` otherwise."""
     low, high = RATE_RANGE_HZ
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a frame rate in Hz, got {value!r}")
+        raise ValueError(f"{name} must be a frame rate in Hz, got {shown(value)}")
     rate = float(value)
     if not low <= rate <= high:  # NaN fails too
-        raise ValueError(f"{name} must be a frame rate in [{low:g}, {high:g}] Hz, got {value!r}")
+        raise ValueError(
+            f"{name} must be a frame rate in [{low:g}, {high:g}] Hz, got {shown(value)}"
+        )
     return rate

@@ -36,7 +36,7 @@ class CalspikeModel(nn.Module, metaclass=abc.ABCMeta):
 def check_positive(name: str, value: int) -> int:
     """`value` if it is an integer >= 1 (not a bool); ValueError naming `name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= 1, got {config.shown(value)}")
     return value
 
 
