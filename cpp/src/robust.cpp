@@ -97,6 +97,28 @@ Buffer<float> robust_normalise_rows(const MatrixView<T>& traces, const std::vect
 }
 
 template <class T>
+std::vector<double> robust_scales(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
+                                  int threads) {
+    std::vector<double> scales(static_cast<std::size_t>(traces.rows), 1.0);
+    parallel_rows_with_scratch<RowScratch>(
+        traces.rows, threads, RowSchedule::one_at_a_time, [&](std::int64_t r, RowScratch& scratch) {
+            const std::int64_t n = lengths[static_cast<std::size_t>(r)];
+            if (n == 0) return;
+            load_row(traces, r, n, scratch.trace);
+            const std::vector<double>& trace = scratch.trace;
+            // medians of values with NaN among them are meaningless (nth_element's order)
+            if (std::any_of(trace.begin(), trace.end(), [](double v) { return std::isnan(v); })) {
+                scales[static_cast<std::size_t>(r)] = std::numeric_limits<double>::quiet_NaN();
+                return;
+            }
+            double centre = 0.0, scale = 1.0;
+            robust_centre_scale(trace.data(), n, scratch.sort, centre, scale);
+            scales[static_cast<std::size_t>(r)] = scale;
+        });
+    return scales;
+}
+
+template <class T>
 std::vector<double> standard_noise_levels(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
                                           double rate, int threads) {
     std::vector<double> levels(static_cast<std::size_t>(traces.rows));
@@ -111,6 +133,8 @@ std::vector<double> standard_noise_levels(const MatrixView<T>& traces, const std
 
 template Buffer<float> robust_normalise_rows(const MatrixView<float>&, const std::vector<std::int64_t>&, int);
 template Buffer<float> robust_normalise_rows(const MatrixView<double>&, const std::vector<std::int64_t>&, int);
+template std::vector<double> robust_scales(const MatrixView<float>&, const std::vector<std::int64_t>&, int);
+template std::vector<double> robust_scales(const MatrixView<double>&, const std::vector<std::int64_t>&, int);
 template std::vector<double> standard_noise_levels(const MatrixView<float>&, const std::vector<std::int64_t>&,
                                                    double, int);
 template std::vector<double> standard_noise_levels(const MatrixView<double>&, const std::vector<std::int64_t>&,

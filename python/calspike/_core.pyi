@@ -13,6 +13,9 @@ def build_info() -> dict[str, Any]: ...
 def robust_normalise(
     traces: npt.NDArray[np.floating[Any]], lengths: Sequence[int] | None = None, threads: int = 0
 ) -> npt.NDArray[np.float32]: ...
+def robust_scales(
+    traces: npt.NDArray[np.floating[Any]], lengths: Sequence[int] | None = None, threads: int = 0
+) -> npt.NDArray[np.float64]: ...
 def noise_levels(
     traces: npt.NDArray[np.floating[Any]],
     rate: float,

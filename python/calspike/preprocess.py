@@ -272,6 +272,41 @@ def robust_normalise(
     )
 
 
+def robust_scales(
+    traces: np.ndarray, lengths: Sequence[int] | np.ndarray | None = None, threads: int = 0
+) -> np.ndarray:
+    """Compute the divisor `robust_normalise` uses for each trace, in C++.
+
+    MAD_TO_SIGMA x MAD of its valid frames; the population std where the MAD is 0, 1 for a
+    constant or empty trace (the spike-rate model reads it as the trace's spread in dF/F).
+
+    Parameters
+    ----------
+    traces : array_like, shape (neurons, frames) or (frames,)
+        The traces.
+    lengths : array_like of int, shape (neurons,), optional
+        Valid frames of each trace; all frames when None.
+    threads : int
+        C++ threads; 0 uses all cores.
+
+    Returns
+    -------
+    ndarray, shape (neurons,), float64
+        The scales in the traces' units; NaN for a trace with NaN among its valid frames.
+
+    Raises
+    ------
+    ValueError
+        For traces that are not 1-D or 2-D, bad `lengths` or `threads`.
+    DataError
+        For non-numeric traces, infinite values or values beyond float32's range.
+    """
+    values = _matrix("traces", traces)
+    return _core.robust_scales(
+        values, _lengths(lengths, values), config.check({"threads": threads})["threads"]
+    )
+
+
 def noise_levels(
     traces: np.ndarray,
     rate: float,

@@ -38,6 +38,13 @@ template <class T>
 Buffer<float> robust_normalise_rows(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
                                     int threads);
 
+// The scale of robust_centre_scale of every row's first lengths[r] frames (the divisor of
+// robust_normalise_rows), in parallel over rows; 1 for an empty row, NaN for a row with NaN
+// inside its length.
+template <class T>
+std::vector<double> robust_scales(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,
+                                  int threads);
+
 // standard_noise_level of every row's first lengths[r] frames, in parallel over rows.
 template <class T>
 std::vector<double> standard_noise_levels(const MatrixView<T>& traces, const std::vector<std::int64_t>& lengths,

@@ -191,7 +191,9 @@ def _check_train_rate(args: argparse.Namespace) -> None:
         check_resumable_file(args.output)
     if args.init is not None:
         fixed = sorted(
-            f"--{name}" for name in ("channels", "subframes", "members") if name in given(args)
+            f"--{name.replace('_', '-')}"
+            for name in ("channels", "subframes", "members", "dff_scale")
+            if name in given(args)
         )
         if fixed:
             raise UsageError(

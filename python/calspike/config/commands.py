@@ -78,6 +78,7 @@ TRAIN_RATE_SETTINGS = (
     "channels",
     "members",
     "subframes",
+    "dff_scale",
     "simulated",
     "balance",
     "warps",

@@ -264,6 +264,14 @@ SETTINGS: dict[str, Setting] = {
             16,
         ),
         Setting(
+            "dff_scale",
+            bool,
+            False,
+            "the spike-rate model also reads each trace's robust spread in dF/F, so that"
+            " its counts follow the size of the transients (calibrated counts; the shipped"
+            " model does; its inputs must then be dF/F as fractions: 0.1 for 10 percent)",
+        ),
+        Setting(
             "simulated",
             int,
             0,
@@ -371,7 +379,14 @@ GROUPS = {
     ),
     "fit (Python API)": ("weight_decay", "clip", "schedule"),
     "toy VAE": ("toy_epochs", "toy_batch_size", "toy_lr", "toy_beta", "toy_loss"),
-    "spike-rate model": ("channels", "members", "subframes", "validation", "simulated"),
+    "spike-rate model": (
+        "channels",
+        "members",
+        "subframes",
+        "dff_scale",
+        "validation",
+        "simulated",
+    ),
     "inference": ("method", "p", "chunk_neurons", "neuropil", "baseline", "all_rois", "workers"),
     "inference (Python API)": ("tile", "s_min", "baseline_percentile", "fudge"),
     "data": ("rate",),

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from calspike.config import shown
 from calspike.models.base import CalspikeModel, check_setting
 
 
@@ -62,6 +63,14 @@ class SpikeRateModel(CalspikeModel):
     ``noise`` (normalised units) and an offset, then divides by sqrt(1 + s^2), as the
     normalisation of a noisier recording would.
 
+    With ``dff_scale``, each input row starts with one more value: ln(spread / 0.05),
+    the trace's spread (the normalisation's divisor) in dF/F
+    (`calspike.spikes.rate.dff_scale_values`). Normalised traces hide how large a spike is
+    in dF/F, and with it how many spikes a transient holds; the spread gives it back, so
+    the counts can be calibrated. It shifts the first layer's and the last layer's
+    activations (learned, per channel); the augmentation moves it as gain and noise move
+    the spread, so the dF/F a value stands for is kept.
+
     Parameters
     ----------
     rate : float
@@ -84,6 +93,8 @@ class SpikeRateModel(CalspikeModel):
         SpikeFinder 5 by less than 0.02 (benchmarks/bench_ground_truth.py).
     subframes : int
         Input frames per output frame.
+    dff_scale : bool
+        Whether the input rows start with the spread value (see above).
     members : int
         With k > 1 the model is an ensemble of k such networks, initialised apart and each
         trained on its own loss (grouped convolutions: k times the cost); its prediction is
@@ -116,11 +127,12 @@ class SpikeRateModel(CalspikeModel):
         smooth: float = 0.0,
         subframes: int = 1,
         members: int = 1,
+        dff_scale: bool = False,
     ) -> None:
         super().__init__()
         rate = check_setting("rate", rate, "model_rate")
         if isinstance(dilations, str) or not 1 <= len(dilations) <= 64:
-            raise ValueError(f"dilations must be 1 to 64 integers, got {dilations!r}")
+            raise ValueError(f"dilations must be 1 to 64 integers, got {shown(dilations)}")
         dilations = [check_setting("dilation", d) for d in dilations]
         for name, value in (
             ("correlation_weight", correlation_weight),
@@ -140,6 +152,12 @@ class SpikeRateModel(CalspikeModel):
             "subframes": check_setting("subframes", subframes),
             "members": check_setting("members", members),
         }
+        if not isinstance(dff_scale, bool):
+            raise ValueError(f"dff_scale must be True or False, got {shown(dff_scale)}")
+        if dff_scale:  # old checkpoints' configs lack the key: they load as before
+            self.config["dff_scale"] = True
+        self.dff_scale = dff_scale
+        self.leading = int(dff_scale)  # values before the trace in each input row
         self.rate = float(rate)
         self.subframes = int(subframes)
         self.input_rate = self.rate * self.subframes
@@ -149,6 +167,8 @@ class SpikeRateModel(CalspikeModel):
         self.inlet = nn.Conv1d(self.subframes, width, 7)
         self.blocks = nn.Sequential(*(_DilatedBlock(width, d, self.members) for d in dilations))
         self.outlet = nn.Conv1d(width, self.members, 1, groups=self.members)
+        self.scale_in: nn.Linear | None = nn.Linear(1, width) if dff_scale else None
+        self.scale_out: nn.Linear | None = nn.Linear(1, self.members) if dff_scale else None
         self.smoothing: torch.Tensor
         self.register_buffer("smoothing", _gaussian_kernel(float(smooth)), persistent=False)
 
@@ -157,8 +177,9 @@ class SpikeRateModel(CalspikeModel):
 
         Parameters
         ----------
-        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
-            Normalised traces at ``input_rate``, with `radius` frames of context each side.
+        x : torch.Tensor, shape (N, leading + subframes * (L + 2 * radius))
+            Normalised traces at ``input_rate``, with `radius` frames of context each side,
+            after the ``leading`` (1 with ``dff_scale``, else 0) spread value.
 
         Returns
         -------
@@ -177,7 +198,7 @@ class SpikeRateModel(CalspikeModel):
 
         Parameters
         ----------
-        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
+        x : torch.Tensor, shape (N, leading + subframes * (L + 2 * radius))
             As for `forward`.
 
         Returns
@@ -190,19 +211,29 @@ class SpikeRateModel(CalspikeModel):
         ValueError
             For an input of another shape.
         """
-        s = self.subframes
-        if x.dim() != 2 or x.shape[1] <= 2 * self.radius * s or x.shape[1] % s:
+        s, lead = self.subframes, self.leading
+        width = x.shape[1] - lead if x.dim() == 2 else 0
+        if width <= 2 * self.radius * s or width % s:
             raise ValueError(
-                f"expected traces (N, {s} x (L + {2 * self.radius})) with L >= 1, "
-                f"got {tuple(x.shape)}"
+                f"expected traces (N, {f'{lead} + ' if lead else ''}{s} x (L + "
+                f"{2 * self.radius})) with L >= 1, got {tuple(x.shape)}"
             )
         # (N, s * frames) -> (N, s, frames): the s input frames of each output frame as channels
-        framed = x.reshape(x.shape[0], -1, s).transpose(1, 2)
-        hidden = self.blocks(F.relu(self.inlet(framed), inplace=True))
-        rates: torch.Tensor = F.softplus(self.outlet(F.relu(hidden, inplace=True)))
+        framed = x[:, lead:].reshape(x.shape[0], -1, s).transpose(1, 2)
+        first = self.inlet(framed)
+        if self.scale_in is not None and self.scale_out is not None:
+            scale = x[:, :1]
+            first = first + self.scale_in(scale).unsqueeze(2)
+        hidden = self.blocks(F.relu(first, inplace=True))
+        last = self.outlet(F.relu(hidden, inplace=True))
+        if self.scale_in is not None and self.scale_out is not None:
+            last = last + self.scale_out(scale).unsqueeze(2)
+        rates: torch.Tensor = F.softplus(last)
         return rates
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        lead = self.leading
+        x, scale = x[:, lead:], x[:, :lead]
         n = x.shape[0]
         log_gain = math.log(self.config["gain"])
         gain = torch.exp((torch.rand(n, 1, device=x.device) * 2 - 1) * log_gain)
@@ -214,6 +245,9 @@ class SpikeRateModel(CalspikeModel):
         augmented: torch.Tensor = (x * gain + offset + noise * torch.randn_like(x)) / torch.sqrt(
             1 + noise**2
         )
+        if lead:  # the spread that keeps each value's dF/F: x' * spread' = x * spread
+            scale = scale + 0.5 * torch.log1p(noise**2) - torch.log(gain)
+            augmented = torch.cat([scale, augmented], dim=1)
         return augmented
 
     def step(
@@ -223,7 +257,7 @@ class SpikeRateModel(CalspikeModel):
 
         Parameters
         ----------
-        x : torch.Tensor, shape (N, subframes * (L + 2 * radius))
+        x : torch.Tensor, shape (N, leading + subframes * (L + 2 * radius))
             Normalised chunks, as for `forward`.
         y : torch.Tensor, shape (N, L)
             Spike counts per output frame.

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-_RANGES = ("normalised_noise_range", "frame_rate_range_hz")
+_RANGES = ("normalised_noise_range", "frame_rate_range_hz", "dff_spread_range")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class ModelCard:
         Normalised noise levels seen in training, augmentation included (1 / sqrt(Hz)).
     frame_rate_range_hz : (low, high) or None
         Frame rates seen in training, augmentation included, in Hz.
+    dff_spread_range : (low, high) or None
+        Robust spreads of the training traces in dF/F (a ``dff_scale`` model's input),
+        augmentation included.
     chunk : int or None
         Model frames per training chunk.
     augment_rates_hz : list of float or None
@@ -40,6 +43,10 @@ class ModelCard:
         How evenly the datasets were drawn (`balanced_draw`).
     time_warps : list of float or None
         Time-stretch factors of the training data.
+    count_scale : float or None
+        Spikes per predicted spike: inference multiplies the model's outputs by it. Fitted
+        after training (`calspike.spikes.rate_training.count_scale`) so that the training
+        neurons' predicted spikes match their true spikes in the median; None is 1.
     initialised_from : dict or None
         A fine-tuned model's start: ``{"model": ..., "train_datasets": [...]}``.
     other : dict
@@ -51,10 +58,12 @@ class ModelCard:
     train_datasets: dict[str, dict[str, Any]] | None = None
     normalised_noise_range: tuple[float, float] | None = None
     frame_rate_range_hz: tuple[float, float] | None = None
+    dff_spread_range: tuple[float, float] | None = None
     chunk: int | None = None
     augment_rates_hz: list[float] | None = None
     balance: float | None = None
     time_warps: list[float] | None = None
+    count_scale: float | None = None
     initialised_from: dict[str, Any] | None = None
     other: dict[str, Any] = field(default_factory=dict)
 

@@ -39,12 +39,22 @@ from calspike.preprocess import (
     resample,
     resampled_length,
     robust_normalise,
+    robust_scales,
 )
 from calspike.spikes.budget import neurons_per_chunk
 from calspike.spikes.model_card import ModelCard
 from calspike.training import choose_device, load_checkpoint, load_model
 
 DEFAULT_MODEL = "spike_rate_default.pt"
+DFF_SPREAD_UNIT = 0.05  # dF/F: ln(spread / unit) is near 0 for typical recordings
+
+
+def dff_scale_values(spreads: np.ndarray) -> np.ndarray:
+    """ln(spread / 0.05): what a ``dff_scale`` rate model reads before each trace (float32).
+
+    `spreads` (neurons,) in dF/F: `calspike.preprocess.robust_scales` of the traces.
+    """
+    return np.log(np.maximum(spreads, 1e-12) / DFF_SPREAD_UNIT).astype(np.float32)
 
 
 def default_model_path() -> Path:
@@ -93,21 +103,27 @@ def _to_model_rate(
     """Traces prepared for the model.
 
     (normalised traces at the model's input rate, their lengths, the lengths of the model's
-    output at its rate, the dropped-frame mask at the input's rate).
+    output at its rate, the dropped-frame mask at the input's rate, the traces' spreads at
+    the input rate in their units).
     """
     filled, dropped = fill_gaps(traces, lengths)
     fine, fine_lengths = resample(filled, rate, model.input_rate, lengths, threads)
     model_lengths = np.array(
         [resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64
     )
-    return robust_normalise(fine, fine_lengths), fine_lengths, model_lengths, dropped
+    spreads = (
+        robust_scales(fine, fine_lengths, threads) if model.dff_scale else np.ones(len(lengths))
+    )
+    normalised = robust_normalise(fine, fine_lengths)
+    return normalised, fine_lengths, model_lengths, dropped, spreads
 
 
 def model_input(normalised: np.ndarray, frames: int, radius: int, subframes: int) -> np.ndarray:
     """One normalised trace at the model's input rate -> the input for `frames` output frames.
 
     ``subframes * (frames + 2 radius)`` values, the trace cut or extended with its edge values
-    to ``subframes * frames`` and padded with them by ``subframes * radius`` on each side.
+    to ``subframes * frames`` and padded with them by ``subframes * radius`` on each side
+    (a ``dff_scale`` model reads its spread value before them).
     """
     body = normalised[: subframes * frames]
     pad = subframes * radius
@@ -123,12 +139,16 @@ def _rates_at_model_rate(
     device: torch.device,
     tile: int,
     frames_per_batch: int,
+    scales: np.ndarray | None = None,
 ) -> np.ndarray:
     """Expected spikes per model frame (neurons, max length) float32, 0 beyond each length.
 
-    Of `normalised` traces at the model's input rate (lengths `fine_lengths`).
+    Of `normalised` traces at the model's input rate (lengths `fine_lengths`); a
+    ``dff_scale`` model reads `scales` (`dff_scale_values`, (neurons,)) before each tile.
     """
-    radius, s = model.radius, model.subframes
+    radius, s, lead = model.radius, model.subframes, model.leading
+    if lead and scales is None:
+        raise ValueError("this rate model reads each trace's dF/F spread: give scales")
     out = np.zeros((normalised.shape[0], int(lengths.max(initial=0))), dtype=np.float32)
     pieces: list[tuple[int, int, int, np.ndarray]] = []  # (row, start, stop, input)
     for row, n in enumerate(lengths):
@@ -142,11 +162,13 @@ def _rates_at_model_rate(
     for first in range(0, len(pieces), per_batch):
         batch = pieces[first : first + per_batch]
         width = max(p[3].size for p in batch)
-        inputs = np.empty((len(batch), width), dtype=np.float32)
-        for i, (_, _, _, values) in enumerate(batch):
-            inputs[i, : values.size] = values
+        inputs = np.empty((len(batch), lead + width), dtype=np.float32)
+        for i, (row, _, _, values) in enumerate(batch):
+            if lead:
+                inputs[i, 0] = scales[row]  # type: ignore[index]
+            inputs[i, lead : lead + values.size] = values
             # a short last tile: extend with its edge, outputs unused
-            inputs[i, values.size :] = values[-1]
+            inputs[i, lead + values.size :] = values[-1]
         predicted = model(torch.from_numpy(inputs).to(device)).float().cpu().numpy()
         for i, (row, start, stop, _) in enumerate(batch):
             out[row, start:stop] = predicted[i, : stop - start]
@@ -181,7 +203,8 @@ def infer_spike_rates(
     model : SpikeRateModel, optional
         The model (`load_rate_model`); the shipped default model when None.
     metadata : dict, optional
-        The model's training metadata (`load_rate_model`), for the warnings below.
+        The model's training metadata (`load_rate_model`): its count calibration
+        (``count_scale``) and the ranges for the warnings below.
     device : str or torch.device
         "auto", "cpu", "cuda" or "cuda:i".
     chunk_neurons : int
@@ -251,11 +274,17 @@ def infer_spike_rates(
     if model is None:
         model, metadata = load_rate_model()
     card = ModelCard.from_dict(metadata)
+    scale = card.count_scale
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1000
+    ):
+        raise ValueError(f"the model's count_scale must be a number in (0, 1000], got {scale!r}")
     target = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(target).eval()
     neurons, frames = values.shape
     spikes = np.full((neurons, frames), np.nan, dtype=np.float32)
     levels, normalised_levels = np.full(neurons, np.nan), np.full(neurons, np.nan)
+    spreads = np.full(neurons, np.nan)
     step = neurons_per_chunk(frames, rate, model.input_rate, chunk_neurons)
     chunks = range(0, neurons, step)
     if progress:
@@ -266,13 +295,23 @@ def infer_spike_rates(
         stop = min(start + step, neurons)
         chunk, chunk_lengths = values[start:stop], lengths[start:stop]
         levels[start:stop] = noise_levels(chunk, rate, chunk_lengths)
-        normalised, fine_lengths, model_lengths, dropped = _to_model_rate(
+        normalised, fine_lengths, model_lengths, dropped, chunk_spreads = _to_model_rate(
             chunk, chunk_lengths, rate, model, threads
         )
+        spreads[start:stop] = chunk_spreads
         normalised_levels[start:stop] = noise_levels(normalised, model.input_rate, fine_lengths)
         model_counts = _rates_at_model_rate(
-            model, normalised, fine_lengths, model_lengths, target, tile, 1 << 15
+            model,
+            normalised,
+            fine_lengths,
+            model_lengths,
+            target,
+            tile,
+            1 << 15,
+            dff_scale_values(chunk_spreads) if model.dff_scale else None,
         )
+        if card.count_scale is not None:  # the calibration fitted after training
+            model_counts *= np.float32(card.count_scale)
         counts = rebin_counts(model_counts, model.rate, rate, chunk_lengths, model_lengths, threads)
         counts[dropped[:, : counts.shape[1]]] = np.nan
         spikes[start:stop, : counts.shape[1]] = counts
@@ -283,6 +322,9 @@ def infer_spike_rates(
         "lengths": lengths,
     }
     _warn_outside_training(normalised_levels, card.normalised_noise_range)
+    if model.dff_scale:
+        info["dff_spread"] = spreads
+        _warn_outside_spreads(spreads, card.dff_spread_range)
     trained_rates = card.frame_rate_range_hz
     if trained_rates and not float(trained_rates[0]) <= rate <= float(trained_rates[1]):
         warnings.warn(
@@ -310,6 +352,24 @@ def _warn_outside_training(levels: np.ndarray, trained: Sequence[float] | None) 
         warnings.warn(
             f"{outside.size} neuron(s) ({shown}) have normalised noise levels outside the model's "
             f"training range [{low:.3g}, {high:.3g}]: their spike rates may be less reliable",
+            NoiseWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_outside_spreads(spreads: np.ndarray, trained: Sequence[float] | None) -> None:
+    """Warn, naming neurons, when traces' spreads are not those of the dF/F it was trained on."""
+    if not trained:
+        return
+    low, high = float(trained[0]), float(trained[1])
+    outside = np.flatnonzero((spreads < low) | (spreads > high))
+    if outside.size:
+        shown = ", ".join(str(int(v)) for v in outside[:10]) + (" ..." if outside.size > 10 else "")
+        warnings.warn(
+            f"{outside.size} neuron(s) ({shown}) have trace spreads outside the dF/F spreads "
+            f"the model was trained on [{low:.3g}, {high:.3g}]: its spike counts follow the "
+            "size of dF/F transients, so give dF/F as a fraction (0.1 = 10 %), not raw "
+            "fluorescence or percent; their counts may be off by a constant factor",
             NoiseWarning,
             stacklevel=3,
         )

@@ -21,8 +21,9 @@ from calspike.preprocess import (
     resample,
     resampled_length,
     robust_normalise,
+    robust_scales,
 )
-from calspike.spikes.rate import model_input
+from calspike.spikes.rate import dff_scale_values, model_input
 from calspike.spikes.rate_datasets import dataset_of
 
 AUGMENT_RATES_HZ = (
@@ -37,7 +38,8 @@ AUGMENT_RATES_HZ = (
 class RateTrainingSet:
     """Chunks for the rate model, and where they come from.
 
-    Inputs (N, subframes x (chunk + 2 radius)), counts (N, chunk).
+    Inputs (N, leading + subframes x (chunk + 2 radius)), counts (N, chunk); with a
+    ``dff_scale`` model's chunks, each input row starts with its trace's spread value.
     """
 
     inputs: np.ndarray
@@ -93,6 +95,7 @@ def rate_training_set(
     threads: int = 0,
     subframes: int = 1,
     warps: Sequence[float] = (),
+    dff_scale: bool = False,
 ) -> RateTrainingSet:
     """Cut every neuron with ground truth into overlapping chunks at the model's rate.
 
@@ -105,7 +108,8 @@ def rate_training_set(
     as if recorded at w x its rate, so that the indicator's rise and decay and the firing are
     w times faster (w < 1: slower), an indicator with other kinetics than any in the data.
     Dropped (NaN) frames are filled for resampling, and chunks that touch one are left out.
-    Chunks are grouped by dataset (`dataset_of`).
+    Chunks are grouped by dataset (`dataset_of`). With `dff_scale`, each input row starts
+    with ln(spread / 0.05) of its trace at the input rate (`dff_scale_values`).
     """
     for w in warps:
         if (
@@ -172,6 +176,10 @@ def rate_training_set(
                 ]
                 noise.append(noise_levels(normalised, model_rate * subframes)[0])
                 padded = model_input(normalised, length, radius, subframes)
+                if dff_scale:
+                    spread = robust_scales(fine, [subframes * length], threads)
+                    padded = np.concatenate([dff_scale_values(spread), padded])
+                lead = int(dff_scale)
                 # a dropped frame spoils the chunks whose context (radius frames) reaches it
                 spoiled = np.concatenate(
                     [[0], np.cumsum(model_input(unusable[:length], length, radius, 1))]
@@ -179,9 +187,10 @@ def rate_training_set(
                 for start in range(0, length - chunk + 1, stride):
                     if spoiled[start + chunk + 2 * radius] - spoiled[start] > 0:
                         continue
-                    inputs.append(
-                        padded[subframes * start : subframes * (start + chunk + 2 * radius)]
-                    )
+                    window = padded[
+                        lead + subframes * start : lead + subframes * (start + chunk + 2 * radius)
+                    ]
+                    inputs.append(np.concatenate([padded[:lead], window]) if lead else window)
                     counts.append(truth[start : start + chunk])
                     neuron.append(len(names) - 1)
                     version.append(kind)

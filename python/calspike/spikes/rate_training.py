@@ -8,6 +8,7 @@ card (`ModelCard`) records what it learned from. Loading and choosing the data b
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,8 @@ import torch
 from calspike.data.recording import Recording
 from calspike.models import SpikeRateModel
 from calspike.spikes.model_card import ModelCard
-from calspike.spikes.rate import load_rate_model
+from calspike.spikes.rate import DFF_SPREAD_UNIT, load_rate_model
+from calspike.spikes.rate_calibration import count_scale
 from calspike.spikes.rate_chunks import (
     AUGMENT_RATES_HZ,
     RateTrainingSet,
@@ -28,7 +30,7 @@ from calspike.spikes.rate_chunks import (
     simulated_neurons,
 )
 from calspike.spikes.rate_datasets import dataset_of, datasets_summary
-from calspike.training import FitResult, fit, load_checkpoint, save_model
+from calspike.training import FitResult, fit, load_checkpoint, save_checkpoint, save_model
 
 # the training set's pieces, as scripts import them from here too
 __all__ = [
@@ -129,7 +131,8 @@ def train_rate_model(
         As `fit` returns it. The checkpoint's ``extra`` records the training neurons and
         datasets, the model rate, and the ranges of normalised noise level and frame rate
         seen in training (augmentation included), which `infer_spike_rates` uses to warn
-        about unfamiliar recordings.
+        about unfamiliar recordings, and the count calibration (``count_scale``, fitted on
+        the training chunks as recorded once training ends) that it multiplies outputs by.
 
     Raises
     ------
@@ -175,6 +178,7 @@ def train_rate_model(
         augment_rates=augment_rates,
         subframes=model.subframes,
         warps=warps,
+        dff_scale=model.dff_scale,
     )
     train, val_set = _held_out(train, validation, model, chunk, seed)
     if len(train.inputs) == 0:
@@ -190,14 +194,16 @@ def train_rate_model(
                 augment_rates=augment_rates,
                 subframes=model.subframes,
                 warps=warps,
+                dff_scale=model.dff_scale,
             )
         )
     card = _card(model, train, recordings, chunk, augment_rates, balance, warps)
     if base is not None:  # it keeps much of what its starting model learned
         card = card.fine_tuned_from(base, str(init))
+    cut = train  # every chunk, for the count calibration
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
-    return fit(
+    result = fit(
         model,
         train.inputs,
         train.counts,
@@ -215,6 +221,12 @@ def train_rate_model(
         progress=progress,
         extra=card.to_dict(),
     )
+    scale = count_scale(result.model, cut, np.arange(len(cut.inputs)))
+    if checkpoint is not None:  # the card in the checkpoint carries the calibration
+        state = load_checkpoint(checkpoint)
+        state["extra"] = {**state.get("extra", {}), "count_scale": scale}
+        save_checkpoint(state, checkpoint)
+    return result
 
 
 def _held_out(
@@ -247,6 +259,7 @@ def _held_out(
         chunk=chunk,
         augment_rates=(),
         subframes=model.subframes,
+        dff_scale=model.dff_scale,
     )
 
 
@@ -264,11 +277,17 @@ def _card(
     # Augmented noise raises the normalised noise level; the top of the range allows for it.
     noise_range = (float(np.min(noise)), float(np.max(noise)) * (1 + model.config["noise"]))
     rates = [r.rate * w for r in recordings for w in (1.0, *warps)]
+    spreads = None
+    if model.dff_scale:  # augmentation moves the spread by sqrt(1 + noise^2) / gain
+        seen = DFF_SPREAD_UNIT * np.exp(train.inputs[:, 0].astype(np.float64))
+        stretch = model.config["gain"] * math.sqrt(1 + model.config["noise"] ** 2)
+        spreads = (float(seen.min()) / model.config["gain"], float(seen.max()) * stretch)
     return ModelCard(
         model_rate_hz=model.rate,
         train_neurons=sorted({train.names[i] for i in np.unique(train.neuron)}),
         train_datasets=datasets_summary(recordings, set(train.groups)),
         normalised_noise_range=noise_range,
+        dff_spread_range=spreads,
         frame_rate_range_hz=(
             min([*rates, *[a for a in augment_rates if a < max(rates)]]),
             max(rates),
@@ -322,6 +341,7 @@ def train_rate_from_settings(
             channels=settings["channels"],
             subframes=settings["subframes"],
             members=settings["members"],
+            dff_scale=settings["dff_scale"],
         ),
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
