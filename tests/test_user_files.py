@@ -1388,3 +1388,22 @@ def test_a_checkpoint_setting_of_a_million_items_gives_a_short_error(tmp_path):
     with pytest.raises(ValueError, match="warps must") as bad:
         calspike.config.check({"warps": "x" * 100_000})
     assert len(str(bad.value)) < 500
+
+
+def test_an_output_file_edited_since_calspike_wrote_it_is_refused_and_kept(tmp_path, capsys):
+    """Before: its sidecar named it, so the edited file was replaced (found by the probe)."""
+    traces = calspike.simulate(3, 600, 30.0, seed=0).calcium
+    np.save(tmp_path / "t.npy", traces)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis"]
+    assert main([*argv, "-o", str(tmp_path / "p.npy")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "p.npy")]) == 0  # its own output: replaced
+    np.save(tmp_path / "p.npy", traces)  # the user's array, same shape and size
+    stamp = (tmp_path / "p.npy").stat()
+    os.utime(tmp_path / "p.npy", ns=(stamp.st_atime_ns, stamp.st_mtime_ns - 10**9))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, "-o", str(tmp_path / "p.npy")])
+    assert usage.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert "p.npy changed since calspike wrote it" in error and "\n" not in error
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), traces)

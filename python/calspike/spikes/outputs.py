@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from calspike._io import UsageError
+from calspike._io import UsageError, file_digest
 from calspike._targets import check_folder_target, check_not_input, check_output_place
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
@@ -83,6 +83,11 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
             f"output {output} exists and calspike did not write it (no matching "
             f"{sidecar.name}); choose another name"
         )
+    if output.exists() and changed_since_written(output):
+        raise UsageError(
+            f"output {output} changed since calspike wrote it (its SHA-256 is not the one "
+            f"{sidecar.name} records); calspike will not replace it: choose another name"
+        )
     return layout
 
 
@@ -125,3 +130,15 @@ def written_by_calspike(output: Path) -> bool:
     """Whether the sidecar beside the file `output` is calspike's and lists it."""
     record = calspike_record(output.with_name(output.name + ".json"))
     return record is not None and output.name in record["files"]
+
+
+def changed_since_written(output: Path) -> bool:
+    """Whether the file `output`, which its sidecar lists, is no longer what calspike wrote.
+
+    Its SHA-256 is compared with the sidecar's (size and time alone miss a same-size edit
+    whose time was put back). A pending sidecar (a run that did not finish) records none:
+    that output is calspike's to replace.
+    """
+    record = calspike_record(output.with_name(output.name + ".json"))
+    recorded = None if record is None else record["files"].get(output.name)
+    return isinstance(recorded, str) and file_digest(output) != recorded
