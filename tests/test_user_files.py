@@ -1407,3 +1407,35 @@ def test_an_output_file_edited_since_calspike_wrote_it_is_refused_and_kept(tmp_p
     error = capsys.readouterr().err.strip()
     assert "p.npy changed since calspike wrote it" in error and "\n" not in error
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), traces)
+
+
+def test_a_same_size_edit_whose_time_was_put_back_is_still_seen(spikefinder_data, tmp_path, capsys):
+    """What `touch -r`, `cp -p` or `rsync -t` leave: size and time as calspike wrote them. The
+    marker's size and time alone let the folder be replaced and the edit deleted (the probe);
+    its SHA-256 tells."""
+    predictions = tmp_path / "predictions"
+    infer = ["infer", str(spikefinder_data), "--method", "oasis", "--no-progress"]
+    assert main([*infer, "-o", str(predictions)]) == 0
+    edited = next(predictions.glob("*.spikes.csv"))
+    before = edited.stat()
+    text = edited.read_text()
+    changed = text[:-2] + ("1" if text[-2] != "1" else "2") + text[-1]
+    edited.write_text(changed)
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert edited.stat().st_size == before.st_size
+    err = _usage_error([*infer, "-o", str(predictions)], capsys)
+    assert f"or that changed since ({edited.name})" in err and edited.read_text() == changed
+
+
+def test_a_folder_marker_of_an_older_calspike_without_hashes_is_still_honoured(
+    spikefinder_data, tmp_path
+):
+    """Markers written before hashes were recorded list [size, time]: still calspike's."""
+    predictions = tmp_path / "predictions"
+    infer = ["infer", str(spikefinder_data), "--method", "oasis", "--no-progress"]
+    assert main([*infer, "-o", str(predictions)]) == 0
+    marker = predictions / _targets.MARKER
+    record = json.loads(marker.read_text())
+    record["files"] = {name: entry[:2] for name, entry in record["files"].items()}
+    marker.write_text(json.dumps(record))
+    assert main([*infer, "-o", str(predictions)]) == 0

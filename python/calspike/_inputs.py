@@ -9,6 +9,7 @@ readers whose library wants a path (HDF5, NWB, MATLAB) check it with `check_inpu
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -100,3 +101,12 @@ def check_input_folder(folder: str | os.PathLike[str]) -> Path:
             if not stat.S_ISREG(mode):
                 raise _not_regular(entry, mode)
     return folder
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from calspike._inputs import file_digest as file_digest  # noqa: PLC0414 - imported from here too
 from calspike._targets import MARKER, check_folder_target, files_in
 from calspike.errors import UsageError as UsageError  # noqa: PLC0414 - raised here, and imported from here too
 
@@ -81,15 +81,6 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write `text` to `target` atomically (UTF-8)."""
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _libc: Any = None

@@ -12,13 +12,15 @@ The writing itself (atomic files and folders) is `calspike._io`'s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from calspike._inputs import open_input
+from calspike._inputs import file_digest, open_input
 from calspike.errors import UsageError
 
 _MOST_RECORD = 64 << 20  # bytes: the largest JSON record calspike writes is far smaller
@@ -89,28 +91,40 @@ def _marker(folder: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def files_in(folder: Path) -> dict[str, list[int]]:
+def files_in(folder: Path) -> dict[str, list[Any]]:
     """Every file under `folder` but the marker, by its path relative to `folder`.
 
-    Each maps to [size in bytes, modification time in ns]: what tells a file edited since.
+    Each maps to [size in bytes, modification time in ns, SHA-256]: what tells a file edited
+    since (the hash, when an edit kept the size and the time was put back; a link is
+    described by its target's path, never followed).
     """
-    found = {}
+    found: dict[str, list[Any]] = {}
     for root, _, names in os.walk(folder):
         for name in names:
             path = Path(root) / name
             relative = path.relative_to(folder).as_posix()
             if relative != MARKER:
                 status = path.lstat()
-                found[relative] = [status.st_size, status.st_mtime_ns]
+                content = (
+                    hashlib.sha256(os.readlink(path).encode()).hexdigest()
+                    if path.is_symlink()
+                    else file_digest(path)
+                    if stat.S_ISREG(status.st_mode)
+                    else ""
+                )
+                found[relative] = [status.st_size, status.st_mtime_ns, content]
     return found
 
 
-def changed_since(listed: dict[str, Any], found: dict[str, list[int]]) -> list[str]:
+def changed_since(listed: dict[str, Any], found: dict[str, list[Any]]) -> list[str]:
     """The files of `found` that are not as `listed` recorded them: added or edited since."""
+
+    def recorded_as(path: str, now: list[Any]) -> bool:  # older markers record fewer fields
+        then = listed[path]
+        return then == (now[: len(then)] if isinstance(then, list) else now[0])
+
     return sorted(
-        path
-        for path, now in found.items()
-        if path not in listed or listed[path] != (now if isinstance(listed[path], list) else now[0])
+        path for path, now in found.items() if path not in listed or not recorded_as(path, now)
     )
 
 
