@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -1439,3 +1440,18 @@ def test_a_folder_marker_of_an_older_calspike_without_hashes_is_still_honoured(
     record["files"] = {name: entry[:2] for name, entry in record["files"].items()}
     marker.write_text(json.dumps(record))
     assert main([*infer, "-o", str(predictions)]) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_where_a_listed_output_was_is_refused_without_being_opened(tmp_path, capsys):
+    """The hash check must not open what stands at the output's place: a FIFO would block."""
+    np.save(tmp_path / "t.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis"]
+    assert main([*argv, "-o", str(tmp_path / "p.npy")]) == 0
+    (tmp_path / "p.npy").unlink()
+    os.mkfifo(tmp_path / "p.npy")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, "-o", str(tmp_path / "p.npy")])
+    assert usage.value.code == 2 and "changed since calspike wrote it" in capsys.readouterr().err
+    assert stat.S_ISFIFO((tmp_path / "p.npy").lstat().st_mode)

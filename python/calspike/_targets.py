@@ -91,37 +91,57 @@ def _marker(folder: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def files_in(folder: Path) -> dict[str, list[Any]]:
+def files_in(folder: Path, listed: dict[str, Any] | None = None) -> dict[str, list[Any]]:
     """Every file under `folder` but the marker, by its path relative to `folder`.
 
     Each maps to [size in bytes, modification time in ns, SHA-256]: what tells a file edited
-    since (the hash, when an edit kept the size and the time was put back; a link is
-    described by its target's path, never followed).
+    since (the hash, when an edit kept the size and the time was put back). A link is
+    described by its target's path, never followed; a file that is not regular (a FIFO is
+    never opened) or cannot be read has no hash. Given the marker's `listed` entries, only
+    files whose size and time still match them are hashed (the others changed anyway).
     """
     found: dict[str, list[Any]] = {}
     for root, _, names in os.walk(folder):
         for name in names:
             path = Path(root) / name
             relative = path.relative_to(folder).as_posix()
-            if relative != MARKER:
-                status = path.lstat()
-                content = (
-                    hashlib.sha256(os.readlink(path).encode()).hexdigest()
-                    if path.is_symlink()
-                    else file_digest(path)
-                    if stat.S_ISREG(status.st_mode)
-                    else ""
-                )
-                found[relative] = [status.st_size, status.st_mtime_ns, content]
+            if relative == MARKER:
+                continue
+            status = path.lstat()
+            entry: list[Any] = [status.st_size, status.st_mtime_ns]
+            then = (listed or {}).get(relative)
+            if listed is not None and not (isinstance(then, list) and then[:2] == entry):
+                found[relative] = [*entry, ""]  # changed (or added) whatever its content
+                continue
+            found[relative] = [*entry, _content_digest(path, status.st_mode)]
     return found
 
 
-def changed_since(listed: dict[str, Any], found: dict[str, list[Any]]) -> list[str]:
-    """The files of `found` that are not as `listed` recorded them: added or edited since."""
+def _content_digest(path: Path, mode: int) -> str:
+    """SHA-256 of a regular file's bytes or a link's target path; "" for anything else."""
+    if stat.S_ISLNK(mode):
+        return hashlib.sha256(os.fsencode(os.readlink(path))).hexdigest()
+    if not stat.S_ISREG(mode):
+        return ""
+    try:
+        return file_digest(path)
+    except OSError:  # unreadable: it cannot be shown to be what calspike wrote
+        return ""
 
-    def recorded_as(path: str, now: list[Any]) -> bool:  # older markers record fewer fields
+
+def changed_since(listed: dict[str, Any], found: dict[str, list[Any]]) -> list[str]:
+    """The files of `found` that are not as `listed` recorded them: added or edited since.
+
+    Entries are [size, time, SHA-256]; older markers hold [size, time] or the size alone.
+    """
+
+    def recorded_as(path: str, now: list[Any]) -> bool:
         then = listed[path]
-        return then == (now[: len(then)] if isinstance(then, list) else now[0])
+        if isinstance(then, int) and not isinstance(then, bool):
+            return bool(then == now[0])
+        if not isinstance(then, list) or len(then) not in (2, 3):
+            return False
+        return then == now[: len(then)] and (len(then) == 2 or bool(then[2]))
 
     return sorted(
         path for path, now in found.items() if path not in listed or not recorded_as(path, now)
@@ -161,7 +181,9 @@ def check_folder_target(target: Path, what: str, kind: str | None = None) -> Non
                 "folder; calspike replaces only a folder of the same kind: choose another path"
             )
         listed = record.get("files")
-        changed = changed_since(listed, files_in(target)) if isinstance(listed, dict) else []
+        changed = (
+            changed_since(listed, files_in(target, listed)) if isinstance(listed, dict) else []
+        )
         if changed:
             shown = ", ".join(changed[:5])
             shown += f" and {len(changed) - 5} more" if len(changed) > 5 else ""

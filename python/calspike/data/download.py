@@ -344,7 +344,8 @@ def _check_replaceable(target: Path) -> None:
     sizes = marker.get(
         "sizes"
     )  # [bytes, mtime ns] of each file as extracted (older markers lack it)
-    found = {path: size for path, size in files_in(target).items() if path != _MARKER}
+    found = files_in(target, sizes if isinstance(sizes, dict) else None)
+    found.pop(_MARKER, None)
     edited = changed_since(sizes, found) if isinstance(sizes, dict) else []
     if edited:
         shown = ", ".join(edited[:5]) + (f" and {len(edited) - 5} more" if len(edited) > 5 else "")
