@@ -268,8 +268,9 @@ SETTINGS: dict[str, Setting] = {
             bool,
             False,
             "the spike-rate model also reads each trace's robust spread in dF/F, so that"
-            " its counts follow the size of the transients (calibrated counts; the shipped"
-            " model does; its inputs must then be dF/F as fractions: 0.1 for 10 percent)",
+            " its counts can follow the size of the transients (its inputs must then be dF/F"
+            " as fractions: 0.1 for 10 percent; the shipped model does not: it gained nothing"
+            " in cross-validation)",
         ),
         Setting(
             "simulated",

@@ -45,7 +45,7 @@ class ModelCard:
         Time-stretch factors of the training data.
     count_scale : float or None
         Spikes per predicted spike: inference multiplies the model's outputs by it. Fitted
-        after training (`calspike.spikes.rate_training.count_scale`) so that the training
+        after training (`calspike.spikes.rate_calibration.count_scale`) so that the training
         neurons' predicted spikes match their true spikes in the median; None is 1.
     initialised_from : dict or None
         A fine-tuned model's start: ``{"model": ..., "train_datasets": [...]}``.

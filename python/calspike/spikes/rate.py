@@ -99,7 +99,7 @@ def load_rate_model(
 
 def _to_model_rate(
     traces: np.ndarray, lengths: np.ndarray, rate: float, model: SpikeRateModel, threads: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Traces prepared for the model.
 
     (normalised traces at the model's input rate, their lengths, the lengths of the model's
@@ -111,9 +111,9 @@ def _to_model_rate(
     model_lengths = np.array(
         [resampled_length(int(n), rate, model.rate) for n in lengths], dtype=np.int64
     )
-    spreads = (
-        robust_scales(fine, fine_lengths, threads) if model.dff_scale else np.ones(len(lengths))
-    )
+    spreads = np.full(len(lengths), np.nan)  # an empty neuron has no spread
+    if model.dff_scale:
+        spreads = np.where(lengths > 0, robust_scales(fine, fine_lengths, threads), np.nan)
     normalised = robust_normalise(fine, fine_lengths)
     return normalised, fine_lengths, model_lengths, dropped, spreads
 
@@ -226,20 +226,24 @@ def infer_spike_rates(
     info : dict
         Per-neuron ``noise_level`` (standard definition, the traces' units / sqrt(Hz)) and
         ``normalised_noise_level`` (the same on the model's normalised input), the
-        ``lengths`` used and the model's rate (``model_rate_hz``).
+        ``lengths`` used and the model's rate (``model_rate_hz``); for a ``dff_scale`` model,
+        each trace's robust spread (``dff_spread``, NaN for an empty neuron).
 
     Raises
     ------
     ValueError
         For traces that are not 2-D or hold infinite values, a missing or bad `rate`, bad
-        `lengths`, `chunk_neurons`, `tile` or `threads`.
+        `lengths`, `chunk_neurons`, `tile` or `threads`, or a card's count_scale that is not
+        a number in (0, 1000].
     DataError
         For non-numeric traces or values beyond float32's range.
 
     Warns
     -----
     NoiseWarning
-        For neurons whose normalised noise level lies outside the model's training range.
+        For neurons whose normalised noise level lies outside the model's training range,
+        and, for a ``dff_scale`` model, whose spread lies outside the dF/F spreads it was
+        trained on (traces that are not dF/F as a fraction).
     FrameRateWarning
         When `rate` lies outside the frame rates the model was trained on.
     EmptyNeuronWarning
@@ -278,7 +282,9 @@ def infer_spike_rates(
     if scale is not None and (
         isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1000
     ):
-        raise ValueError(f"the model's count_scale must be a number in (0, 1000], got {scale!r}")
+        raise ValueError(
+            f"the model's count_scale must be a number in (0, 1000], got {config.shown(scale)}"
+        )
     target = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(target).eval()
     neurons, frames = values.shape

@@ -132,7 +132,8 @@ def train_rate_model(
         datasets, the model rate, and the ranges of normalised noise level and frame rate
         seen in training (augmentation included), which `infer_spike_rates` uses to warn
         about unfamiliar recordings, and the count calibration (``count_scale``, fitted on
-        the training chunks as recorded once training ends) that it multiplies outputs by.
+        the training chunks as recorded once training ends) that it multiplies outputs by;
+        ``result.extra`` holds the same card, for `infer_spike_rates`'s ``metadata``.
 
     Raises
     ------
@@ -200,7 +201,7 @@ def train_rate_model(
     card = _card(model, train, recordings, chunk, augment_rates, balance, warps)
     if base is not None:  # it keeps much of what its starting model learned
         card = card.fine_tuned_from(base, str(init))
-    cut = train  # every chunk, for the count calibration
+    as_recorded = train.subset(np.flatnonzero(train.version == 0))  # for the count calibration
     if balance > 0 or samples > 0:
         train = train.subset(balanced_draw(train, samples or len(train.inputs), balance, seed))
     result = fit(
@@ -221,11 +222,20 @@ def train_rate_model(
         progress=progress,
         extra=card.to_dict(),
     )
-    scale = count_scale(result.model, cut, np.arange(len(cut.inputs)))
-    if checkpoint is not None:  # the card in the checkpoint carries the calibration
-        state = load_checkpoint(checkpoint)
-        state["extra"] = {**state.get("extra", {}), "count_scale": scale}
+    result.extra["count_scale"] = count_scale(
+        result.model, as_recorded, np.arange(len(as_recorded.inputs))
+    )
+    import torch.distributed as dist
+
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed:  # rank 0 wrote the last epoch: every rank waits for it
+        dist.barrier()
+    if checkpoint is not None and (not distributed or dist.get_rank() == 0):
+        state = load_checkpoint(checkpoint)  # the card in the checkpoint carries the calibration
+        state["extra"] = {**state.get("extra", {}), "count_scale": result.extra["count_scale"]}
         save_checkpoint(state, checkpoint)
+    if distributed:
+        dist.barrier()
     return result
 
 

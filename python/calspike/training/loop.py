@@ -40,6 +40,7 @@ class FitResult:
     stopped_early: bool = False
     device: str = "cpu"
     seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # the metadata the checkpoint records
 
 
 def fit(
@@ -155,7 +156,7 @@ def fit(
         )
     data = fit_data(x, y, validation)
     run = start_run(model, data, settings, device)
-    result = FitResult(model=model, device=str(run.target))
+    result = FitResult(model=model, device=str(run.target), extra=dict(extra or {}))
     stopping = EarlyStopping(patience)
     path = None if checkpoint is None else Path(checkpoint)
     start_epoch = 0
