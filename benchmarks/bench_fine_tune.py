@@ -37,8 +37,8 @@ from calspike.spikes.rate import NoiseWarning, infer_spike_rates
 from calspike.spikes.rate_training import dataset_of, train_rate_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ground_truth import oasis_spikes, scores_at_25hz
 from ground_truth_args import add_data_arguments, parse_with_data
+from ground_truth_scores import oasis_spikes, scores_at_25hz
 from train_default_rate_model import RECIPE, recipe_model
 
 FINE_TUNE = {

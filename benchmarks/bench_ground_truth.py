@@ -1,21 +1,28 @@
-"""Spike inference on datasets never seen in training: leave one dataset out over all 16
-ground-truth datasets (13 CASCADE + SpikeFinder 4, 5, 6), calspike against its peers on the
-same folds and neurons, in one run.
+"""Spike inference on datasets never seen in training: 36 ground-truth datasets (33 CASCADE +
+SpikeFinder 4, 5, 6) left out in 9 fixed folds, calspike against its peers on the same
+neurons, in one run.
 
-For each dataset D in turn, a spike-rate model is trained on the other 15 with the default
-model's recipe (benchmarks/train_default_rate_model.py; `--fold-epochs` epochs of
-`--samples` chunks, fewer than the shipped model's, so that 16 folds fit in about 45 min
-on 2 cores) and scored on D's neurons (a neuron's segments joined with NaN gaps, as
-`read_ground_truth(segments="joined")` gives them). Next to it, on the same neurons:
+The folds group datasets of one lab or one kind (FOLDS, printed), so a fold's model has seen
+neither the dataset nor its siblings: the jGCaMP7/8 recordings of one lab together, the red
+indicators together, Theis et al.'s recordings (DS15, SpikeFinder) together, and so on. Every
+dataset is left out exactly once. For each fold, a spike-rate model is trained on the other
+datasets with the shipped model's recipe (benchmarks/train_default_rate_model.py;
+`--fold-epochs` epochs of `--samples` chunks, fewer than the shipped model's, so that the
+run fits in 90 min on 2 cores; the chunks of all datasets are cut once) and scored on the
+fold's neurons (a neuron's segments joined with NaN gaps). Next to it, on the same neurons:
+  - dff (with --methods ...,dff): the same recipe with the dF/F spread input (dff_scale; the
+    ablation of that option, which the recipe leaves off);
   - oasis: calspike.deconvolve, AR(1), parameters estimated per neuron (no training);
   - derivative: the positive part of the derivative of the Gaussian-smoothed trace, its
-    width chosen among 25-400 ms by the mean r over the other 15 datasets;
-  - before: the model shipped before training on ground truth (benchmarks/reference/,
-    trained on SpikeFinder 4, 5, 6 and simulated neurons: on those three it is NOT
-    held out, marked *).
+    width chosen among 25-400 ms by the mean r over the datasets not in the fold;
+  - before: the model shipped before this benchmark's recipe (benchmarks/reference/; on the
+    datasets its card says it trained on it is NOT held out, marked *).
 Scores: the SpikeFinder metric at 25 Hz (predictions and spike counts rebinned to 40 ms
-bins, conserving counts; Pearson r per neuron) and the Poisson information gain (bits/s).
-Printed per dataset, per indicator family and overall (mean over neurons and over datasets).
+bins, conserving counts; Pearson r per neuron), the Poisson information gain (bits/s) and,
+for the methods that predict counts, the calibration ratio (predicted / true spikes per
+neuron, median). Printed per dataset, per indicator family and overall; `--json` keeps
+every neuron's scores and the summary (benchmarks/model_card.py writes the model card
+from it).
 
     python benchmarks/bench_ground_truth.py --cascade ../shared/data/cascade_gt \\
         --spikefinder ../shared/data/spikefinder --json gt.json
@@ -25,351 +32,257 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter1d
 
-from calspike.data import Recording, read_ground_truth, read_spikefinder
-from calspike.preprocess import fill_gaps, rebin_counts, resampled_length
-from calspike.spikes.oasis import deconvolve
+from calspike.data import read_ground_truth, read_spikefinder
+from calspike.spikes.model_card import ModelCard
 from calspike.spikes.rate import NoiseWarning, infer_spike_rates, load_rate_model
-from calspike.spikes.rate_training import dataset_of, train_rate_model
-from calspike.spikes.score import score_neurons
+from calspike.spikes.rate_calibration import count_scale, fit_rate_chunks
+from calspike.spikes.rate_chunks import rate_training_set
+from calspike.spikes.rate_datasets import dataset_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ground_truth_args import add_data_arguments, parse_with_data
+from ground_truth_report import summary, tables
+from ground_truth_scores import family, oasis_spikes, positive_derivative, scores_at_25hz
 from train_default_rate_model import RECIPE, recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
 SIGMAS_S = (0.025, 0.05, 0.1, 0.2, 0.4)
-SCORE_RATE_HZ = 25.0
-BEFORE = Path(__file__).parent / "reference" / "spike_rate_before_ground_truth.pt"
-BEFORE_TRAINED_ON = {"SF4", "SF5", "SF6"}
+BEFORE = Path(__file__).parent / "reference" / "spike_rate_before_issue28.pt"
+FOLDS = (
+    ("DS29", "DS30", "DS31", "DS32"),  # Janelia jGCaMP7f/8f/8m/8s, mouse V1 excitatory
+    ("DS09", "DS14", "DS28", "DS33"),  # GENIE GCaMP6; Janelia XCaMP-Gf and interneurons
+    ("DS24", "DS25", "DS26", "DS27"),  # GCaMP6f PV/SST/VIP interneurons, one collection
+    ("DS10", "DS11", "DS12", "DS13"),  # Allen Institute, neuropil-corrected
+    ("DS04", "DS06", "DS07", "DS08"),  # Rupprecht et al., adult zebrafish
+    ("DS01", "DS02", "DS03", "DS05"),  # OGB-1 mouse V1; Cal-520 mouse and zebrafish
+    ("DS18", "DS19", "DS20", "DS21"),  # the red indicators
+    ("DS22", "DS23", "DS40", "DS41"),  # OGB-1 interneurons; spinal cord
+    ("DS15", "SF4", "SF5", "SF6"),  # Theis et al. 2016 and SpikeFinder
+)
+RECIPE_KEYS = ("balance", "noise", "rate", "subframes", "channels", "members", "dilations")
 
 
-def family(recording: Recording) -> str:
-    indicator = str(recording.metadata.get("indicator", ""))
-    if recording.metadata.get("source") == "SpikeFinder":
-        return "SpikeFinder 4-6"
-    return "jGCaMP8" if indicator.startswith("jGCaMP8") else indicator
-
-
-def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-row r and information gain of `prediction` in 40 ms bins.
-
-    `prediction` is (rows, frames at the recording's rate).
-    """
-    assert recording.lengths is not None and recording.spikes is not None
-    lengths = [resampled_length(int(n), recording.rate, SCORE_RATE_HZ) for n in recording.lengths]
-    truth = rebin_counts(
-        recording.spikes, recording.rate, SCORE_RATE_HZ, lengths, recording.lengths
-    )
-    predicted = rebin_counts(
-        np.where(np.isfinite(prediction), prediction, np.nan).astype(np.float32),
-        recording.rate,
-        SCORE_RATE_HZ,
-        lengths,
-        recording.lengths,
-    )
-    truth = np.where(np.isnan(predicted), np.nan, truth)  # dropped frames count on neither side
-    scores = score_neurons(truth, predicted, bins=1, rate=SCORE_RATE_HZ)
-    lags = np.array([best_lag(t, q) for t, q in zip(truth, predicted, strict=True)]).reshape(-1, 2)
-    return {
-        "r": scores["correlation"],
-        "info_gain": scores["info_gain"],
-        "lag_ms": lags[:, 0],
-        "r_best_lag": lags[:, 1],
-    }
-
-
-def best_lag(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> tuple[float, float]:
-    """The shift of the prediction (ms, 40 ms steps, within +-200) that correlates best with the
-    truth at 25 Hz (positive when the prediction comes late), and r at that shift: how much of
-    a dataset's score its timing costs (a diagnostic; the score is r unshifted)."""
-    keep = np.isfinite(truth) & np.isfinite(predicted)
-    t, q = truth[keep], predicted[keep]
-    if t.size < 4 * most_bins or t.std() == 0 or q.std() == 0:
-        return float("nan"), float("nan")
-    shifts = range(-most_bins, most_bins + 1)
-    r = [
-        np.corrcoef(t[max(0, -k) : t.size - max(0, k)], q[max(0, k) : q.size - max(0, -k)])[0, 1]
-        for k in shifts
-    ]
-    best = int(np.nanargmax(r))
-    return float(list(shifts)[best] * 1000 / SCORE_RATE_HZ), float(r[best])
-
-
-def positive_derivative(recording: Recording, sigma_s: float) -> np.ndarray:
-    filled, dropped = fill_gaps(recording.calcium, recording.lengths)
-    smooth = gaussian_filter1d(
-        np.nan_to_num(filled.astype(np.float64)),
-        sigma_s * recording.rate,
-        axis=1,
-        order=1,
-        mode="nearest",
-    )
-    out = np.maximum(smooth, 0)
-    out[dropped | np.isnan(filled)] = np.nan
-    return out
-
-
-def oasis_spikes(recording: Recording) -> np.ndarray:
-    filled, dropped = fill_gaps(recording.calcium, recording.lengths)
-    spikes = deconvolve(
-        Recording(filled, recording.rate, lengths=recording.lengths), p=1
-    ).spikes.copy()
-    spikes[dropped] = np.nan
-    return spikes
-
-
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_data_arguments(parser)
     parser.add_argument(
-        "--datasets", nargs="*", default=None, help="only these folds (default: all 16)"
+        "--folds", type=int, nargs="*", default=None, help="only these folds (1-9; default all)"
     )
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
-    parser.add_argument(
-        "--samples",
-        type=int,
-        default=RECIPE["samples"],
-        help="training chunks drawn (each epoch passes over them)",
-    )
-    parser.add_argument("--balance", type=float, default=RECIPE["balance"])
-    parser.add_argument(
-        "--warps",
-        type=float,
-        nargs="*",
-        default=list(RECIPE["warps"]),
-        help="time-stretch factors: each training neuron also read as if recorded at w x its rate",
-    )
-    parser.add_argument(
-        "--noise", type=float, default=RECIPE["noise"], help="the model's noise augmentation"
-    )
-    parser.add_argument(
-        "--model-rate",
-        type=float,
-        default=RECIPE["rate"],
-        help="the model's internal frame rate (Hz)",
-    )
-    parser.add_argument(
-        "--subframes",
-        type=int,
-        default=RECIPE["subframes"],
-        help="input frames per model frame (the input rate is the model rate x this)",
-    )
-    parser.add_argument(
-        "--channels", type=int, default=RECIPE["channels"], help="channels of each network"
-    )
-    parser.add_argument(
-        "--members", type=int, default=RECIPE["members"], help="networks in the ensemble"
-    )
-    parser.add_argument("--dilations", default=",".join(str(d) for d in RECIPE["dilations"]))
-    parser.add_argument(
-        "--smooth-ms",
-        type=float,
-        default=1000 * RECIPE["smooth_s"],
-        help="Gaussian sigma of the counts in the correlation loss",
-    )
+    parser.add_argument("--samples", type=int, default=RECIPE["samples"])
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write every neuron's scores here")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="no run: recompute the tables and summary of an earlier run's --json from its "
+        "neurons' scores, and write them into it",
+    )
+    args = parser.parse_args()
+    if args.summarise is not None:
+        return args
     args = parse_with_data(parser)
-    torch.set_num_threads(args.threads)
-    warnings.simplefilter(
-        "ignore", NoiseWarning
-    )  # ranges differ between fold models; not what is measured here
-    methods = [m.strip() for m in args.methods.split(",")]
+    if args.folds and not all(1 <= f <= len(FOLDS) for f in args.folds):
+        parser.error(f"--folds are numbers 1 to {len(FOLDS)}")
+    return args
 
-    training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
+
+def fold_model(
+    chunks: Any, held_out: tuple[str, ...], dff_scale: bool, args: Any
+) -> tuple[Any, float]:
+    """The recipe's model trained on every dataset but `held_out`, and its count calibration.
+
+    The calibration is fitted on the fold's training chunks, as `train_rate_model` does.
+    """
+    held = [chunks.groups.index(d) for d in held_out if d in chunks.groups]
+    keep = np.flatnonzero(~np.isin(chunks.group, held))
+    torch.manual_seed(args.seed)
+    model = recipe_model(
+        RECIPE["rate"],
+        RECIPE["dilations"],
+        RECIPE["noise"],
+        RECIPE["smooth_s"],
+        RECIPE["subframes"],
+        RECIPE["channels"],
+        RECIPE["members"],
+        dff_scale,
+    )
+    fit_rate_chunks(
+        model,
+        chunks,
+        keep,
+        samples=args.samples,
+        balance=RECIPE["balance"],
+        epochs=args.fold_epochs,
+        batch_size=RECIPE["batch_size"],
+        lr=RECIPE["lr"],
+        seed=args.seed,
+    )
+    return model, count_scale(model, chunks, keep)
+
+
+def summarise(path: Path) -> None:
+    """Print the tables of an earlier run's JSON and rewrite its summary from its neurons."""
+    document = json.loads(path.read_text())
+    rows, trained = document["neurons"], set(document["before_trained_on"])
+    shown = [m for m in ("calspike", "plain", "dff", *METHODS[1:]) if m in rows[0]]
+    document["summary"] = summary(rows, shown, trained)
+    print(tables(document["summary"], shown, trained))
+    write_json(document, path)
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    """Write `document` to `path` whole or not at all."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=1))
+    os.replace(partial, path)
+
+
+def main() -> None:
+    args = arguments()
+    if args.summarise is not None:
+        summarise(args.summarise)
+        return
+    torch.set_num_threads(args.threads)
+    # fold models' ranges differ from the shipped one's; not what is measured here
+    warnings.simplefilter("ignore", NoiseWarning)
+    methods = [m.strip() for m in args.methods.split(",")]
+    folds = [(k, FOLDS[k - 1]) for k in (args.folds or range(1, len(FOLDS) + 1))]
     testing = read_ground_truth(args.cascade, segments="joined") + read_spikefinder(
         args.spikefinder
     )
     datasets = sorted({dataset_of(r) for r in testing})
-    folds = args.datasets or datasets
+    missing = sorted(set(datasets) - {d for fold in FOLDS for d in fold})
+    if missing:
+        sys.exit(f"datasets in no fold: {', '.join(missing)}")
+    before_model, before_card = load_rate_model(BEFORE)
+    before_trained = set(ModelCard.from_dict(before_card).train_datasets or {})
     print(
-        f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; "
-        f"folds: {', '.join(folds)}; "
-        f"per fold {args.fold_epochs} epochs x {args.samples} chunks, balance {args.balance}, "
-        f"noise {args.noise}, model rate {args.model_rate:g} Hz x {args.subframes} subframes, "
-        f"{args.members} x {args.channels} channels, dilations {args.dilations}, "
-        f"smoothing {args.smooth_ms:g} ms, "
-        f"time warps {args.warps or 'none'}; torch {torch.__version__}, {args.threads} threads",
+        f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: "
+        + "; ".join(f"{k}: {' '.join(f)}" for k, f in folds)
+        + f"\nper fold {args.fold_epochs} epochs x {args.samples} chunks; recipe "
+        + ", ".join(f"{k} {RECIPE[k]}" for k in (*RECIPE_KEYS, "warps", "dff_scale"))
+        + f"; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
-
-    # the derivative's width is chosen per fold on the other datasets: score every width once
-    derivative: dict[float, dict[str, np.ndarray]] = {}
+    started = time.perf_counter()
+    chunks = None
+    if "calspike" in methods or "dff" in methods:
+        training = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
+        chunks = rate_training_set(
+            training,
+            RECIPE["rate"],
+            3 + sum(RECIPE["dilations"]),
+            subframes=RECIPE["subframes"],
+            warps=RECIPE["warps"],
+            dff_scale=True,
+            threads=args.threads,
+        )
+        print(
+            f"cut {len(chunks.inputs):,} chunks in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+    derivative: dict[float, dict[str, float]] = {}  # width -> dataset -> mean r
     if "derivative" in methods:
         for sigma in SIGMAS_S:
             derivative[sigma] = {
-                d: np.concatenate(
-                    [
-                        scores_at_25hz(r, positive_derivative(r, sigma))["r"]
-                        for r in testing
-                        if dataset_of(r) == d
-                    ]
+                d: float(
+                    np.nanmean(
+                        np.concatenate(
+                            [
+                                scores_at_25hz(r, positive_derivative(r, sigma))["r"]
+                                for r in testing
+                                if dataset_of(r) == d
+                            ]
+                        )
+                    )
                 )
                 for d in datasets
             }
-    before = load_rate_model(BEFORE) if "before" in methods else None
-
-    rows: list[dict[str, object]] = []
-    started = time.perf_counter()
-    for held_out in folds:
+    rows: list[dict[str, Any]] = []
+    timing: dict[str, float] = {}
+    scales: dict[str, dict[str, float]] = {}  # per fold and model: its count calibration
+    for number, held_out in folds:
         fold_start = time.perf_counter()
-        test = [r for r in testing if dataset_of(r) == held_out]
+        test = [r for r in testing if dataset_of(r) in held_out]
         predictions: dict[str, list[np.ndarray]] = {}
-        if "calspike" in methods:
-            torch.manual_seed(args.seed)
-            model = train_rate_model(
-                [r for r in training if dataset_of(r) != held_out],
-                validation=None,
-                model=recipe_model(
-                    args.model_rate,
-                    args.dilations,
-                    args.noise,
-                    args.smooth_ms / 1000,
-                    args.subframes,
-                    args.channels,
-                    args.members,
-                ),
-                epochs=args.fold_epochs,
-                samples=args.samples,
-                balance=args.balance,
-                seed=args.seed,
-                device="cpu",
-                warps=args.warps,
-                progress=False,
-            ).model
-            predictions["calspike"] = [
-                infer_spike_rates(r, model=model, device="cpu")[0] for r in test
-            ]
+        for name, dff in (("calspike", RECIPE["dff_scale"]), ("dff", True)):
+            if name in methods:
+                model, scale = fold_model(chunks, held_out, dff, args)
+                scales.setdefault(str(number), {})[name] = scale
+                predictions[name] = [
+                    infer_spike_rates(
+                        r, model=model, metadata={"count_scale": scale}, device="cpu"
+                    )[0]
+                    for r in test
+                ]
         if "oasis" in methods:
             predictions["oasis"] = [oasis_spikes(r) for r in test]
         if "derivative" in methods:
-            others = [d for d in datasets if d != held_out]
-            best = max(
-                SIGMAS_S,
-                key=lambda s: float(np.mean([np.nanmean(derivative[s][d]) for d in others])),
-            )
+            others = [d for d in datasets if d not in held_out]
+            best = max(SIGMAS_S, key=lambda s: float(np.mean([derivative[s][d] for d in others])))
             predictions["derivative"] = [positive_derivative(r, best) for r in test]
-        if before is not None:
+        if "before" in methods:
             predictions["before"] = [
-                infer_spike_rates(r, model=before[0], device="cpu")[0] for r in test
+                infer_spike_rates(r, model=before_model, device="cpu")[0] for r in test
             ]
-        scored = {
-            m: [scores_at_25hz(r, p) for r, p in zip(test, ps, strict=True)]
-            for m, ps in predictions.items()
-        }
         for k, recording in enumerate(test):
-            for row, name in enumerate(
-                recording.neuron_names
-                or [f"{recording.name}/{i}" for i in range(recording.neurons)]
-            ):
-                entry: dict[str, object] = {
-                    "dataset": held_out,
+            scored = {m: scores_at_25hz(recording, p[k]) for m, p in predictions.items()}
+            for row in range(recording.neurons):
+                entry: dict[str, Any] = {
+                    "fold": number,
+                    "dataset": dataset_of(recording),
                     "family": family(recording),
-                    "neuron": name,
+                    "neuron": f"{recording.name}/{recording.neuron_name(row)}",
                 }
-                for m in predictions:
-                    entry[m] = float(scored[m][k]["r"][row])
-                    entry[f"{m}_info_gain"] = float(scored[m][k]["info_gain"][row])
-                    entry[f"{m}_lag_ms"] = float(scored[m][k]["lag_ms"][row])
-                    entry[f"{m}_r_best_lag"] = float(scored[m][k]["r_best_lag"][row])
+                for m, s in scored.items():
+                    entry[m] = float(s["r"][row])
+                    for key in ("info_gain", "lag_ms", "r_best_lag", "ratio"):
+                        entry[f"{m}_{key}"] = float(s[key][row])
                 rows.append(entry)
-        mine = [e for e in rows if e["dataset"] == held_out]
+        timing[str(number)] = time.perf_counter() - fold_start
+        mine = [e for e in rows if e["fold"] == number]
         line = ", ".join(f"{m} {np.nanmean([e[m] for e in mine]):.3f}" for m in predictions)
-        lags = ", ".join(
-            f"{m} {np.nanmedian([e[m + '_lag_ms'] for e in mine]):+.0f}" for m in predictions
-        )
-        shifted = ", ".join(
-            f"{m} {np.nanmean([e[m + '_r_best_lag'] for e in mine]):.3f}" for m in predictions
-        )
         print(
-            f"  {held_out}: {len(mine)} neurons; r {line}; median lag (ms) {lags}; "
-            f"r at each neuron's best lag {shifted} "
-            f"({time.perf_counter() - fold_start:.0f} s)",
+            f"  fold {number} ({' '.join(held_out)}): {len(mine)} neurons; mean r {line} "
+            f"({timing[str(number)]:.0f} s)",
             flush=True,
         )
-    print(f"{len(folds)} folds in {(time.perf_counter() - started) / 60:.1f} min\n")
-    report(rows, [m for m in METHODS if m in methods])
+    minutes = (time.perf_counter() - started) / 60
+    print(f"{len(folds)} folds in {minutes:.1f} min\n")
+    shown = [m for m in ("calspike", "dff", *METHODS[1:]) if m in methods]
+    result = summary(rows, shown, before_trained)
+    print(tables(result, shown, before_trained))
     if args.json is not None:
-        args.json.write_text(
-            json.dumps(
-                {"settings": {k: str(v) for k, v in vars(args).items()}, "neurons": rows}, indent=1
-            )
-        )
-
-
-def report(rows: list[dict[str, object]], methods: list[str]) -> None:
-    """Tables of mean r and information gain per dataset, per indicator family and overall."""
-
-    def table(key: str, title: str) -> list[str]:
-        groups = sorted({str(e[key]) for e in rows})
-        lines = [
-            f"{title:<16} {'n':>3}  "
-            + "  ".join(f"{m:>10}" for m in methods)
-            + "   "
-            + "  ".join(f"{'IG ' + m:>13}" for m in methods)
-        ]
-        for g in groups:
-            members = [e for e in rows if e[key] == g]
-            cells = []
-            for m in methods:
-                mark = "*" if m == "before" and g in BEFORE_TRAINED_ON else " "
-                cells.append(f"{np.nanmean([e[m] for e in members]):>9.3f}{mark}")
-            gains = [
-                f"{np.nanmean([e[m + '_info_gain'] for e in members]):>13.3f}" for m in methods
-            ]
-            lines.append(
-                f"{g:<16} {len(members):>3}  " + "  ".join(cells) + "   " + "  ".join(gains)
-            )
-        return lines
-
-    print("\n".join(table("dataset", "dataset")))
-    print()
-    print("\n".join(table("family", "indicator family")))
-    overall = {m: np.nanmean([e[m] for e in rows]) for m in methods}
-    by_dataset = {
-        m: np.mean(
-            [
-                np.nanmean([e[m] for e in rows if e["dataset"] == d])
-                for d in sorted({str(e["dataset"]) for e in rows})
-            ]
-        )
-        for m in methods
-    }
-    print("\noverall, mean over neurons:  " + ", ".join(f"{m} {v:.3f}" for m, v in overall.items()))
-    print(
-        "overall, mean over datasets: " + ", ".join(f"{m} {v:.3f}" for m, v in by_dataset.items())
-    )
-    if "calspike" in methods and len(methods) > 1:
-        datasets = sorted({str(e["dataset"]) for e in rows})
-        ahead = [
-            d
-            for d in datasets
-            if all(
-                np.nanmean([e["calspike"] for e in rows if e["dataset"] == d])
-                > np.nanmean([e[m] for e in rows if e["dataset"] == d])
-                for m in methods
-                if m != "calspike"
-            )
-        ]
-        print(
-            f"calspike ahead of every other method on {len(ahead)} of {len(datasets)} datasets "
-            f"(not ahead on: {', '.join(d for d in datasets if d not in ahead) or 'none'})"
-        )
-        for m in methods[1:]:
-            print(f"  calspike / {m} mean r over neurons: {overall['calspike'] / overall[m]:.3f}x")
+        document = {
+            "settings": {k: str(v) for k, v in vars(args).items()},
+            "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in RECIPE.items()},
+            "folds": {str(k): list(f) for k, f in folds},
+            "before_trained_on": sorted(before_trained),
+            "torch": torch.__version__,
+            "minutes": minutes,
+            "fold_seconds": timing,
+            "fold_count_scales": scales,
+            "summary": result,
+            "neurons": rows,
+        }
+        write_json(document, args.json)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,20 @@ def test_augmentation_keeps_the_df_f_each_value_stands_for():
     assert not torch.allclose(augmented[:, 0], x[:, 0])  # the gains were drawn
 
 
+def test_augmented_noise_moves_the_spread_by_sqrt_1_plus_s2():
+    """With noise of sd s added and the chunk divided by sqrt(1 + s^2), the spread value grows
+    by 0.5 ln(1 + s^2): x' exp(shift) - x is the noise (sd s) plus the offset."""
+    torch.manual_seed(2)
+    model = SpikeRateModel(channels=4, dilations=(1,), dff_scale=True, noise=2.0, gain=1.0)
+    x = torch.cat([torch.zeros(32, 1), torch.randn(32, 4_000)], dim=1)
+    augmented = model._augment(x)
+    shift = augmented[:, 0] - x[:, 0]
+    s = torch.sqrt(torch.expm1(2 * shift))  # the noise each chunk drew
+    assert (s >= 0).all() and (s <= 2.0 + 1e-5).all() and s.max() > 0.5
+    residual = augmented[:, 1:] * torch.exp(shift)[:, None] - x[:, 1:]
+    torch.testing.assert_close(residual.std(dim=1), s, rtol=0.1, atol=0.02)
+
+
 def test_robust_scales_are_the_normalisation_s_divisor():
     traces = np.random.default_rng(0).gamma(2.0, 0.05, (4, 3_000)).astype(np.float32)
     traces[1, 2_000:] = np.nan
@@ -130,12 +144,19 @@ def test_a_dff_model_trains_and_its_counts_follow_the_df_f(tmp_path):
     assert not np.allclose(scaled.sum(), counts.sum(), rtol=0.01)
 
 
-def test_fit_rate_chunks_trains_a_plain_model_on_a_set_cut_with_spreads():
+def test_fit_rate_chunks_trains_a_plain_model_on_a_set_cut_with_spreads(monkeypatch):
     recording = calspike.simulate(3, 4_000, rate=100.0, seed=12)
     chunks = rate_training.rate_training_set(
         [recording], 25.0, 4, chunk=64, augment_rates=(), dff_scale=True
     )
     keep = np.arange(len(chunks.inputs))
+    seen = []
+    real_fit = rate_calibration.fit
+    monkeypatch.setattr(
+        rate_calibration,
+        "fit",
+        lambda model, x, y, **kw: seen.append(x) or real_fit(model, x, y, **kw),
+    )
     for dff in (True, False):
         torch.manual_seed(0)
         model = SpikeRateModel(channels=4, dilations=(1,), dff_scale=dff)
@@ -144,6 +165,11 @@ def test_fit_rate_chunks_trains_a_plain_model_on_a_set_cut_with_spreads():
             model, chunks, keep, samples=64, balance=0.5, epochs=1, batch_size=32
         )
         assert trained is model
+    rows = {row.tobytes() for row in chunks.inputs}
+    assert all(row.tobytes() in rows for row in seen[0])  # the dff model: whole rows
+    plain_rows = {row.tobytes() for row in chunks.inputs[:, 1:]}  # the plain one: less the spread
+    assert seen[1].shape[1] == chunks.inputs.shape[1] - 1
+    assert all(row.tobytes() in plain_rows for row in seen[1])
 
 
 def test_cli_train_rate_dff_scale_then_infer(tmp_path, capsys):

@@ -261,7 +261,9 @@ def test_inference_conserves_expected_spikes_across_frame_rates(default_model):
 def test_unfamiliar_noise_level_warns(default_model):
     model, metadata = default_model
     # noise-free traces (already denoised, say) are smoother than anything the model saw
-    smooth = np.sin(2 * np.pi * 0.01 * np.arange(30_000) / 100.0)[None, :].repeat(2, axis=0)
+    # (0.001 Hz: the shipped model met traces of 2.5 Hz recordings upsampled to its 100 Hz
+    # input, smooth enough that its range starts at 2e-5)
+    smooth = np.sin(2 * np.pi * 0.001 * np.arange(30_000) / 100.0)[None, :].repeat(2, axis=0)
     with pytest.warns(spike_rate.NoiseWarning, match="outside the model's training range"):
         spike_rate.infer_spike_rates(smooth, 100.0, model=model, metadata=metadata, device="cpu")
     with warnings.catch_warnings():

@@ -54,7 +54,8 @@ def dff_scale_values(spreads: np.ndarray) -> np.ndarray:
 
     `spreads` (neurons,) in dF/F: `calspike.preprocess.robust_scales` of the traces.
     """
-    return np.log(np.maximum(spreads, 1e-12) / DFF_SPREAD_UNIT).astype(np.float32)
+    values: np.ndarray = np.log(np.maximum(spreads, 1e-12) / DFF_SPREAD_UNIT).astype(np.float32)
+    return values
 
 
 def default_model_path() -> Path:

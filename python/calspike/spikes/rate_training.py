@@ -223,7 +223,7 @@ def train_rate_model(
         extra=card.to_dict(),
     )
     result.extra["count_scale"] = count_scale(
-        result.model, as_recorded, np.arange(len(as_recorded.inputs))
+        model, as_recorded, np.arange(len(as_recorded.inputs))
     )
     import torch.distributed as dist
 
