@@ -26,6 +26,18 @@ def main(argv: "list[str] | None" = None) -> int:
 
         def remember_and_raise(signum: int, frame: object) -> None:
             INTERRUPTS.append(signum)
+            if _importing(frame) and hasattr(signal, "setitimer"):
+                # raised inside a module's import, torch's C++ start-up can turn it into
+                # std::terminate (SIGABRT, seen in CI): raise once the import is done
+                signal.signal(signal.SIGALRM, raise_after_import)
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                return
+            raise KeyboardInterrupt
+
+        def raise_after_import(signum: int, frame: object) -> None:
+            if _importing(frame):
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                return
             raise KeyboardInterrupt
 
         try:
@@ -47,4 +59,17 @@ def main(argv: "list[str] | None" = None) -> int:
         if previous_handler is not None:
             import signal
 
+            if hasattr(signal, "setitimer"):
+                signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGINT, previous_handler)
+
+
+def _importing(frame: object) -> bool:
+    """Whether `frame` (a signal handler's) runs inside an import (importlib up its stack)."""
+    while frame is not None:
+        if getattr(getattr(frame, "f_code", None), "co_filename", "").startswith(
+            "<frozen importlib"
+        ):
+            return True
+        frame = getattr(frame, "f_back", None)
+    return False
