@@ -37,7 +37,7 @@ from bench_ground_truth import BEFORE, SIGMAS_S, write_json
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_report import summary, tables
 from ground_truth_scores import family, oasis_spikes, positive_derivative, scores_at_25hz
-from train_default_rate_model import RECIPE, recipe_model
+from train_default_rate_model import RECIPE, shipped_recipe_model
 
 _SEGMENT = re.compile(r"/seg\d+$")
 
@@ -101,16 +101,7 @@ def main() -> None:
     models = {}
     for name, dff in (("calspike", RECIPE["dff_scale"]), ("dff", True)):
         torch.manual_seed(args.seed)
-        model = recipe_model(
-            RECIPE["rate"],
-            RECIPE["dilations"],
-            RECIPE["noise"],
-            RECIPE["smooth_s"],
-            RECIPE["subframes"],
-            RECIPE["channels"],
-            RECIPE["members"],
-            dff,
-        )
+        model = shipped_recipe_model(dff)
         fit_rate_chunks(
             model,
             chunks,

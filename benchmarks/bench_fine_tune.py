@@ -39,7 +39,7 @@ from calspike.spikes.rate_training import dataset_of, train_rate_model
 sys.path.insert(0, str(Path(__file__).parent))
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_scores import oasis_spikes, scores_at_25hz
-from train_default_rate_model import RECIPE, recipe_model
+from train_default_rate_model import RECIPE, shipped_recipe_model
 
 FINE_TUNE = {
     "epochs": 4,
@@ -139,15 +139,7 @@ def main() -> None:
                 validation=None,
                 device="cpu",
                 progress=False,
-                model=recipe_model(
-                    RECIPE["rate"],
-                    RECIPE["dilations"],
-                    RECIPE["noise"],
-                    RECIPE["smooth_s"],
-                    RECIPE["subframes"],
-                    RECIPE["channels"],
-                    RECIPE["members"],
-                ),
+                model=shipped_recipe_model(dff_scale=False),
                 epochs=RECIPE["fold_epochs"],
                 samples=RECIPE["samples"],
                 balance=RECIPE["balance"],

@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_report import summary, tables
 from ground_truth_scores import family, oasis_spikes, positive_derivative, scores_at_25hz
-from train_default_rate_model import RECIPE, recipe_model
+from train_default_rate_model import RECIPE, shipped_recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
 SIGMAS_S = (0.025, 0.05, 0.1, 0.2, 0.4)
@@ -113,16 +113,7 @@ def fold_model(
     held = [chunks.groups.index(d) for d in held_out if d in chunks.groups]
     keep = np.flatnonzero(~np.isin(chunks.group, held))
     torch.manual_seed(args.seed)
-    model = recipe_model(
-        RECIPE["rate"],
-        RECIPE["dilations"],
-        RECIPE["noise"],
-        RECIPE["smooth_s"],
-        RECIPE["subframes"],
-        RECIPE["channels"],
-        RECIPE["members"],
-        dff_scale,
-    )
+    model = shipped_recipe_model(dff_scale)
     fit_rate_chunks(
         model,
         chunks,

@@ -76,6 +76,20 @@ def recipe_model(
     )
 
 
+def shipped_recipe_model(dff_scale: bool | None = None) -> SpikeRateModel:
+    """A fresh model of RECIPE (with `dff_scale` instead of the recipe's, when given)."""
+    return recipe_model(
+        RECIPE["rate"],
+        RECIPE["dilations"],
+        RECIPE["noise"],
+        RECIPE["smooth_s"],
+        RECIPE["subframes"],
+        RECIPE["channels"],
+        RECIPE["members"],
+        RECIPE["dff_scale"] if dff_scale is None else dff_scale,
+    )
+
+
 PACKAGE_WEIGHTS = (
     Path(__file__).parents[1]
     / "python"
@@ -109,16 +123,7 @@ def main() -> None:
     recordings = read_ground_truth(args.cascade) + read_spikefinder(args.spikefinder)
     start = time.perf_counter()
     torch.manual_seed(args.seed)
-    model = recipe_model(
-        RECIPE["rate"],
-        RECIPE["dilations"],
-        RECIPE["noise"],
-        RECIPE["smooth_s"],
-        RECIPE["subframes"],
-        RECIPE["channels"],
-        RECIPE["members"],
-        RECIPE["dff_scale"],
-    )
+    model = shipped_recipe_model()
     result = train_rate_model(
         recordings,
         model=model,

@@ -328,10 +328,22 @@ def infer_spike_rates(
         "normalised_noise_level": normalised_levels,
         "lengths": lengths,
     }
-    _warn_outside_training(normalised_levels, card.normalised_noise_range)
+    _warn_outside_training(
+        normalised_levels,
+        card.normalised_noise_range,
+        "normalised noise levels outside the model's training range",
+        "their spike rates may be less reliable",
+    )
     if model.dff_scale:
         info["dff_spread"] = spreads
-        _warn_outside_spreads(spreads, card.dff_spread_range)
+        _warn_outside_training(
+            spreads,
+            card.dff_spread_range,
+            "trace spreads outside the dF/F spreads the model was trained on",
+            "its spike counts follow the size of dF/F transients, so give dF/F as a fraction "
+            "(0.1 = 10 %), not raw fluorescence or percent; their counts may be off by a "
+            "constant factor",
+        )
     trained_rates = card.frame_rate_range_hz
     if trained_rates and not float(trained_rates[0]) <= rate <= float(trained_rates[1]):
         warnings.warn(
@@ -349,34 +361,22 @@ def _valid_length(row: np.ndarray) -> int:
     return int(finite[-1]) + 1 if finite.size else 0
 
 
-def _warn_outside_training(levels: np.ndarray, trained: Sequence[float] | None) -> None:
+def _warn_outside_training(
+    values: np.ndarray, trained: Sequence[float] | None, what: str, consequence: str
+) -> None:
+    """NoiseWarning naming the neurons whose `values` lie outside the `trained` (low, high).
+
+    The message reads "N neuron(s) (rows) have `what` ... [low, high]: `consequence`".
+    """
     if not trained:
         return
     low, high = float(trained[0]), float(trained[1])
-    outside = np.flatnonzero((levels < low) | (levels > high))
+    outside = np.flatnonzero((values < low) | (values > high))
     if outside.size:
         shown = ", ".join(str(int(v)) for v in outside[:10]) + (" ..." if outside.size > 10 else "")
         warnings.warn(
-            f"{outside.size} neuron(s) ({shown}) have normalised noise levels outside the model's "
-            f"training range [{low:.3g}, {high:.3g}]: their spike rates may be less reliable",
-            NoiseWarning,
-            stacklevel=3,
-        )
-
-
-def _warn_outside_spreads(spreads: np.ndarray, trained: Sequence[float] | None) -> None:
-    """Warn, naming neurons, when traces' spreads are not those of the dF/F it was trained on."""
-    if not trained:
-        return
-    low, high = float(trained[0]), float(trained[1])
-    outside = np.flatnonzero((spreads < low) | (spreads > high))
-    if outside.size:
-        shown = ", ".join(str(int(v)) for v in outside[:10]) + (" ..." if outside.size > 10 else "")
-        warnings.warn(
-            f"{outside.size} neuron(s) ({shown}) have trace spreads outside the dF/F spreads "
-            f"the model was trained on [{low:.3g}, {high:.3g}]: its spike counts follow the "
-            "size of dF/F transients, so give dF/F as a fraction (0.1 = 10 %), not raw "
-            "fluorescence or percent; their counts may be off by a constant factor",
+            f"{outside.size} neuron(s) ({shown}) have {what} [{low:.3g}, {high:.3g}]: "
+            + consequence,
             NoiseWarning,
             stacklevel=3,
         )
