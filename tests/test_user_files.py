@@ -1455,3 +1455,124 @@ def test_a_fifo_where_a_listed_output_was_is_refused_without_being_opened(tmp_pa
         main([*argv, "-o", str(tmp_path / "p.npy")])
     assert usage.value.code == 2 and "changed since calspike wrote it" in capsys.readouterr().err
     assert stat.S_ISFIFO((tmp_path / "p.npy").lstat().st_mode)
+
+
+def test_lookalikes_of_calspikes_single_file_outputs_are_refused(tmp_path, capsys):
+    """A file is calspike's by its recorded checksum, not by looking like calspike's output."""
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows)]) == 0
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,my_loss\n1,0.5\n")
+    scores = tmp_path / "scores.json"
+    scores.write_text(json.dumps({"windows": 3, "my": "notes"}))
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([{"prediction": "p", "dataset": "d", "neurons": 1}]))
+    arrays = tmp_path / "mine.npz"
+    np.savez(arrays, key="x", windows=np.ones((2, 3)), neuron=[0, 0], frame=[0, 1], params="{}")
+    model = tmp_path / "mine.pt"
+    torch.save({"format": 99, "kind": "classifier", "mine": torch.ones(3)}, model)
+    before = _snapshot(tmp_path)
+    m = str(tmp_path / "m.pt")
+    for argv in (
+        ["train", str(windows), "-o", m, "--history", str(log)],
+        ["train", str(windows), "-o", str(model)],
+        ["evaluate", m, str(windows), "--json", str(scores)],
+        ["score", str(windows), str(windows), "--json", str(rows)],
+        ["prepare", "-o", str(arrays)],
+    ):
+        assert "did not write" in _usage_error(argv, capsys), argv
+    assert _snapshot(tmp_path) == before
+
+
+def test_calspike_replaces_its_own_text_outputs_only_while_unedited(tmp_path, capsys):
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    history, scores = tmp_path / "h.csv", tmp_path / "s.json"
+    train = ["train", str(windows), "-o", str(tmp_path / "m.pt"), "--history", str(history)]
+    train += ["--epochs", "1", "--hidden", "8", "--max-windows", "500", "--no-progress"]
+    evaluate = ["evaluate", str(tmp_path / "m.pt"), str(windows), "--json", str(scores)]
+    assert main(train) == 0 and main(evaluate) == 0
+    record = tmp_path / ".h.csv.calspike.json"
+    assert json.loads(record.read_text())["sha256"] == [_io.file_digest(history)]
+    assert main([*train, "--seed", "1"]) == 0 and main(evaluate) == 0  # its own: replaced
+    capsys.readouterr()
+    for path, argv in ((history, train), (scores, evaluate)):
+        status = path.stat()
+        text = path.read_text()
+        path.write_text(text.replace("0", "1", 1))  # the same size, the time put back
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+        assert "did not write" in _usage_error(argv, capsys)
+        path.write_text(text)
+    record.write_text("my notes")  # the record's place holds a user's file
+    assert "not calspike's record" in _usage_error(train, capsys)
+    assert record.read_text() == "my notes"
+
+
+def test_a_run_killed_while_replacing_a_text_output_leaves_one_its_record_accepts(
+    tmp_path, monkeypatch
+):
+    target = tmp_path / "scores.json"
+    _io.write_recorded(target, "[1]")
+    real = _io.atomic_path
+
+    def killed(path, *args, **kwargs):
+        if Path(path) == target:
+            raise KeyboardInterrupt  # after the record, before the file is renamed into place
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(_io, "atomic_path", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _io.write_recorded(target, "[2]")
+    assert target.read_text() == "[1]" and _targets.recorded_by_calspike(target)
+    monkeypatch.setattr(_io, "atomic_path", real)
+    _io.write_recorded(target, "[2]")
+    assert target.read_text() == "[2]" and _targets.recorded_by_calspike(target)
+    assert len(json.loads(_targets.record_of(target).read_text())["sha256"]) == 1
+
+
+def test_replacing_an_unchanged_calspike_folder_reads_none_of_its_files(tmp_path, monkeypatch):
+    target = tmp_path / "store.zarr"
+    with _io.atomic_folder(target, "output", {"kind": "predictions"}) as folder:
+        for k in range(3):
+            (folder / f"chunk{k}").write_bytes(bytes(1000))
+    hashed: list[Path] = []
+    real = _targets._content_digest
+    monkeypatch.setattr(
+        _targets, "_content_digest", lambda path, mode: hashed.append(path) or real(path, mode)
+    )
+    _targets.check_folder_target(target, "output", "predictions")
+    assert hashed == []  # its change times are the marker's: no file was touched
+    chunk = target / "chunk1"
+    status = chunk.stat()
+    chunk.write_bytes(bytes(999) + b"x")  # the same size, the time put back
+    os.utime(chunk, ns=(status.st_atime_ns, status.st_mtime_ns))
+    with pytest.raises(_io.UsageError, match="chunk1"):
+        _targets.check_folder_target(target, "output", "predictions")
+    assert hashed == [chunk]
+
+
+def test_an_array_declared_but_never_written_is_refused_before_any_work(tmp_path, capsys):
+    """Before: a 10^6 x 10^7 HDF5 dataset of 2 kB started inference over 10^13 fill values."""
+    h5py = pytest.importorskip("h5py")
+    zarr = pytest.importorskip("zarr")
+    with h5py.File(tmp_path / "empty.h5", "w") as file:
+        file.create_dataset("F", shape=(10**6, 10**7), dtype="f4", chunks=(10, 1000))
+    zarr.open_array(str(tmp_path / "empty.zarr"), mode="w", shape=(1000, 10**7), dtype="f4")
+    for source in (f"{tmp_path / 'empty.h5'}:/F", str(tmp_path / "empty.zarr")):
+        argv = ["infer", source, "--rate", "30", "-o", str(tmp_path / "out.npy")]
+        assert main(argv) == 1
+        assert f"{source}: the array was never written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.h5", "empty.zarr"]
+
+
+def test_an_output_larger_than_the_free_space_is_refused_before_any_work(
+    tmp_path, capsys, monkeypatch
+):
+    np.save(tmp_path / "t.npy", calspike.simulate(4, 1000, 30.0, seed=0).calcium)
+    free = shutil.disk_usage(tmp_path)._replace(free=4 * 1000 * 4 - 1)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: free)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "-o", str(tmp_path / "out.npy")]
+    assert main([*argv, "--method", "oasis"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'out.npy'}: 4 neurons x 1,000 frames" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npy"]

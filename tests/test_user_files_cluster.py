@@ -321,3 +321,51 @@ def test_a_scheduler_without_workers_ends_within_the_connect_timeout(traces, tmp
     assert str(error).startswith(f"the Dask scheduler at {address} has no worker after {TIMEOUT} s")
     assert time.perf_counter() - started < TIMEOUT + 10
     assert not (tmp_path / "never.npy").exists()
+
+
+def test_the_cli_reports_a_scheduler_lost_mid_run_in_one_line(tmp_path):
+    """Before: distributed's client logged a reconnection traceback above calspike's error."""
+    traces = tmp_path / "many.npy"
+    np.save(traces, np.tile(calspike.simulate(50, 30_000, 30.0, seed=0).calcium, (20, 1)))
+    serve = (
+        "import distributed, time\n"
+        "c = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,"
+        " protocol='tcp', dashboard_address=None)\n"
+        "print(c.scheduler_address, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    # as a user's shell has it: not with the MALLOC_TRIM_THRESHOLD_ other tests' clusters left
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = f"{TIMEOUT}s"
+    server = subprocess.Popen(
+        [sys.executable, "-c", serve],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        address = server.stdout.readline().strip()
+        output = tmp_path / "out.npy"
+        client = subprocess.Popen(
+            [sys.executable, "-m", "calspike", "infer", str(traces), "--rate", "30"]
+            + ["-o", str(output), "--scheduler", address, "--chunk-neurons", "1", "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        deadline = time.monotonic() + 120
+        while not output.with_name("out.npy.json").exists():  # pending: the chunks are running
+            assert client.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(3)  # connected, most likely: which of the two errors below is timing's
+        server.kill()
+        _, err = client.communicate(timeout=120)
+    finally:
+        server.kill()
+        server.communicate()  # reaped, its pipe closed
+    assert client.returncode == 1
+    (line,) = err.splitlines()
+    assert line.startswith("calspike: error: ") and address in line, line
+    assert "stopped answering" in line or "no Dask scheduler this client can use" in line, line

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import json
 import os
 import re
@@ -24,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from calspike._inputs import file_digest as file_digest  # noqa: PLC0414 - imported from here too
-from calspike._targets import MARKER, check_folder_target, files_in
+from calspike._targets import (
+    MARKER,
+    check_folder_target,
+    files_in,
+    record_of,
+    record_text,
+    recorded_by_calspike,
+)
 from calspike.errors import UsageError as UsageError  # noqa: PLC0414 - raised here, and imported from here too
 
 _LEFTOVER = re.compile(
@@ -81,6 +89,27 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write `text` to `target` atomically (UTF-8)."""
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def write_recorded(target: str | os.PathLike[str], text: str) -> None:
+    """Write `text` to `target` atomically, with a record of its SHA-256 beside it.
+
+    The record (`calspike._targets.record_of`) is what lets a later run replace the file,
+    and only while it is unedited. It lists the new digest before the file is renamed into
+    place, with the digest of the file it replaces while both may be seen, so a run killed
+    at any point leaves a file its record still accepts.
+    """
+    target = Path(target)
+    data = text.encode("utf-8")  # bytes, so the digest is of what lands on disk on any OS
+    new = hashlib.sha256(data).hexdigest()
+    accepted = [new]
+    if target.exists() and recorded_by_calspike(target):
+        accepted.insert(0, file_digest(target))
+    write_text(record_of(target), record_text(target, list(dict.fromkeys(accepted))))
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(data)
+    if len(accepted) > 1:
+        write_text(record_of(target), record_text(target, [new]))
 
 
 _libc: Any = None

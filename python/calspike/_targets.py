@@ -23,7 +23,7 @@ from typing import Any
 from calspike._inputs import file_digest, open_input
 from calspike.errors import UsageError
 
-_MOST_RECORD = 64 << 20  # bytes: the largest JSON record calspike writes is far smaller
+_MOST_RECORD = 1 << 20  # bytes: a record calspike writes is far smaller
 
 
 MARKER = ".calspike-output.json"  # in every folder calspike writes: what wrote it, when
@@ -94,11 +94,13 @@ def _marker(folder: Path) -> dict[str, Any]:
 def files_in(folder: Path, listed: dict[str, Any] | None = None) -> dict[str, list[Any]]:
     """Every file under `folder` but the marker, by its path relative to `folder`.
 
-    Each maps to [size in bytes, modification time in ns, SHA-256]: what tells a file edited
-    since (the hash, when an edit kept the size and the time was put back). A link is
-    described by its target's path, never followed; a file that is not regular (a FIFO is
-    never opened) or cannot be read has no hash. Given the marker's `listed` entries, only
-    files whose size and time still match them are hashed (the others changed anyway).
+    Each maps to [size in bytes, modification time in ns, SHA-256, change time in ns]: what
+    tells a file edited since (the hash, when an edit kept the size and the time was put
+    back). A link is described by its target's path, never followed; a file that is not
+    regular (a FIFO is never opened) or cannot be read has no hash. Given the marker's
+    `listed` entries, only files whose size and time still match them are hashed (the others
+    changed anyway), and not even those whose change time is the one listed: any edit moves
+    it, and nobody can set it back, so a folder calspike wrote is checked without reading it.
     """
     found: dict[str, list[Any]] = {}
     for root, _, names in os.walk(folder):
@@ -111,10 +113,28 @@ def files_in(folder: Path, listed: dict[str, Any] | None = None) -> dict[str, li
             entry: list[Any] = [status.st_size, status.st_mtime_ns]
             then = (listed or {}).get(relative)
             if listed is not None and not (isinstance(then, list) and then[:2] == entry):
-                found[relative] = [*entry, ""]  # changed (or added) whatever its content
-                continue
-            found[relative] = [*entry, _content_digest(path, status.st_mode)]
+                found[relative] = [*entry, "", status.st_ctime_ns]  # changed (or added)
+            elif _unchanged_since(then, status.st_ctime_ns):
+                found[relative] = [*entry, then[2], status.st_ctime_ns]  # type: ignore[index]
+            else:
+                digest = _content_digest(path, status.st_mode)
+                found[relative] = [*entry, digest, status.st_ctime_ns]
     return found
+
+
+def _unchanged_since(then: Any, ctime_ns: int) -> bool:
+    """True when a marker entry's change time is `ctime_ns`, to the nanosecond.
+
+    Only where the file system keeps times finer than a second: with whole seconds, an edit
+    within the second of the write would keep it.
+    """
+    return (
+        isinstance(then, list)
+        and len(then) == 4
+        and bool(then[2])
+        and then[3] == ctime_ns
+        and ctime_ns % 1_000_000_000 != 0
+    )
 
 
 def _content_digest(path: Path, mode: int) -> str:
@@ -132,16 +152,19 @@ def _content_digest(path: Path, mode: int) -> str:
 def changed_since(listed: dict[str, Any], found: dict[str, list[Any]]) -> list[str]:
     """The files of `found` that are not as `listed` recorded them: added or edited since.
 
-    Entries are [size, time, SHA-256]; older markers hold [size, time] or the size alone.
+    Entries are [size, time, SHA-256, change time]; the change time is not compared (a copy
+    or a restore moves it; the hash then decides). Older markers hold [size, time, SHA-256],
+    [size, time] or the size alone.
     """
 
     def recorded_as(path: str, now: list[Any]) -> bool:
         then = listed[path]
         if isinstance(then, int) and not isinstance(then, bool):
             return bool(then == now[0])
-        if not isinstance(then, list) or len(then) not in (2, 3):
+        if not isinstance(then, list) or len(then) not in (2, 3, 4):
             return False
-        return then == now[: len(then)] and (len(then) == 2 or bool(then[2]))
+        kept = min(len(then), 3)
+        return then[:kept] == now[:kept] and (kept == 2 or bool(then[2]))
 
     return sorted(
         path for path, now in found.items() if path not in listed or not recorded_as(path, now)
@@ -214,8 +237,60 @@ def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | No
         raise UsageError(f"{what} {target} is a folder; give a file path")
     if target.exists() and not (ours is not None and _recognised(ours, target)):
         raise UsageError(
-            f"{what} {target} exists and calspike did not write it; choose another name"
+            f"{what} {target} exists and calspike did not write it (or it was edited since); "
+            "choose another name"
         )
+
+
+def record_of(target: Path) -> Path:
+    """Where calspike keeps the SHA-256 of a single text file it wrote: a hidden file beside it."""
+    return target.with_name(f".{target.name}.calspike.json")
+
+
+_RECORD_KIND = "calspike file record"
+
+
+def recorded_digests(target: Path) -> list[str] | None:
+    """The SHA-256 digests (hex) `target`'s record accepts; None without a calspike record."""
+    try:
+        with open_input(record_of(target)) as stream:  # never waits on a FIFO
+            text = stream.read(_MOST_RECORD + 1)
+        record = json.loads(text.decode("utf-8"))
+    except Exception:  # noqa: BLE001 - missing, unreadable or not JSON: no record of calspike's
+        return None
+    if not isinstance(record, dict) or record.get("kind") != _RECORD_KIND:
+        return None
+    digests = record.get("sha256")
+    if not isinstance(digests, list) or not all(isinstance(d, str) and d for d in digests):
+        return None
+    return digests
+
+
+def record_text(target: Path, digests: list[str]) -> str:
+    """The record of `target` accepting `digests`, as JSON text."""
+    return json.dumps({"kind": _RECORD_KIND, "file": target.name, "sha256": digests}, indent=1)
+
+
+def recorded_by_calspike(target: Path) -> bool:
+    """True when `target` still has a SHA-256 its record (`record_of`) lists."""
+    digests = recorded_digests(target)
+    return bool(digests) and _content_digest(target, target.lstat().st_mode) in (digests or [])
+
+
+def check_recorded_target(target: Path, what: str) -> None:
+    """UsageError unless a text file calspike records (`write_recorded`) may be written there.
+
+    As `check_file_target`, where what is there counts as calspike's only when its record
+    lists the SHA-256 it has now (an edited file is refused); the record's own place must be
+    free or hold a record.
+    """
+    record = record_of(target)
+    if record.is_symlink() or (record.exists() and recorded_digests(target) is None):
+        raise UsageError(
+            f"{what} {target}: {record} exists and is not calspike's record of it (calspike "
+            "keeps the SHA-256 of each file it writes there); move it or choose another name"
+        )
+    check_file_target(target, what, recorded_by_calspike)
 
 
 def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:
@@ -223,21 +298,6 @@ def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:
         return bool(ours(target))
     except Exception:  # noqa: BLE001 - anything unreadable is not recognisably ours
         return False
-
-
-def json_written_by_calspike(keys: set[str]) -> Callable[[Path], bool]:
-    """A test for JSON files calspike writes: an object, or a list of objects, holding `keys`."""
-
-    def ours(path: Path) -> bool:
-        with open_input(path) as stream:  # never waits on a FIFO
-            text = stream.read(_MOST_RECORD + 1)  # a 1 GB file is not a record calspike wrote
-        if len(text) > _MOST_RECORD:
-            return False
-        value = json.loads(text.decode("utf-8"))
-        records = value if isinstance(value, list) else [value]
-        return bool(records) and all(isinstance(r, dict) and keys <= set(r) for r in records)
-
-    return ours
 
 
 def check_not_input(

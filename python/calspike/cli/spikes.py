@@ -211,12 +211,10 @@ def _check_train_rate(args: argparse.Namespace) -> None:
 
 
 def _check_score(args: argparse.Namespace) -> None:
-    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
+    from calspike._targets import check_not_input, check_recorded_target
 
     if args.json is not None:
-        check_file_target(
-            args.json, "--json", json_written_by_calspike({"prediction", "dataset", "neurons"})
-        )
+        check_recorded_target(args.json, "--json")
         check_not_input([args.json], [args.truth, *args.predictions], "--json", inside_allowed=True)
 
 
@@ -226,6 +224,8 @@ def _infer(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     settings = chosen(args)
     all_rois = settings.pop("all_rois")
+    if args.scheduler is not None or settings["workers"] is not None:
+        _quiet_dask_logs()
     for path in infer(
         args.input,
         args.output,
@@ -238,6 +238,21 @@ def _infer(args: argparse.Namespace) -> None:
     ):
         print(f"wrote {path}")
     print(f"done in {time.perf_counter() - start:.2f} s")
+
+
+def _quiet_dask_logs() -> None:
+    """Silence Dask's own log lines in this process, CRITICAL ones excepted.
+
+    A lost scheduler or worker is reported once, by calspike's error naming the address;
+    the client's log would add a traceback of its reconnection before it.
+    """
+    import logging
+
+    import distributed  # noqa: F401 - its import sets its loggers' levels, which come next
+
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _train_rate(args: argparse.Namespace) -> None:
@@ -281,10 +296,10 @@ def _excluding(recordings: list[Recording], exclude: list[str]) -> list[Recordin
 
 
 def _score(args: argparse.Namespace) -> None:
-    from calspike._io import write_text
+    from calspike._io import write_recorded
     from calspike.spikes.score import format_rows, rows_as_dicts, score_files
 
     rows = score_files(args.truth, list(args.predictions), rate=chosen(args)["rate"])
     print(format_rows(rows))
     if args.json is not None:
-        write_text(args.json, json.dumps(rows_as_dicts(rows), indent=2))
+        write_recorded(args.json, json.dumps(rows_as_dicts(rows), indent=2))

@@ -211,9 +211,8 @@ def _check_prepare(args: argparse.Namespace) -> None:
 
 
 def _check_train(args: argparse.Namespace) -> None:
-    from calspike._inputs import open_input
     from calspike._io import UsageError
-    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
+    from calspike._targets import check_file_target, check_not_input, check_recorded_target
     from calspike.training import is_checkpoint
 
     _check_features(chosen(args), tutorial=False)
@@ -226,21 +225,17 @@ def _check_train(args: argparse.Namespace) -> None:
     if args.history is not None:
         if args.history.suffix not in (".json", ".csv"):
             raise UsageError(f"--history must end in .json or .csv, got {args.history}")
-
-        def is_history(path: Path) -> bool:  # what `train --history` writes
-            if path.suffix == ".json":
-                return json_written_by_calspike({"epoch"})(path)
-            with open_input(path) as stream:
-                return stream.readline(64).startswith(b"epoch,")
-
-        check_file_target(args.history, "--history", is_history)
+        check_recorded_target(args.history, "--history")
+        check_not_input(
+            [args.history], [args.windows, args.output], "--history", inside_allowed=True
+        )
 
 
 def _check_evaluate(args: argparse.Namespace) -> None:
-    from calspike._targets import check_file_target, check_not_input, json_written_by_calspike
+    from calspike._targets import check_not_input, check_recorded_target
 
     if args.json is not None:
-        check_file_target(args.json, "--json", json_written_by_calspike({"windows"}))
+        check_recorded_target(args.json, "--json")
         check_not_input([args.json], [args.checkpoint, args.windows], "--json", inside_allowed=True)
 
 
@@ -321,7 +316,8 @@ def _prepare_store(
 
 
 def _train(args: argparse.Namespace) -> None:
-    from calspike.training import write_history
+    from calspike._io import write_recorded
+    from calspike.training.progress import history_text
     from calspike.tutorial.prepared import train_on_prepared
 
     result = train_on_prepared(
@@ -335,14 +331,14 @@ def _train(args: argparse.Namespace) -> None:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     if args.history is not None:
-        write_history(result.history, args.history)
+        write_recorded(args.history, history_text(result.history, args.history.suffix))
     last = result.history[-1]
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
     print(f"{len(result.history)} epochs ({result.best_epoch} best), {shown}; wrote {args.output}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from calspike._io import write_text
+    from calspike._io import write_recorded
     from calspike.tutorial.prepared import evaluate_on_prepared
 
     kind, scores = evaluate_on_prepared(
@@ -353,4 +349,4 @@ def _evaluate(args: argparse.Namespace) -> None:
     for key, value in scores.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
     if args.json is not None:
-        write_text(args.json, json.dumps(scores, indent=2))
+        write_recorded(args.json, json.dumps(scores, indent=2))

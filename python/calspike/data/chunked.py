@@ -121,6 +121,14 @@ def _check_matrix(shape: tuple[int, ...], dtype: Any, where: str) -> tuple[int, 
     return int(shape[0]), int(shape[1])
 
 
+def _never_written(where: str) -> DataError:
+    """The error for an array declared but holding no value (each would be the fill value)."""
+    return DataError(
+        f"{where}: the array was never written (no value is stored; its shape alone would "
+        "make calspike infer spikes of fill values): write the traces into it first"
+    )
+
+
 class _ZarrRows:
     def __init__(self, path: Path) -> None:
         zarr = require("zarr", f"reading {path}")
@@ -141,6 +149,8 @@ class _ZarrRows:
                 "calspike reads only arrays stored without it"
             )
         self.rate = _rate_from(self._array.attrs, str(path))
+        if self._array.size and self._array.nchunks_initialized == 0:
+            raise _never_written(str(path))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         block = np.asarray(
@@ -169,6 +179,8 @@ class _HDF5Rows:
             self._data = self._file[dataset]
             check_plain_hdf5(self._data, str(self.path), file)
             self.shape = _check_matrix(self._data.shape, self._data.dtype, str(self.path))
+            if self._data.size and self._data.id.get_storage_size() == 0:
+                raise _never_written(str(self.path))
             # CaImAn keeps the frame rate in params/data/fr
             self.rate = _rate_from(self._data.attrs, str(self.path))
             if self.rate is None and "params/data/fr" in self._file:

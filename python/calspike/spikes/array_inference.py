@@ -8,6 +8,8 @@ output's place only when whole.
 from __future__ import annotations
 
 import contextlib
+import errno
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,15 @@ def _array_writer(
             # the rate is annotated once known
             yield ZarrWriter(folder, shape, attributes={"unit": "spikes per frame"})
         return
+    needed = shape[0] * shape[1] * 4  # bytes of float32 spikes; the header fits in a page
+    free = shutil.disk_usage(output.parent).free
+    if needed > free:  # found now, not hours later as a full disk
+        raise OSError(
+            errno.ENOSPC,
+            f"cannot write {output}: {shape[0]:,} neurons x {shape[1]:,} frames of spikes need "
+            f"{needed / 2**30:,.1f} GiB and its disk has {free / 2**30:,.1f} GiB free; free "
+            "space or write it elsewhere",
+        )
     with atomic_path(output) as temporary:
         writer = NpyWriter(temporary, shape)
         try:

@@ -171,9 +171,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """True for a file calspike wrote as a checkpoint (any format; contents not verified)."""
+    """True for a checkpoint calspike wrote, unedited: its contents match its checksum.
+
+    Of any format, so a newer calspike may replace an older one's checkpoint.
+    """
     state = _torch_load(path)
-    return isinstance(state, dict) and "format" in state and "kind" in state
+    if not (isinstance(state, dict) and "format" in state and "kind" in state):
+        return False
+    stored = state.pop("checksum", None)
+    return isinstance(stored, str) and stored == state_digest(state)
 
 
 def _torch_load(path: str | os.PathLike[str]) -> Any:

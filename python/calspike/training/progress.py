@@ -42,14 +42,20 @@ def write_history(history: list[dict[str, float]], path: str | os.PathLike[str])
     target = Path(path)
     if target.suffix not in (".json", ".csv"):
         raise ValueError(f"history path must end in .json or .csv, got {target}")
-    if target.suffix == ".json":
-        text = json.dumps(history, indent=1)
-    else:
-        columns = list(dict.fromkeys(k for record in history for k in record))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(history)
-        text = buffer.getvalue()
+    text = history_text(history, target.suffix)
     with atomic_path(target) as temporary:
         temporary.write_text(text)
+
+
+def history_text(history: list[dict[str, float]], suffix: str) -> str:
+    """A fit history as the text of a `suffix` (".json" or ".csv") file."""
+    if suffix not in (".json", ".csv"):
+        raise ValueError(f"history path must end in .json or .csv, got {suffix!r}")
+    if suffix == ".json":
+        return json.dumps(history, indent=1)
+    columns = list(dict.fromkeys(k for record in history for k in record))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()

@@ -143,9 +143,27 @@ def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
 
 
 def is_windows_file(path: str | os.PathLike[str]) -> bool:
-    """True for an .npz that `save_windows` (or the cache) wrote, judged by its array names."""
+    """True for an .npz that `save_windows` (or the cache) wrote, unedited.
+
+    Its arrays must match the checksum written with them (files from before the checksum
+    are not recognised).
+    """
     with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
-        return {"key", "windows", "neuron", "frame", "params"} <= set(archive.files)
+        if not {"key", "windows", "neuron", "frame", "params", "checksum"} <= set(archive.files):
+            return False
+        arrays = {name: archive[name] for name in archive.files if name != "checksum"}
+        return str(archive["checksum"]) == _arrays_digest(arrays)
+
+
+def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex) of named arrays: names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        if array.size:
+            digest.update(array.reshape(-1).view(np.uint8).data)
+    return digest.hexdigest()
 
 
 def load_windows(path: str | os.PathLike[str]) -> Windows:
@@ -180,19 +198,20 @@ def load_windows(path: str | os.PathLike[str]) -> Windows:
 
 
 def _write_npz(target: Path, windows: Windows, key: str) -> None:
+    arrays: dict[str, Any] = {
+        "key": np.array(key),
+        "windows": windows.windows,
+        "did_spike": windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
+        "has_spikes": np.array(windows.did_spike is not None),
+        "neuron": windows.neuron,
+        "frame": windows.frame,
+        "skipped": windows.skipped,
+        "neuron_names": np.array(windows.neuron_names, dtype=str),
+        "params": np.array(json.dumps(windows.params)),
+    }
+    checksum = np.array(_arrays_digest(arrays))  # what tells this file from a user's, later
     with atomic_path(target) as temporary, open(temporary, "wb") as stream:
-        np.savez(
-            stream,
-            key=np.array(key),
-            windows=windows.windows,
-            did_spike=windows.did_spike if windows.did_spike is not None else np.zeros(0, bool),
-            has_spikes=np.array(windows.did_spike is not None),
-            neuron=windows.neuron,
-            frame=windows.frame,
-            skipped=windows.skipped,
-            neuron_names=np.array(windows.neuron_names, dtype=str),
-            params=np.array(json.dumps(windows.params)),
-        )
+        np.savez(stream, **arrays, checksum=checksum)
 
 
 def _read_npz(target: Path, key: str | None) -> Windows:
