@@ -82,6 +82,13 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--fold-epochs", type=int, default=RECIPE["fold_epochs"])
     parser.add_argument("--samples", type=int, default=RECIPE["samples"])
+    parser.add_argument(
+        "--warps",
+        type=float,
+        nargs="*",
+        default=list(RECIPE["warps"]),
+        help="frame-rate factors each training neuron is also read at (default: the recipe's)",
+    )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -168,7 +175,8 @@ def main() -> None:
         f"{len(datasets)} datasets, {sum(r.neurons for r in testing)} neurons; folds: "
         + "; ".join(f"{k}: {' '.join(f)}" for k, f in folds)
         + f"\nper fold {args.fold_epochs} epochs x {args.samples} chunks; recipe "
-        + ", ".join(f"{k} {RECIPE[k]}" for k in (*RECIPE_KEYS, "warps", "dff_scale"))
+        + ", ".join(f"{k} {RECIPE[k]}" for k in (*RECIPE_KEYS, "dff_scale"))
+        + f", warps {tuple(args.warps)}"
         + f"; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
@@ -181,7 +189,7 @@ def main() -> None:
             RECIPE["rate"],
             3 + sum(RECIPE["dilations"]),
             subframes=RECIPE["subframes"],
-            warps=RECIPE["warps"],
+            warps=tuple(args.warps),
             dff_scale=True,
             threads=args.threads,
         )
@@ -263,7 +271,10 @@ def main() -> None:
     if args.json is not None:
         document = {
             "settings": {k: str(v) for k, v in vars(args).items()},
-            "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in RECIPE.items()},
+            "recipe": {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in {**RECIPE, "warps": tuple(args.warps)}.items()
+            },
             "folds": {str(k): list(f) for k, f in folds},
             "before_trained_on": sorted(before_trained),
             "torch": torch.__version__,

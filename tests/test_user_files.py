@@ -1558,10 +1558,13 @@ def test_an_array_declared_but_never_written_is_refused_before_any_work(tmp_path
     with h5py.File(tmp_path / "empty.h5", "w") as file:
         file.create_dataset("F", shape=(10**6, 10**7), dtype="f4", chunks=(10, 1000))
     zarr.open_array(str(tmp_path / "empty.zarr"), mode="w", shape=(1000, 10**7), dtype="f4")
-    for source in (f"{tmp_path / 'empty.h5'}:/F", str(tmp_path / "empty.zarr")):
+    for source, said in (
+        (f"{tmp_path / 'empty.h5'}:/F", "the dataset was never written"),
+        (str(tmp_path / "empty.zarr"), "the array stores no chunk, so every value is its fill"),
+    ):
         argv = ["infer", source, "--rate", "30", "-o", str(tmp_path / "out.npy")]
         assert main(argv) == 1
-        assert f"{source}: the array was never written" in capsys.readouterr().err
+        assert f"{source}: {said}" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.h5", "empty.zarr"]
 
 
@@ -1576,3 +1579,68 @@ def test_an_output_larger_than_the_free_space_is_refused_before_any_work(
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path / 'out.npy'}: 4 neurons x 1,000 frames" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npy"]
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "history"])
+def test_a_file_put_at_an_output_while_calspike_works_is_not_replaced(
+    tmp_path, capsys, monkeypatch, where
+):
+    """Before: the check ran only before the work, and the rename replaced what came since."""
+    from calspike.tutorial import prepared
+
+    windows, model, history = tmp_path / "w.npz", tmp_path / "m.pt", tmp_path / "h.csv"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    real = prepared.train_on_prepared
+
+    def meanwhile(*args, **kwargs):
+        (model if where == "checkpoint" else history).write_text("the user's file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prepared, "train_on_prepared", meanwhile)
+    argv = ["train", str(windows), "-o", str(model), "--history", str(history)]
+    argv += ["--epochs", "1", "--hidden", "8", "--max-windows", "500", "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "was put or changed there while calspike worked" in err and len(err.splitlines()) == 1
+    assert (model if where == "checkpoint" else history).read_text() == "the user's file"
+    assert not [p for p in tmp_path.iterdir() if "calspike-part" in p.name]
+
+
+def test_calspike_replaces_its_own_checkpoint_every_epoch_after_the_check(tmp_path):
+    target = tmp_path / "m.pt"
+    _targets.check_file_target(target, "-o")
+    for epoch in range(3):  # each replacement moves the approved state along
+        with _io.atomic_path(target) as temporary:
+            temporary.write_text(f"epoch {epoch}")
+    assert target.read_text() == "epoch 2"
+    target.write_text("edited")
+    with pytest.raises(OSError, match="while calspike worked"), _io.atomic_path(target) as t:
+        t.write_text("epoch 3")
+    assert target.read_text() == "edited"
+
+
+def test_train_refuses_a_checkpoint_at_its_historys_record(tmp_path, capsys):
+    """Before: the record replaced the checkpoint just written, and train said it wrote it."""
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    record = tmp_path / ".h.csv.calspike.json"
+    argv = ["train", str(windows), "-o", str(record), "--history", str(tmp_path / "h.csv")]
+    assert "would be one file" in _usage_error(argv, capsys)
+    assert not record.exists()
+
+
+def test_an_npz_or_checkpoint_with_bytes_added_outside_its_contents_is_refused(tmp_path, capsys):
+    """Before: the checksum inside covered the arrays (the state) only, not the zip around them."""
+    windows, model = tmp_path / "w.npz", tmp_path / "m.pt"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    train = ["train", str(windows), "-o", str(model), "--epochs", "1", "--hidden", "8"]
+    assert main([*train, "--max-windows", "500", "--no-progress"]) == 0
+    for path, argv in ((windows, ["prepare", "-o", str(windows)]), (model, train)):
+        original = path.read_bytes()
+        path.write_bytes(original + b"my notes")
+        assert "did not write" in _usage_error(argv, capsys)
+        path.write_bytes(original)
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.comment = b"my notes"
+        assert "did not write" in _usage_error(argv, capsys)
+        assert zipfile.ZipFile(path).comment == b"my notes"

@@ -110,3 +110,20 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def is_bare_zip(path: str | os.PathLike[str]) -> bool:
+    """True for a zip file (.npz, .pt) with nothing around its members.
+
+    No bytes before the first member, no comment or bytes after the end record of its
+    directory: an archive's own checksum covers its members only, this the rest of the file.
+    """
+    with open_input(path) as stream:
+        head = stream.read(4)
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        if size < 26:
+            return False
+        stream.seek(size - 22)
+        tail = stream.read(22)
+    return head == b"PK\x03\x04" and tail[:4] == b"PK\x05\x06" and tail[-2:] == b"\0\0"

@@ -27,7 +27,10 @@ from typing import Any
 from calspike._inputs import file_digest as file_digest  # noqa: PLC0414 - imported from here too
 from calspike._targets import (
     MARKER,
+    approve,
+    approved_state,
     check_folder_target,
+    file_state,
     files_in,
     record_of,
     record_text,
@@ -54,6 +57,8 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     """
     target = Path(target)
     remove_leftovers(target)
+    approved, state = approved_state(target)
+    expected = state if approved else file_state(target)  # as checked before the work, or now
     try:
         handle, name = tempfile.mkstemp(
             prefix=_leftover_name(target, "part") + "-", suffix=suffix, dir=target.parent
@@ -65,7 +70,16 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     try:
         yield temporary
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would make outputs private
+        if file_state(target) != expected:  # someone put or edited a file there meanwhile
+            raise FileExistsError(
+                errno.EEXIST,
+                "a file was put or changed there while calspike worked; calspike will not "
+                "replace it, and the new output was not kept: move that file or choose another "
+                "name",
+            )
         os.replace(temporary, target)
+        if approved:
+            approve(target)  # calspike's own file now: it may replace it again (each epoch)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise _naming(error, target, temporary) from None

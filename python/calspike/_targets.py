@@ -41,6 +41,7 @@ def check_output_place(target: Path, what: str, folder: bool) -> None:
     folder output the file system's root, the home folder, or the working folder or one
     above it (`-o .`, `-o ..`), which a folder output would replace whole.
     """
+    _check_name_room(target, what)
     resolved = target.resolve()
     for package in _package_folders():
         if not (resolved == package or resolved.is_relative_to(package)):
@@ -66,6 +67,24 @@ def check_output_place(target: Path, what: str, folder: bool) -> None:
         f"{what} {target} is {place}, which a folder output would replace whole: name a new "
         "folder for it"
     )
+
+
+_NAME_ROOM = 48  # bytes: the most calspike adds to a name beside it (".NAME.calspike-part-PID-...")
+
+
+def _check_name_room(target: Path, what: str) -> None:
+    """UsageError when the names calspike writes beside `target` would be too long to exist."""
+    try:
+        most = os.pathconf(target.parent if str(target.parent) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder (its own error comes later)
+        most = 255
+    length = len(os.fsencode(target.name))
+    if length + _NAME_ROOM > most:
+        raise UsageError(
+            f"{what} {target}: its name is {length} bytes long, and calspike writes names up to "
+            f"{_NAME_ROOM} bytes longer beside it (a temporary file, a record) where at most "
+            f"{most} fit: choose a name of at most {most - _NAME_ROOM} bytes"
+        )
 
 
 def _package_folders() -> list[Path]:
@@ -103,7 +122,12 @@ def files_in(folder: Path, listed: dict[str, Any] | None = None) -> dict[str, li
     it, and nobody can set it back, so a folder calspike wrote is checked without reading it.
     """
     found: dict[str, list[Any]] = {}
-    for root, _, names in os.walk(folder):
+    for root, folders, names in os.walk(folder):
+        for name in folders:  # a link to a folder is listed as a link; an empty folder as one
+            inside = Path(root) / name
+            if not inside.is_symlink() and not any(inside.iterdir()):
+                found[inside.relative_to(folder).as_posix() + "/"] = [0, 0, "empty folder", 0]
+        names = [*names, *(n for n in folders if (Path(root) / n).is_symlink())]
         for name in names:
             path = Path(root) / name
             relative = path.relative_to(folder).as_posix()
@@ -221,8 +245,37 @@ def check_folder_target(target: Path, what: str, kind: str | None = None) -> Non
     )
 
 
+def file_state(path: Path) -> tuple[int, ...] | None:
+    """What tells a file at `path` replaced or edited: inode, size, times; None when absent."""
+    try:
+        status = path.lstat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+_approved: dict[
+    str, tuple[int, ...] | None
+] = {}  # absolute path -> the state it may be replaced in
+
+
+def approve(target: Path) -> None:
+    """Remember `target` as checked: `calspike._io.atomic_path` replaces it only in this state.
+
+    So a file put there, or edited, while calspike worked is not replaced; each replacement
+    by calspike moves the approved state along (a checkpoint rewritten every epoch).
+    """
+    _approved[os.path.abspath(target)] = file_state(target)
+
+
+def approved_state(target: Path) -> tuple[bool, tuple[int, ...] | None]:
+    """(whether `target` was approved, the state it was approved in)."""
+    key = os.path.abspath(target)
+    return key in _approved, _approved.get(key)
+
+
 def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | None = None) -> None:
-    """UsageError unless a file may be written at `target`.
+    """UsageError unless a file may be written at `target`; then it is `approve`d.
 
     It may when its folder exists, and nothing is there or what is there is calspike's
     (`ours(target)` is True).
@@ -240,6 +293,7 @@ def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | No
             f"{what} {target} exists and calspike did not write it (or it was edited since); "
             "choose another name"
         )
+    approve(target)
 
 
 def record_of(target: Path) -> Path:
@@ -277,20 +331,28 @@ def recorded_by_calspike(target: Path) -> bool:
     return bool(digests) and _content_digest(target, target.lstat().st_mode) in (digests or [])
 
 
-def check_recorded_target(target: Path, what: str) -> None:
+def check_recorded_target(target: Path, what: str, others: Iterable[Path] = ()) -> None:
     """UsageError unless a text file calspike records (`write_recorded`) may be written there.
 
     As `check_file_target`, where what is there counts as calspike's only when its record
     lists the SHA-256 it has now (an edited file is refused); the record's own place must be
-    free or hold a record.
+    free or hold a record, and neither may be one of the command's `others` outputs.
     """
+    _check_name_room(target, what)
     record = record_of(target)
+    for other in others:
+        if os.path.abspath(other) in (os.path.abspath(target), os.path.abspath(record)):
+            raise UsageError(
+                f"{what} {target} and the output {other} would be one file (the record of "
+                f"{target.name} is {record.name}, beside it); give them different names"
+            )
     if record.is_symlink() or (record.exists() and recorded_digests(target) is None):
         raise UsageError(
             f"{what} {target}: {record} exists and is not calspike's record of it (calspike "
             "keeps the SHA-256 of each file it writes there); move it or choose another name"
         )
     check_file_target(target, what, recorded_by_calspike)
+    approve(record)
 
 
 def _recognised(ours: Callable[[Path], bool], target: Path) -> bool:

@@ -225,10 +225,8 @@ def _check_train(args: argparse.Namespace) -> None:
     if args.history is not None:
         if args.history.suffix not in (".json", ".csv"):
             raise UsageError(f"--history must end in .json or .csv, got {args.history}")
-        check_recorded_target(args.history, "--history")
-        check_not_input(
-            [args.history], [args.windows, args.output], "--history", inside_allowed=True
-        )
+        check_recorded_target(args.history, "--history", others=[args.output])
+        check_not_input([args.history], [args.windows], "--history", inside_allowed=True)
 
 
 def _check_evaluate(args: argparse.Namespace) -> None:

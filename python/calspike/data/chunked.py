@@ -121,14 +121,6 @@ def _check_matrix(shape: tuple[int, ...], dtype: Any, where: str) -> tuple[int, 
     return int(shape[0]), int(shape[1])
 
 
-def _never_written(where: str) -> DataError:
-    """The error for an array declared but holding no value (each would be the fill value)."""
-    return DataError(
-        f"{where}: the array was never written (no value is stored; its shape alone would "
-        "make calspike infer spikes of fill values): write the traces into it first"
-    )
-
-
 class _ZarrRows:
     def __init__(self, path: Path) -> None:
         zarr = require("zarr", f"reading {path}")
@@ -150,7 +142,11 @@ class _ZarrRows:
             )
         self.rate = _rate_from(self._array.attrs, str(path))
         if self._array.size and self._array.nchunks_initialized == 0:
-            raise _never_written(str(path))
+            raise DataError(  # zarr stores no chunk that holds only the fill value
+                f"{path}: the array stores no chunk, so every value is its fill value "
+                f"{self._array.fill_value} (never written, or written with that value only): "
+                "there are no traces to infer from"
+            )
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         block = np.asarray(
@@ -180,7 +176,11 @@ class _HDF5Rows:
             check_plain_hdf5(self._data, str(self.path), file)
             self.shape = _check_matrix(self._data.shape, self._data.dtype, str(self.path))
             if self._data.size and self._data.id.get_storage_size() == 0:
-                raise _never_written(str(self.path))
+                raise DataError(
+                    f"{self.path}: the dataset was never written (no value is stored; its "
+                    "shape alone would make calspike infer spikes of fill values): write the "
+                    "traces into it first"
+                )
             # CaImAn keeps the frame rate in params/data/fr
             self.rate = _rate_from(self._data.attrs, str(self.path))
             if self.rate is None and "params/data/fr" in self._file:

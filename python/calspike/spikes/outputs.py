@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from calspike._io import UsageError, file_digest
-from calspike._targets import check_folder_target, check_not_input, check_output_place
+from calspike._targets import approve, check_folder_target, check_not_input, check_output_place
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
 
@@ -64,6 +64,8 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
             f"{sidecar} exists and calspike did not write it (the sidecar of {output.name} goes "
             "there); choose another output name"
         )
+    if layout != "folder":
+        approve(sidecar)
     if layout in ("folder", "zarr"):
         check_folder_target(
             output, "output folder" if layout == "folder" else "output zarr array", "predictions"
@@ -89,6 +91,7 @@ def check_outputs(source: Path, output: Path, *, suite2p: bool | None = None) ->
             f"output {output} changed since calspike wrote it (its SHA-256 is not the one "
             f"{sidecar.name} records); calspike will not replace it: choose another name"
         )
+    approve(output)
     return layout
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from calspike._inputs import open_input
+from calspike._inputs import is_bare_zip, open_input
 from calspike._io import atomic_path
 from calspike.data.recording import DataError
 from calspike.models import CalspikeModel, build_model
@@ -175,6 +175,8 @@ def is_checkpoint(path: str | os.PathLike[str]) -> bool:
 
     Of any format, so a newer calspike may replace an older one's checkpoint.
     """
+    if not is_bare_zip(path):  # bytes added outside the state
+        return False
     state = _torch_load(path)
     if not (isinstance(state, dict) and "format" in state and "kind" in state):
         return False

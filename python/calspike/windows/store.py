@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from calspike import config
-from calspike._inputs import open_input
+from calspike._inputs import is_bare_zip, open_input
 from calspike._io import atomic_path
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
@@ -148,6 +148,8 @@ def is_windows_file(path: str | os.PathLike[str]) -> bool:
     Its arrays must match the checksum written with them (files from before the checksum
     are not recognised).
     """
+    if not is_bare_zip(path):  # bytes added outside the arrays
+        return False
     with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
         if not {"key", "windows", "neuron", "frame", "params", "checksum"} <= set(archive.files):
             return False
@@ -214,6 +216,22 @@ def _write_npz(target: Path, windows: Windows, key: str) -> None:
         np.savez(stream, **arrays, checksum=checksum)
 
 
+def _windows_in(archive: Any, key: str | None) -> Windows:
+    """The Windows of an open .npz archive (KeyError for a missing array)."""
+    if key is not None and str(archive["key"]) != key:
+        raise ValueError("the cache file holds another key")
+    has_spikes = bool(archive["has_spikes"])
+    return Windows(
+        windows=archive["windows"],
+        did_spike=archive["did_spike"] if has_spikes else None,
+        neuron=archive["neuron"],
+        frame=archive["frame"],
+        neuron_names=tuple(str(n) for n in archive["neuron_names"]),
+        skipped=archive["skipped"],
+        params=json.loads(str(archive["params"])),
+    )
+
+
 def _read_npz(target: Path, key: str | None) -> Windows:
     """The Windows in an .npz.
 
@@ -221,19 +239,12 @@ def _read_npz(target: Path, key: str | None) -> Windows:
     """
     try:
         # np.load leaks its file handle when the zip is unreadable; own the stream instead
-        with open_input(target) as stream, np.load(stream, allow_pickle=False) as archive:
-            if key is not None and str(archive["key"]) != key:
-                raise ValueError("the cache file holds another key")
-            has_spikes = bool(archive["has_spikes"])
-            windows = Windows(
-                windows=archive["windows"],
-                did_spike=archive["did_spike"] if has_spikes else None,
-                neuron=archive["neuron"],
-                frame=archive["frame"],
-                neuron_names=tuple(str(n) for n in archive["neuron_names"]),
-                skipped=archive["skipped"],
-                params=json.loads(str(archive["params"])),
-            )
+        with open_input(target) as stream:
+            if stream.read(4) != b"PK\x03\x04":  # np.load would call anything else a pickle
+                raise ValueError("not a zip archive, which an .npz is")
+            stream.seek(0)
+            with np.load(stream, allow_pickle=False) as archive:
+                windows = _windows_in(archive, key)
     except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise ValueError(str(error) or type(error).__name__) from None
     count = windows.windows.shape[0]
