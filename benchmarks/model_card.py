@@ -24,6 +24,7 @@ from calspike.spikes.rate import default_model_path, load_rate_model
 CALIBRATED = (0.8, 1.25)  # the goal for the median predicted / true spikes
 ORDER = ("calspike", "dff", "oasis", "derivative", "before")
 SLOW_HZ = 25.0  # the model's output rate: recordings slower than it are upsampled
+SCORE_BIN_MS = 40.0  # the SpikeFinder metric's bins (25 Hz)
 
 
 def training_table(card: ModelCard) -> list[str]:
@@ -137,6 +138,34 @@ def slow_recordings(card: ModelCard, result: dict[str, Any], methods: list[str])
     ]
 
 
+def timing_notes(bench: dict[str, Any]) -> list[str]:
+    """A line on the datasets whose recorded spikes come after their calcium rises.
+
+    There, calspike's predictions and OASIS's (which cannot precede a rise) both correlate
+    best shifted early by a score bin or more (median over neurons): a timing offset of the
+    ground truth, which the score does not forgive and no method can fix.
+    """
+    lines = []
+    for dataset in sorted({row["dataset"] for row in bench["neurons"]}):
+        rows = [row for row in bench["neurons"] if row["dataset"] == dataset]
+        lag = float(np.nanmedian([row["calspike_lag_ms"] for row in rows]))
+        oasis = float(np.nanmedian([row.get("oasis_lag_ms", np.nan) for row in rows]))
+        if not (lag <= -SCORE_BIN_MS and oasis <= -SCORE_BIN_MS):
+            continue
+        r = np.nanmean([row["calspike"] for row in rows])
+        best = np.nanmean([row["calspike_r_best_lag"] for row in rows])
+        lines.append(
+            f"{dataset} (median best lag: calspike {lag:+.0f} ms, OASIS {oasis:+.0f} ms;"
+            f" calspike's r {r:.3f} as scored, {best:.3f} shifted)"
+        )
+    if not lines:
+        return []
+    return [
+        "- Ground truth late: the recorded spikes come after the calcium rises (every method"
+        " is best shifted early), which the score does not forgive: " + "; ".join(lines) + "."
+    ]
+
+
 def card_text(card: ModelCard, bench: dict[str, Any], model_name: str) -> str:
     """The whole card, Markdown."""
     result, recipe, settings = bench["summary"], bench["recipe"], bench["settings"]
@@ -235,6 +264,7 @@ def card_text(card: ModelCard, bench: dict[str, Any], model_name: str) -> str:
             f"{', '.join(uncalibrated) or 'no family'}; overall "
             f"{overall['calspike']['ratio']:.2f}."
         ),
+        *timing_notes(bench),
     ]
     return "\n".join(text) + "\n"
 
