@@ -1644,3 +1644,37 @@ def test_an_npz_or_checkpoint_with_bytes_added_outside_its_contents_is_refused(t
             archive.comment = b"my notes"
         assert "did not write" in _usage_error(argv, capsys)
         assert zipfile.ZipFile(path).comment == b"my notes"
+
+
+def test_a_checkpoint_with_a_file_added_inside_or_recompressed_is_not_calspikes(tmp_path):
+    """Before: only the ends of the zip were looked at; its members' bytes went unseen."""
+    from calspike.spikes.rate import default_model_path
+    from calspike.training import is_checkpoint
+
+    def rewritten(name: str, added: bytes | None = None, **changes: object) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(default_model_path()) as source, zipfile.ZipFile(path, "w") as out:
+            for member in source.infolist():
+                data = source.read(member.filename)
+                for key, value in changes.items():
+                    setattr(member, key, value)
+                out.writestr(member, data)
+                if added is not None and member.filename.endswith("/data.pkl"):
+                    out.writestr(member.filename.replace("data.pkl", added.decode()), b"notes")
+        return path
+
+    assert is_checkpoint(rewritten("same.pt"))  # the same members: calspike's
+    assert not is_checkpoint(rewritten("notes.pt", added=b"user_notes.txt"))
+    assert not is_checkpoint(rewritten("storage.pt", added=b"data/999"))
+    assert not is_checkpoint(rewritten("commented.pt", comment=b"mine"))
+    assert not is_checkpoint(rewritten("deflated.pt", compress_type=zipfile.ZIP_DEFLATED))
+
+
+def test_train_follows_links_to_its_historys_record(tmp_path, capsys):
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    (tmp_path / "self").symlink_to(".")
+    argv = ["train", str(windows), "-o", str(tmp_path / "self" / ".h.csv.calspike.json")]
+    assert "would be one file" in _usage_error(
+        [*argv, "--history", str(tmp_path / "h.csv")], capsys
+    )

@@ -340,8 +340,8 @@ def check_recorded_target(target: Path, what: str, others: Iterable[Path] = ()) 
     """
     _check_name_room(target, what)
     record = record_of(target)
-    for other in others:
-        if os.path.abspath(other) in (os.path.abspath(target), os.path.abspath(record)):
+    for other in others:  # links followed: one file reached by two paths is one file
+        if Path(other).resolve() in (target.resolve(), record.resolve()):
             raise UsageError(
                 f"{what} {target} and the output {other} would be one file (the record of "
                 f"{target.name} is {record.name}, beside it); give them different names"

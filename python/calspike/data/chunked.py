@@ -145,7 +145,7 @@ class _ZarrRows:
             raise DataError(  # zarr stores no chunk that holds only the fill value
                 f"{path}: the array stores no chunk, so every value is its fill value "
                 f"{self._array.fill_value} (never written, or written with that value only): "
-                "there are no traces to infer from"
+                "there are no traces in it"
             )
 
     def rows(self, start: int, stop: int) -> np.ndarray:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickletools
 import warnings
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from calspike._inputs import is_bare_zip, open_input
+from calspike._inputs import bare_zip_members, open_input
 from calspike._io import atomic_path
 from calspike.data.recording import DataError
 from calspike.models import CalspikeModel, build_model
@@ -175,13 +177,43 @@ def is_checkpoint(path: str | os.PathLike[str]) -> bool:
 
     Of any format, so a newer calspike may replace an older one's checkpoint.
     """
-    if not is_bare_zip(path):  # bytes added outside the state
+    members = bare_zip_members(path)
+    if members is None or not _only_torchs_members(path, members):  # bytes added to the state
         return False
     state = _torch_load(path)
     if not (isinstance(state, dict) and "format" in state and "kind" in state):
         return False
     stored = state.pop("checksum", None)
     return isinstance(stored, str) and stored == state_digest(state)
+
+
+_TORCH_MEMBERS = {
+    "data.pkl",
+    "version",
+    ".format_version",
+    "byteorder",
+    ".storage_alignment",
+    ".data/serialization_id",
+    ".data/version",
+}
+
+
+def _only_torchs_members(path: str | os.PathLike[str], members: list[str]) -> bool:
+    """Whether a torch.save zip holds only what torch writes: no file added beside the state.
+
+    Its members lie in one folder: torch's own records, and the storages (data/KEY) that
+    data.pkl names; data.pkl is read as opcodes only (nothing in it runs).
+    """
+    folder = members[0].split("/", 1)[0] if members else ""
+    names = [m[len(folder) + 1 :] for m in members if m.startswith(folder + "/")]
+    if len(names) != len(members) or "data.pkl" not in names:
+        return False
+    with open_input(path) as stream, zipfile.ZipFile(stream) as archive:
+        pickled = archive.read(f"{folder}/data.pkl")
+    named = {str(arg) for _, arg, _ in pickletools.genops(pickled) if isinstance(arg, str)}
+    return all(
+        name in _TORCH_MEMBERS or (name.startswith("data/") and name[5:] in named) for name in names
+    )
 
 
 def _torch_load(path: str | os.PathLike[str]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from calspike import config
-from calspike._inputs import is_bare_zip, open_input
+from calspike._inputs import bare_zip_members, open_input
 from calspike._io import atomic_path
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
@@ -148,7 +148,7 @@ def is_windows_file(path: str | os.PathLike[str]) -> bool:
     Its arrays must match the checksum written with them (files from before the checksum
     are not recognised).
     """
-    if not is_bare_zip(path):  # bytes added outside the arrays
+    if bare_zip_members(path) is None:  # bytes added around the arrays; its checksum, within
         return False
     with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
         if not {"key", "windows", "neuron", "frame", "params", "checksum"} <= set(archive.files):
