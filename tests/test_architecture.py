@@ -17,10 +17,12 @@ import calspike
 
 PACKAGE = Path(calspike.__file__).parent
 FOUNDATION = (
+    "calspike._approvals",
     "calspike._io",
     "calspike._inputs",
     "calspike._targets",
     "calspike._version",
+    "calspike._zips",
     "calspike.errors",
     "calspike.config",
     "calspike.data",

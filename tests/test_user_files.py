@@ -1678,3 +1678,126 @@ def test_train_follows_links_to_its_historys_record(tmp_path, capsys):
     assert "would be one file" in _usage_error(
         [*argv, "--history", str(tmp_path / "h.csv")], capsys
     )
+
+
+def test_infer_replaces_only_a_sidecar_it_wrote_and_nobody_edited(tmp_path, capsys):
+    """Before: any JSON object with "calspike" and "files" keys passed for infer's sidecar."""
+    np.save(tmp_path / "t.npy", calspike.simulate(4, 1000, 30.0, seed=0).calcium)
+    infer = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis", "-o"]
+    looks = tmp_path / "q.npy.json"
+    looks.write_text(json.dumps({"calspike": "my notes", "files": {"plan": "x"}}))
+    assert "did not write" in _usage_error([*infer, str(tmp_path / "q.npy")], capsys)
+    assert json.loads(looks.read_text())["calspike"] == "my notes"
+    assert main([*infer, str(tmp_path / "p.npy")]) == 0
+    assert main([*infer, str(tmp_path / "p.npy")]) == 0  # its own, unedited: replaced
+    sidecar = tmp_path / "p.npy.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "my_notes": "keep"}))
+    before = _snapshot(tmp_path)
+    assert "did not write" in _usage_error([*infer, str(tmp_path / "p.npy")], capsys)
+    assert _snapshot(tmp_path) == before
+
+
+def _rezipped(source: Path, target: Path, trick: str) -> Path:
+    """`source`'s members in a new zip, with a user's notes hidden in it by `trick`."""
+    notes = b"MY PRIVATE NOTES " * 4
+    with (
+        zipfile.ZipFile(source) as old,
+        open(target, "wb") as stream,
+        zipfile.ZipFile(stream, "w") as new,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")  # zipfile warns of a repeated name
+        members = old.infolist()
+        for k, member in enumerate(members):
+            info = zipfile.ZipInfo(member.filename, date_time=member.date_time)
+            if trick == "twice" and k == 0:
+                new.writestr(info, notes)  # hidden by the second member of that name
+            if trick == "extra field" and k == 0:
+                info.extra = len(notes).to_bytes(2, "little").join([b"\xfe\xca", notes])
+            new.writestr(info, old.read(member.filename))
+            if (trick == "between members" and k == 0) or (
+                trick == "before the directory" and k == len(members) - 1
+            ):
+                stream.write(notes)
+                new.start_dir = stream.tell()  # what comes next goes after the notes
+    return target
+
+
+@pytest.mark.parametrize(
+    "trick", ["none", "between members", "before the directory", "extra field", "twice"]
+)
+def test_a_zip_hiding_a_users_bytes_anywhere_is_not_calspikes(tmp_path, capsys, trick):
+    """Before: bytes between the members, in an extra field or in a hidden second member of
+    one name were not seen, so a .npz or .pt holding them was replaced."""
+    from calspike.spikes.rate import default_model_path
+    from calspike.training import is_checkpoint
+    from calspike.windows.store import is_windows_file
+
+    windows = tmp_path / "w.npz"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    npz = _rezipped(windows, tmp_path / "mine.npz", trick)
+    checkpoint = _rezipped(default_model_path(), tmp_path / "mine.pt", trick)
+    assert is_windows_file(npz) is is_checkpoint(checkpoint) is (trick == "none")
+    if trick != "none":
+        before = _snapshot(tmp_path)
+        assert "did not write" in _usage_error(["prepare", "-o", str(npz)], capsys)
+        assert _snapshot(tmp_path) == before
+
+
+def test_a_folder_output_changed_while_calspike_works_is_kept_and_a_data_error(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: the check at the rename raised a usage error (exit 2, "before any work")."""
+    pytest.importorskip("zarr")
+    target = tmp_path / "store.zarr"
+    real = _io.files_in
+
+    def meanwhile(folder, *args, **kwargs):  # the work is done; the rename comes next
+        if not target.exists():
+            target.mkdir()
+            (target / "notes.txt").write_text("mine")
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(_io, "files_in", meanwhile)
+    assert main(["prepare", "-o", str(target), "--skip", "40"]) == 1
+    err = capsys.readouterr().err
+    assert "changed while calspike worked" in err and "did not write" in err, err
+    assert len(err.splitlines()) == 1
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if "calspike-partial" in p.name]
+
+
+def test_a_text_output_not_kept_at_the_rename_leaves_its_record_as_it_was(tmp_path):
+    """Before: the record of a history that was never kept stayed beside the user's file."""
+    target = tmp_path / "h.json"
+    record = _targets.record_of(target)
+    _targets.check_recorded_target(target, "--history")
+    target.write_text("the user's")  # put there while calspike worked
+    with pytest.raises(OSError, match="while calspike worked"):
+        _io.write_recorded(target, "[1]")
+    assert target.read_text() == "the user's" and not record.exists()
+    target.unlink()
+    _io.write_recorded(target, "[1]")
+    kept = record.read_bytes()
+    _targets.check_recorded_target(target, "--history")
+    target.write_text("[9]")  # edited while calspike worked
+    with pytest.raises(OSError, match="while calspike worked"):
+        _io.write_recorded(target, "[2]")
+    assert target.read_text() == "[9]" and record.read_bytes() == kept
+
+
+def test_a_path_too_long_for_calspikes_names_beside_it_is_refused_before_any_work(tmp_path, capsys):
+    """Before: a 4,090-byte --json path was found too long only after the scores were made."""
+    folder = tmp_path
+    while len(os.fsencode(str(folder))) < 3700:
+        folder = folder / ("d" * 200)
+    folder = folder / ("e" * (3890 - len(os.fsencode(str(folder))) - 1))
+    folder.mkdir(parents=True)
+    target = folder / ("s" * 194 + ".json")
+    assert len(os.fsencode(str(target))) == 4090
+    recording = calspike.simulate(2, 500, 30.0, seed=0)
+    np.save(tmp_path / "truth.npy", recording.spikes)
+    np.save(tmp_path / "pred.npy", recording.spikes)
+    argv = ["score", str(tmp_path / "truth.npy"), str(tmp_path / "pred.npy"), "--rate", "30"]
+    assert "choose a shorter path" in _usage_error([*argv, "--json", str(target)], capsys)
+    assert list(folder.iterdir()) == []

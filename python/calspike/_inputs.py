@@ -12,7 +12,6 @@ import errno
 import hashlib
 import os
 import stat
-import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -111,29 +110,3 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def bare_zip_members(path: str | os.PathLike[str]) -> list[str] | None:
-    """The member names of a zip file (.npz, .pt) as calspike writes one; None otherwise.
-
-    Nothing before the first member or after the end record of its directory, no comment
-    on the archive or a member, and every member stored uncompressed (as numpy's `savez`
-    and `torch.save` write them): an archive's own checksum covers what its members hold,
-    this the rest of the file. Member times are not content, and are not looked at.
-    """
-    with open_input(path) as stream:
-        head = stream.read(4)
-        stream.seek(0, os.SEEK_END)
-        size = stream.tell()
-        if size < 26:
-            return None
-        stream.seek(size - 22)
-        tail = stream.read(22)
-        if not (head == b"PK\x03\x04" and tail[:4] == b"PK\x05\x06" and tail[-2:] == b"\0\0"):
-            return None
-        stream.seek(0)
-        with zipfile.ZipFile(stream) as archive:
-            members = archive.infolist()
-    if any(m.comment or m.compress_type != zipfile.ZIP_STORED or m.is_dir() for m in members):
-        return None
-    return [member.filename for member in members]

@@ -24,13 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from calspike._approvals import approve, approved_state, file_state
 from calspike._inputs import file_digest as file_digest  # noqa: PLC0414 - imported from here too
 from calspike._targets import (
     MARKER,
-    approve,
-    approved_state,
     check_folder_target,
-    file_state,
     files_in,
     record_of,
     record_text,
@@ -113,17 +111,31 @@ def write_recorded(target: str | os.PathLike[str], text: str) -> None:
     place, with the digest of the file it replaces while both may be seen, so a run killed
     at any point leaves a file its record still accepts.
     """
-    target = Path(target)
+    target, record = Path(target), record_of(Path(target))
     data = text.encode("utf-8")  # bytes, so the digest is of what lands on disk on any OS
     new = hashlib.sha256(data).hexdigest()
     accepted = [new]
     if target.exists() and recorded_by_calspike(target):
         accepted.insert(0, file_digest(target))
-    write_text(record_of(target), record_text(target, list(dict.fromkeys(accepted))))
-    with atomic_path(target) as temporary:
-        temporary.write_bytes(data)
+    previous = record.read_bytes() if record.is_file() and not record.is_symlink() else None
+    write_text(record, record_text(target, list(dict.fromkeys(accepted))))
+    written = file_state(record)
+    try:
+        with atomic_path(target) as temporary:
+            temporary.write_bytes(data)
+    except BaseException:  # the file was not replaced: neither is its record
+        if file_state(record) == written:  # unless someone changed it meanwhile
+            with contextlib.suppress(OSError):
+                if previous is None:
+                    record.unlink()
+                    if approved_state(record)[0]:
+                        approve(record)  # as it was: absent
+                else:
+                    with atomic_path(record) as temporary:
+                        temporary.write_bytes(previous)
+        raise
     if len(accepted) > 1:
-        write_text(record_of(target), record_text(target, [new]))
+        write_text(record, record_text(target, [new]))
 
 
 _libc: Any = None
@@ -202,7 +214,13 @@ def atomic_folder(
         yield folder
         written = {"written_by": "calspike", **(record or {}), "files": files_in(folder)}
         (folder / MARKER).write_text(json.dumps(written, indent=2))
-        check_folder_target(target, what, kind)  # again: it may have changed while we worked
+        try:  # again: it may have changed while calspike worked
+            check_folder_target(target, what, kind)
+        except UsageError as error:  # found after the work: a data error, not a usage error
+            raise FileExistsError(
+                errno.EEXIST,
+                f"it changed while calspike worked, and the new output was not kept: {error}",
+            ) from None
         previous = _swap_into_place(folder, target)
     except OSError as error:
         shutil.rmtree(folder, ignore_errors=True)

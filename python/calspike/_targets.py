@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from calspike._approvals import approve
 from calspike._inputs import file_digest, open_input
 from calspike.errors import UsageError
 
@@ -69,6 +70,7 @@ def check_output_place(target: Path, what: str, folder: bool) -> None:
     )
 
 
+_PATH_MAX = 4096  # bytes, with its terminating NUL: Linux's PATH_MAX
 _NAME_ROOM = 48  # bytes: the most calspike adds to a name beside it (".NAME.calspike-part-PID-...")
 
 
@@ -84,6 +86,13 @@ def _check_name_room(target: Path, what: str) -> None:
             f"{what} {target}: its name is {length} bytes long, and calspike writes names up to "
             f"{_NAME_ROOM} bytes longer beside it (a temporary file, a record) where at most "
             f"{most} fit: choose a name of at most {most - _NAME_ROOM} bytes"
+        )
+    whole = len(os.fsencode(os.path.abspath(target)))
+    if whole + _NAME_ROOM >= _PATH_MAX:
+        raise UsageError(
+            f"{what} {str(target)[:40]}...: its path is {whole} bytes long, and calspike "
+            f"writes paths up to {_NAME_ROOM} bytes longer beside it where fewer than "
+            f"{_PATH_MAX} fit: choose a shorter path"
         )
 
 
@@ -243,35 +252,6 @@ def check_folder_target(target: Path, what: str, kind: str | None = None) -> Non
         f"{what} {target} is a folder that calspike did not write (no {MARKER}); it will not "
         "replace it: choose a new or empty folder"
     )
-
-
-def file_state(path: Path) -> tuple[int, ...] | None:
-    """What tells a file at `path` replaced or edited: inode, size, times; None when absent."""
-    try:
-        status = path.lstat()
-    except FileNotFoundError:
-        return None
-    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
-
-
-_approved: dict[
-    str, tuple[int, ...] | None
-] = {}  # absolute path -> the state it may be replaced in
-
-
-def approve(target: Path) -> None:
-    """Remember `target` as checked: `calspike._io.atomic_path` replaces it only in this state.
-
-    So a file put there, or edited, while calspike worked is not replaced; each replacement
-    by calspike moves the approved state along (a checkpoint rewritten every epoch).
-    """
-    _approved[os.path.abspath(target)] = file_state(target)
-
-
-def approved_state(target: Path) -> tuple[bool, tuple[int, ...] | None]:
-    """(whether `target` was approved, the state it was approved in)."""
-    key = os.path.abspath(target)
-    return key in _approved, _approved.get(key)
 
 
 def check_file_target(target: Path, what: str, ours: Callable[[Path], bool] | None = None) -> None:

@@ -214,8 +214,8 @@ def _check_score(args: argparse.Namespace) -> None:
     from calspike._targets import check_not_input, check_recorded_target
 
     if args.json is not None:
-        check_recorded_target(args.json, "--json")
         check_not_input([args.json], [args.truth, *args.predictions], "--json", inside_allowed=True)
+        check_recorded_target(args.json, "--json")
 
 
 def _infer(args: argparse.Namespace) -> None:

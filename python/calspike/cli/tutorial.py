@@ -225,16 +225,16 @@ def _check_train(args: argparse.Namespace) -> None:
     if args.history is not None:
         if args.history.suffix not in (".json", ".csv"):
             raise UsageError(f"--history must end in .json or .csv, got {args.history}")
-        check_recorded_target(args.history, "--history", others=[args.output])
         check_not_input([args.history], [args.windows], "--history", inside_allowed=True)
+        check_recorded_target(args.history, "--history", others=[args.output])
 
 
 def _check_evaluate(args: argparse.Namespace) -> None:
     from calspike._targets import check_not_input, check_recorded_target
 
     if args.json is not None:
-        check_recorded_target(args.json, "--json")
         check_not_input([args.json], [args.checkpoint, args.windows], "--json", inside_allowed=True)
+        check_recorded_target(args.json, "--json")
 
 
 def _recordings(args: argparse.Namespace, settings: dict[str, Any]) -> list[Any]:

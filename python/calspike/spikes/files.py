@@ -10,7 +10,6 @@ method is one of `calspike.spikes.registry`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane
 from calspike.spikes import budget
 from calspike.spikes.chunks import Tally, estimate, warn_empty
 from calspike.spikes.method import MethodSettings, SpikeMethod
-from calspike.spikes.outputs import SIDECAR, check_outputs, sidecar_path
+from calspike.spikes.outputs import SIDECAR, check_outputs, sidecar_path, sidecar_text
 from calspike.spikes.registry import build_method
 from calspike.spikes.runner import Cluster
 
@@ -200,7 +199,7 @@ def infer(
             write_spikefinder_csv(output, spikes, recording.lengths)
             digest = file_digest(output)
     record.update(recordings=[summary], files={output.name: digest})
-    write_text(sidecar, json.dumps(record, indent=2, allow_nan=True))
+    write_text(sidecar, sidecar_text(record))
     return [output]
 
 
@@ -219,7 +218,7 @@ def _pending(sidecar: Path, output: Path, record: dict[str, Any]) -> Iterator[No
         "pending": "an infer run that did not finish",
         "files": {output.name: None},
     }
-    write_text(sidecar, json.dumps(pending, indent=2))
+    write_text(sidecar, sidecar_text(pending))
     try:
         yield
     except BaseException:
@@ -245,7 +244,7 @@ def _infer_folder(
             summaries.append(summary)
             files[name] = file_digest(folder / name)
         record.update(recordings=summaries, files=files)
-        (folder / SIDECAR).write_text(json.dumps(record, indent=2, allow_nan=True))
+        (folder / SIDECAR).write_text(sidecar_text(record))
     return [output / name for name in files]
 
 

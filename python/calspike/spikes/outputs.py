@@ -8,13 +8,16 @@ left by an interrupted run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from pathlib import Path
 from typing import Any
 
+from calspike._approvals import approve
+from calspike._inputs import open_input
 from calspike._io import UsageError, file_digest
-from calspike._targets import approve, check_folder_target, check_not_input, check_output_place
+from calspike._targets import check_folder_target, check_not_input, check_output_place
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
 
@@ -111,14 +114,36 @@ def sidecar_path(output: Path, layout: str) -> Path:
     return output / SIDECAR if layout == "folder" else output.with_name(output.name + ".json")
 
 
-def calspike_record(sidecar: Path) -> dict[str, Any] | None:
-    """The record in a sidecar calspike wrote, else None.
+_SEAL = "sidecar_sha256"
 
-    A record is a JSON object naming calspike and its files (name: SHA-256).
+
+def _seal_of(record: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a sidecar's record less its seal, as canonical JSON."""
+    rest = {key: value for key, value in record.items() if key != _SEAL}
+    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def sidecar_text(record: dict[str, Any]) -> str:
+    """A sidecar's JSON text: `record` sealed with the SHA-256 of its contents.
+
+    The seal is what tells a sidecar calspike wrote, unedited, from a file that looks like
+    one (any edit breaks it), so a later `infer` replaces only the former.
+    """
+    return json.dumps({**record, _SEAL: _seal_of(record)}, indent=2, allow_nan=True)
+
+
+def calspike_record(sidecar: Path) -> dict[str, Any] | None:
+    """The record in a sidecar calspike wrote and nobody edited since, else None.
+
+    A record is a JSON object naming calspike and its files (name: SHA-256), sealed by
+    `sidecar_text` (sidecars of calspike versions before the seal are not recognised).
     """
     try:
-        fits = sidecar.is_file() and not sidecar.is_symlink() and sidecar.stat().st_size < 1 << 26
-        record = json.loads(sidecar.read_text()) if fits else None
+        if sidecar.is_symlink() or not sidecar.is_file() or sidecar.stat().st_size >= 1 << 26:
+            return None
+        with open_input(sidecar) as stream:
+            record = json.loads(stream.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     return (
@@ -126,6 +151,7 @@ def calspike_record(sidecar: Path) -> dict[str, Any] | None:
         if isinstance(record, dict)
         and "calspike" in record
         and isinstance(record.get("files"), dict)
+        and record.get(_SEAL) == _seal_of(record)
         else None
     )
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from calspike._inputs import bare_zip_members, open_input
+from calspike._inputs import open_input
 from calspike._io import atomic_path
+from calspike._zips import bare_zip_members
 from calspike.data.recording import DataError
 from calspike.models import CalspikeModel, build_model
 

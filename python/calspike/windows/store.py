@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from calspike import config
-from calspike._inputs import bare_zip_members, open_input
+from calspike._inputs import open_input
 from calspike._io import atomic_path
+from calspike._zips import bare_zip_members
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
 from calspike.errors import CalspikeWarning, DataError
