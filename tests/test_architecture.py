@@ -22,7 +22,6 @@ FOUNDATION = (
     "calspike._inputs",
     "calspike._targets",
     "calspike._version",
-    "calspike._zips",
     "calspike.errors",
     "calspike.config",
     "calspike.data",

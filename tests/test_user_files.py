@@ -1130,10 +1130,9 @@ def test_an_output_never_stands_without_its_sidecar(tmp_path, capsys):
         f"""
         import os
         import calspike.spikes.files as files
-        real, calls = files.write_text, []
+        real = files.write_text
         def dying(path, text):
-            calls.append(path)
-            if len(calls) == 2:  # the final sidecar, after the output took its place
+            if '"pending"' not in text:  # the final sidecar, after the output took its place
                 os._exit(9)
             real(path, text)
         files.write_text = dying
@@ -1513,21 +1512,20 @@ def test_a_run_killed_while_replacing_a_text_output_leaves_one_its_record_accept
 ):
     target = tmp_path / "scores.json"
     _io.write_recorded(target, "[1]")
-    real = _io.atomic_path
+    old = _io.file_digest(target)
+    seen = []
+    real = os.replace
 
-    def killed(path, *args, **kwargs):
-        if Path(path) == target:
-            raise KeyboardInterrupt  # after the record, before the file is renamed into place
-        return real(path, *args, **kwargs)
+    def replace(source, destination):  # what a run killed at the rename would leave
+        if Path(destination) == target:
+            seen.append(json.loads(_targets.record_of(target).read_text())["sha256"])
+        real(source, destination)
 
-    monkeypatch.setattr(_io, "atomic_path", killed)
-    with pytest.raises(KeyboardInterrupt):
-        _io.write_recorded(target, "[2]")
-    assert target.read_text() == "[1]" and _targets.recorded_by_calspike(target)
-    monkeypatch.setattr(_io, "atomic_path", real)
+    monkeypatch.setattr(os, "replace", replace)
     _io.write_recorded(target, "[2]")
-    assert target.read_text() == "[2]" and _targets.recorded_by_calspike(target)
-    assert len(json.loads(_targets.record_of(target).read_text())["sha256"]) == 1
+    new = _io.file_digest(target)
+    assert seen == [[old, new]]  # before the rename: the old file and the new one accepted
+    assert json.loads(_targets.record_of(target).read_text())["sha256"] == [new]
 
 
 def test_replacing_an_unchanged_calspike_folder_reads_none_of_its_files(tmp_path, monkeypatch):
@@ -1649,10 +1647,10 @@ def test_an_npz_or_checkpoint_with_bytes_added_outside_its_contents_is_refused(t
 def test_a_checkpoint_with_a_file_added_inside_or_recompressed_is_not_calspikes(tmp_path):
     """Before: only the ends of the zip were looked at; its members' bytes went unseen."""
     from calspike.spikes.rate import default_model_path
-    from calspike.training import is_checkpoint
 
     def rewritten(name: str, added: bytes | None = None, **changes: object) -> Path:
         path = tmp_path / name
+        save_checkpoint(load_checkpoint(default_model_path()), path)  # with its record
         with zipfile.ZipFile(default_model_path()) as source, zipfile.ZipFile(path, "w") as out:
             for member in source.infolist():
                 data = source.read(member.filename)
@@ -1663,11 +1661,15 @@ def test_a_checkpoint_with_a_file_added_inside_or_recompressed_is_not_calspikes(
                     out.writestr(member.filename.replace("data.pkl", added.decode()), b"notes")
         return path
 
-    assert is_checkpoint(rewritten("same.pt"))  # the same members: calspike's
-    assert not is_checkpoint(rewritten("notes.pt", added=b"user_notes.txt"))
-    assert not is_checkpoint(rewritten("storage.pt", added=b"data/999"))
-    assert not is_checkpoint(rewritten("commented.pt", comment=b"mine"))
-    assert not is_checkpoint(rewritten("deflated.pt", compress_type=zipfile.ZIP_DEFLATED))
+    ours = _targets.recorded_by_calspike
+    assert not ours(rewritten("same.pt"))  # the same members, other bytes
+    assert not ours(rewritten("notes.pt", added=b"user_notes.txt"))
+    assert not ours(rewritten("storage.pt", added=b"data/999"))
+    assert not ours(rewritten("commented.pt", comment=b"mine"))
+    assert not ours(rewritten("deflated.pt", compress_type=zipfile.ZIP_DEFLATED))
+    kept = tmp_path / "kept.pt"
+    save_checkpoint(load_checkpoint(default_model_path()), kept)
+    assert ours(kept)  # as calspike wrote it
 
 
 def test_train_follows_links_to_its_historys_record(tmp_path, capsys):
@@ -1724,23 +1726,40 @@ def _rezipped(source: Path, target: Path, trick: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "trick", ["none", "between members", "before the directory", "extra field", "twice"]
+    "trick",
+    [
+        "none",
+        "rezipped",
+        "between members",
+        "before the directory",
+        "extra field",
+        "twice",
+        "version field",
+    ],
 )
-def test_a_zip_hiding_a_users_bytes_anywhere_is_not_calspikes(tmp_path, capsys, trick):
-    """Before: bytes between the members, in an extra field or in a hidden second member of
-    one name were not seen, so a .npz or .pt holding them was replaced."""
+def test_a_npz_or_checkpoint_is_calspikes_only_byte_for_byte(tmp_path, capsys, trick):
+    """Before: a .npz or .pt counted as calspike's when its arrays or state matched their own
+    checksum and its zip looked plain, so notes hidden between its members, in a header
+    field or in a second member of one name were replaced."""
     from calspike.spikes.rate import default_model_path
-    from calspike.training import is_checkpoint
-    from calspike.windows.store import is_windows_file
 
-    windows = tmp_path / "w.npz"
+    windows, model = tmp_path / "w.npz", tmp_path / "m.pt"
     assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
-    npz = _rezipped(windows, tmp_path / "mine.npz", trick)
-    checkpoint = _rezipped(default_model_path(), tmp_path / "mine.pt", trick)
-    assert is_windows_file(npz) is is_checkpoint(checkpoint) is (trick == "none")
-    if trick != "none":
+    save_checkpoint(load_checkpoint(default_model_path()), model)
+    for path in (windows, model):
+        if trick == "version field":  # a header field no reader compares, in place
+            with open(path, "r+b") as stream:
+                stream.seek(4)
+                stream.write(b"MY")
+        elif trick != "none":
+            _rezipped(shutil.copy(path, tmp_path / "copy"), path, trick)
+        assert _targets.recorded_by_calspike(path) is (trick == "none")
+    argv = ["prepare", "-o", str(windows), "--skip", "40"]
+    if trick == "none":
+        assert main(argv) == 0  # its own, unedited: replaced
+    else:
         before = _snapshot(tmp_path)
-        assert "did not write" in _usage_error(["prepare", "-o", str(npz)], capsys)
+        assert "did not write" in _usage_error(argv, capsys)
         assert _snapshot(tmp_path) == before
 
 
@@ -1801,3 +1820,50 @@ def test_a_path_too_long_for_calspikes_names_beside_it_is_refused_before_any_wor
     argv = ["score", str(tmp_path / "truth.npy"), str(tmp_path / "pred.npy"), "--rate", "30"]
     assert "choose a shorter path" in _usage_error([*argv, "--json", str(target)], capsys)
     assert list(folder.iterdir()) == []
+
+
+def test_a_pending_sidecar_lets_infer_replace_only_the_outputs_it_lists(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: a sidecar left pending by a killed run listed no digest, so a file the user put
+    at the output afterwards was replaced."""
+    from calspike.spikes import files
+
+    np.save(tmp_path / "t.npy", calspike.simulate(4, 1000, 30.0, seed=0).calcium)
+    output = tmp_path / "out.npy"
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis", "-o"]
+    real = files.write_text
+
+    def killed(path, text):  # after the output's rename, before the finished sidecar
+        if '"pending"' not in text:
+            raise KeyboardInterrupt
+        real(path, text)
+
+    monkeypatch.setattr(files, "write_text", killed)
+    assert main([*argv, str(output)]) == 130
+    monkeypatch.setattr(files, "write_text", real)
+    assert "pending" in json.loads((tmp_path / "out.npy.json").read_text())
+    mine = output.read_bytes()
+    assert main([*argv, str(output)]) == 0  # the output the pending sidecar lists: replaced
+    assert output.read_bytes() == mine  # (the same spikes again)
+    monkeypatch.setattr(files, "write_text", killed)
+    assert main([*argv, str(output)]) == 130
+    monkeypatch.setattr(files, "write_text", real)
+    np.save(output, np.full((2, 2), 7.0))  # the user's file, put there since
+    before = _snapshot(tmp_path)
+    assert "changed since calspike wrote it" in _usage_error([*argv, str(output)], capsys)
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_sidecar_naming_a_key_twice_is_not_calspikes(tmp_path, capsys):
+    """Before: the first of two values of one key was a place for notes that nothing checked."""
+    np.save(tmp_path / "t.npy", calspike.simulate(4, 1000, 30.0, seed=0).calcium)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis"]
+    assert main([*argv, "-o", str(tmp_path / "out.npy")]) == 0
+    sidecar = tmp_path / "out.npy.json"
+    sidecar.write_text(
+        sidecar.read_text().replace('"method"', '"method": "my notes",\n  "method"', 1)
+    )
+    before = _snapshot(tmp_path)
+    assert "did not write" in _usage_error([*argv, "-o", str(tmp_path / "out.npy")], capsys)
+    assert _snapshot(tmp_path) == before

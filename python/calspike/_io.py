@@ -14,13 +14,12 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,8 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     try:
         yield temporary
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would make outputs private
+        if (complete := _before_replacing.get(os.path.abspath(target))) is not None:
+            complete(temporary)
         if file_state(target) != expected:  # someone put or edited a file there meanwhile
             raise FileExistsError(
                 errno.EEXIST,
@@ -84,6 +85,23 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+_before_replacing: dict[str, Callable[[Path], None]] = {}  # absolute path -> callback
+
+
+@contextlib.contextmanager
+def before_replacing(target: Path, complete: Callable[[Path], None]) -> Iterator[None]:
+    """While inside, `atomic_path(target)` calls `complete` with the new file, whole.
+
+    Just before renaming it into place: so a sidecar can list its digest first.
+    """
+    key = os.path.abspath(target)
+    _before_replacing[key] = complete
+    try:
+        yield
+    finally:
+        _before_replacing.pop(key, None)
 
 
 def _naming(error: OSError, target: Path, temporary: Path) -> OSError:
@@ -103,39 +121,51 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
-def write_recorded(target: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `target` atomically, with a record of its SHA-256 beside it.
+@contextlib.contextmanager
+def recorded_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """`atomic_path` that also keeps the new file's SHA-256 in a record beside it.
 
     The record (`calspike._targets.record_of`) is what lets a later run replace the file,
-    and only while it is unedited. It lists the new digest before the file is renamed into
-    place, with the digest of the file it replaces while both may be seen, so a run killed
-    at any point leaves a file its record still accepts.
+    and only while its bytes are those calspike wrote: the one rule for every single output
+    file but `infer`'s (whose sidecar lists them). It lists the new digest before the file is
+    renamed into place, with the digest of the file it replaces while both may be seen, so
+    a run killed at any point leaves a file its record accepts; a file not renamed into
+    place (an error, a file put there meanwhile) leaves the record as it was.
     """
     target, record = Path(target), record_of(Path(target))
-    data = text.encode("utf-8")  # bytes, so the digest is of what lands on disk on any OS
-    new = hashlib.sha256(data).hexdigest()
-    accepted = [new]
-    if target.exists() and recorded_by_calspike(target):
-        accepted.insert(0, file_digest(target))
+    accepted = [file_digest(target)] if target.exists() and recorded_by_calspike(target) else []
     previous = record.read_bytes() if record.is_file() and not record.is_symlink() else None
-    write_text(record, record_text(target, list(dict.fromkeys(accepted))))
-    written = file_state(record)
+    written = None
     try:
-        with atomic_path(target) as temporary:
-            temporary.write_bytes(data)
-    except BaseException:  # the file was not replaced: neither is its record
-        if file_state(record) == written:  # unless someone changed it meanwhile
-            with contextlib.suppress(OSError):
-                if previous is None:
-                    record.unlink()
-                    if approved_state(record)[0]:
-                        approve(record)  # as it was: absent
-                else:
-                    with atomic_path(record) as temporary:
-                        temporary.write_bytes(previous)
+        with atomic_path(target, suffix) as temporary:
+            yield temporary
+            accepted.append(file_digest(temporary))
+            write_text(record, record_text(target, list(dict.fromkeys(accepted))))
+            written = file_state(record)
+    except BaseException:
+        if written is not None and file_state(record) == written:  # not if changed meanwhile
+            _put_back(record, previous)
         raise
-    if len(accepted) > 1:
-        write_text(record, record_text(target, [new]))
+    if len(set(accepted)) > 1:
+        write_text(record, record_text(target, [accepted[-1]]))
+
+
+def _put_back(record: Path, previous: bytes | None) -> None:
+    """Return a record to what it held before (`previous`; None: absent)."""
+    with contextlib.suppress(OSError):
+        if previous is None:
+            record.unlink()
+            if approved_state(record)[0]:
+                approve(record)  # as it was: absent
+        else:
+            with atomic_path(record) as temporary:
+                temporary.write_bytes(previous)
+
+
+def write_recorded(target: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `target` as `recorded_path` does."""
+    with recorded_path(target) as temporary:
+        temporary.write_bytes(text.encode("utf-8"))
 
 
 _libc: Any = None

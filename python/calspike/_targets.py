@@ -289,7 +289,7 @@ def recorded_digests(target: Path) -> list[str] | None:
     try:
         with open_input(record_of(target)) as stream:  # never waits on a FIFO
             text = stream.read(_MOST_RECORD + 1)
-        record = json.loads(text.decode("utf-8"))
+        record = strict_json(text.decode("utf-8"))
     except Exception:  # noqa: BLE001 - missing, unreadable or not JSON: no record of calspike's
         return None
     if not isinstance(record, dict) or record.get("kind") != _RECORD_KIND:
@@ -298,6 +298,22 @@ def recorded_digests(target: Path) -> list[str] | None:
     if not isinstance(digests, list) or not all(isinstance(d, str) and d for d in digests):
         return None
     return digests
+
+
+def strict_json(text: str) -> Any:
+    """JSON text's value, where an object naming a key twice is an error (ValueError).
+
+    A parser keeps the last of two values: the first would be a place for a user's text
+    that nothing compares, in a file calspike recognises as its own.
+    """
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a JSON object names a key twice")
+        return dict(pairs)
+
+    return json.loads(text, object_pairs_hook=unique)
 
 
 def record_text(target: Path, digests: list[str]) -> str:
@@ -312,7 +328,7 @@ def recorded_by_calspike(target: Path) -> bool:
 
 
 def check_recorded_target(target: Path, what: str, others: Iterable[Path] = ()) -> None:
-    """UsageError unless a text file calspike records (`write_recorded`) may be written there.
+    """UsageError unless a file calspike records (`calspike._io.recorded_path`) may go there.
 
     As `check_file_target`, where what is there counts as calspike's only when its record
     lists the SHA-256 it has now (an edited file is refused); the record's own place must be

@@ -178,8 +178,7 @@ def _check_infer(args: argparse.Namespace) -> None:
 
 def _check_train_rate(args: argparse.Namespace) -> None:
     from calspike._io import UsageError
-    from calspike._targets import check_file_target, check_not_input
-    from calspike.training import is_checkpoint
+    from calspike._targets import check_not_input, check_recorded_target
 
     args.data = [*args.data, *args.more_data]
     if not args.data:
@@ -201,13 +200,14 @@ def _check_train_rate(args: argparse.Namespace) -> None:
                 f"{', '.join(fixed)}"
             )
     starts_from = [] if args.init in (None, "default") else [Path(args.init)]  # never written over
-    check_file_target(args.output, "-o/--output", is_checkpoint)
     check_not_input([args.output], [*args.data, *starts_from], "-o/--output", inside_allowed=True)
+    others = [] if args.export is None else [args.export]
+    check_recorded_target(args.output, "-o/--output", others=others)
     if args.export is not None:
-        check_file_target(args.export, "--export", is_checkpoint)
         check_not_input(
             [args.export], [args.output, *args.data, *starts_from], "--export", inside_allowed=True
         )
+        check_recorded_target(args.export, "--export", others=[args.output])
 
 
 def _check_score(args: argparse.Namespace) -> None:

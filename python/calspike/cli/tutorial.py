@@ -186,9 +186,8 @@ def _check_run(args: argparse.Namespace) -> None:
 
 def _check_prepare(args: argparse.Namespace) -> None:
     from calspike._io import UsageError
-    from calspike._targets import check_file_target, check_folder_target, check_not_input
+    from calspike._targets import check_folder_target, check_not_input, check_recorded_target
     from calspike.data.chunked import split_hdf5
-    from calspike.windows.store import is_windows_file
 
     _check_windows(chosen(args))
     hdf5 = None if args.data is None else split_hdf5(args.data)
@@ -206,22 +205,22 @@ def _check_prepare(args: argparse.Namespace) -> None:
             f"--data {args.data}: a zarr or HDF5 array is read a chunk at a time into a windows "
             "store: give -o STORE.zarr"
         )
-    check_file_target(args.output, "-o/--output", is_windows_file)
     check_not_input([args.output], inputs, "-o/--output", inside_allowed=True)
+    check_recorded_target(args.output, "-o/--output")
 
 
 def _check_train(args: argparse.Namespace) -> None:
     from calspike._io import UsageError
-    from calspike._targets import check_file_target, check_not_input, check_recorded_target
-    from calspike.training import is_checkpoint
+    from calspike._targets import check_not_input, check_recorded_target
 
     _check_features(chosen(args), tutorial=False)
     if args.resume and not args.output.exists():
         raise UsageError(f"--resume: no checkpoint at {args.output}")
     if args.resume:  # calspike's but unreadable (a run killed while the disk filled ...)
         check_resumable_file(args.output)
-    check_file_target(args.output, "-o/--output", is_checkpoint)
     check_not_input([args.output], [args.windows], "-o/--output", inside_allowed=True)
+    others = [] if args.history is None else [args.history]
+    check_recorded_target(args.output, "-o/--output", others=others)
     if args.history is not None:
         if args.history.suffix not in (".json", ".csv"):
             raise UsageError(f"--history must end in .json or .csv, got {args.history}")

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from calspike._io import UsageError, atomic_folder, atomic_path, file_digest, write_text
+from calspike._io import (
+    UsageError,
+    atomic_folder,
+    atomic_path,
+    before_replacing,
+    file_digest,
+    write_text,
+)
 from calspike.data import Recording, load_recordings, write_spikefinder_csv
 from calspike.data.chunked import is_chunked_source
 from calspike.data.suite2p import NEUROPIL_COEFFICIENT, is_suite2p_plane
@@ -209,18 +216,24 @@ def _pending(sidecar: Path, output: Path, record: dict[str, Any]) -> Iterator[No
 
     So the output never stands without a calspike sidecar beside it: a run killed after the
     output took its place leaves the pending one, which `score` refuses and the next `infer`
-    replaces. On an error (the writers rename last, so the output is as it was) the previous
-    sidecar is put back.
+    replaces. It lists the digests the output may have then (the previous output's, and the
+    new one's once whole, before its rename), so a file put there since is not replaced. On
+    an error (the writers rename last, so the output is as it was) the previous sidecar is
+    put back.
     """
     previous = sidecar.read_bytes() if sidecar.is_file() else None
-    pending = {
-        **record,
-        "pending": "an infer run that did not finish",
-        "files": {output.name: None},
-    }
-    write_text(sidecar, sidecar_text(pending))
+    # the output there was calspike's (`check_outputs`): a killed run may leave it, or the new
+    accepted = [file_digest(output)] if output.is_file() else []
+    pending = {**record, "pending": "an infer run that did not finish"}
+    write_text(sidecar, sidecar_text({**pending, "files": {output.name: accepted}}))
+
+    def whole(temporary: Path) -> None:  # the new output, before its rename
+        listed = [*accepted, file_digest(temporary)]
+        write_text(sidecar, sidecar_text({**pending, "files": {output.name: listed}}))
+
     try:
-        yield
+        with before_replacing(output, whole):
+            yield
     except BaseException:
         if previous is None:
             sidecar.unlink(missing_ok=True)

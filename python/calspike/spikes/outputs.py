@@ -17,7 +17,12 @@ from typing import Any
 from calspike._approvals import approve
 from calspike._inputs import open_input
 from calspike._io import UsageError, file_digest
-from calspike._targets import check_folder_target, check_not_input, check_output_place
+from calspike._targets import (
+    check_folder_target,
+    check_not_input,
+    check_output_place,
+    strict_json,
+)
 from calspike.data.chunked import is_chunked_source, split_hdf5
 from calspike.data.suite2p import is_suite2p_plane
 
@@ -143,7 +148,7 @@ def calspike_record(sidecar: Path) -> dict[str, Any] | None:
         if sidecar.is_symlink() or not sidecar.is_file() or sidecar.stat().st_size >= 1 << 26:
             return None
         with open_input(sidecar) as stream:
-            record = json.loads(stream.read().decode("utf-8"))
+            record = strict_json(stream.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     return (
@@ -166,16 +171,17 @@ def changed_since_written(output: Path) -> bool:
     """Whether the file `output`, which its sidecar lists, is no longer what calspike wrote.
 
     Its SHA-256 is compared with the sidecar's (size and time alone miss a same-size edit
-    whose time was put back). A pending sidecar (a run that did not finish) records none:
-    that output is calspike's to replace.
+    whose time was put back). A pending sidecar (a run that did not finish) lists the
+    digests the output may have: the one it replaced, and the new one once it was whole.
     """
     record = calspike_record(output.with_name(output.name + ".json"))
     recorded = None if record is None else record["files"].get(output.name)
-    if not isinstance(recorded, str):
-        return False
+    accepted = recorded if isinstance(recorded, list) else [recorded]
+    if not all(isinstance(digest, str) for digest in accepted):
+        return True  # no digest of it is known: it cannot be shown to be calspike's
     if not stat.S_ISREG(output.lstat().st_mode):  # a FIFO there is never opened
         return True
     try:
-        return file_digest(output) != recorded
+        return file_digest(output) not in accepted
     except OSError:  # unreadable: it cannot be shown to be what calspike wrote
         return True

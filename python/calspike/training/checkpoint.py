@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickletools
 import warnings
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from calspike._inputs import open_input
-from calspike._io import atomic_path
-from calspike._zips import bare_zip_members
+from calspike._io import recorded_path
 from calspike.data.recording import DataError
 from calspike.models import CalspikeModel, build_model
 
@@ -124,13 +121,14 @@ def save_model(
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """torch.save `state` to `path`, atomically (a temporary file renamed into place).
 
-    With the current format and a checksum of its contents.
+    With the current format and a checksum of its contents, and the file's SHA-256 in a
+    record beside it (`calspike._io.recorded_path`: what lets calspike replace it later).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = {key: value for key, value in state.items() if key != "checksum"}
     payload["format"] = CHECKPOINT_FORMAT
-    with atomic_path(target) as temporary:
+    with recorded_path(target) as temporary:
         torch.save({**payload, "checksum": state_digest(payload)}, temporary)
 
 
@@ -174,47 +172,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """True for a checkpoint calspike wrote, unedited: its contents match its checksum.
+    """True for a calspike checkpoint whose contents match its checksum (of any format).
 
-    Of any format, so a newer calspike may replace an older one's checkpoint.
+    Whether calspike may replace the file is not this: that is its record's
+    (`calspike._targets.recorded_by_calspike`).
     """
-    members = bare_zip_members(path)
-    if members is None or not _only_torchs_members(path, members):  # bytes added to the state
-        return False
     state = _torch_load(path)
     if not (isinstance(state, dict) and "format" in state and "kind" in state):
         return False
     stored = state.pop("checksum", None)
     return isinstance(stored, str) and stored == state_digest(state)
-
-
-_TORCH_MEMBERS = {
-    "data.pkl",
-    "version",
-    ".format_version",
-    "byteorder",
-    ".storage_alignment",
-    ".data/serialization_id",
-    ".data/version",
-}
-
-
-def _only_torchs_members(path: str | os.PathLike[str], members: list[str]) -> bool:
-    """Whether a torch.save zip holds only what torch writes: no file added beside the state.
-
-    Its members lie in one folder: torch's own records, and the storages (data/KEY) that
-    data.pkl names; data.pkl is read as opcodes only (nothing in it runs).
-    """
-    folder = members[0].split("/", 1)[0] if members else ""
-    names = [m[len(folder) + 1 :] for m in members if m.startswith(folder + "/")]
-    if len(names) != len(members) or "data.pkl" not in names:
-        return False
-    with open_input(path) as stream, zipfile.ZipFile(stream) as archive:
-        pickled = archive.read(f"{folder}/data.pkl")
-    named = {str(arg) for _, arg, _ in pickletools.genops(pickled) if isinstance(arg, str)}
-    return all(
-        name in _TORCH_MEMBERS or (name.startswith("data/") and name[5:] in named) for name in names
-    )
 
 
 def _torch_load(path: str | os.PathLike[str]) -> Any:

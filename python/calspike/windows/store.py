@@ -10,6 +10,7 @@ import json
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,7 @@ import numpy as np
 
 from calspike import config
 from calspike._inputs import open_input
-from calspike._io import atomic_path
-from calspike._zips import bare_zip_members
+from calspike._io import atomic_path, recorded_path
 from calspike.data import cache_dir, read_spikefinder
 from calspike.data.recording import check_numeric_dtype
 from calspike.errors import CalspikeWarning, DataError
@@ -86,7 +86,7 @@ def cached_partition(
         return cached
     windows = partition(read_spikefinder(folder, split), threads=threads, **settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_npz(target, windows, key)
+    _write_npz(target, windows, key, atomic_path)  # calspike's own cache: no record
     return windows
 
 
@@ -139,18 +139,16 @@ def save_windows(windows: Windows, path: str | os.PathLike[str]) -> Path:
     if target.suffix != ".npz":
         raise ValueError(f"prepared windows are saved as .npz, got {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_npz(target, windows, "prepared")
+    _write_npz(target, windows, "prepared", recorded_path)
     return target
 
 
 def is_windows_file(path: str | os.PathLike[str]) -> bool:
-    """True for an .npz that `save_windows` (or the cache) wrote, unedited.
+    """True for an .npz of windows whose arrays match the checksum written with them.
 
-    Its arrays must match the checksum written with them (files from before the checksum
-    are not recognised).
+    Files from before the checksum are not recognised. Whether calspike may replace the file
+    is not this: that is its record's (`calspike._targets.recorded_by_calspike`).
     """
-    if bare_zip_members(path) is None:  # bytes added around the arrays; its checksum, within
-        return False
     with open_input(path) as stream, np.load(stream, allow_pickle=False) as archive:
         if not {"key", "windows", "neuron", "frame", "params", "checksum"} <= set(archive.files):
             return False
@@ -200,7 +198,8 @@ def load_windows(path: str | os.PathLike[str]) -> Windows:
         raise ValueError(f"{target}: not a calspike windows file ({error})") from None
 
 
-def _write_npz(target: Path, windows: Windows, key: str) -> None:
+def _write_npz(target: Path, windows: Windows, key: str, writer: Callable[[Path], Any]) -> None:
+    """`windows` as an .npz at `target`, through `writer` (`atomic_path` or `recorded_path`)."""
     arrays: dict[str, Any] = {
         "key": np.array(key),
         "windows": windows.windows,
@@ -212,8 +211,8 @@ def _write_npz(target: Path, windows: Windows, key: str) -> None:
         "neuron_names": np.array(windows.neuron_names, dtype=str),
         "params": np.array(json.dumps(windows.params)),
     }
-    checksum = np.array(_arrays_digest(arrays))  # what tells this file from a user's, later
-    with atomic_path(target) as temporary, open(temporary, "wb") as stream:
+    checksum = np.array(_arrays_digest(arrays))  # what shows the arrays intact, later
+    with writer(target) as temporary, open(temporary, "wb") as stream:
         np.savez(stream, **arrays, checksum=checksum)
 
 
