@@ -1867,3 +1867,45 @@ def test_a_sidecar_naming_a_key_twice_is_not_calspikes(tmp_path, capsys):
     before = _snapshot(tmp_path)
     assert "did not write" in _usage_error([*argv, "-o", str(tmp_path / "out.npy")], capsys)
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("marker", ["", '{"kind": "predictions"}', "[" * 100_000 + "]" * 100_000])
+def test_a_calspike_folder_whose_marker_lists_no_files_keeps_the_users_files(tmp_path, marker):
+    """Before: an emptied or cut marker counted as listing nothing changed, and the folder
+    was replaced whole with the files a user had added (a nested one was a traceback)."""
+    target = tmp_path / "out"
+    with _io.atomic_folder(target, "output", {"kind": "predictions"}) as folder:
+        (folder / "spikes.csv").write_text("1,2\n")
+    _targets.check_folder_target(target, "output", "predictions")  # calspike's: replaceable
+    (target / _targets.MARKER).write_text(marker)
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(_io.UsageError, match="lists no files"):
+        _targets.check_folder_target(target, "output", "predictions")
+    (target / "notes.txt").unlink()
+    (target / "spikes.csv").unlink()
+    _targets.check_folder_target(target, "output", "predictions")  # the marker alone: replaced
+
+
+def test_deeply_nested_json_where_calspike_expects_its_own_is_one_line(tmp_path, capsys):
+    """Before: a RecursionError traceback from infer's sidecar check, a bare message in score."""
+    recording = calspike.simulate(4, 1000, 30.0, seed=0)
+    np.save(tmp_path / "t.npy", recording.calcium)
+    np.save(tmp_path / "truth.npy", recording.spikes)
+    np.save(tmp_path / "p.npy", recording.spikes)
+    nested = "[" * 200_000 + "]" * 200_000
+    (tmp_path / "out.npy.json").write_text(nested)
+    infer = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--method", "oasis"]
+    err = _usage_error([*infer, "-o", str(tmp_path / "out.npy")], capsys)
+    assert "did not write" in err and len(err.splitlines()) == 1
+    (tmp_path / "p.npy.json").write_text('{"files": ' + nested + "}")
+    assert main(["score", str(tmp_path / "truth.npy"), str(tmp_path / "p.npy")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.npy.json'}: not a readable calspike sidecar" in err, err
+
+
+def test_a_config_nested_past_the_stack_is_a_usage_error(tmp_path, capsys):
+    """Before: tomllib's RecursionError reached the user as a traceback."""
+    config = tmp_path / "c.toml"
+    config.write_text("threads = " + "[" * 100_000 + "]" * 100_000)
+    err = _usage_error(["prepare", "-o", str(tmp_path / "w.npz"), "--config", str(config)], capsys)
+    assert f"{config}: not valid TOML (nested too deeply)" in err and len(err.splitlines()) == 1

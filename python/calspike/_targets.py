@@ -113,7 +113,7 @@ def _package_folders() -> list[Path]:
 def _marker(folder: Path) -> dict[str, Any]:
     """The marker's record of a calspike folder ({} when it cannot be read)."""
     try:
-        record = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        record = strict_json((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
@@ -237,9 +237,15 @@ def check_folder_target(target: Path, what: str, kind: str | None = None) -> Non
                 "folder; calspike replaces only a folder of the same kind: choose another path"
             )
         listed = record.get("files")
-        changed = (
-            changed_since(listed, files_in(target, listed)) if isinstance(listed, dict) else []
-        )
+        if not isinstance(listed, dict):  # an emptied or cut marker: nothing tells calspike's
+            if any(entry.name != MARKER for entry in target.iterdir()):
+                raise UsageError(
+                    f"{what} {target}: its {MARKER} lists no files (emptied or edited), so "
+                    "calspike cannot tell its files from yours and will not delete them: move "
+                    "them or choose another path"
+                )
+            return
+        changed = changed_since(listed, files_in(target, listed))
         if changed:
             shown = ", ".join(changed[:5])
             shown += f" and {len(changed) - 5} more" if len(changed) > 5 else ""
@@ -301,7 +307,7 @@ def recorded_digests(target: Path) -> list[str] | None:
 
 
 def strict_json(text: str) -> Any:
-    """JSON text's value, where an object naming a key twice is an error (ValueError).
+    """JSON text's value; ValueError for an object naming a key twice, or nesting too deep.
 
     A parser keeps the last of two values: the first would be a place for a user's text
     that nothing compares, in a file calspike recognises as its own.
@@ -313,7 +319,10 @@ def strict_json(text: str) -> Any:
             raise ValueError("a JSON object names a key twice")
         return dict(pairs)
 
-    return json.loads(text, object_pairs_hook=unique)
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except RecursionError:  # nested deeper than Python's stack: no file calspike writes
+        raise ValueError("JSON nested too deeply") from None
 
 
 def record_text(target: Path, digests: list[str]) -> str:

@@ -73,6 +73,8 @@ def read_toml(path: str | os.PathLike[str], allowed: Iterable[str]) -> dict[str,
             values = tomllib.load(stream)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None
+    except RecursionError:  # arrays nested past Python's stack
+        raise ValueError(f"{path}: not valid TOML (nested too deeply)") from None
     settings: dict[str, Any] = {}
     spelled: dict[str, str] = {}
     for key, value in values.items():

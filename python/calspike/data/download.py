@@ -166,7 +166,7 @@ def _read_json(path: Path) -> Any:
     """The JSON in `path`; {} when it is missing, unreadable or not JSON."""
     try:
         return json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a nesting past the stack, too
         return {}
 
 

@@ -207,7 +207,7 @@ def verify_against_sidecar(path: Path) -> None:
             continue
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:  # nested past the stack
             raise DataError(f"{sidecar}: not a readable calspike sidecar ({error})") from None
         files = record.get("files") if isinstance(record, dict) else None
         if not isinstance(files, dict):

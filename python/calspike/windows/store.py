@@ -245,7 +245,14 @@ def _read_npz(target: Path, key: str | None) -> Windows:
             stream.seek(0)
             with np.load(stream, allow_pickle=False) as archive:
                 windows = _windows_in(archive, key)
-    except (OSError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+    except (
+        OSError,
+        KeyError,
+        EOFError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+        RecursionError,
+    ) as error:
         raise ValueError(str(error) or type(error).__name__) from None
     count = windows.windows.shape[0]
     if (

@@ -40,7 +40,7 @@ def is_windows_store(path: str | os.PathLike[str]) -> bool:
         return False
     try:
         attributes = json.loads(metadata.read_text(encoding="utf-8")).get("attributes", {})
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, AttributeError):  # nested; not an object
         return False
     return isinstance(attributes, dict) and attributes.get("calspike") == "windows"
 
