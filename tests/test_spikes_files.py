@@ -255,7 +255,7 @@ def test_workers_have_one_range_from_the_cli_and_the_api(tmp_path, capsys):
     np.save(tmp_path / "x.npy", calspike.simulate(2, 300, 30.0, seed=0).calcium)
     argv = ["infer", str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.npy"), "--rate", "30"]
     for workers, message in (
-        ("0", "--workers must be in [1, inf], got 0"),
+        ("0", "--workers must be in [1, 1024], got 0"),
         ("1000", "--workers must be an integer in [1, "),
     ):
         with pytest.raises(SystemExit) as stopped:  # the schema's floor, then the machine's ceiling

@@ -1909,3 +1909,94 @@ def test_a_config_nested_past_the_stack_is_a_usage_error(tmp_path, capsys):
     config.write_text("threads = " + "[" * 100_000 + "]" * 100_000)
     err = _usage_error(["prepare", "-o", str(tmp_path / "w.npz"), "--config", str(config)], capsys)
     assert f"{config}: not valid TOML (nested too deeply)" in err and len(err.splitlines()) == 1
+
+
+def _resealed(source: Path, target: Path, **changes: object) -> Path:
+    """A copy of the checkpoint `source` with `changes` made and a checksum that matches."""
+    state = load_checkpoint(source)
+    for key, value in changes.items():
+        if key.startswith("extra."):
+            state["extra"] = {**state["extra"], key[len("extra.") :]: value}
+        else:
+            state[key] = value
+    save_checkpoint(state, target)
+    return target
+
+
+def test_a_checkpoint_whose_checksum_holds_but_whose_fields_do_not_is_named(tmp_path, capsys):
+    """Before: a sealed checkpoint with a list for 'extra', NaN weights or a NaN count_scale
+    gave bare Python messages, or all-NaN spikes with exit 0."""
+    from calspike.spikes.rate import default_model_path
+
+    np.save(tmp_path / "t.npy", calspike.simulate(4, 1000, 30.0, seed=0).calcium)
+    weights = load_checkpoint(default_model_path())["model"]
+    nan_weights = {k: v.clone() for k, v in weights.items()}
+    next(iter(nan_weights.values())).fill_(float("nan"))
+    for name, changes, said in (
+        ("extra.pt", {"extra": [1]}, "'extra' is list, not dict"),
+        ("nan.pt", {"model": nan_weights}, "holds NaN or infinite values"),
+        ("scale.pt", {"extra.count_scale": float("nan")}, "count_scale must be a number"),
+        ("epoch.pt", {"epoch": -5}, "'epoch' is negative"),
+    ):
+        model = _resealed(default_model_path(), tmp_path / name, **changes)
+        argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--model", str(model)]
+        assert main([*argv, "-o", str(tmp_path / "o.npy")]) == 1
+        err = capsys.readouterr().err
+        assert f"{model}: " in err and said in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_resume_and_evaluate_name_a_checkpoint_they_cannot_use(tmp_path, capsys):
+    """Before: 'list' object has no attribute 'get', 'fit', or 9 epochs run of 3 asked for."""
+    windows, model = tmp_path / "w.npz", tmp_path / "m.pt"
+    assert main(["prepare", "-o", str(windows), "--skip", "40"]) == 0
+    train = ["train", str(windows), "-o", str(model), "--epochs", "2", "--hidden", "8"]
+    train += ["--max-windows", "500", "--no-progress"]
+    assert main(train) == 0
+    saved = tmp_path / "saved.pt"
+    shutil.copy(model, saved)
+    for changes, said in (
+        ({"optimizer": {"state": 5}}, "cannot resume from this checkpoint"),
+        ({"epoch": 10**6}, "the checkpoint is at epoch 1000000, beyond the 2 epochs"),
+    ):
+        _resealed(saved, model, **changes)
+        assert main([*train, "--resume"]) == 1
+        err = capsys.readouterr().err
+        assert f"{model}: {said}" in err and len(err.splitlines()) == 1, err
+    _resealed(saved, model, **{"extra.features": ["bogus"]})
+    assert main(["evaluate", str(model), str(windows)]) == 1
+    err = capsys.readouterr().err
+    assert f"{model}: its record of training" in err and len(err.splitlines()) == 1, err
+
+
+def test_empty_arrays_series_and_half_suite2p_planes_are_named(tmp_path, capsys):
+    """Before: a (0, 0) .npy gave a (0, 0) output with exit 0, --series on a .npy was ignored,
+    and a plane without F.npy was said to lack SpikeFinder CSVs."""
+    np.save(tmp_path / "empty.npy", np.zeros((0, 0), np.float32))
+    infer = ["infer", str(tmp_path / "empty.npy"), "--rate", "30", "--method", "oasis", "-o"]
+    assert main([*infer, str(tmp_path / "o.npy")]) == 1
+    assert "empty.npy: holds no traces (shape (0, 0))" in capsys.readouterr().err
+    np.save(tmp_path / "t.npy", calspike.simulate(2, 500, 30.0, seed=0).calcium)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "-o", str(tmp_path / "o.npy")]
+    assert "--series names a series of an NWB input" in _usage_error(
+        [*argv, "--series", "F"], capsys
+    )
+    plane = tmp_path / "plane0"
+    plane.mkdir()
+    np.save(plane / "Fneu.npy", np.zeros((2, 500), np.float32))
+    assert main(["infer", str(plane), "--rate", "30", "-o", str(tmp_path / "p.npy")]) == 1
+    assert "a suite2p plane (Fneu.npy) without F.npy" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.npy", "plane0", "t.npy"]
+
+
+def test_a_plain_pickle_given_as_a_model_is_one_line(tmp_path, capsys):
+    """Before: torch's warning about the pickle protocol came first, then calspike's error."""
+    import pickle
+
+    model = tmp_path / "evil.pt"
+    model.write_bytes(pickle.dumps({"kind": "SpikeRateModel"}, protocol=4))
+    np.save(tmp_path / "t.npy", calspike.simulate(2, 500, 30.0, seed=0).calcium)
+    argv = ["infer", str(tmp_path / "t.npy"), "--rate", "30", "--model", str(model)]
+    assert main([*argv, "-o", str(tmp_path / "o.npy")]) == 1
+    err = capsys.readouterr().err
+    assert str(model) in err and len(err.splitlines()) == 1, err

@@ -72,6 +72,7 @@ def _one_line(
 def _run_command(argv: Sequence[str] | None, interrupts: list[int]) -> int:
     from calspike._io import UsageError
     from calspike._optional import MissingExtra
+    from calspike.errors import DataError
 
     parser = calspike_parser()
     args = parser.parse_args(argv)
@@ -79,6 +80,10 @@ def _run_command(argv: Sequence[str] | None, interrupts: list[int]) -> int:
         args = with_config_file(parser, argv, args)
     try:  # each setting was checked as it was parsed (options and --config alike)
         args.check(args)
+    except DataError as error:  # a bad input found before the work: still a data error
+        _raise_if_interrupted(interrupts)
+        print(f"calspike: error: {failure(error)}", file=sys.stderr)
+        return 1
     except (
         UsageError,
         ValueError,

@@ -161,6 +161,8 @@ def _check_infer(args: argparse.Namespace) -> None:
     from calspike.spikes.outputs import check_outputs
 
     layout = check_outputs(args.input, args.output)
+    if args.series is not None and layout != "nwb":
+        raise UsageError(f"--series names a series of an NWB input; {args.input} is not one")
     workers = chosen(args)["workers"]  # the option or --config's (ranges: the schema's, then
     # the machine's ceiling in spikes.budget.check_workers, as for the Python API)
     if (args.scheduler is not None or workers is not None) and layout not in ("npy", "zarr"):

@@ -343,11 +343,12 @@ SETTINGS: dict[str, Setting] = {
             "workers",
             int,
             None,
-            "run on a local Dask cluster of this many worker processes (4 per core, 1 per GiB"
-            " at most), with the result of one process; .npy, .zarr and HDF5 inputs; needs"
-            " calspike[dask]",
+            "run on a local Dask cluster of this many worker processes (also at most 4 per"
+            " core and 1 per GiB of this machine), with the result of one process; .npy, .zarr"
+            " and HDF5 inputs; needs calspike[dask]",
             "",
             1,
+            1024,
             optional=True,
         ),
         # from Python only: infer_spike_rates, deconvolve

@@ -90,12 +90,19 @@ def is_chunked_source(source: str | os.PathLike[str]) -> bool:
 def open_rows(source: str | os.PathLike[str]) -> Rows:
     """A block reader of a .npy file, a .zarr array folder or an HDF5 ``file.h5:/dataset``."""
     hdf5 = split_hdf5(source)
-    if hdf5 is not None:
-        return _HDF5Rows(*hdf5)
     path = Path(source)
-    if path.suffix.lower() == ".zarr":
-        return _ZarrRows(path)
-    return NpyRows(path)
+    rows: Rows
+    if hdf5 is not None:
+        rows = _HDF5Rows(*hdf5)
+    else:
+        rows = _ZarrRows(path) if path.suffix.lower() == ".zarr" else NpyRows(path)
+    if 0 in rows.shape:  # nothing to infer: an output of nothing would look like a result
+        rows.close()
+        raise DataError(
+            f"{source}: holds no traces (shape {rows.shape}): give at least one neuron and "
+            "one frame"
+        )
+    return rows
 
 
 def _rate_from(attributes: Any, where: str) -> float | None:

@@ -37,9 +37,24 @@ class Suite2pPlane:
 
 
 def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
-    """True for a folder holding F.npy (a suite2p plane)."""
+    """True for a folder holding F.npy (a suite2p plane).
+
+    DataError for a folder holding suite2p's other files (ops.npy, Fneu.npy, iscell.npy)
+    but no F.npy, which would otherwise be read as a SpikeFinder folder and said to lack
+    its CSVs.
+    """
     folder = Path(path)
-    return folder.is_dir() and (folder / "F.npy").exists()
+    if not folder.is_dir():
+        return False
+    if (folder / "F.npy").exists():
+        return True
+    others = [name for name in ("ops.npy", "Fneu.npy", "iscell.npy") if (folder / name).exists()]
+    if others:
+        raise DataError(
+            f"{folder}: a suite2p plane ({', '.join(others)}) without F.npy, the traces "
+            "calspike reads: give the plane folder suite2p wrote whole"
+        )
+    return False
 
 
 def read_suite2p(

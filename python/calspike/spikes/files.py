@@ -157,6 +157,8 @@ def infer(
     source, output = Path(source), Path(output)
     plane = is_suite2p_plane(source)
     layout = check_outputs(source, output, suite2p=plane)
+    if series is not None and layout != "nwb":
+        raise UsageError(f"series names a series of an NWB input; {source} is not one")
     cluster = None if scheduler is None and workers is None else Cluster(scheduler, workers)
     if cluster is not None and not (is_chunked_source(source) and layout != "nwb"):
         raise UsageError("--scheduler/--workers need a .npy, .zarr or HDF5 input")

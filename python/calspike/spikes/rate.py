@@ -23,6 +23,7 @@ import torch
 from calspike import config
 from calspike.config import check_rate
 from calspike.data.recording import (
+    DataError,
     Recording,
     check_float32_range,
     check_lengths,
@@ -95,7 +96,22 @@ def load_rate_model(
     model = load_model(source)
     if not isinstance(model, SpikeRateModel):
         raise ValueError(f"{source}: holds a {model.kind}, not a SpikeRateModel")
-    return model, dict(load_checkpoint(source).get("extra", {}))
+    metadata = dict(load_checkpoint(source).get("extra", {}))
+    try:  # found now, naming the file, not when inference starts
+        _check_count_scale(ModelCard.from_dict(metadata).count_scale)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{source}: {error}") from None
+    return model, metadata
+
+
+def _check_count_scale(scale: Any) -> None:
+    """ValueError unless a card's count calibration is None or a number in (0, 1000]."""
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1000
+    ):
+        raise ValueError(
+            f"the model's count_scale must be a number in (0, 1000], got {config.shown(scale)}"
+        )
 
 
 def _to_model_rate(
@@ -279,13 +295,7 @@ def infer_spike_rates(
     if model is None:
         model, metadata = load_rate_model()
     card = ModelCard.from_dict(metadata)
-    scale = card.count_scale
-    if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1000
-    ):
-        raise ValueError(
-            f"the model's count_scale must be a number in (0, 1000], got {config.shown(scale)}"
-        )
+    _check_count_scale(card.count_scale)
     target = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(target).eval()
     neurons, frames = values.shape

@@ -168,7 +168,53 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     missing = [key for key in _REQUIRED_KEYS if key not in state]
     if missing:
         raise DataError(f"{path}: the checkpoint lacks {', '.join(repr(k) for k in missing)}")
+    _check_fields(state, path)
     return state
+
+
+# what each field a checkpoint may hold must be: a checksum shows a file whole, not sane
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "model_config": dict,
+    "model": dict,
+    "extra": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "rng": dict,
+    "history": list,
+    "best": dict,
+    "fit": dict,
+    "epoch": int,
+    "bad_epochs": int,
+    "stopped_early": bool,
+}
+
+
+def _check_fields(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """DataError naming `path` for a wrong field: type, negative epochs, non-finite weights."""
+    for key, kind in _FIELDS.items():
+        value = state.get(key)
+        wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        if key in state and wrong:
+            raise DataError(
+                f"{path}: the checkpoint's {key!r} is {type(value).__name__}, not "
+                f"{getattr(kind, '__name__', kind)}"
+            )
+    for key in ("epoch", "bad_epochs"):
+        if state.get(key, 0) < 0:
+            raise DataError(f"{path}: the checkpoint's {key!r} is negative ({state[key]})")
+    best = state.get("best", {}).get("state")
+    for where, weights in (("model", state["model"]), ("best", best or {})):
+        if not isinstance(weights, dict):
+            raise DataError(f"{path}: the checkpoint's {where!r} weights are not a dict")
+        for name, tensor in weights.items():
+            if not isinstance(tensor, torch.Tensor):
+                raise DataError(f"{path}: the checkpoint's weight {name!r} is not a tensor")
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise DataError(
+                    f"{path}: the checkpoint's weight {name!r} holds NaN or infinite values "
+                    "(a diverged fit?): its outputs would be NaN"
+                )
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
@@ -188,6 +234,8 @@ def _torch_load(path: str | os.PathLike[str]) -> Any:
     """``torch.load`` with ``weights_only=True`` on the CPU."""
     with warnings.catch_warnings():  # torch < 2.2 warns about its own storage classes while loading
         warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+        # a plain pickle is not a checkpoint: the caller's error says so, once
+        warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
         with open_input(path) as stream:
             return torch.load(stream, map_location="cpu", weights_only=True)
 

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from calspike.data.recording import DataError
 from calspike.models import CalspikeModel
 from calspike.training.batches import BatchSource
 from calspike.training.checkpoint import check_resumable, load_checkpoint, save_training_state
@@ -247,18 +248,28 @@ def _resume(
     """Load the interrupted run saved at `path` into the fit; returns the epoch to start at."""
     saved = load_checkpoint(path)
     check_resumable(saved, model, settings, path)
-    model.load_state_dict(saved["model"])
-    run.optimiser.load_state_dict(saved["optimizer"])
-    run.scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["rng"]["torch"])
-    run.generator.set_state(saved["rng"]["batches"])
-    if run.target.type == "cuda" and saved["rng"].get("cuda") is not None:
-        torch.cuda.set_rng_state(saved["rng"]["cuda"], run.target)
-    result.history = list(saved["history"])
-    stopping.best = dict(saved["best"])
-    stopping.bad_epochs = int(saved["bad_epochs"])
-    result.stopped_early = bool(saved["stopped_early"])
-    return int(saved["epoch"])
+    try:  # a checkpoint whose checksum holds may still hold states torch cannot take
+        model.load_state_dict(saved["model"])
+        run.optimiser.load_state_dict(saved["optimizer"])
+        run.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        run.generator.set_state(saved["rng"]["batches"])
+        if run.target.type == "cuda" and saved["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(saved["rng"]["cuda"], run.target)
+        result.history = list(saved["history"])
+        stopping.best = dict(saved["best"])
+        stopping.best["loss"] = float(stopping.best["loss"])
+        stopping.bad_epochs = int(saved["bad_epochs"])
+        result.stopped_early = bool(saved["stopped_early"])
+        epoch = int(saved["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+        raise DataError(f"{path}: cannot resume from this checkpoint ({error!r:.200})") from None
+    if epoch > int(settings["epochs"]):
+        raise DataError(
+            f"{path}: the checkpoint is at epoch {epoch}, beyond the {settings['epochs']} "
+            "epochs asked for: give --epochs of at least that, or start afresh"
+        )
+    return epoch
 
 
 def _train_epoch(

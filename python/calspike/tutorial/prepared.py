@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from calspike.feature_stacks import parse_features
+from calspike.data.recording import DataError
+from calspike.feature_stacks import FEATURES, parse_features
 from calspike.models import CalciumVAE, SpikeClassifier
 from calspike.training import FitResult, load_checkpoint, load_model
 from calspike.tutorial import stored
@@ -130,7 +131,7 @@ def evaluate_on_prepared(
         if stored.is_store_path(windows_path)
         else load_windows(windows_path)
     )
-    trained_on = state.get("extra", {}).get("windows")
+    trained_on, used, kinds = _training_record(state, checkpoint)
     if trained_on is not None and trained_on != windows.params:
         differ = ", ".join(
             f"{k} {windows.params.get(k)} (trained: {trained_on.get(k)})"
@@ -141,15 +142,12 @@ def evaluate_on_prepared(
             f"{windows_path}: cut with other window settings than {checkpoint} was trained on: "
             f"{differ}; prepare them with the same settings"
         )
-    neurons = state.get("extra", {}).get("neurons", {})
-    used = set(neurons.get("train", [])) | set(neurons.get("val", []))
     unused = np.array([name not in used for name in windows.neuron_names], dtype=bool)
     keep = np.ones(len(windows), bool) if all_neurons else unused[windows.neuron]
     if not keep.any():
         raise ValueError(
             f"{windows_path}: every neuron was used in training; --all-neurons scores them anyway"
         )
-    kinds = list(state.get("extra", {}).get("features", ["raw"]))
     _check_fits(model.config, kinds, windows.params, checkpoint, windows_path)
     if isinstance(windows, StoredWindows):
         if not isinstance(model, (SpikeClassifier, CalciumVAE)):
@@ -167,6 +165,35 @@ def evaluate_on_prepared(
             "explained_variance": explained_variance(model, scored, kinds, device=device),
         }
     raise ValueError(f"{checkpoint}: cannot evaluate a {state['kind']} on windows")
+
+
+def _training_record(
+    state: dict[str, Any], checkpoint: str | os.PathLike[str]
+) -> tuple[dict[str, Any] | None, set[str], list[str]]:
+    """(window settings trained on, neurons used in training, features) of a checkpoint.
+
+    DataError naming `checkpoint` when its ``extra`` holds them in another shape than
+    `train_on_prepared` writes.
+    """
+    extra = state.get("extra", {})
+    trained_on, neurons = extra.get("windows"), extra.get("neurons", {})
+    kinds = extra.get("features", ["raw"])
+    names = (
+        [neurons.get(split, []) for split in ("train", "val")] if isinstance(neurons, dict) else []
+    )
+    if not (
+        (trained_on is None or isinstance(trained_on, dict))
+        and isinstance(neurons, dict)
+        and all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names)
+        and isinstance(kinds, list)
+        and kinds
+        and all(isinstance(k, str) and k in FEATURES for k in kinds)
+    ):
+        raise DataError(
+            f"{checkpoint}: its record of training (the windows, neurons and features in "
+            "'extra') is not what calspike writes"
+        )
+    return trained_on, {x for n in names for x in n}, list(kinds)
 
 
 def _check_fits(
