@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_ground_truth import BEFORE, SIGMAS_S, write_json
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_report import summary, tables
-from ground_truth_scores import family, oasis_spikes, positive_derivative, scores_at_25hz
+from ground_truth_scores import neuron_row, oasis_spikes, positive_derivative, scores_at_25hz
 from train_default_rate_model import RECIPE, shipped_recipe_model
 
 _SEGMENT = re.compile(r"/seg\d+$")
@@ -140,17 +140,7 @@ def main() -> None:
         predictions["oasis"] = oasis_spikes(recording)
         predictions["derivative"] = positive_derivative(recording, sigma)
         scored = {m: scores_at_25hz(recording, p) for m, p in predictions.items()}
-        for row in chosen:
-            entry: dict[str, Any] = {
-                "dataset": dataset,
-                "family": family(recording),
-                "neuron": f"{recording.name}/{recording.neuron_name(row)}",
-            }
-            for m, s in scored.items():
-                entry[m] = float(s["r"][row])
-                for key in ("info_gain", "lag_ms", "r_best_lag", "ratio"):
-                    entry[f"{m}_{key}"] = float(s[key][row])
-            rows.append(entry)
+        rows.extend(neuron_row(recording, row, scored) for row in chosen)
     minutes = (time.perf_counter() - started) / 60
     print(f"{len(rows)} held-out rows scored in {minutes:.1f} min\n")
     methods = ["calspike", "dff", "oasis", "derivative", "before"]

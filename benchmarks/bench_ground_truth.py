@@ -52,7 +52,7 @@ from calspike.spikes.rate_datasets import dataset_of
 sys.path.insert(0, str(Path(__file__).parent))
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_report import summary, tables
-from ground_truth_scores import family, oasis_spikes, positive_derivative, scores_at_25hz
+from ground_truth_scores import neuron_row, oasis_spikes, positive_derivative, scores_at_25hz
 from train_default_rate_model import RECIPE, shipped_recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
@@ -243,18 +243,9 @@ def main() -> None:
             ]
         for k, recording in enumerate(test):
             scored = {m: scores_at_25hz(recording, p[k]) for m, p in predictions.items()}
-            for row in range(recording.neurons):
-                entry: dict[str, Any] = {
-                    "fold": number,
-                    "dataset": dataset_of(recording),
-                    "family": family(recording),
-                    "neuron": f"{recording.name}/{recording.neuron_name(row)}",
-                }
-                for m, s in scored.items():
-                    entry[m] = float(s["r"][row])
-                    for key in ("info_gain", "lag_ms", "r_best_lag", "ratio"):
-                        entry[f"{m}_{key}"] = float(s[key][row])
-                rows.append(entry)
+            rows.extend(
+                neuron_row(recording, row, scored, fold=number) for row in range(recording.neurons)
+            )
         timing[str(number)] = time.perf_counter() - fold_start
         mine = [e for e in rows if e["fold"] == number]
         line = ", ".join(f"{m} {np.nanmean([e[m] for e in mine]):.3f}" for m in predictions)

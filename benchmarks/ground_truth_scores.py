@@ -8,12 +8,15 @@ indicator family of a recording.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from calspike.data import Recording
 from calspike.preprocess import fill_gaps, rebin_counts, resampled_length
 from calspike.spikes.oasis import deconvolve
+from calspike.spikes.rate_datasets import dataset_of
 from calspike.spikes.score import score_neurons
 
 SCORE_RATE_HZ = 25.0
@@ -63,6 +66,24 @@ def scores_at_25hz(recording: Recording, prediction: np.ndarray) -> dict[str, np
         "r_best_lag": lags[:, 1],
         "ratio": ratio,
     }
+
+
+def neuron_row(
+    recording: Recording, row: int, scored: dict[str, dict[str, np.ndarray]], **fields: Any
+) -> dict[str, Any]:
+    """One neuron's entry of a benchmark's JSON: `fields`, its dataset, family and name, and
+    each method's r, information gain, best lag, r at that lag and calibration ratio."""
+    entry: dict[str, Any] = {
+        **fields,
+        "dataset": dataset_of(recording),
+        "family": family(recording),
+        "neuron": f"{recording.name}/{recording.neuron_name(row)}",
+    }
+    for method, scores in scored.items():
+        entry[method] = float(scores["r"][row])
+        for key in ("info_gain", "lag_ms", "r_best_lag", "ratio"):
+            entry[f"{method}_{key}"] = float(scores[key][row])
+    return entry
 
 
 def best_lag(truth: np.ndarray, predicted: np.ndarray, most_bins: int = 5) -> tuple[float, float]:
