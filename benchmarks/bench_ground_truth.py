@@ -9,7 +9,9 @@ dataset is left out exactly once. For each fold, a spike-rate model is trained o
 datasets with the shipped model's recipe (benchmarks/train_default_rate_model.py;
 `--fold-epochs` epochs of `--samples` chunks, fewer than the shipped model's, so that the
 run fits in 90 min on 2 cores; the chunks of all datasets are cut once) and scored on the
-fold's neurons (a neuron's segments joined with NaN gaps). Next to it, on the same neurons:
+fold's neurons (a neuron's segments joined with NaN gaps). `--warps`, `--balance` and
+`--channels` change the recipe for an experiment (the JSON records what ran). Next to it,
+on the same neurons:
   - dff (with --methods ...,dff): the same recipe with the dF/F spread input (dff_scale; the
     ablation of that option, which the recipe leaves off);
   - oasis: calspike.deconvolve, AR(1), parameters estimated per neuron (no training);
@@ -53,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ground_truth_args import add_data_arguments, parse_with_data
 from ground_truth_report import summary, tables
 from ground_truth_scores import neuron_row, oasis_spikes, positive_derivative, scores_at_25hz
-from train_default_rate_model import RECIPE, shipped_recipe_model
+from train_default_rate_model import RECIPE, recipe_model
 
 METHODS = ("calspike", "oasis", "derivative", "before")
 SIGMAS_S = (0.025, 0.05, 0.1, 0.2, 0.4)
@@ -69,7 +71,7 @@ FOLDS = (
     ("DS22", "DS23", "DS40", "DS41"),  # OGB-1 interneurons; spinal cord
     ("DS15", "SF4", "SF5", "SF6"),  # Theis et al. 2016 and SpikeFinder
 )
-RECIPE_KEYS = ("balance", "noise", "rate", "subframes", "channels", "members", "dilations")
+RECIPE_KEYS = ("noise", "rate", "subframes", "members", "dilations")
 
 
 def arguments() -> argparse.Namespace:
@@ -88,6 +90,15 @@ def arguments() -> argparse.Namespace:
         nargs="*",
         default=list(RECIPE["warps"]),
         help="frame-rate factors each training neuron is also read at (default: the recipe's)",
+    )
+    parser.add_argument(
+        "--balance",
+        type=float,
+        default=RECIPE["balance"],
+        help="dataset balance of the training draw (0: by size, 1: alike; default: the recipe's)",
+    )
+    parser.add_argument(
+        "--channels", type=int, default=RECIPE["channels"], help="width (default: the recipe's)"
     )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
@@ -120,13 +131,22 @@ def fold_model(
     held = [chunks.groups.index(d) for d in held_out if d in chunks.groups]
     keep = np.flatnonzero(~np.isin(chunks.group, held))
     torch.manual_seed(args.seed)
-    model = shipped_recipe_model(dff_scale)
+    model = recipe_model(
+        RECIPE["rate"],
+        RECIPE["dilations"],
+        RECIPE["noise"],
+        RECIPE["smooth_s"],
+        RECIPE["subframes"],
+        args.channels,
+        RECIPE["members"],
+        dff_scale,
+    )
     fit_rate_chunks(
         model,
         chunks,
         keep,
         samples=args.samples,
-        balance=RECIPE["balance"],
+        balance=args.balance,
         epochs=args.fold_epochs,
         batch_size=RECIPE["batch_size"],
         lr=RECIPE["lr"],
@@ -176,7 +196,7 @@ def main() -> None:
         + "; ".join(f"{k}: {' '.join(f)}" for k, f in folds)
         + f"\nper fold {args.fold_epochs} epochs x {args.samples} chunks; recipe "
         + ", ".join(f"{k} {RECIPE[k]}" for k in (*RECIPE_KEYS, "dff_scale"))
-        + f", warps {tuple(args.warps)}"
+        + f", warps {tuple(args.warps)}, balance {args.balance}, channels {args.channels}"
         + f"; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
@@ -264,7 +284,12 @@ def main() -> None:
             "settings": {k: str(v) for k, v in vars(args).items()},
             "recipe": {
                 k: list(v) if isinstance(v, tuple) else v
-                for k, v in {**RECIPE, "warps": tuple(args.warps)}.items()
+                for k, v in {
+                    **RECIPE,
+                    "warps": tuple(args.warps),
+                    "balance": args.balance,
+                    "channels": args.channels,
+                }.items()
             },
             "folds": {str(k): list(f) for k, f in folds},
             "before_trained_on": sorted(before_trained),

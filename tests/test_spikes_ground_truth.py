@@ -161,8 +161,9 @@ def test_train_rate_takes_cascade_and_spikefinder_sources_and_excludes_datasets(
 def test_inference_warns_about_frame_rates_and_noise_outside_training():
     model, metadata = load_rate_model()
     assert metadata["frame_rate_range_hz"][0] <= 7.5 and metadata["frame_rate_range_hz"][1] >= 150
-    recording = calspike.simulate(3, 2_000, rate=1_000.0, seed=6)
-    with pytest.warns(FrameRateWarning, match="1000 Hz of all 3 neuron"):
+    assert metadata["frame_rate_range_hz"][1] < 3_000
+    recording = calspike.simulate(3, 6_000, rate=3_000.0, seed=6)
+    with pytest.warns(FrameRateWarning, match="3000 Hz of all 3 neuron"):
         infer_spike_rates(recording, model=model, metadata=metadata, device="cpu")
     typical = calspike.simulate(2, 4_000, rate=30.0, seed=6)
     with warnings.catch_warnings():
