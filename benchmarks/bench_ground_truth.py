@@ -9,9 +9,9 @@ dataset is left out exactly once. For each fold, a spike-rate model is trained o
 datasets with the shipped model's recipe (benchmarks/train_default_rate_model.py;
 `--fold-epochs` epochs of `--samples` chunks, fewer than the shipped model's, so that the
 run fits in 90 min on 2 cores; the chunks of all datasets are cut once) and scored on the
-fold's neurons (a neuron's segments joined with NaN gaps). `--warps`, `--balance` and
-`--channels` change the recipe for an experiment (the JSON records what ran). Next to it,
-on the same neurons:
+fold's neurons (a neuron's segments joined with NaN gaps). `--warps`, `--balance`,
+`--channels`, `--dilations` and `--noise` change the recipe for an experiment (the JSON
+records what ran). Next to it, on the same neurons:
   - dff (with --methods ...,dff): the same recipe with the dF/F spread input (dff_scale; the
     ablation of that option, which the recipe leaves off);
   - oasis: calspike.deconvolve, AR(1), parameters estimated per neuron (no training);
@@ -71,7 +71,7 @@ FOLDS = (
     ("DS22", "DS23", "DS40", "DS41"),  # OGB-1 interneurons; spinal cord
     ("DS15", "SF4", "SF5", "SF6"),  # Theis et al. 2016 and SpikeFinder
 )
-RECIPE_KEYS = ("noise", "rate", "subframes", "members", "dilations")
+RECIPE_KEYS = ("rate", "subframes", "members")
 
 
 def arguments() -> argparse.Namespace:
@@ -100,6 +100,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--channels", type=int, default=RECIPE["channels"], help="width (default: the recipe's)"
     )
+    parser.add_argument(
+        "--dilations",
+        type=int,
+        nargs="+",
+        default=list(RECIPE["dilations"]),
+        help="the blocks' dilations (default: the recipe's)",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=RECIPE["noise"],
+        help="largest noise of the augmentation, normalised units (default: the recipe's)",
+    )
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -118,6 +131,12 @@ def arguments() -> argparse.Namespace:
     args = parse_with_data(parser)
     if args.folds and not all(1 <= f <= len(FOLDS) for f in args.folds):
         parser.error(f"--folds are numbers 1 to {len(FOLDS)}")
+    if not 0 <= args.balance <= 1:
+        parser.error("--balance is a number in [0, 1]")
+    if min(args.channels, args.fold_epochs, args.samples, *args.dilations) < 1:
+        parser.error("--channels, --fold-epochs, --samples and --dilations are integers >= 1")
+    if args.noise < 0:
+        parser.error("--noise is a number >= 0")
     return args
 
 
@@ -133,8 +152,8 @@ def fold_model(
     torch.manual_seed(args.seed)
     model = recipe_model(
         RECIPE["rate"],
-        RECIPE["dilations"],
-        RECIPE["noise"],
+        tuple(args.dilations),
+        args.noise,
         RECIPE["smooth_s"],
         RECIPE["subframes"],
         args.channels,
@@ -197,6 +216,7 @@ def main() -> None:
         + f"\nper fold {args.fold_epochs} epochs x {args.samples} chunks; recipe "
         + ", ".join(f"{k} {RECIPE[k]}" for k in (*RECIPE_KEYS, "dff_scale"))
         + f", warps {tuple(args.warps)}, balance {args.balance}, channels {args.channels}"
+        + f", dilations {tuple(args.dilations)}, noise {args.noise}"
         + f"; torch {torch.__version__}, {args.threads} threads",
         flush=True,
     )
@@ -207,7 +227,7 @@ def main() -> None:
         chunks = rate_training_set(
             training,
             RECIPE["rate"],
-            3 + sum(RECIPE["dilations"]),
+            3 + sum(args.dilations),
             subframes=RECIPE["subframes"],
             warps=tuple(args.warps),
             dff_scale=True,
@@ -289,6 +309,9 @@ def main() -> None:
                     "warps": tuple(args.warps),
                     "balance": args.balance,
                     "channels": args.channels,
+                    "dilations": tuple(args.dilations),
+                    "noise": args.noise,
+                    "fold_epochs": args.fold_epochs,
                 }.items()
             },
             "folds": {str(k): list(f) for k, f in folds},

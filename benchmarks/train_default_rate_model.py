@@ -8,8 +8,8 @@ Reproducible: seed 0, 2 CPU threads (or `--device cuda`), the recipe below. The 
 set is RECIPE["samples"] chunks drawn with replacement, each dataset's share proportional
 to the square root of its size (balance 0.5: the large datasets would drown the small ones),
 augmented in acquisition rate, noise, gain and offset, every neuron also read at 0.5, 0.67,
-1.5, 2 and 3 times its frame rate (RECIPE["warps"]: other kinetics, as slow as twice and as
-fast as a third of those recorded); no validation split (the recipe
+1.5, 2 and 3 times its frame rate (RECIPE["warps"]: other kinetics, time constants from twice
+to a third of those recorded); no validation split (the recipe
 was chosen by cross-validation over datasets, benchmarks/bench_ground_truth.py, which
 trains its folds with the same recipe and RECIPE["fold_epochs"] epochs). Once trained, the
 count calibration is fitted on the training neurons as recorded (`count_scale`, in the

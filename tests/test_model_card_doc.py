@@ -44,6 +44,7 @@ def test_the_benchmark_scored_every_dataset_once_and_the_shipped_recipe():
     card = ModelCard.from_dict(extra)
     assert set(card.train_datasets or {}) == set(folds)  # shipped: trained on all of them
     assert card.time_warps == bench["recipe"]["warps"]
+    assert card.balance == bench["recipe"]["balance"]
     assert (card.dff_spread_range is not None) == bench["recipe"]["dff_scale"]
     assert card.count_scale is not None and 0 < card.count_scale < 10  # calibrated
     model, _ = load_rate_model()
@@ -56,3 +57,4 @@ def test_the_benchmark_scored_every_dataset_once_and_the_shipped_recipe():
     )
     assert model.config["dilations"] == recipe["dilations"]
     assert model.dff_scale == recipe["dff_scale"]
+    assert model.config["noise"] == recipe["noise"]

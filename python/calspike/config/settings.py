@@ -297,7 +297,7 @@ SETTINGS: dict[str, Setting] = {
             str,
             "",
             "time-stretch factors, comma-separated: every training neuron is also read as if"
-            " recorded at w x its rate (kinetics no indicator in the data has); e.g. 0.67,1.5",
+            " recorded at w x its rate (other kinetics than the data's); e.g. 0.5,0.67,1.5,2,3",
             checker=lambda value, name: check_warps(value, name),
         ),
         Setting(
