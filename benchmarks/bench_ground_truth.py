@@ -135,8 +135,8 @@ def arguments() -> argparse.Namespace:
         parser.error("--balance is a number in [0, 1]")
     if min(args.channels, args.fold_epochs, args.samples, *args.dilations) < 1:
         parser.error("--channels, --fold-epochs, --samples and --dilations are integers >= 1")
-    if args.noise < 0:
-        parser.error("--noise is a number >= 0")
+    if not 0 <= args.noise < float("inf"):
+        parser.error("--noise is a finite number >= 0")
     return args
 
 
